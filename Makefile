@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint typecheck check clean worker
+
+$(PY):
+	@PYBIN=$$(bin/find-python) && echo "Using $$PYBIN" && "$$PYBIN" -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+
+$(VENV)/.base-installed: $(PY) requirements/base.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/base.txt
+	@touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.base-installed requirements/dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	@touch $@
+
+## Set up, load demo data and serve the app plus its background worker.
+run: $(VENV)/.base-installed
+	@bin/run-demo
+
+## Install what the tests need (Python packages, Debian's chromium) and run the whole suite.
+test: $(VENV)/.dev-installed
+	@bin/ensure-chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+typecheck: $(VENV)/.dev-installed
+	$(VENV)/bin/mypy
+
+## Everything CI checks besides the tests.
+check: lint typecheck
+	$(PY) manage.py makemigrations --check --dry-run
+
+worker: $(VENV)/.base-installed
+	$(PY) manage.py db_worker
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var/

@@ -1,0 +1,93 @@
+"""The one way to reach provider data.
+
+Every view, API endpoint and command that reads or writes rows belonging to a
+provider gets a :class:`ProviderAccess` from :func:`get_provider_access` (or
+:func:`get_api_access`) and queries through :meth:`ProviderAccess.records`.
+A provider the user may not see is answered with 404, never 403, so that the
+existence of another provider's data is not revealed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from pars.accounts.models import Membership, Role, User
+from pars.providers.models import Provider
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+M = TypeVar("M", bound=Model)
+
+
+def providers_visible_to(user: User | AnonymousUser) -> QuerySet[Provider]:
+    """Providers whose data this user may see."""
+    if not user.is_authenticated or not user.is_active:
+        return Provider.objects.none()
+    assert isinstance(user, User)
+    if user.is_accreditor_staff:
+        return Provider.objects.all()
+    if user.is_state_accreditor_staff:
+        return Provider.objects.filter(recognized_accreditor_id=user.staff_accreditor_id)
+    return Provider.objects.filter(memberships__user=user)
+
+
+@dataclass(frozen=True)
+class ProviderAccess:
+    """What one user (or API key) may do for one provider."""
+
+    provider: Provider
+    user: User | None
+    role: str | None  # the membership role; None for staff and API keys
+    is_staff: bool = False
+    via_api_key: bool = False
+
+    @property
+    def can_edit(self) -> bool:
+        return self.is_staff or self.via_api_key or self.role in (Role.ADMIN, Role.EDITOR)
+
+    @property
+    def can_manage_users(self) -> bool:
+        return self.is_staff or self.role == Role.ADMIN
+
+    def require_edit(self) -> None:
+        if not self.can_edit:
+            raise PermissionDenied("Your role at this provider is read-only.")
+
+    def require_user_management(self) -> None:
+        if not self.can_manage_users:
+            raise PermissionDenied("Only the provider's administrators manage its users.")
+
+    def records(self, model: type[M]) -> QuerySet[M]:
+        """All rows of a provider-owned model that belong to this provider."""
+        return model._default_manager.filter(provider=self.provider)
+
+    def get(self, model: type[M], **lookup: Any) -> M:
+        """One row of this provider, or 404 (also when it belongs to another provider)."""
+        try:
+            return self.records(model).get(**lookup)
+        except model.DoesNotExist:  # type: ignore[attr-defined]
+            raise Http404(f"No such {model._meta.verbose_name}.") from None
+
+
+def get_provider_access(user: User | AnonymousUser, provider_id: str) -> ProviderAccess:
+    """The access of a signed-in user to the provider with this PARS provider ID, or 404."""
+    try:
+        provider = providers_visible_to(user).get(provider_id=provider_id)
+    except Provider.DoesNotExist:
+        raise Http404("No such provider.") from None
+    assert isinstance(user, User)
+    if user.is_staff:
+        return ProviderAccess(provider=provider, user=user, role=None, is_staff=True)
+    membership = Membership.objects.get(user=user, provider=provider)
+    return ProviderAccess(provider=provider, user=user, role=membership.role)
+
+
+def get_api_access(provider: Provider) -> ProviderAccess:
+    """The access of a valid API key, which is bound to exactly one provider."""
+    return ProviderAccess(provider=provider, user=None, role=None, via_api_key=True)

@@ -1,0 +1,49 @@
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+
+from pars.accounts.models import Role, User
+from pars.accounts.tasks import send_password_reset_email
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email and password do not match an active account.",
+    }
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Sends the reset mail through the task worker.
+
+    Invited users who never set a password may use it too, as PARS users do. The
+    answer to the person asking is the same whether or not the address exists.
+    """
+
+    def get_users(self, email: str) -> Any:
+        return User.objects.filter(email__iexact=email.strip(), is_active=True)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        for user in self.get_users(self.cleaned_data["email"]):
+            send_password_reset_email.enqueue(user.pk)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField()
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, required=False, help_text="What the key is for, e.g. 'CME tracker sync'."
+    )

@@ -1,0 +1,136 @@
+"""Writes to accounts: invitations, roles, API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from pars.accounts.models import ApiKey, Membership, Role, User
+from pars.accounts.tasks import send_access_granted_email
+from pars.providers.models import Provider
+
+API_KEY_PREFIX = "pars"
+
+
+def invite_user(
+    *,
+    provider: Provider,
+    email: str,
+    role: str,
+    invited_by: User | None = None,
+    first_name: str = "",
+    last_name: str = "",
+) -> Membership:
+    """Give a person a role at a provider and send them the "System Access Granted" email.
+
+    Creates the user (without a usable password) if the address is new; re-inviting
+    an existing member updates the role and sends a fresh link.
+    """
+    email = email.strip().lower()
+    validate_email(email)
+    if role not in Role.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
+    with transaction.atomic():
+        membership = _grant(provider, email, role, invited_by, first_name, last_name)
+    # Enqueued after the commit, so a worker on another backend always finds the user.
+    send_access_granted_email.enqueue(membership.user_id, provider.pk)
+    return membership
+
+
+def _grant(
+    provider: Provider,
+    email: str,
+    role: str,
+    invited_by: User | None,
+    first_name: str,
+    last_name: str,
+) -> Membership:
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User.objects.create_user(email, first_name=first_name, last_name=last_name)
+    elif not user.is_active:
+        raise ValidationError({"email": "This account is deactivated; staff can reactivate it."})
+    membership, created = Membership.objects.get_or_create(
+        user=user, provider=provider, defaults={"role": role, "invited_by": invited_by}
+    )
+    if not created and membership.role != role:
+        _keep_an_administrator(membership, role)
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def resend_invitation(membership: Membership) -> None:
+    send_access_granted_email.enqueue(membership.user_id, membership.provider_id)
+
+
+@transaction.atomic
+def change_role(membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _keep_an_administrator(membership, role)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def remove_member(membership: Membership) -> None:
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _keep_an_administrator(membership, None)
+    membership.delete()
+
+
+def _keep_an_administrator(membership: Membership, new_role: str | None) -> None:
+    # A provider without an administrator could not manage its own users any more.
+    if membership.role != Role.ADMIN or new_role == Role.ADMIN:
+        return
+    others = Membership.objects.filter(provider_id=membership.provider_id, role=Role.ADMIN)
+    if not others.exclude(pk=membership.pk).exists():
+        raise ValidationError("A provider must keep at least one administrator.")
+
+
+def _hash_secret(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is enough (unlike passwords).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_key(
+    *, provider: Provider, name: str = "", created_by: User | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key for one provider; returns the key row and the only copy of the secret."""
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        provider=provider,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
+        created_by=created_by,
+    )
+    return key, f"{API_KEY_PREFIX}_{prefix}_{secret}"
+
+
+def authenticate_api_key(presented: str) -> ApiKey | None:
+    """The live key matching a presented token, or None; records when it was used."""
+    parts = presented.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    _, prefix, secret = parts
+    key = ApiKey.objects.select_related("provider").filter(prefix=prefix).first()
+    if key is None or key.revoked_at is not None:
+        return None
+    if not secrets.compare_digest(key.secret_hash, _hash_secret(secret)):
+        return None
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    return key
+
+
+def revoke_api_key(key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,0 +1,168 @@
+"""Sign-in, passwords, choosing a provider, and a provider's users and API keys."""
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.views.decorators.http import require_POST
+
+from pars.accounts import services
+from pars.accounts.access import ProviderAccess, providers_visible_to
+from pars.accounts.decorators import CURRENT_PROVIDER_SESSION_KEY, provider_view
+from pars.accounts.forms import (
+    ApiKeyForm,
+    InviteForm,
+    LoginForm,
+    PasswordResetRequestForm,
+    RoleForm,
+)
+from pars.accounts.models import ApiKey, Membership, Role
+from pars.accounts.tokens import invitation_token_generator, password_reset_token_generator
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetRequestForm
+    template_name = "accounts/password_reset.html"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    token_generator = password_reset_token_generator
+    template_name = "accounts/password_set.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+    extra_context = {"heading": "Choose a new password"}
+
+
+class SetPasswordView(auth_views.PasswordResetConfirmView):
+    """The Set Password link of the "System Access Granted" email."""
+
+    token_generator = invitation_token_generator
+    reset_url_token = "set-password"
+    template_name = "accounts/password_set.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+    extra_context = {"heading": "Create your password"}
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Staff land on the provider list; provider users on their (last used) provider."""
+    user = request.user
+    if user.is_staff:
+        return redirect("providers:staff_list")
+    providers = providers_visible_to(user)
+    current = request.session.get(CURRENT_PROVIDER_SESSION_KEY)
+    if current and providers.filter(provider_id=current).exists():
+        return redirect("reporting:dashboard", provider_id=current)
+    if providers.count() == 1:
+        return redirect("reporting:dashboard", provider_id=providers.get().provider_id)
+    return redirect("accounts:choose_provider")
+
+
+@login_required
+def choose_provider(request: HttpRequest) -> HttpResponse:
+    providers = providers_visible_to(request.user).order_by("name")
+    return render(request, "accounts/choose_provider.html", {"providers": providers})
+
+
+@provider_view()
+def member_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    members = access.records(Membership).select_related("user").order_by("user__email")
+    return render(
+        request,
+        "accounts/member_list.html",
+        {"access": access, "members": members, "roles": Role.choices},
+    )
+
+
+@provider_view(manage_users=True)
+def member_invite(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.invite_user(
+                provider=access.provider, invited_by=access.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, f"Access granted to {membership.user.email}; the invitation email is sent."
+            )
+            return redirect("accounts:member_list", provider_id=access.provider.provider_id)
+    return render(request, "accounts/member_invite.html", {"access": access, "form": form})
+
+
+@require_POST
+@provider_view(manage_users=True)
+def member_role(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    membership = access.get(Membership, pk=pk)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.change_role(membership, form.cleaned_data["role"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request, f"{membership.user.email} is now {form.cleaned_data['role']}."
+            )
+    return redirect("accounts:member_list", provider_id=access.provider.provider_id)
+
+
+@require_POST
+@provider_view(manage_users=True)
+def member_remove(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    membership = access.get(Membership, pk=pk)
+    try:
+        services.remove_member(membership)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{membership.user.email} no longer has access.")
+    return redirect("accounts:member_list", provider_id=access.provider.provider_id)
+
+
+@require_POST
+@provider_view(manage_users=True)
+def member_resend(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    membership = access.get(Membership, pk=pk)
+    services.resend_invitation(membership)
+    messages.success(request, f"The access email was sent again to {membership.user.email}.")
+    return redirect("accounts:member_list", provider_id=access.provider.provider_id)
+
+
+@provider_view(manage_users=True)
+def api_key_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        _, new_key = services.create_api_key(
+            provider=access.provider, name=form.cleaned_data["name"], created_by=access.user
+        )
+        form = ApiKeyForm()
+    keys = access.records(ApiKey).order_by("-created_at")
+    return render(
+        request,
+        "accounts/api_keys.html",
+        {"access": access, "keys": keys, "form": form, "new_key": new_key},
+    )
+
+
+@require_POST
+@provider_view(manage_users=True)
+def api_key_revoke(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    key = access.get(ApiKey, pk=pk)
+    services.revoke_api_key(key)
+    messages.success(request, f"Key {key.prefix}… is revoked; requests with it now fail.")
+    return redirect(
+        reverse("accounts:api_keys", kwargs={"provider_id": access.provider.provider_id})
+    )

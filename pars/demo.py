@@ -1,0 +1,206 @@
+"""Demo data for `make run`: two providers with activities in two reporting years."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+from django.db import transaction
+from django.utils import timezone
+
+from pars.accounts.models import Membership, Role, User
+from pars.activities.models import Activity, ActivityFormat, ActivityStatus
+from pars.providers.models import (
+    AccreditationDecision,
+    AccreditationStatus,
+    AccreditorType,
+    Contact,
+    DecisionType,
+    Provider,
+    RecognizedAccreditor,
+)
+from pars.reporting.models import AnnualReport, ReportingYear
+
+DEMO_PASSWORD = "pars-demo-password"
+
+ACCREDITORS = [
+    ("Maine Medical Association", "ME"),
+    ("North Carolina Medical Society", "NC"),
+    ("Tennessee Medical Association", "TN"),
+]
+
+TOPICS = [
+    "Sepsis Recognition in the Emergency Department",
+    "Opioid Analgesic Prescribing and Safe Tapering",
+    "Advances in Heart Failure Management",
+    "Diabetes Technology in Primary Care",
+    "Grand Rounds: Internal Medicine",
+    "Pediatric Asthma Update",
+    "Antimicrobial Stewardship",
+    "Recognising Implicit Bias in Clinical Care",
+    "Point-of-Care Ultrasound Skills",
+    "Tumor Board Case Conference",
+    "Geriatric Polypharmacy",
+    "Quality Improvement: Reducing Readmissions",
+]
+
+DEMO_LOGINS = [
+    ("staff@pars.example", "Accreditor staff: every provider, staff pages and admin"),
+    ("state-staff@pars.example", "State-accreditor staff (Maine): only Maine-accredited providers"),
+    ("admin@riverside.example", "Administrator of Riverside; also editor at Pine Coast"),
+    ("editor@riverside.example", "Editor at Riverside University Health System"),
+    ("admin@pinecoast.example", "Administrator of Pine Coast Medical Society CME"),
+]
+
+
+def _user(email: str, **fields: object) -> User:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email, DEMO_PASSWORD, **fields)
+    return user
+
+
+def _reporting_years(today: datetime.date) -> list[ReportingYear]:
+    years = []
+    for year in (today.year - 1, today.year):
+        reporting_year, _ = ReportingYear.objects.get_or_create(
+            year=year, defaults={"deadline": datetime.date(year + 1, 3, 31)}
+        )
+        years.append(reporting_year)
+    return years
+
+
+def _activities(provider: Provider, prefix: str, year: int, closed: bool, seed: int) -> None:
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    for number, topic in enumerate(TOPICS, start=1):
+        start = datetime.date(year, rng.randint(1, 12), rng.randint(1, 28))
+        activity_format = rng.choice(
+            [ActivityFormat.COURSE, ActivityFormat.RSS, ActivityFormat.ENDURING]
+        )
+        end = start + datetime.timedelta(days=0 if activity_format == ActivityFormat.COURSE else 90)
+        end = min(end, datetime.date(year, 12, 31))
+        if closed:
+            status = ActivityStatus.CLOSED
+        elif end < today:
+            status = ActivityStatus.READY_TO_CLOSE if number % 3 else ActivityStatus.CLOSED
+        else:
+            status = ActivityStatus.ACTIVE
+        Activity.objects.update_or_create(
+            provider=provider,
+            provider_activity_id=f"{prefix}-{year}-{number:03d}",
+            defaults={
+                "title": topic,
+                "activity_format": activity_format,
+                "start_date": start,
+                "end_date": end,
+                "reporting_year": year,
+                "status": status,
+            },
+        )
+
+
+@transaction.atomic
+def load_demo() -> list[tuple[str, str]]:
+    """Create (or refresh) the demo data; returns the demo logins as (email, what it shows)."""
+    today = timezone.localdate()
+    accreditors = {
+        state: RecognizedAccreditor.objects.get_or_create(state=state, defaults={"name": name})[0]
+        for name, state in ACCREDITORS
+    }
+    previous_year, current_year = _reporting_years(today)
+
+    riverside, _ = Provider.objects.update_or_create(
+        provider_id="0001234",
+        defaults={
+            "name": "Riverside University Health System",
+            "accreditor_type": AccreditorType.ACCME,
+            "accreditation_status": AccreditationStatus.COMMENDATION,
+            "term_start": datetime.date(2022, 7, 1),
+            "term_end": datetime.date(2028, 6, 30),
+            "address_line1": "1200 River Road",
+            "city": "Springfield",
+            "state": "IL",
+            "postal_code": "62701",
+            "phone": "+1 217 555 0100",
+            "website": "https://riverside.example",
+        },
+    )
+    pinecoast, _ = Provider.objects.update_or_create(
+        provider_id="0005678",
+        defaults={
+            "name": "Pine Coast Medical Society CME",
+            "accreditor_type": AccreditorType.STATE,
+            "recognized_accreditor": accreditors["ME"],
+            "accreditation_status": AccreditationStatus.ACCREDITATION,
+            "term_start": datetime.date(2023, 11, 1),
+            "term_end": datetime.date(2027, 10, 31),
+            "address_line1": "45 Harbor Street",
+            "city": "Portland",
+            "state": "ME",
+            "postal_code": "04101",
+            "phone": "+1 207 555 0145",
+        },
+    )
+    for provider, people in (
+        (riverside, [("primary", "Dana Whitfield", "Director of CME", "cme@riverside.example"),
+                     ("leader", "Dr. Samuel Ortiz", "Chief Medical Officer", "ceo@riverside.example")]),
+        (pinecoast, [("primary", "Morgan Lee", "CME Coordinator", "cme@pinecoast.example"),
+                     ("leader", "Dr. Avery Cole", "Executive Director", "director@pinecoast.example")]),
+    ):  # fmt: skip
+        for role, name, title, email in people:
+            Contact.objects.update_or_create(
+                provider=provider,
+                role=role,
+                defaults={"name": name, "title": title, "email": email},
+            )
+    decisions = [
+        (riverside, DecisionType.INITIAL, AccreditationStatus.PROVISIONAL, (2014, 7, 18), (2014, 7, 1), (2016, 6, 30)),
+        (riverside, DecisionType.REACCREDITATION, AccreditationStatus.ACCREDITATION, (2016, 7, 22), (2016, 7, 1), (2022, 6, 30)),
+        (riverside, DecisionType.REACCREDITATION, AccreditationStatus.COMMENDATION, (2022, 7, 15), (2022, 7, 1), (2028, 6, 30)),
+        (pinecoast, DecisionType.INITIAL, AccreditationStatus.PROVISIONAL, (2019, 11, 8), (2019, 11, 1), (2021, 10, 31)),
+        (pinecoast, DecisionType.REACCREDITATION, AccreditationStatus.ACCREDITATION, (2023, 11, 3), (2023, 11, 1), (2027, 10, 31)),
+        (pinecoast, DecisionType.PROGRESS_REPORT, AccreditationStatus.ACCREDITATION, (2025, 3, 14), None, None),
+    ]  # fmt: skip
+    for provider, kind, outcome, decided, start, end in decisions:
+        AccreditationDecision.objects.get_or_create(
+            provider=provider,
+            decision_type=kind,
+            decided_on=datetime.date(*decided),
+            defaults={
+                "outcome": outcome,
+                "term_start": datetime.date(*start) if start else None,
+                "term_end": datetime.date(*end) if end else None,
+            },
+        )
+
+    _activities(riverside, "RUHS", previous_year.year, closed=True, seed=1)
+    _activities(riverside, "RUHS", current_year.year, closed=False, seed=2)
+    _activities(pinecoast, "PCMS", previous_year.year, closed=True, seed=3)
+    _activities(pinecoast, "PCMS", current_year.year, closed=False, seed=4)
+
+    staff = _user("staff@pars.example", first_name="Alex", last_name="Staff")
+    User.objects.filter(pk=staff.pk).update(is_staff=True, is_superuser=True)
+    state_staff = _user("state-staff@pars.example", first_name="Jamie", last_name="Maine")
+    User.objects.filter(pk=state_staff.pk).update(is_staff=True, staff_accreditor=accreditors["ME"])
+    memberships = [
+        ("admin@riverside.example", "Dana", "Whitfield", riverside, Role.ADMIN),
+        ("admin@riverside.example", "Dana", "Whitfield", pinecoast, Role.EDITOR),
+        ("editor@riverside.example", "Chris", "Patel", riverside, Role.EDITOR),
+        ("admin@pinecoast.example", "Morgan", "Lee", pinecoast, Role.ADMIN),
+    ]
+    for email, first, last, provider, role in memberships:
+        user = _user(email, first_name=first, last_name=last)
+        Membership.objects.get_or_create(user=user, provider=provider, defaults={"role": role})
+
+    # Last year's report is finished for Riverside and still open for Pine Coast.
+    AnnualReport.objects.get_or_create(
+        provider=riverside,
+        reporting_year=previous_year,
+        defaults={
+            "program_summary_completed_at": timezone.now(),
+            "attested_at": timezone.now(),
+            "attested_by": User.objects.get(email="admin@riverside.example"),
+        },
+    )
+    return DEMO_LOGINS

@@ -1,0 +1,17 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from pars.accounts.access import ProviderAccess
+from pars.accounts.decorators import provider_view
+from pars.reporting.services import current_reporting_year, year_status
+
+
+@provider_view()
+def dashboard(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    reporting_year = current_reporting_year()
+    status = year_status(access, reporting_year) if reporting_year else None
+    return render(request, "reporting/dashboard.html", {"access": access, "status": status})
+
+
+def guide(request: HttpRequest) -> HttpResponse:
+    return render(request, "reporting/guide.html")

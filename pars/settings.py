@@ -1,0 +1,206 @@
+"""PARS settings: one file, driven by environment variables (see README "Configuration")."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+
+from pars.lib.env import env_bool, env_int, env_list, env_str
+
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A placeholder key that is fine for a laptop and fatal anywhere else: the system
+# check pars.E001 and pars/wsgi.py refuse to run with it while DEBUG is off.
+INSECURE_DEFAULT_SECRET_KEY = "insecure-pars-development-key-do-not-use-in-production"
+SECRET_KEY = env_str("PARS_SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
+DEBUG = env_bool("PARS_DEBUG", False)
+ALLOWED_HOSTS = env_list("PARS_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("PARS_CSRF_TRUSTED_ORIGINS", [])
+
+# Links in emails are built from this, because invitations are also sent from the
+# command line and from background tasks, where there is no request.
+PARS_BASE_URL = env_str("PARS_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}")
+PARS_SITE_NAME = env_str("PARS_SITE_NAME", "PARS")
+PARS_SUPPORT_EMAIL = env_str("PARS_SUPPORT_EMAIL", "pars-support@example.org")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "axes",
+    "django_htmx",
+    "ninja",
+    "django_tasks_db",
+    "pars",
+    "pars.providers",
+    "pars.accounts",
+    "pars.activities",
+    "pars.reporting",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns lockouts into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "pars.urls"
+WSGI_APPLICATION = "pars.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "pars" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "pars.accounts.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+_SQLITE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", _SQLITE_URL), conn_max_age=env_int("PARS_DB_CONN_MAX_AGE", 0)
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web app and the task worker share the file: WAL lets readers and one
+    # writer work at once, IMMEDIATE avoids "database is locked" on upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Invitation (Set Password) links live 72 hours, password-reset links 1 hour:
+# Django checks the longer limit, pars.accounts.tokens the shorter one.
+PARS_INVITATION_MAX_AGE = timedelta(hours=env_int("PARS_INVITATION_HOURS", 72))
+PARS_PASSWORD_RESET_MAX_AGE = timedelta(minutes=env_int("PARS_PASSWORD_RESET_MINUTES", 60))
+PASSWORD_RESET_TIMEOUT = int(PARS_INVITATION_MAX_AGE.total_seconds())
+
+# Sessions end after 30 minutes without a request.
+SESSION_COOKIE_AGE = env_int("PARS_SESSION_IDLE_MINUTES", 30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Lock a username+address pair after 5 failures for 15 minutes.
+AXES_FAILURE_LIMIT = env_int("PARS_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PARS_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the login form field, though users sign in by email
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_VERBOSE = False
+
+# Mail goes through Django's mailers: the console by default, a file or SMTP by settings.
+_MAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+_mail_backend = env_str("PARS_EMAIL_BACKEND", "console")
+_mail_options: dict[str, object] = {}
+if _mail_backend == "file":
+    _mail_options = {"file_path": env_str("PARS_EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))}
+elif _mail_backend == "smtp":
+    _mail_options = {
+        "host": env_str("PARS_EMAIL_HOST", "localhost"),
+        "port": env_int("PARS_EMAIL_PORT", 587),
+        "username": env_str("PARS_EMAIL_HOST_USER", ""),
+        "password": env_str("PARS_EMAIL_HOST_PASSWORD", ""),
+        "use_tls": env_bool("PARS_EMAIL_USE_TLS", True),
+    }
+MAILERS = {
+    "default": {
+        "BACKEND": _MAIL_BACKENDS.get(_mail_backend, _mail_backend),
+        "OPTIONS": _mail_options,
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("PARS_DEFAULT_FROM_EMAIL", "PARS Support <pars-support@example.org>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+TASKS = {
+    "default": {
+        "BACKEND": env_str("PARS_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = Path(env_str("PARS_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("PARS_TIME_ZONE", "America/Chicago")
+USE_I18N = True
+USE_TZ = True
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+_HTTPS = env_bool("PARS_HTTPS", False)
+SESSION_COOKIE_SECURE = _HTTPS
+CSRF_COOKIE_SECURE = _HTTPS
+SECURE_SSL_REDIRECT = _HTTPS and env_bool("PARS_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("PARS_HSTS_SECONDS", 31536000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("PARS_BEHIND_PROXY", False) else None
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("PARS_LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}

@@ -1,0 +1,86 @@
+"""Builders for tests: small typed functions, one per kind of row."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from typing import Any
+
+from pars.accounts.models import Membership, Role, User
+from pars.activities.models import Activity, ActivityFormat
+from pars.providers.models import (
+    AccreditationDecision,
+    AccreditationStatus,
+    AccreditorType,
+    Contact,
+    ContactRole,
+    DecisionType,
+    Provider,
+    RecognizedAccreditor,
+)
+
+TEST_PASSWORD = "correct-horse-battery-staple-42"
+_numbers = itertools.count(1000)
+
+
+def make_provider(**fields: Any) -> Provider:
+    number = next(_numbers)
+    defaults: dict[str, Any] = {
+        "provider_id": f"{number:07d}",
+        "name": f"Provider {number}",
+        "accreditor_type": AccreditorType.ACCME,
+        "accreditation_status": AccreditationStatus.ACCREDITATION,
+    }
+    defaults.update(fields)
+    return Provider.objects.create(**defaults)
+
+
+def make_accreditor(state: str = "ME", name: str | None = None) -> RecognizedAccreditor:
+    return RecognizedAccreditor.objects.get_or_create(
+        state=state, defaults={"name": name or f"{state} Medical Society"}
+    )[0]
+
+
+def make_user(email: str | None = None, **fields: Any) -> User:
+    email = email or f"user{next(_numbers)}@example.org"
+    return User.objects.create_user(email, TEST_PASSWORD, **fields)
+
+
+def make_member(provider: Provider, role: str = Role.EDITOR, **user_fields: Any) -> User:
+    user = make_user(**user_fields)
+    Membership.objects.create(user=user, provider=provider, role=role)
+    return user
+
+
+def make_contact(provider: Provider, **fields: Any) -> Contact:
+    defaults: dict[str, Any] = {
+        "role": ContactRole.OTHER,
+        "name": "Pat Contact",
+        "email": "pat@example.org",
+    }
+    defaults.update(fields)
+    return Contact.objects.create(provider=provider, **defaults)
+
+
+def make_decision(provider: Provider, **fields: Any) -> AccreditationDecision:
+    defaults: dict[str, Any] = {
+        "decision_type": DecisionType.REACCREDITATION,
+        "outcome": AccreditationStatus.ACCREDITATION,
+        "decided_on": datetime.date(2024, 7, 19),
+    }
+    defaults.update(fields)
+    return AccreditationDecision.objects.create(provider=provider, **defaults)
+
+
+def make_activity(provider: Provider, **fields: Any) -> Activity:
+    number = next(_numbers)
+    defaults: dict[str, Any] = {
+        "provider_activity_id": f"ACT-{number}",
+        "title": f"Activity {number}",
+        "activity_format": ActivityFormat.COURSE,
+        "start_date": datetime.date(2026, 3, 1),
+        "end_date": datetime.date(2026, 3, 2),
+        "reporting_year": 2026,
+    }
+    defaults.update(fields)
+    return Activity.objects.create(provider=provider, **defaults)

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from pars.accounts import views as accounts_views
+from pars.api import api
+
+admin.site.site_header = "PARS administration"
+admin.site.site_title = "PARS admin"
+
+urlpatterns = [
+    path("", accounts_views.home, name="home"),
+    path("", include("pars.accounts.urls")),
+    path("", include("pars.reporting.urls")),
+    path("", include("pars.providers.urls")),
+    path("", include("pars.activities.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]

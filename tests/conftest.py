@@ -1,0 +1,61 @@
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from pars.accounts.models import Role, User
+from pars.providers.models import Provider
+from pars.testing import make_member, make_provider, make_user
+
+
+@pytest.fixture(autouse=True)
+def _immediate_tasks(settings: pytest.FixtureRequest) -> None:
+    # Tests run tasks in-process; the worker path has its own test.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def provider(db: None) -> Provider:
+    return make_provider(name="Riverside Health", provider_id="0001234")
+
+
+@pytest.fixture
+def other_provider(db: None) -> Provider:
+    return make_provider(name="Elsewhere Medical", provider_id="0009999")
+
+
+@pytest.fixture
+def admin_user(provider: Provider) -> User:
+    return make_member(provider, Role.ADMIN, email="alice@riverside.example")
+
+
+@pytest.fixture
+def editor(provider: Provider) -> User:
+    return make_member(provider, Role.EDITOR, email="eddie@riverside.example")
+
+
+@pytest.fixture
+def reader(provider: Provider) -> User:
+    return make_member(provider, Role.READONLY, email="rita@riverside.example")
+
+
+@pytest.fixture
+def mallory(other_provider: Provider) -> User:
+    """Administrator of another provider: must never see the first provider's data."""
+    return make_member(other_provider, Role.ADMIN, email="mallory@elsewhere.example")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return make_user("staff@accreditor.example", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def client_as() -> Callable[[User], Client]:
+    def login(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login
