@@ -36,7 +36,7 @@ typecheck: $(VENV)/.dev-installed
 
 ## Everything CI checks besides the tests.
 check: lint typecheck
-	$(PY) manage.py makemigrations --check --dry-run
+	PARS_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 worker: $(VENV)/.base-installed
 	$(PY) manage.py db_worker

@@ -101,8 +101,8 @@ def member_invite(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     return render(request, "accounts/member_invite.html", {"access": access, "form": form})
 
 
-@require_POST
 @provider_view(manage_users=True)
+@require_POST
 def member_role(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     membership = access.get(Membership, pk=pk)
     form = RoleForm(request.POST)
@@ -118,8 +118,8 @@ def member_role(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpRe
     return redirect("accounts:member_list", provider_id=access.provider.provider_id)
 
 
-@require_POST
 @provider_view(manage_users=True)
+@require_POST
 def member_remove(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     membership = access.get(Membership, pk=pk)
     try:
@@ -131,8 +131,8 @@ def member_remove(request: HttpRequest, access: ProviderAccess, pk: int) -> Http
     return redirect("accounts:member_list", provider_id=access.provider.provider_id)
 
 
-@require_POST
 @provider_view(manage_users=True)
+@require_POST
 def member_resend(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     membership = access.get(Membership, pk=pk)
     services.resend_invitation(membership)
@@ -157,8 +157,8 @@ def api_key_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     )
 
 
-@require_POST
 @provider_view(manage_users=True)
+@require_POST
 def api_key_revoke(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     key = access.get(ApiKey, pk=pk)
     services.revoke_api_key(key)

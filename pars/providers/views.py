@@ -48,8 +48,8 @@ def contact_edit(
     )
 
 
-@require_POST
 @provider_view(edit=True)
+@require_POST
 def contact_delete(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     contact = access.get(Contact, pk=pk)
     contact.delete()
@@ -110,8 +110,8 @@ def staff_detail(request: HttpRequest, provider_id: str) -> HttpResponse:
     )
 
 
-@require_POST
 @staff_view
+@require_POST
 def staff_decision_add(request: HttpRequest, provider_id: str) -> HttpResponse:
     access = get_provider_access(request.user, provider_id)
     form = DecisionForm(request.POST, provider=access.provider)

@@ -80,7 +80,7 @@ def year_status(
     )
     tasks = [
         ReportTask(
-            "Review your organisation's contact information",
+            "Review your organization's contact information",
             done=access.records(Contact).exists(),
             url=reverse("providers:profile", kwargs={"provider_id": provider_id}),
         ),

@@ -15,6 +15,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for email, what in logins:
             self.stdout.write(f"  {email:<28} {what}")
-        self.stdout.write(
-            f"Emails (invitations, resets) are printed by the worker ({settings.EMAIL_BACKEND})."
-        )
+        backend = settings.MAILERS["default"]["BACKEND"].rsplit(".", 2)[-2]
+        self.stdout.write(f"Emails (invitations, resets) are sent by the task worker ({backend}).")

@@ -1,0 +1,164 @@
+"""Tenancy is a rule: every route is walked as an outsider and must not leak."""
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.http import HttpRequest, HttpResponse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from pars.accounts.models import Role, User
+from pars.accounts.services import create_api_key
+from pars.providers.models import ContactRole, Provider
+from pars.testing import make_activity, make_contact, make_decision, make_member, make_provider
+from tests.route_walker import Kind, Sample, Victim, walk_as_outsider
+
+
+def _provider(v: Victim) -> dict[str, str]:
+    return {"provider_id": v.provider.provider_id}
+
+
+def _uid_token(v: Victim) -> dict[str, str]:
+    return {
+        "uidb64": urlsafe_base64_encode(force_bytes(v.user.pk)),
+        "token": default_token_generator.make_token(v.user),
+    }
+
+
+SAMPLES: dict[str, Sample] = {
+    "home": Sample(Kind.SELF),
+    "accounts:login": Sample(Kind.PUBLIC),
+    "accounts:logout": Sample(Kind.PUBLIC),
+    "accounts:password_reset": Sample(Kind.PUBLIC),
+    "accounts:password_reset_done": Sample(Kind.PUBLIC),
+    "accounts:password_reset_confirm": Sample(Kind.PUBLIC, _uid_token),
+    "accounts:set_password": Sample(Kind.PUBLIC, _uid_token),
+    "accounts:password_reset_complete": Sample(Kind.PUBLIC),
+    "accounts:password_change": Sample(Kind.SELF),
+    "accounts:password_change_done": Sample(Kind.SELF),
+    "accounts:choose_provider": Sample(Kind.SELF),
+    "accounts:member_list": Sample(Kind.PROVIDER, _provider),
+    "accounts:member_invite": Sample(Kind.PROVIDER, _provider),
+    "accounts:member_role": Sample(
+        Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.membership.pk}
+    ),
+    "accounts:member_remove": Sample(
+        Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.membership.pk}
+    ),
+    "accounts:member_resend": Sample(
+        Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.membership.pk}
+    ),
+    "accounts:api_keys": Sample(Kind.PROVIDER, _provider),
+    "accounts:api_key_revoke": Sample(
+        Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.api_key.pk}
+    ),
+    "reporting:dashboard": Sample(Kind.PROVIDER, _provider),
+    "reporting:guide": Sample(Kind.PUBLIC),
+    "providers:profile": Sample(Kind.PROVIDER, _provider),
+    "providers:profile_edit": Sample(Kind.PROVIDER, _provider),
+    "providers:contact_new": Sample(Kind.PROVIDER, _provider),
+    "providers:contact_edit": Sample(Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.contact.pk}),
+    "providers:contact_delete": Sample(
+        Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.contact.pk}
+    ),
+    "providers:decisions": Sample(Kind.PROVIDER, _provider),
+    "providers:staff_list": Sample(Kind.STAFF),
+    "providers:staff_detail": Sample(Kind.STAFF, _provider),
+    "providers:staff_decision_add": Sample(Kind.STAFF, _provider),
+    "activities:list": Sample(Kind.PROVIDER, _provider),
+    "activities:detail": Sample(Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.activity.pk}),
+    "api-v1:api-root": Sample(Kind.API_PUBLIC),
+    "api-v1:openapi-json": Sample(Kind.API_PUBLIC),
+    "api-v1:openapi-view": Sample(Kind.API_PUBLIC),
+    "api-v1:provider": Sample(Kind.API_SCOPED),
+    "api-v1:activities": Sample(Kind.API_SCOPED),
+    "api-v1:activity": Sample(
+        Kind.API_OBJECT, lambda v: {"provider_activity_id": v.activity.provider_activity_id}
+    ),
+    "admin:login": Sample(Kind.PUBLIC),
+    "admin:logout": Sample(Kind.PUBLIC),
+}
+
+
+@pytest.fixture
+def victim(db: None) -> Victim:
+    provider = make_provider(name="Victim Health Sciences", provider_id="0000042")
+    user = make_member(provider, Role.ADMIN, email="victim-admin@victim.example")
+    marker = "VICTIM-SECRET-7f3a"
+    api_key, _ = create_api_key(provider=provider, name="victim key")
+    return Victim(
+        provider=provider,
+        user=user,
+        membership=user.memberships.get(),
+        activity=make_activity(provider, provider_activity_id=marker, title=f"{marker} course"),
+        contact=make_contact(provider, role=ContactRole.PRIMARY, name=marker),
+        decision=make_decision(provider, notes=marker),
+        api_key=api_key,
+        secret_marker=marker,
+    )
+
+
+@pytest.fixture
+def outsider(db: None) -> tuple[User, str]:
+    provider = make_provider(name="Outsider Institute", provider_id="0000666")
+    user = make_member(provider, Role.ADMIN, email="mallory@outsider.example")
+    make_activity(provider, provider_activity_id="OUT-1")
+    _, secret = create_api_key(provider=provider)
+    return user, secret
+
+
+def test_every_route_refuses_other_providers_and_anonymous_users(
+    victim: Victim, outsider: tuple[User, str]
+) -> None:
+    user, api_key = outsider
+    assert walk_as_outsider(victim, user, api_key, SAMPLES) == []
+
+
+# A deliberately broken view, as a careless change might add one: it looks the
+# activity up by primary key without going through the provider's access.
+def leaky_activity(request: HttpRequest, provider_id: str, pk: int) -> HttpResponse:
+    from django.contrib.auth.decorators import login_required
+
+    from pars.activities.models import Activity
+
+    @login_required
+    def view(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(Activity.objects.get(pk=pk).title)
+
+    return view(request)
+
+
+@pytest.mark.urls("tests.planted_urls")
+def test_the_walk_catches_a_view_that_skips_the_accessor(
+    victim: Victim, outsider: tuple[User, str]
+) -> None:
+    user, api_key = outsider
+    samples = {
+        **SAMPLES,
+        "leaky_activity": Sample(Kind.PROVIDER, SAMPLES["activities:detail"].kwargs),
+    }
+    problems = walk_as_outsider(victim, user, api_key, samples, urlconf="tests.planted_urls")
+    assert problems
+    assert all(problem.startswith("leaky_activity ") for problem in problems)
+    assert any("another provider's user): got 200" in problem for problem in problems)
+
+
+@pytest.mark.urls("tests.planted_urls")
+def test_the_walk_fails_on_a_route_it_has_no_sample_for(
+    victim: Victim, outsider: tuple[User, str]
+) -> None:
+    user, api_key = outsider
+    problems = walk_as_outsider(victim, user, api_key, SAMPLES, urlconf="tests.planted_urls")
+    assert "leaky_activity: no sample; add one to the route walker" in problems
+
+
+def test_provider_owned_models_all_name_their_owner_provider() -> None:
+    # ProviderAccess.records() filters on a field called "provider": every model that
+    # belongs to a provider must use that name, or the accessor could not scope it.
+    from django.apps import apps
+
+    for model in apps.get_models():
+        if model is Provider:
+            continue
+        for field in model._meta.get_fields():
+            if getattr(field, "related_model", None) is Provider and field.many_to_one:
+                assert field.name == "provider", f"{model.__name__}.{field.name}"
