@@ -15,5 +15,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for email, what in logins:
             self.stdout.write(f"  {email:<28} {what}")
-        backend = settings.MAILERS["default"]["BACKEND"].rsplit(".", 2)[-2]
+        backend = str(settings.MAILERS["default"]["BACKEND"]).rsplit(".", 2)[-2]
         self.stdout.write(f"Emails (invitations, resets) are sent by the task worker ({backend}).")
