@@ -14,6 +14,8 @@ def database_tasks(settings: pytest.FixtureRequest) -> None:
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
+# The worker manages its own database connections, so this test commits for real.
+@pytest.mark.django_db(transaction=True)
 def test_invitation_is_queued_and_sent_by_the_worker(
     provider: Provider, database_tasks: None
 ) -> None:
