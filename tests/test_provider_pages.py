@@ -34,6 +34,24 @@ def test_dashboard_shows_the_years_progress_and_tasks_left(
     assert "Enter the activities of 2026 (2 entered)" in text
     assert "Close the 1 open activities" in text
     assert "Complete the program summary" in text
+    assert "Earlier reporting years" not in text
+    ReportingYear.objects.create(year=2025, deadline=datetime.date(2026, 3, 31))
+    text = client_as(editor).get(reverse("reporting:dashboard", args=[provider.provider_id])).text
+    assert "Earlier reporting years" in text
+    assert "1 (1 open)" in text
+
+
+def test_staff_can_add_a_user_to_any_provider(
+    provider: Provider, staff: User, client_as: ClientAs
+) -> None:
+    response = client_as(staff).post(
+        reverse("accounts:member_invite", args=[provider.provider_id]),
+        {"email": "new@riverside.example", "role": Role.ADMIN},
+        follow=True,
+    )
+    assert "Access granted to new@riverside.example" in response.text
+    assert mail.outbox[0].to == ["new@riverside.example"]
+    assert Membership.objects.get(user__email="new@riverside.example").role == Role.ADMIN
 
 
 def test_read_only_user_sees_profile_but_cannot_edit(

@@ -63,6 +63,14 @@ def current_reporting_year(today: datetime.date | None = None) -> ReportingYear 
     return upcoming or ReportingYear.objects.order_by("-year").first()
 
 
+def earlier_years(
+    access: ProviderAccess, current: ReportingYear, today: datetime.date | None = None
+) -> list[YearStatus]:
+    """The status of every reporting year before the current one, newest first."""
+    years = ReportingYear.objects.filter(year__lt=current.year).order_by("-year")[:5]
+    return [year_status(access, year, today) for year in years]
+
+
 def year_status(
     access: ProviderAccess, reporting_year: ReportingYear, today: datetime.date | None = None
 ) -> YearStatus:
