@@ -170,6 +170,20 @@ TASKS = {
     }
 }
 
+# Upload progress is shared between the task worker and the web processes through
+# the cache: a file cache on one machine, Redis (or another shared cache) beyond.
+CACHES = {
+    "default": {
+        "BACKEND": env_str(
+            "PARS_CACHE_BACKEND", "django.core.cache.backends.filebased.FileBasedCache"
+        ),
+        "LOCATION": env_str("PARS_CACHE_LOCATION", str(BASE_DIR / "var" / "cache")),
+    }
+}
+
+# Uploaded batch files larger than this are refused before they are read.
+PARS_MAX_UPLOAD_BYTES = env_int("PARS_MAX_UPLOAD_MB", 200) * 1024 * 1024
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STORAGES = {

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("pars.reporting.urls")),
     path("", include("pars.providers.urls")),
     path("", include("pars.activities.urls")),
+    path("", include("pars.activities.upload_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -59,3 +59,8 @@ def client_as() -> Callable[[User], Client]:
         return client
 
     return login
+
+
+@pytest.fixture(autouse=True)
+def _local_cache(settings: pytest.FixtureRequest) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from pars.accounts.models import ApiKey, Membership, User
-from pars.activities.models import Activity
+from pars.activities.models import Activity, Upload
 from pars.providers.models import AccreditationDecision, Contact, Provider
 
 
@@ -43,6 +43,7 @@ class Victim:
     contact: Contact
     decision: AccreditationDecision
     api_key: ApiKey
+    upload: Upload
     secret_marker: str  # text that only the victim's pages contain
 
 

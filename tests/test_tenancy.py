@@ -8,9 +8,12 @@ from django.utils.http import urlsafe_base64_encode
 
 from pars.accounts.models import Role, User
 from pars.accounts.services import create_api_key
+from pars.activities.models import Upload
 from pars.providers.models import ContactRole, Provider
 from pars.testing import make_activity, make_contact, make_decision, make_member, make_provider
 from tests.route_walker import Kind, Sample, Victim, walk_as_outsider
+from tests.tenancy_samples_activities import ACTIVITY_SAMPLES
+from tests.tenancy_samples_uploads import UPLOAD_SAMPLES
 
 
 def _provider(v: Victim) -> dict[str, str]:
@@ -76,6 +79,8 @@ SAMPLES: dict[str, Sample] = {
     ),
     "admin:login": Sample(Kind.PUBLIC),
     "admin:logout": Sample(Kind.PUBLIC),
+    **ACTIVITY_SAMPLES,
+    **UPLOAD_SAMPLES,
 }
 
 
@@ -85,6 +90,14 @@ def victim(db: None) -> Victim:
     user = make_member(provider, Role.ADMIN, email="victim-admin@victim.example")
     marker = "VICTIM-SECRET-7f3a"
     api_key, _ = create_api_key(provider=provider, name="victim key")
+    upload = Upload.objects.create(
+        provider=provider,
+        file_format="tsv",
+        original_name=f"{marker}.txt",
+        file="uploads/victim.txt",
+        size=1,
+        sha256="0" * 64,
+    )
     return Victim(
         provider=provider,
         user=user,
@@ -93,6 +106,7 @@ def victim(db: None) -> Victim:
         contact=make_contact(provider, role=ContactRole.PRIMARY, name=marker),
         decision=make_decision(provider, notes=marker),
         api_key=api_key,
+        upload=upload,
         secret_marker=marker,
     )
 

@@ -1,0 +1,688 @@
+"""The one activity validator, used by every channel (web form, TSV, XLSX, XML, JSON).
+
+Parsers hand it a mapping of dictionary field names to raw values: strings from
+text formats, native values from JSON and Excel. It returns the clean record or
+field-level errors, each carrying a stable rule ID from :data:`RULES`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from pars.activities.dictionary import (
+    COUNTRY_ALIASES,
+    FIELDS,
+    FIELDS_BY_NAME,
+    FORMATS,
+    FORMATS_WITH_DELIVERY,
+    LEGACY_ACTIVITY_TYPE_NAMES,
+    LEGACY_ACTIVITY_TYPES,
+    LIVE_FORMATS,
+    MEASUREMENT_TYPES,
+    RECORD_ACTIONS,
+    REQUESTED_STATUSES,
+    SUPPORTER_FIELDS,
+    FieldSpec,
+    Kind,
+    Status,
+)
+
+# ---------------------------------------------------------------------------
+# The rule catalogue
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    field: str
+    message: str
+    first_year: int | None = None
+    last_year: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "field": self.field,
+            "message": self.message,
+            "first_year": self.first_year,
+            "last_year": self.last_year,
+        }
+
+
+@dataclass(frozen=True)
+class FieldError:
+    row: int | None
+    field: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "rule": self.rule, "message": self.message}
+
+
+_KIND_FORMS = {
+    Kind.TEXT: "text",
+    Kind.INTEGER: "a whole number of 0 or more",
+    Kind.MONEY: "a whole number of US dollars, 0 or more",
+    Kind.DECIMAL: "a number",
+    Kind.BOOLEAN: "Yes or No",
+    Kind.DATE: "a date as mm/dd/yyyy or yyyy-mm-dd",
+    Kind.YEAR: "a 4-digit year",
+    Kind.URL: "a web address starting with http:// or https://",
+}
+
+
+def _status_words(status: Status | None) -> str:
+    return {
+        Status.DRAFT: "",
+        Status.ACTIVE: " for an active activity",
+        Status.CLOSED: " to close the activity",
+        None: "",
+    }[status]
+
+
+def _field_rules(spec: FieldSpec, prefix: str = "") -> list[Rule]:
+    name = prefix + spec.name
+    years = {"first_year": spec.first_year, "last_year": spec.last_year}
+    rules = []
+    if spec.required_for is not None:
+        message = f"{spec.label} is required{_status_words(spec.required_for)}."
+        rules.append(Rule(f"activity.{name}.required", name, message, **years))
+    if spec.kind in _KIND_FORMS and spec.kind is not Kind.TEXT:
+        message = f"{spec.label} must be {_KIND_FORMS[spec.kind]}."
+        rules.append(Rule(f"activity.{name}.invalid", name, message))
+    if spec.choices:
+        message = f"{spec.label} must be one of the allowed values."
+        rules.append(Rule(f"activity.{name}.not_allowed", name, message))
+    if spec.max_length:
+        message = f"{spec.label} must be at most {spec.max_length} characters."
+        rules.append(Rule(f"activity.{name}.too_long", name, message))
+    if spec.max_value is not None:
+        message = f"{spec.label} must be at most {spec.max_value}."
+        rules.append(Rule(f"activity.{name}.too_large", name, message))
+    if spec.step is not None:
+        message = f"{spec.label} must be a multiple of {spec.step}."
+        rules.append(Rule(f"activity.{name}.step", name, message))
+    return rules
+
+
+_CROSS_FIELD_RULES = [
+    Rule("activity.action.not_allowed", "action", "Action must be Add, Update or Delete."),
+    Rule("activity.status.not_allowed", "status", "Status must be Draft, Active or Closed."),
+    Rule("activity.end_date.before_start", "end_date", "End Date is before the Start Date."),
+    Rule(
+        "activity.end_date.too_long",
+        "end_date",
+        "An enduring material runs at most 3 years and other formats at most 12 months; "
+        "enter a longer activity once per period.",
+    ),
+    Rule(
+        "activity.reporting_year.outside_dates",
+        "reporting_year",
+        "Reporting Year must be a year in which the activity ran.",
+    ),
+    Rule(
+        "activity.delivery_methods.required",
+        "delivery_methods",
+        "Delivery Method is required for an active course, series or enduring material.",
+        first_year=2022,
+    ),
+    Rule(
+        "activity.city.required_live",
+        "city",
+        "City is required for an activity held in person.",
+    ),
+    Rule(
+        "activity.country.required_live",
+        "country",
+        "Country is required for an activity held in person.",
+    ),
+    Rule(
+        "activity.state.required_usa",
+        "state",
+        "State is required for an activity held in person in the USA.",
+    ),
+    Rule(
+        "activity.joint_providers.required_joint",
+        "joint_providers",
+        "Joint Provider(s) is required to close a jointly provided activity.",
+        first_year=2015,
+    ),
+    Rule(
+        "activity.supporters.required",
+        "supporters",
+        "Commercial support was received: name at least one commercial supporter.",
+    ),
+    Rule(
+        "activity.supporters.not_allowed",
+        "supporters",
+        "Commercial support was not received, so no commercial supporter may be listed.",
+    ),
+    Rule(
+        "activity.supporters.source.required",
+        "supporters.source",
+        "Commercial Support Source is required for each supporter.",
+    ),
+    Rule(
+        "activity.supporters.amount_or_in_kind",
+        "supporters.monetary_amount",
+        "Each supporter gives a monetary amount above 0 or in-kind support.",
+    ),
+    Rule(
+        "activity.fee.required_listed",
+        "fee",
+        "Fee for Participation is required when the activity is listed on CME Passport.",
+    ),
+    Rule(
+        "activity.registration.required_listed",
+        "registration",
+        "Registration is required when the activity is listed on CME Passport.",
+    ),
+    Rule(
+        "activity.activity_url.required_listed",
+        "activity_url",
+        "Activity URL is required when the activity is listed on CME Passport.",
+    ),
+    Rule(
+        "activity.outcome_measures.measurement_type",
+        "outcome_measures",
+        "An outcome's measurement type must be Objective or Subjective.",
+    ),
+    Rule(
+        "activity.provider_activity_id.duplicate_in_file",
+        "provider_activity_id",
+        "This Provider Activity ID appears more than once in the file.",
+    ),
+    Rule(
+        "activity.provider_activity_id.unknown",
+        "provider_activity_id",
+        "No activity with this Provider Activity ID exists to delete.",
+    ),
+    Rule(
+        "activity.row.unreadable",
+        "row",
+        "The row could not be read (wrong number of columns, or bad structure).",
+    ),
+]
+
+
+def _build_rules() -> dict[str, Rule]:
+    rules: list[Rule] = []
+    for spec in FIELDS:
+        if spec.kind is not Kind.SUPPORTERS:
+            rules.extend(_field_rules(spec))
+    for spec in SUPPORTER_FIELDS:
+        rules.extend(_field_rules(spec, prefix="supporters."))
+    rules.extend(_CROSS_FIELD_RULES)
+    return {rule.id: rule for rule in rules}
+
+
+RULES: dict[str, Rule] = _build_rules()
+
+
+# ---------------------------------------------------------------------------
+# Coercion of raw values
+
+
+class _Invalid(Exception):
+    """A value that cannot be read as its field's kind; carries the rule suffix."""
+
+    def __init__(self, suffix: str, message: str) -> None:
+        self.suffix = suffix
+        self.message = message
+
+
+def is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple):
+        return not value
+    return False
+
+
+_DATE_PATTERNS = (
+    (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"), ("m", "d", "y")),
+    (
+        re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$"),
+        ("y", "m", "d"),
+    ),
+)
+_TRUE = {"yes", "y", "true", "1"}
+_FALSE = {"no", "n", "false", "0"}
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def _as_text(spec: FieldSpec, value: Any) -> str:
+    text = str(value).strip()
+    if spec.max_length and len(text) > spec.max_length:
+        raise _Invalid("too_long", f"{spec.label} must be at most {spec.max_length} characters.")
+    return text
+
+
+def _as_date(spec: FieldSpec, value: Any) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value).strip()
+    for pattern, order in _DATE_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            parts = dict(zip(order, (int(group) for group in match.groups()), strict=True))
+            try:
+                return datetime.date(parts["y"], parts["m"], parts["d"])
+            except ValueError:
+                break
+    raise _Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[Kind.DATE]}; got {text!r}.")
+
+
+def _as_decimal(spec: FieldSpec, value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise _Invalid("invalid", f"{spec.label} must be a number.")
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise _Invalid("invalid", f"{spec.label} must be a number; got {value!r}.") from None
+    if not number.is_finite() or number < 0:
+        raise _Invalid("invalid", f"{spec.label} must be a number of 0 or more; got {value!r}.")
+    if spec.max_value is not None and number > spec.max_value:
+        raise _Invalid("too_large", f"{spec.label} must be at most {spec.max_value}.")
+    if spec.step is not None and number % spec.step:
+        raise _Invalid("step", f"{spec.label} must be a multiple of {spec.step}; got {value}.")
+    return number.normalize() if number == number.to_integral() else number
+
+
+def _as_whole(spec: FieldSpec, value: Any) -> int:
+    text = str(value).strip().replace(",", "")
+    if spec.kind is Kind.MONEY:
+        text = text.removeprefix("$")
+    if isinstance(value, bool):
+        text = "not a number"
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = Decimal(-1)
+    if not number.is_finite() or number < 0 or number != number.to_integral():
+        raise _Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[spec.kind]}; got {value!r}.")
+    return int(number)
+
+
+def _as_year(spec: FieldSpec, value: Any) -> int:
+    text = str(value).strip()
+    if text.endswith(".0"):
+        text = text[:-2]
+    if not re.fullmatch(r"\d{4}", text) or not 2005 <= int(text) <= 2100:
+        raise _Invalid("invalid", f"{spec.label} must be a 4-digit year; got {value!r}.")
+    return int(text)
+
+
+def _as_boolean(spec: FieldSpec, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _Invalid("invalid", f"{spec.label} must be Yes or No; got {value!r}.")
+
+
+def _choice_lookup(spec: FieldSpec) -> dict[str, str]:
+    lookup = {}
+    for code, label in spec.choices.items():
+        lookup[code.lower()] = code
+        lookup[label.lower()] = code
+    if spec.name == "country":
+        lookup.update({alias.lower(): code for alias, code in COUNTRY_ALIASES.items()})
+    return lookup
+
+
+_LOOKUPS: dict[str, dict[str, str]] = {}
+
+
+def _choice(spec: FieldSpec, value: Any) -> str:
+    key = f"{id(spec)}"
+    lookup = _LOOKUPS.get(key)
+    if lookup is None:
+        lookup = _LOOKUPS[key] = _choice_lookup(spec)
+    text = str(value).strip()
+    code = lookup.get(text.lower())
+    if code is None:
+        raise _Invalid("not_allowed", f"{spec.label}: {text!r} is not allowed. {_allowed(spec)}")
+    return code
+
+
+def _allowed(spec: FieldSpec) -> str:
+    if spec.name == "country":
+        return "Use an ISO 3166 alpha-3 code such as USA or CAN."
+    return "Allowed: " + ", ".join(spec.choices.values()) + "."
+
+
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return [item for item in value if not is_blank(item)]
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def _choice_list(spec: FieldSpec, value: Any) -> list[str]:
+    codes: list[str] = []
+    for item in _items(value):
+        code = _choice(spec, item)
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _text_list(spec: FieldSpec, value: Any) -> list[str]:
+    return [_as_text(spec, item) for item in _items(value)]
+
+
+def _outcomes(spec: FieldSpec, value: Any) -> list[dict[str, Any]]:
+    outcomes: list[dict[str, Any]] = []
+    for item in _items(value):
+        if isinstance(item, Mapping):
+            outcome_raw, types_raw = item.get("outcome", ""), item.get("measurement_types") or []
+        else:
+            outcome_raw, _, types_text = str(item).partition(":")
+            types_raw = [part for part in types_text.split(",") if part.strip()]
+        outcome = _choice(spec, outcome_raw)
+        types = []
+        for raw_type in types_raw if isinstance(types_raw, list) else [types_raw]:
+            code = str(raw_type).strip().lower()
+            if code not in MEASUREMENT_TYPES:
+                raise _Invalid(
+                    "measurement_type",
+                    f"{spec.label}: measurement type {raw_type!r} must be Objective or Subjective.",
+                )
+            types.append(code)
+        outcomes.append({"outcome": outcome, "measurement_types": types})
+    return outcomes
+
+
+def _url(spec: FieldSpec, value: Any) -> str:
+    text = _as_text(spec, value)
+    try:
+        _url_validator(text)
+    except ValidationError:
+        raise _Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[Kind.URL]}.") from None
+    return text
+
+
+_COERCE: dict[Kind, Callable[[FieldSpec, Any], Any]] = {
+    Kind.TEXT: _as_text,
+    Kind.INTEGER: _as_whole,
+    Kind.MONEY: _as_whole,
+    Kind.DECIMAL: _as_decimal,
+    Kind.BOOLEAN: _as_boolean,
+    Kind.DATE: _as_date,
+    Kind.YEAR: _as_year,
+    Kind.CHOICE: _choice,
+    Kind.CHOICE_LIST: _choice_list,
+    Kind.TEXT_LIST: _text_list,
+    Kind.URL: _url,
+    Kind.OUTCOMES: _outcomes,
+}
+
+
+# ---------------------------------------------------------------------------
+# The validator
+
+
+@dataclass
+class CleanActivity:
+    """A valid activity: model field values, its supporters, its status and the action."""
+
+    provider_activity_id: str
+    action: str  # "upsert" or "delete"
+    values: dict[str, Any] = field(default_factory=dict)
+    supporters: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Checker:
+    def __init__(self, row: int | None) -> None:
+        self.row = row
+        self.errors: list[FieldError] = []
+
+    def error(self, field_name: str, rule: str, message: str | None = None) -> None:
+        self.errors.append(FieldError(self.row, field_name, rule, message or RULES[rule].message))
+
+    def coerce(self, spec: FieldSpec, value: Any, field_name: str, rule_field: str) -> Any:
+        if is_blank(value):
+            return None
+        try:
+            return _COERCE[spec.kind](spec, value)
+        except _Invalid as invalid:
+            self.error(field_name, f"activity.{rule_field}.{invalid.suffix}", invalid.message)
+            return None
+
+
+def _legacy_format(raw_format: Any) -> tuple[str, tuple[str, ...], str] | None:
+    """A legacy activity-type code or name -> (format, delivery methods, code)."""
+    text = str(raw_format).strip()
+    code = LEGACY_ACTIVITY_TYPE_NAMES.get(text, text.upper())
+    if code in LEGACY_ACTIVITY_TYPES and (text.upper() == code or text not in FORMATS.values()):
+        activity_format, delivery = LEGACY_ACTIVITY_TYPES[code]
+        return activity_format, delivery, code
+    return None
+
+
+def _add_years(day: datetime.date, years: int) -> datetime.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def validate_activity(
+    raw: Mapping[str, Any], *, row: int | None = None, today: datetime.date | None = None
+) -> tuple[CleanActivity | None, list[FieldError]]:
+    """Check one activity record; returns (clean record, []) or (None, errors)."""
+    today = today or datetime.date.today()  # noqa: DTZ011 (a calendar date is meant)
+    check = _Checker(row)
+
+    action = "upsert"
+    if not is_blank(raw.get("action")):
+        action_code = str(raw["action"]).strip().lower()
+        if action_code not in RECORD_ACTIONS:
+            check.error("action", "activity.action.not_allowed")
+        elif action_code == "delete":
+            action = "delete"
+    requested: Status | None = None
+    if not is_blank(raw.get("status")):
+        status_code = str(raw["status"]).strip().lower().replace(" ", "_")
+        if status_code not in REQUESTED_STATUSES:
+            check.error("status", "activity.status.not_allowed")
+        else:
+            requested = Status[status_code.upper()]
+
+    values: dict[str, Any] = {}
+    id_spec = FIELDS_BY_NAME["provider_activity_id"]
+    values["provider_activity_id"] = check.coerce(
+        id_spec, raw.get("provider_activity_id"), "provider_activity_id", "provider_activity_id"
+    )
+    if values["provider_activity_id"] is None and not check.errors:
+        check.error("provider_activity_id", "activity.provider_activity_id.required")
+    if action == "delete":
+        if check.errors:
+            return None, check.errors
+        return CleanActivity(values["provider_activity_id"], "delete"), []
+
+    legacy_code = ""
+    raw_format = raw.get("activity_format")
+    legacy = _legacy_format(raw_format) if not is_blank(raw_format) else None
+    for spec in FIELDS:
+        if spec.name in ("provider_activity_id", "supporters"):
+            continue
+        value = raw.get(spec.name)
+        if spec.name == "activity_format" and legacy is not None:
+            values["activity_format"], legacy_delivery, legacy_code = legacy
+            if is_blank(raw.get("delivery_methods")) and legacy_delivery:
+                values["delivery_methods"] = list(legacy_delivery)
+            continue
+        if spec.name == "delivery_methods" and "delivery_methods" in values:
+            continue
+        values[spec.name] = check.coerce(spec, value, spec.name, spec.name)
+    values["legacy_activity_type"] = legacy_code
+
+    supporters = _supporters(check, raw.get("supporters"))
+    _cross_field_checks(check, values)
+    missing = _missing_requirements(values, supporters)
+    for spec_status, field_name, rule in missing:
+        if spec_status == Status.DRAFT or (requested is not None and spec_status <= requested):
+            check.error(field_name, rule)
+    if check.errors:
+        return None, check.errors
+
+    reached = Status.CLOSED
+    for spec_status, _, _ in missing:
+        reached = min(reached, Status(spec_status - 1))
+    status = min(reached, requested) if requested is not None else reached
+    if status == Status.CLOSED:
+        values["status"] = "closed"
+    elif status == Status.ACTIVE:
+        values["status"] = "ready_to_close" if values["end_date"] < today else "active"
+    else:
+        values["status"] = "draft"
+    values["meets_mips"] = bool(values.get("meets_mips"))
+    for list_field in (
+        "delivery_methods",
+        "joint_providers",
+        "learning_formats",
+        "outcome_measures",
+        "competencies",
+    ):
+        values[list_field] = values.get(list_field) or []
+    for text_field in ("accme_activity_id", "description", "city", "state", "country"):
+        values[text_field] = values.get(text_field) or ""
+    for choice_field in ("providership", "fee", "registration", "activity_url"):
+        values[choice_field] = values.get(choice_field) or ""
+    return CleanActivity(values["provider_activity_id"], "upsert", values, supporters), []
+
+
+def _supporters(check: _Checker, raw_supporters: Any) -> list[dict[str, Any]]:
+    if is_blank(raw_supporters):
+        return []
+    if not isinstance(raw_supporters, list | tuple):
+        check.error(
+            "supporters", "activity.row.unreadable", "Commercial Supporters must be a list."
+        )
+        return []
+    supporters = []
+    for index, raw in enumerate(raw_supporters, start=1):
+        if not isinstance(raw, Mapping):
+            check.error(f"supporters[{index}]", "activity.row.unreadable")
+            continue
+        if all(is_blank(value) for value in raw.values()):
+            continue  # an empty repeated column block
+        supporter: dict[str, Any] = {}
+        for spec in SUPPORTER_FIELDS:
+            supporter[spec.name] = check.coerce(
+                spec,
+                raw.get(spec.name),
+                f"supporters[{index}].{spec.name}",
+                f"supporters.{spec.name}",
+            )
+        if supporter["in_kind_types"] and supporter["in_kind"] is None:
+            supporter["in_kind"] = True
+        if supporter["in_kind_description"] and supporter["in_kind"] is None:
+            supporter["in_kind"] = True
+        supporter["in_kind"] = bool(supporter["in_kind"])
+        supporter["in_kind_types"] = supporter["in_kind_types"] or []
+        supporter["in_kind_description"] = supporter["in_kind_description"] or ""
+        if not supporter["source"]:
+            check.error(f"supporters[{index}].source", "activity.supporters.source.required")
+        if not supporter["in_kind"] and not supporter["monetary_amount"]:
+            check.error(
+                f"supporters[{index}].monetary_amount", "activity.supporters.amount_or_in_kind"
+            )
+        supporters.append(supporter)
+    return supporters
+
+
+def _cross_field_checks(check: _Checker, values: dict[str, Any]) -> None:
+    start, end = values.get("start_date"), values.get("end_date")
+    if start and end:
+        if end < start:
+            check.error("end_date", "activity.end_date.before_start")
+        else:
+            years = 3 if values.get("activity_format") == "enduring" else 1
+            if end >= _add_years(start, years):
+                check.error("end_date", "activity.end_date.too_long")
+    year = values.get("reporting_year")
+    if start and year is None:
+        values["reporting_year"] = start.year
+    elif start and end and year is not None and not start.year <= year <= end.year:
+        check.error("reporting_year", "activity.reporting_year.outside_dates")
+    if values.get("activity_format") not in LIVE_FORMATS:
+        # Location applies to live activities only; other formats ignore it.
+        values["city"] = values["state"] = values["country"] = None
+
+
+def _missing_requirements(
+    values: dict[str, Any], supporters: list[dict[str, Any]]
+) -> list[tuple[Status, str, str]]:
+    """Each requirement the record does not meet: (lowest status needing it, field, rule)."""
+    year = values.get("reporting_year")
+    missing: list[tuple[Status, str, str]] = []
+    for spec in FIELDS:
+        if spec.required_for is None or not spec.collected_in(year):
+            continue
+        if is_blank(values.get(spec.name)):
+            missing.append((spec.required_for, spec.name, f"activity.{spec.name}.required"))
+    activity_format = values.get("activity_format")
+    delivery = values.get("delivery_methods") or []
+    if (
+        activity_format in FORMATS_WITH_DELIVERY
+        and not delivery
+        and FIELDS_BY_NAME["delivery_methods"].collected_in(year)
+    ):
+        missing.append((Status.ACTIVE, "delivery_methods", "activity.delivery_methods.required"))
+    in_person = activity_format in LIVE_FORMATS and (not delivery or "in_person" in delivery)
+    if in_person:
+        if not values.get("city"):
+            missing.append((Status.ACTIVE, "city", "activity.city.required_live"))
+        if not values.get("country"):
+            missing.append((Status.ACTIVE, "country", "activity.country.required_live"))
+        elif values["country"] == "USA" and not values.get("state"):
+            missing.append((Status.ACTIVE, "state", "activity.state.required_usa"))
+    if values.get("listed_on_passport"):
+        for name in ("fee", "registration", "activity_url"):
+            if not values.get(name):
+                missing.append((Status.ACTIVE, name, f"activity.{name}.required_listed"))
+    if (
+        values.get("providership") == "joint"
+        and not values.get("joint_providers")
+        and (year is None or year >= 2015)
+    ):
+        missing.append(
+            (Status.CLOSED, "joint_providers", "activity.joint_providers.required_joint")
+        )
+    support = values.get("commercial_support_received")
+    if support is True and not supporters:
+        missing.append((Status.DRAFT, "supporters", "activity.supporters.required"))
+    if support is False and supporters:
+        missing.append((Status.DRAFT, "supporters", "activity.supporters.not_allowed"))
+    return missing
+
+
+def rules_for_year(year: int | None) -> Iterable[Rule]:
+    """The rules that apply to activities of a reporting year (all rules for None)."""
+    for rule in RULES.values():
+        if year is None:
+            yield rule
+            continue
+        if rule.first_year is not None and year < rule.first_year:
+            continue
+        if rule.last_year is not None and year > rule.last_year:
+            continue
+        yield rule
