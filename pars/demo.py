@@ -8,8 +8,11 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
+from pars.accounts.access import ProviderAccess
 from pars.accounts.models import Membership, Role, User
-from pars.activities.models import Activity, ActivityFormat, ActivityStatus
+from pars.activities.models import Channel
+from pars.activities.services import apply_activities
+from pars.activities.validation import validate_activity
 from pars.providers.models import (
     AccreditationDecision,
     AccreditationStatus,
@@ -70,34 +73,56 @@ def _reporting_years(today: datetime.date) -> list[ReportingYear]:
     return years
 
 
+CITIES = [("Chicago", "IL"), ("Portland", "ME"), ("Nashville", "TN"), ("Raleigh", "NC")]
+SUPPORTERS = ["Example Pharma", "Acme Devices", "Northwind Biologics"]
+
+
 def _activities(provider: Provider, prefix: str, year: int, closed: bool, seed: int) -> None:
+    """The provider's activities of a year, written through the one validator."""
     rng = random.Random(seed)
-    today = timezone.localdate()
+    access = ProviderAccess(provider=provider, user=None, role=None, is_staff=True)
+    records = []
     for number, topic in enumerate(TOPICS, start=1):
-        start = datetime.date(year, rng.randint(1, 12), rng.randint(1, 28))
-        activity_format = rng.choice(
-            [ActivityFormat.COURSE, ActivityFormat.RSS, ActivityFormat.ENDURING]
-        )
-        end = start + datetime.timedelta(days=0 if activity_format == ActivityFormat.COURSE else 90)
-        end = min(end, datetime.date(year, 12, 31))
-        if closed:
-            status = ActivityStatus.CLOSED
-        elif end < today:
-            status = ActivityStatus.READY_TO_CLOSE if number % 3 else ActivityStatus.CLOSED
-        else:
-            status = ActivityStatus.ACTIVE
-        Activity.objects.update_or_create(
-            provider=provider,
-            provider_activity_id=f"{prefix}-{year}-{number:03d}",
-            defaults={
-                "title": topic,
-                "activity_format": activity_format,
-                "start_date": start,
-                "end_date": end,
-                "reporting_year": year,
-                "status": status,
-            },
-        )
+        start = datetime.date(year, rng.randint(1, 11), rng.randint(1, 28))
+        activity_format = rng.choice(["course", "rss", "enduring", "journal"])
+        length = {"course": 1, "rss": 120, "enduring": 300, "journal": 0}[activity_format]
+        end = min(start + datetime.timedelta(days=length), datetime.date(year, 12, 31))
+        city, state = rng.choice(CITIES)
+        supported = number % 4 == 0
+        raw = {
+            "provider_activity_id": f"{prefix}-{year}-{number:03d}",
+            "title": topic,
+            "activity_format": activity_format,
+            "delivery_methods": "Online" if activity_format == "enduring" else "In-Person",
+            "start_date": start,
+            "end_date": end,
+            "description": f"{topic}: an update for practising physicians.",
+            "city": city,
+            "state": state,
+            "country": "USA",
+            "providership": "Joint" if number == 5 else "Direct",
+            "joint_providers": "County Hospital Foundation" if number == 5 else "",
+            "ama_credits": rng.choice(["1", "1.5", "3", "6.25"]),
+            "listed_on_passport": "No",
+            "status": "Closed" if closed or number % 3 == 0 else "",
+            "physician_learners": rng.randint(8, 400) if closed or number % 3 == 0 else "",
+            "other_learners": rng.randint(0, 120) if closed or number % 3 == 0 else "",
+            "outcome_measures": "Learner Competence:Objective",
+            "commercial_support_received": "Yes" if supported else "No",
+            "supporters": (
+                [{"source": rng.choice(SUPPORTERS), "monetary_amount": rng.randint(1, 20) * 500}]
+                if supported
+                else []
+            ),
+        }
+        if end >= timezone.localdate() and raw["status"] == "Closed":
+            raw["status"] = ""
+        clean, errors = validate_activity(raw)
+        if errors:
+            raise ValueError(f"demo activity {raw['provider_activity_id']} is invalid: {errors}")
+        assert clean is not None
+        records.append((number, clean))
+    apply_activities(access, records, channel=Channel.DEMO)
 
 
 @transaction.atomic

@@ -74,12 +74,7 @@ def _upsert(
     result.updated += len(existing)
     result.added += len(set(keys) - existing)
     activities = [
-        Activity(
-            provider=access.provider,
-            provider_activity_id=record.provider_activity_id,
-            last_channel=channel,
-            **record.values,
-        )
+        Activity(provider=access.provider, last_channel=channel, **record.values)
         for record in records
     ]
     Activity.objects.bulk_create(

@@ -453,6 +453,9 @@ class _Checker:
         self.row = row
         self.errors: list[FieldError] = []
 
+    def has_error(self, field_name: str) -> bool:
+        return any(error.field == field_name for error in self.errors)
+
     def error(self, field_name: str, rule: str, message: str | None = None) -> None:
         self.errors.append(FieldError(self.row, field_name, rule, message or RULES[rule].message))
 
@@ -538,6 +541,8 @@ def validate_activity(
     _cross_field_checks(check, values)
     missing = _missing_requirements(values, supporters)
     for spec_status, field_name, rule in missing:
+        if check.has_error(field_name):
+            continue  # already reported as unreadable; "required" would say it twice
         if spec_status == Status.DRAFT or (requested is not None and spec_status <= requested):
             check.error(field_name, rule)
     if check.errors:
@@ -601,10 +606,13 @@ def _supporters(check: _Checker, raw_supporters: Any) -> list[dict[str, Any]]:
         supporter["in_kind_description"] = supporter["in_kind_description"] or ""
         if not supporter["source"]:
             check.error(f"supporters[{index}].source", "activity.supporters.source.required")
-        if not supporter["in_kind"] and not supporter["monetary_amount"]:
-            check.error(
-                f"supporters[{index}].monetary_amount", "activity.supporters.amount_or_in_kind"
-            )
+        amount_field = f"supporters[{index}].monetary_amount"
+        if (
+            not supporter["in_kind"]
+            and not supporter["monetary_amount"]
+            and not check.has_error(amount_field)
+        ):
+            check.error(amount_field, "activity.supporters.amount_or_in_kind")
         supporters.append(supporter)
     return supporters
 
