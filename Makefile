@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint typecheck check clean worker
+.PHONY: run test lint typecheck check clean worker bench
 
 $(PY):
 	@PYBIN=$$(bin/find-python) && echo "Using $$PYBIN" && "$$PYBIN" -m venv $(VENV)
@@ -43,3 +43,7 @@ worker: $(VENV)/.base-installed
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var/
+
+## Benchmarks against PostgreSQL (see bench/README.md).
+bench: $(VENV)/.dev-installed
+	$(PY) bench/activities_upload.py $(BENCH_ARGS)

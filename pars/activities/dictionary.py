@@ -244,6 +244,7 @@ class FieldSpec:
     max_length: int | None = None
     max_value: Decimal | None = None
     step: Decimal | None = None
+    positive: bool = False  # a number that must be more than 0
     # The lowest status that requires the field (None: never required on its own).
     required_for: Status | None = None
     # The reporting years in which PARS collects the field; its requirement applies
@@ -325,7 +326,6 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Reporting Year",
         Kind.YEAR,
         "Defaults to the year of the start date.",
-        legacy=True,
     ),
     FieldSpec(
         "description",
@@ -359,6 +359,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Hours of Instruction",
         Kind.DECIMAL,
         max_value=Decimal(10000),
+        positive=True,
         required_for=Status.CLOSED,
         last_year=LAST_LEGACY_YEAR,
         legacy=True,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity, CommercialSupport
@@ -65,6 +67,15 @@ def apply_activities(
 def _upsert(
     access: ProviderAccess, records: list[CleanActivity], channel: str, result: BatchResult
 ) -> None:
+    if connection.vendor == "postgresql":
+        _upsert_postgresql(access, records, channel, result)
+    else:
+        _upsert_orm(access, records, channel, result)
+
+
+def _upsert_orm(
+    access: ProviderAccess, records: list[CleanActivity], channel: str, result: BatchResult
+) -> None:
     keys = [record.provider_activity_id for record in records]
     existing = set(
         access.records(Activity)
@@ -105,3 +116,80 @@ def save_activity(access: ProviderAccess, record: CleanActivity, *, channel: str
 def delete_activity(access: ProviderAccess, activity: Activity) -> None:
     access.require_edit()
     access.records(Activity).filter(pk=activity.pk).delete()
+
+
+# PostgreSQL: rows go through COPY into a session-local staging table and from there
+# into the activity table with one INSERT ... ON CONFLICT, several times faster than
+# the ORM's multi-row INSERT for big files. The rows are the same validated values.
+_ACTIVITY_TABLE = Activity._meta.db_table
+_SUPPORT_TABLE = CommercialSupport._meta.db_table
+_STAGE_COLUMNS = [f.column for f in Activity._meta.concrete_fields if f.name not in ("id",)]
+_STAGE_FIELDS = [f for f in Activity._meta.concrete_fields if f.name not in ("id",)]
+_SUPPORT_FIELDS = [f for f in CommercialSupport._meta.concrete_fields if f.name != "id"]
+
+
+def _copy_value(value: object) -> object:
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return value
+
+
+def _upsert_postgresql(
+    access: ProviderAccess, records: list[CleanActivity], channel: str, result: BatchResult
+) -> None:
+    now = timezone.now()
+    columns = ", ".join(_STAGE_COLUMNS)
+    updates = ", ".join(
+        f"{column} = EXCLUDED.{column}"
+        for column in _STAGE_COLUMNS
+        if column not in ("provider_id", "provider_activity_id", "created_at")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS pars_activity_stage ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {columns} FROM {_ACTIVITY_TABLE} WITH NO DATA"
+        )
+        cursor.execute("TRUNCATE pars_activity_stage")
+        with cursor.cursor.copy(f"COPY pars_activity_stage ({columns}) FROM STDIN") as copy:
+            for record in records:
+                values = record.values
+                copy.write_row(
+                    [
+                        access.provider.pk
+                        if field.name == "provider"
+                        else channel
+                        if field.name == "last_channel"
+                        else now
+                        if field.name in ("created_at", "updated_at")
+                        else _copy_value(values.get(field.name))
+                        for field in _STAGE_FIELDS
+                    ]
+                )
+        cursor.execute(
+            # Table and column names come from the models, never from input.
+            f"INSERT INTO {_ACTIVITY_TABLE} ({columns}) SELECT {columns} "  # noqa: S608
+            "FROM pars_activity_stage "
+            f"ON CONFLICT (provider_id, provider_activity_id) DO UPDATE SET {updates} "
+            "RETURNING id, provider_activity_id, (xmax = 0)"
+        )
+        written = {key: (pk, inserted) for pk, key, inserted in cursor.fetchall()}
+        inserted_count = sum(1 for _, inserted in written.values() if inserted)
+        result.added += inserted_count
+        result.updated += len(written) - inserted_count
+        ids = [pk for pk, _ in written.values()]
+        cursor.execute(
+            f"DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(%s)",  # noqa: S608 (model name)
+            [ids],
+        )
+        support_columns = ", ".join(field.column for field in _SUPPORT_FIELDS)
+        with cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({support_columns}) FROM STDIN") as copy:
+            for record in records:
+                activity_pk = written[record.provider_activity_id][0]
+                for position, supporter in enumerate(record.supporters, start=1):
+                    row = {
+                        **supporter,
+                        "provider": access.provider.pk,
+                        "activity": activity_pk,
+                        "position": position,
+                    }
+                    copy.write_row([_copy_value(row[field.name]) for field in _SUPPORT_FIELDS])

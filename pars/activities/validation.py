@@ -159,7 +159,8 @@ _CROSS_FIELD_RULES = [
     Rule(
         "activity.supporters.required",
         "supporters",
-        "Commercial support was received: name at least one commercial supporter.",
+        "Commercial support was received: name at least one commercial supporter to close.",
+        first_year=2015,
     ),
     Rule(
         "activity.supporters.not_allowed",
@@ -263,6 +264,8 @@ _url_validator = URLValidator(schemes=["http", "https"])
 
 
 def _as_text(spec: FieldSpec, value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a number typed into a text cell of a spreadsheet or JSON
     text = str(value).strip()
     if spec.max_length and len(text) > spec.max_length:
         raise _Invalid("too_long", f"{spec.label} must be at most {spec.max_length} characters.")
@@ -293,8 +296,9 @@ def _as_decimal(spec: FieldSpec, value: Any) -> Decimal:
         number = Decimal(str(value).strip().replace(",", ""))
     except InvalidOperation:
         raise _Invalid("invalid", f"{spec.label} must be a number; got {value!r}.") from None
-    if not number.is_finite() or number < 0:
-        raise _Invalid("invalid", f"{spec.label} must be a number of 0 or more; got {value!r}.")
+    if not number.is_finite() or number < 0 or (spec.positive and number == 0):
+        least = "more than 0" if spec.positive else "0 or more"
+        raise _Invalid("invalid", f"{spec.label} must be a number of {least}; got {value!r}.")
     if spec.max_value is not None and number > spec.max_value:
         raise _Invalid("too_large", f"{spec.label} must be at most {spec.max_value}.")
     if spec.step is not None and number % spec.step:
@@ -437,6 +441,12 @@ _COERCE: dict[Kind, Callable[[FieldSpec, Any], Any]] = {
 # ---------------------------------------------------------------------------
 # The validator
 
+_PLAIN_FIELDS = [
+    (spec, _COERCE[spec.kind])
+    for spec in FIELDS
+    if spec.name not in ("provider_activity_id", "supporters")
+]
+
 
 @dataclass
 class CleanActivity:
@@ -523,10 +533,13 @@ def validate_activity(
     legacy_code = ""
     raw_format = raw.get("activity_format")
     legacy = _legacy_format(raw_format) if not is_blank(raw_format) else None
-    for spec in FIELDS:
-        if spec.name in ("provider_activity_id", "supporters"):
-            continue
+    for spec, coerce in _PLAIN_FIELDS:
         value = raw.get(spec.name)
+        # Most cells of a wide row are empty: skip them cheaply (big files, many rows).
+        if value is None or value == "" or (value.__class__ is str and not value.strip()):
+            if spec.name not in values:
+                values[spec.name] = None
+            continue
         if spec.name == "activity_format" and legacy is not None:
             values["activity_format"], legacy_delivery, legacy_code = legacy
             if is_blank(raw.get("delivery_methods")) and legacy_delivery:
@@ -534,7 +547,11 @@ def validate_activity(
             continue
         if spec.name == "delivery_methods" and "delivery_methods" in values:
             continue
-        values[spec.name] = check.coerce(spec, value, spec.name, spec.name)
+        try:
+            values[spec.name] = coerce(spec, value)
+        except _Invalid as invalid:
+            check.error(spec.name, f"activity.{spec.name}.{invalid.suffix}", invalid.message)
+            values[spec.name] = None
     values["legacy_activity_type"] = legacy_code
 
     supporters = _supporters(check, raw.get("supporters"))
@@ -676,8 +693,9 @@ def _missing_requirements(
             (Status.CLOSED, "joint_providers", "activity.joint_providers.required_joint")
         )
     support = values.get("commercial_support_received")
-    if support is True and not supporters:
-        missing.append((Status.DRAFT, "supporters", "activity.supporters.required"))
+    # Named supporters are asked for from 2015; before, activity totals stood for them.
+    if support is True and not supporters and (year is None or year >= 2015):
+        missing.append((Status.CLOSED, "supporters", "activity.supporters.required"))
     if support is False and supporters:
         missing.append((Status.DRAFT, "supporters", "activity.supporters.not_allowed"))
     return missing

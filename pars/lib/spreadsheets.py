@@ -1,0 +1,77 @@
+"""Writing rows for spreadsheets (CSV and XLSX) without formula injection.
+
+A cell a user typed (an uploaded value echoed in an error report, say) that starts
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return could be run as a
+formula by a spreadsheet program; :func:`escape_formula` prefixes such text with an
+apostrophe, and both writers apply it to every text cell, header included.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import IO, Any, Protocol
+
+from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class TextWriter(Protocol):
+    def write(self, text: str, /) -> Any: ...
+
+
+def escape_formula(value: Any) -> Any:
+    """`value` with a leading apostrophe if it is text that looks like a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _cell(value: Any, *, xlsx: bool = False) -> Any:
+    """A value a spreadsheet can hold: numbers and dates as they are, the rest as
+    escaped text (for xlsx without the control characters an xlsx cell cannot hold)."""
+    if xlsx and isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        # An xlsx cell holds no time zone: write the UTC time.
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
+    if value is None or isinstance(
+        value, bool | int | float | Decimal | datetime.date | datetime.datetime
+    ):
+        return value
+    if isinstance(value, list | tuple):
+        value = "; ".join(str(item) for item in value)
+    text = str(value)
+    if xlsx:
+        text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    return escape_formula(text)
+
+
+def write_rows_csv(
+    stream: TextWriter, header: Iterable[Any], rows: Iterable[Iterable[Any]], *, bom: bool = True
+) -> None:
+    """Write a CSV (Excel dialect) to a text stream.
+
+    With `bom`, a UTF-8 byte-order mark starts the file, so that Excel reads it as
+    UTF-8. For a binary stream wrap it: ``io.TextIOWrapper(raw, "utf-8", newline="")``.
+    """
+    if bom:
+        stream.write("\ufeff")
+    writer = csv.writer(stream)
+    writer.writerow([_cell(value) for value in header])
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
+
+
+def write_rows_xlsx(
+    stream: IO[bytes], header: Iterable[Any], rows: Iterable[Iterable[Any]], *, title: str = "Rows"
+) -> None:
+    """Write a one-sheet workbook, streaming (openpyxl write-only mode)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    sheet.append([_cell(value, xlsx=True) for value in header])
+    for row in rows:
+        sheet.append([_cell(value, xlsx=True) for value in row])
+    workbook.save(stream)

@@ -1,0 +1,375 @@
+"""The Excel activity parser, the archive checks, the template and the safe writers."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from pars.activities.parsers import FileRejected, ParsedRow
+from pars.activities.parsers.layouts import CURRENT, LEGACY_43, TEMPLATE_C, TEMPLATE_D, Layout
+from pars.activities.parsers.tsv import read_tsv
+from pars.activities.parsers.xlsx import read_xlsx
+from pars.activities.validation import CleanActivity, validate_activity
+from pars.activities.xlsx_template import column_specs, write_activity_template
+from pars.lib.spreadsheets import escape_formula, write_rows_csv, write_rows_xlsx
+from tests.activities import make_golden
+
+DATA = Path(__file__).parent / "data"
+TODAY = datetime.date(2025, 6, 1)
+
+
+def parse_xlsx(path: Path) -> tuple[Layout, list[ParsedRow]]:
+    layout, rows = read_xlsx(path)
+    return layout, list(rows)
+
+
+def parse_tsv(name: str) -> tuple[Layout, list[ParsedRow]]:
+    with (DATA / name).open("rb") as stream:
+        layout, rows = read_tsv(stream)
+        return layout, list(rows)
+
+
+def clean(rows: list[ParsedRow]) -> list[CleanActivity]:
+    activities = []
+    for parsed in rows:
+        assert parsed.problem is None, (parsed.row, parsed.problem)
+        activity, errors = validate_activity(parsed.data, row=parsed.row, today=TODAY)
+        assert not errors, [error.as_dict() for error in errors]
+        assert activity is not None
+        activities.append(activity)
+    return activities
+
+
+def write_sheet(path: Path, rows: list[list[Any]], *, start: str = "A1") -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    first = sheet[start]
+    for offset, row in enumerate(rows):
+        for column, value in enumerate(row):
+            if value not in ("", None):
+                sheet.cell(row=first.row + offset, column=first.column + column, value=value)
+    workbook.save(path)
+    return path
+
+
+def tsv_cells(name: str) -> list[list[str]]:
+    with (DATA / name).open(encoding="utf-8", newline="") as stream:
+        return list(csv.reader(stream, dialect="excel-tab"))
+
+
+# ---------------------------------------------------------------------------
+# The golden workbook
+
+
+def test_golden_xlsx_is_up_to_date() -> None:
+    assert (DATA / "golden_current.xlsx").read_bytes() == make_golden.build()
+
+
+def test_golden_xlsx_and_tsv_give_the_same_activities() -> None:
+    tsv_layout, tsv_rows = parse_tsv("golden_current.tsv")
+    xlsx_layout, xlsx_rows = parse_xlsx(DATA / "golden_current.xlsx")
+    assert tsv_layout is xlsx_layout is CURRENT
+    assert [row.row for row in xlsx_rows] == [2, 3, 4, 5, 6]
+    from_tsv = clean(tsv_rows)
+    from_xlsx = clean(xlsx_rows)
+    assert len(from_xlsx) == 5
+    assert from_xlsx == from_tsv
+
+
+def test_native_values_pass_through() -> None:
+    _, rows = parse_xlsx(DATA / "golden_current.xlsx")
+    course, enduring = rows[0].data, rows[1].data
+    assert course["start_date"] == datetime.date(2025, 3, 14)
+    assert course["physician_learners"] == 240
+    assert course["ama_credits"] == 12.5
+    assert course["supporters"][0]["monetary_amount"] == 25000
+    assert course["description"] == (
+        "Three-day update on heart failure management.\n"
+        "Includes hands-on echocardiography workshops."
+    )
+    assert enduring["meets_mips"] is True
+    # Excel stores numbers as floats; whole ones come out as ints ("123456789", not ".0").
+    assert enduring["accme_activity_id"] == 123456789
+    assert isinstance(enduring["accme_activity_id"], int)
+
+
+# ---------------------------------------------------------------------------
+# Layouts, header rows and row numbers
+
+
+@pytest.mark.parametrize(
+    ("name", "layout", "has_header"),
+    [
+        ("template_c.txt", TEMPLATE_C, True),
+        ("template_d.txt", TEMPLATE_D, False),
+        ("legacy_43.txt", LEGACY_43, False),
+        ("golden_current.tsv", CURRENT, True),
+    ],
+)
+def test_layouts_recognised_in_xlsx_with_and_without_header(
+    tmp_path: Path, name: str, layout: Layout, has_header: bool
+) -> None:
+    cells = tsv_cells(name)
+    body = cells[1:] if has_header else cells
+    _, expected = parse_tsv(name)
+    with_header = write_sheet(tmp_path / "with.xlsx", [layout.headers(2), *body])
+    found, rows = parse_xlsx(with_header)
+    assert found is layout
+    assert [row.data for row in rows] == [row.data for row in expected]
+    assert [row.row for row in rows] == list(range(2, len(body) + 2))
+    if layout is CURRENT:
+        with pytest.raises(FileRejected, match="Accepted layouts"):
+            read_xlsx(write_sheet(tmp_path / "without.xlsx", body))
+        return
+    found, rows = parse_xlsx(write_sheet(tmp_path / "without.xlsx", body))
+    assert found is layout
+    assert [row.data for row in rows] == [row.data for row in expected]
+    assert [row.row for row in rows] == list(range(1, len(body) + 1))
+    assert clean(rows)
+
+
+def test_row_numbers_are_sheet_rows(tmp_path: Path) -> None:
+    path = write_sheet(
+        tmp_path / "rows.xlsx",
+        [
+            [],
+            [],
+            ["Provider Activity ID", "Activity Title"],
+            ["A-1", "First"],
+            [],
+            ["A-2", "Second"],
+        ],
+    )
+    _, rows = parse_xlsx(path)
+    assert [(row.row, row.data["provider_activity_id"]) for row in rows] == [(4, "A-1"), (6, "A-2")]
+
+
+def test_columns_keep_their_sheet_position(tmp_path: Path) -> None:
+    # Data starting in column B: column A is an empty column, not the first field.
+    path = write_sheet(
+        tmp_path / "offset.xlsx",
+        [["Provider Activity ID", "Activity Title"], ["A-1", "First"]],
+        start="B1",
+    )
+    _, rows = parse_xlsx(path)
+    assert rows[0].data == {"provider_activity_id": "A-1", "title": "First"}
+    template_d = tsv_cells("template_d.txt")
+    with pytest.raises(FileRejected):
+        read_xlsx(write_sheet(tmp_path / "legacy.xlsx", template_d, start="B1"))
+
+
+def test_only_the_first_sheet_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "two.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Provider Activity ID"])
+    workbook.active.append(["A-1"])
+    workbook.create_sheet("Other").append(["garbage"])
+    workbook.save(path)
+    _, rows = parse_xlsx(path)
+    assert [row.data for row in rows] == [{"provider_activity_id": "A-1"}]
+
+
+def test_empty_workbook_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.xlsx"
+    openpyxl.Workbook().save(path)
+    with pytest.raises(FileRejected, match="empty"):
+        read_xlsx(path)
+
+
+# ---------------------------------------------------------------------------
+# Hostile or wrong files
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path
+
+
+WORKBOOK_XML = b'<?xml version="1.0"?><workbook/>'
+
+
+def test_zip_bomb_is_refused(tmp_path: Path) -> None:
+    bomb = _zip(
+        tmp_path / "bomb.xlsx",
+        {"xl/workbook.xml": WORKBOOK_XML, "xl/worksheets/sheet1.xml": b"\0" * 20_000_000},
+    )
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(FileRejected, match="zip bomb"):
+        read_xlsx(bomb)
+
+
+def test_total_uncompressed_size_limit(tmp_path: Path, settings: Any) -> None:
+    golden = DATA / "golden_current.xlsx"
+    settings.PARS_MAX_XLSX_UNCOMPRESSED_BYTES = 10_000
+    with pytest.raises(FileRejected, match="more than the limit of 10,000"):
+        read_xlsx(golden)
+    settings.PARS_MAX_XLSX_UNCOMPRESSED_BYTES = 10_000_000
+    assert parse_xlsx(golden)[0] is CURRENT
+
+
+@pytest.mark.parametrize(
+    "member", ["../evil.xml", "xl/../../evil.xml", "/etc/evil.xml", "C:/evil.xml", "..\\evil"]
+)
+def test_unsafe_member_paths_are_refused(tmp_path: Path, member: str) -> None:
+    path = tmp_path / "traversal.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/workbook.xml", WORKBOOK_XML)
+        archive.writestr(zipfile.ZipInfo(member), b"x")
+    with pytest.raises(FileRejected, match="unsafe path"):
+        read_xlsx(path)
+
+
+def test_not_a_zip_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "activities.xlsx"
+    path.write_bytes((DATA / "template_d.txt").read_bytes())
+    with pytest.raises(FileRejected, match=r"not an Excel workbook \(\.xlsx\)"):
+        read_xlsx(path)
+
+
+def test_zip_that_is_not_a_workbook_is_refused(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "doc.xlsx", {"word/document.xml": b"<document/>"})
+    with pytest.raises(FileRejected, match="not an Excel workbook"):
+        read_xlsx(path)
+
+
+def test_broken_workbook_is_refused(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "broken.xlsx", {"xl/workbook.xml": b"not xml at all <<<"})
+    with pytest.raises(FileRejected, match="not an Excel workbook"):
+        read_xlsx(path)
+
+
+# ---------------------------------------------------------------------------
+# The downloadable template
+
+
+def test_template_header_parses_as_the_current_layout(tmp_path: Path) -> None:
+    path = tmp_path / "template.xlsx"
+    with path.open("wb") as stream:
+        write_activity_template(stream)
+    layout, rows = parse_xlsx(path)
+    assert layout is CURRENT
+    assert rows == []
+
+    workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames == ["Activities", "Instructions", "Lists"]
+    sheet = workbook["Activities"]
+    assert [cell.value for cell in sheet[1]] == CURRENT.headers(3)
+    validated = {
+        str(validation.sqref).split(":")[0].rstrip("0123456789")
+        for validation in sheet.data_validations.dataValidation
+    }
+    headers = {cell.column_letter: cell.value for cell in sheet[1]}
+    with_dropdown = {headers[letter] for letter in validated}
+    assert {
+        "Action",
+        "Status",
+        "Activity Format",
+        "State",
+        "Country",
+        "Providership",
+        "Fee for Participation",
+        "Registration",
+        "List on CME Passport?",
+        "Supporter 3 In-Kind?",
+    } <= with_dropdown
+    assert "Delivery Method" not in with_dropdown  # several values: no drop-down
+    instructions = [row[0] for row in workbook["Instructions"].iter_rows(values_only=True)]
+    for header, spec in column_specs(1):
+        assert header.replace("Supporter 1 ", "Supporter N ") in instructions
+        if spec.help:
+            assert any(
+                spec.help in str(cell)
+                for row in workbook["Instructions"].iter_rows(values_only=True)
+                for cell in row
+            )
+    lists = workbook["Lists"]
+    assert "USA" in [cell.value for cell in lists[get_list_column(lists, "Country")]]
+
+
+def get_list_column(sheet: Any, title: str) -> str:
+    for cell in sheet[1]:
+        if cell.value == title:
+            return str(cell.column_letter)
+    raise AssertionError(title)
+
+
+def test_filled_template_parses_like_the_golden_file(tmp_path: Path) -> None:
+    path = tmp_path / "filled.xlsx"
+    with path.open("wb") as stream:
+        write_activity_template(stream)
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook["Activities"]
+    header = [cell.value for cell in sheet[1]]
+    for values in make_golden.ROWS:
+        sheet.append([values.get(column) for column in header])
+    workbook.save(path)
+    _, rows = parse_xlsx(path)
+    assert clean(rows) == clean(parse_tsv("golden_current.tsv")[1])
+
+
+# ---------------------------------------------------------------------------
+# Writers that escape formulas
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("=SUM(A1:A2)", "'=SUM(A1:A2)"),
+        ("+1", "'+1"),
+        ("-5", "'-5"),
+        ("@cmd", "'@cmd"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (-5, -5),
+        (None, None),
+    ],
+)
+def test_escape_formula(value: Any, escaped: Any) -> None:
+    assert escape_formula(value) == escaped
+
+
+ROWS: list[list[Any]] = [
+    [2, '=HYPERLINK("http://evil")', datetime.date(2025, 3, 14)],
+    [3, "-5", ["a", "b"]],
+    [4, "\x01=1+1", None],
+]
+
+
+def test_write_rows_xlsx_escapes_formulas() -> None:
+    out = io.BytesIO()
+    write_rows_xlsx(out, ["Row", "=Value", "Other"], ROWS)
+    out.seek(0)
+    sheet = openpyxl.load_workbook(out).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values == [
+        ["Row", "'=Value", "Other"],
+        [2, '\'=HYPERLINK("http://evil")', datetime.datetime(2025, 3, 14)],  # noqa: DTZ001
+        [3, "'-5", "a; b"],
+        [4, "'=1+1", None],
+    ]
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_write_rows_csv_escapes_formulas() -> None:
+    out = io.StringIO()
+    write_rows_csv(out, ["Row", "=Value", "Other"], ROWS)
+    text = out.getvalue()
+    assert text.startswith("\ufeff")
+    assert list(csv.reader(io.StringIO(text[1:]))) == [
+        ["Row", "'=Value", "Other"],
+        ["2", '\'=HYPERLINK("http://evil")', "2025-03-14"],
+        ["3", "'-5", "a; b"],
+        ["4", "\x01=1+1", ""],
+    ]
