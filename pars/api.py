@@ -11,6 +11,7 @@ from ninja import NinjaAPI, Schema
 
 from pars.accounts.api_auth import ApiKeyAuth, api_access
 from pars.activities.api import router as activities_router
+from pars.activities.api import rules_router
 from pars.activities.upload_api import router as uploads_router
 
 api = NinjaAPI(
@@ -38,4 +39,5 @@ def provider(request: HttpRequest) -> object:
 
 
 api.add_router("/activities", activities_router)
+api.add_router("/rules", rules_router)
 api.add_router("/uploads", uploads_router)

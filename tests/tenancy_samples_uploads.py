@@ -1,5 +1,34 @@
 """Route samples for the upload pages and API (see tests/route_walker.py)."""
 
-from tests.route_walker import Sample
+from typing import Any
 
-UPLOAD_SAMPLES: dict[str, Sample] = {}
+from tests.route_walker import Kind, Sample, Victim
+
+
+def _upload(v: Victim) -> dict[str, Any]:
+    return {"provider_id": v.provider.provider_id, "pk": v.upload.pk}
+
+
+def _provider(v: Victim) -> dict[str, Any]:
+    return {"provider_id": v.provider.provider_id}
+
+
+def _api_upload(v: Victim) -> dict[str, Any]:
+    return {"upload_id": v.upload.pk}
+
+
+UPLOAD_SAMPLES: dict[str, Sample] = {
+    "uploads:list": Sample(Kind.PROVIDER, _provider),
+    "uploads:template": Sample(Kind.PROVIDER, _provider),
+    "uploads:detail": Sample(Kind.PROVIDER, _upload),
+    "uploads:progress": Sample(Kind.PROVIDER, _upload),
+    "uploads:errors_csv": Sample(Kind.PROVIDER, _upload),
+    "uploads:errors_xlsx": Sample(Kind.PROVIDER, _upload),
+    "api-v1:upload": Sample(Kind.API_OBJECT, _api_upload),
+    "api-v1:upload_errors": Sample(Kind.API_OBJECT, _api_upload),
+    # The walker has no kind for an endpoint that creates: an empty POST with another
+    # provider's key is a 422 (no file), which no kind allows. API_PUBLIC checks what it
+    # can (no key: 401 for POST, 405 for GET, nothing leaks); tests/activities/
+    # test_upload_api.py proves another provider's key only ever uploads for its own.
+    "api-v1:upload_create": Sample(Kind.API_PUBLIC),
+}

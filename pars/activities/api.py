@@ -1,38 +1,443 @@
-"""Activities in the web service: create-or-update by Provider Activity ID, read, list, delete."""
+"""Activities in the web service: create-or-update by Provider Activity ID, read, list, delete.
+
+The JSON body is handed to the one validator as it is (dictionary field names to
+values); the request schema published in OpenAPI is generated from the data
+dictionary and rejects nothing. Problems come back as 400 with the validator's
+field errors, each with its rule ID (see ``/api/v1/rules/activities``).
+"""
+
+from __future__ import annotations
 
 import datetime
+import json
+from typing import Any
 
-from django.http import HttpRequest
-from ninja import Router, Schema
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from ninja import Field, HeaderEx, P, Router, Schema
+from pydantic import create_model
 
+from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
-from pars.activities.models import Activity
+from pars.activities import services
+from pars.activities.dictionary import (
+    FIELDS,
+    MEASUREMENT_TYPES,
+    REQUESTED_STATUSES,
+    SUPPORTER_FIELDS,
+    FieldSpec,
+    Kind,
+    Status,
+)
+from pars.activities.models import Activity, Channel
+from pars.activities.validation import FieldError, is_blank, rules_for_year, validate_activity
+from pars.lib.idempotency import HEADER, Outcome, fingerprint, run_idempotent
 
 router = Router(tags=["activities"])
+rules_router = Router(tags=["rules"])
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+# Errors of the JSON channel itself (not business rules, so not in validation.RULES).
+RULE_BODY = "api.body.invalid"
+RULE_UNKNOWN_FIELD = "api.field.unknown"
+RULE_ID_MISMATCH = "api.provider_activity_id.mismatch"
+
+# What GET answers besides the dictionary fields: ignored in a request body, so that
+# a record read from the API can be sent back.
+READ_ONLY_FIELDS = ("legacy_activity_type", "last_channel", "created_at", "updated_at")
+INPUT_FIELDS = (*(spec.name for spec in FIELDS), "status")
 
 
-class ActivityOut(Schema):
-    provider_activity_id: str
-    title: str
-    activity_format: str
-    start_date: datetime.date
-    end_date: datetime.date
-    reporting_year: int
-    status: str
+# ---------------------------------------------------------------------------
+# The request body: generated from the dictionary, every value accepted as it is
+
+_REQUIRED_WORDS = {
+    Status.DRAFT: "Required.",
+    Status.ACTIVE: "Required for an active activity.",
+    Status.CLOSED: "Required to close the activity.",
+}
 
 
-@router.get("", response=list[ActivityOut], summary="List activities")
-def activities(request: HttpRequest, year: int | None = None) -> object:
+def _value_schema(spec: FieldSpec) -> dict[str, Any]:
+    """The JSON Schema of one field's value, for the documentation only."""
+    kind = spec.kind
+    schema: dict[str, Any]
+    if kind in (Kind.TEXT, Kind.URL):
+        schema = {"type": "string"}
+        if kind is Kind.URL:
+            schema["format"] = "uri"
+        if spec.max_length:
+            schema["maxLength"] = spec.max_length
+    elif kind in (Kind.INTEGER, Kind.MONEY):
+        schema = {"type": "integer", "minimum": 0}
+    elif kind is Kind.DECIMAL:
+        schema = {"type": "number", "minimum": 0}
+        if spec.max_value is not None:
+            schema["maximum"] = float(spec.max_value)
+        if spec.step is not None:
+            schema["multipleOf"] = float(spec.step)
+    elif kind is Kind.BOOLEAN:
+        schema = {"type": "boolean"}
+    elif kind is Kind.DATE:
+        schema = {"type": "string", "format": "date"}
+    elif kind is Kind.YEAR:
+        schema = {"type": "integer", "minimum": 2005, "maximum": 2100}
+    elif kind is Kind.CHOICE:
+        schema = {"type": "string", "enum": list(spec.choices)}
+    elif kind is Kind.CHOICE_LIST:
+        schema = {"type": "array", "items": {"type": "string", "enum": list(spec.choices)}}
+    elif kind is Kind.TEXT_LIST:
+        item: dict[str, Any] = {"type": "string"}
+        if spec.max_length:
+            item["maxLength"] = spec.max_length
+        schema = {"type": "array", "items": item}
+    elif kind is Kind.OUTCOMES:
+        schema = {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "outcome": {"type": "string", "enum": list(spec.choices)},
+                    "measurement_types": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": list(MEASUREMENT_TYPES)},
+                    },
+                },
+                "required": ["outcome"],
+            },
+        }
+    elif kind is Kind.SUPPORTERS:
+        schema = {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    sub.name: {"title": sub.label, **_value_schema(sub)} for sub in SUPPORTER_FIELDS
+                },
+            },
+        }
+    else:  # pragma: no cover - a new Kind must be described here
+        raise ValueError(f"No JSON schema for {spec.name} ({kind})")
+    return schema
+
+
+def _description(spec: FieldSpec) -> str:
+    parts = [spec.help] if spec.help else []
+    if spec.required_for is not None:
+        parts.append(_REQUIRED_WORDS[spec.required_for])
+    if spec.years != "all years":
+        parts.append(f"Collected {spec.years}.")
+    if spec.kind is Kind.DATE:
+        parts.append("yyyy-mm-dd (mm/dd/yyyy is accepted too).")
+    if spec.kind in (Kind.CHOICE, Kind.CHOICE_LIST, Kind.OUTCOMES) and spec.name != "country":
+        parts.append("Codes or labels: " + "; ".join(f"{c} = {t}" for c, t in spec.choices.items()))
+    return " ".join(parts)
+
+
+def _input_field(spec: FieldSpec) -> Any:
+    return Field(
+        default=None,
+        title=spec.label,
+        description=_description(spec),
+        json_schema_extra=_value_schema(spec),
+    )
+
+
+ActivityIn = create_model(  # type: ignore[call-overload]
+    "ActivityIn",
+    __doc__="An activity: the fields of the PARS data dictionary. Only the Provider Activity "
+    "ID (in the path for PUT) is needed for a draft; what else is required depends on the "
+    "status and reporting year (see the rule catalogue). Values are checked by the same "
+    "validator as the web form and the batch files.",
+    **{spec.name: (Any, _input_field(spec)) for spec in FIELDS},
+    status=(
+        Any,
+        Field(
+            default=None,
+            title="Save as",
+            description="The highest status to save the activity with: draft, active or "
+            "closed. Leave out to save it with the highest status its data allows.",
+            json_schema_extra={"type": "string", "enum": list(REQUESTED_STATUSES)},
+        ),
+    ),
+)
+
+REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ActivityIn.model_json_schema()}},
+    }
+}
+
+
+# ---------------------------------------------------------------------------
+# Answers
+
+
+class OutcomeOut(Schema):
+    outcome: str
+    measurement_types: list[str]
+
+
+class SupporterOut(Schema):
+    source: str
+    monetary_amount: int | None
+    in_kind: bool
+    in_kind_types: list[str]
+    in_kind_description: str
+
+
+_OUT_TYPES: dict[Kind, Any] = {
+    Kind.TEXT: str,
+    Kind.INTEGER: int | None,
+    Kind.MONEY: int | None,
+    Kind.DECIMAL: float | None,
+    Kind.BOOLEAN: bool | None,
+    Kind.DATE: datetime.date,
+    Kind.YEAR: int,
+    Kind.CHOICE: str,
+    Kind.CHOICE_LIST: list[str],
+    Kind.TEXT_LIST: list[str],
+    Kind.URL: str,
+    Kind.OUTCOMES: list[OutcomeOut],
+    Kind.SUPPORTERS: list[SupporterOut],
+}
+
+ActivityOut = create_model(  # type: ignore[call-overload]
+    "ActivityOut",
+    __base__=Schema,
+    **{
+        spec.name: (_OUT_TYPES[spec.kind], Field(title=spec.label, description=spec.help))
+        for spec in FIELDS
+    },
+    status=(str, Field(description="draft, active, ready_to_close or closed")),
+    legacy_activity_type=(str, Field(description="The legacy activity-type code given, if any")),
+    last_channel=(str, Field(description="How the activity was last saved")),
+    created_at=(datetime.datetime, ...),
+    updated_at=(datetime.datetime, ...),
+)
+
+
+class ErrorOut(Schema):
+    row: int | None
+    field: str
+    rule: str
+    message: str
+
+
+class ErrorsOut(Schema):
+    errors: list[ErrorOut]
+
+
+class RuleOut(Schema):
+    id: str
+    field: str
+    message: str
+    first_year: int | None
+    last_year: int | None
+
+
+class RulesOut(Schema):
+    rules: list[RuleOut]
+
+
+def activity_json(activity: Activity) -> dict[str, Any]:
+    """The record as GET answers it (a JSON-ready dict, stored for idempotent replays)."""
+    data: dict[str, Any] = json.loads(
+        json.dumps(ActivityOut.from_orm(activity).model_dump(), cls=DjangoJSONEncoder)
+    )
+    return data
+
+
+def _errors(errors: list[FieldError]) -> tuple[int, dict[str, Any]]:
+    return 400, {"errors": [error.as_dict() for error in errors]}
+
+
+def _channel_error(field: str, rule: str, message: str) -> tuple[int, dict[str, Any]]:
+    return _errors([FieldError(None, field, rule, message)])
+
+
+def _activity_url(provider_activity_id: str) -> str:
+    return reverse("api-v1:activity", kwargs={"provider_activity_id": provider_activity_id})
+
+
+def _answer(outcome: Outcome) -> HttpResponse:
+    response = JsonResponse(outcome.body, status=outcome.status_code, safe=False)
+    if outcome.status_code == 201:
+        response["Location"] = _activity_url(outcome.body["provider_activity_id"])
+    if outcome.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+# ---------------------------------------------------------------------------
+# Writing
+
+
+def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[int, Any]:
+    """Parse, validate and save one activity: (status, JSON answer)."""
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return _channel_error("body", RULE_BODY, "The request body is not valid JSON.")
+    if not isinstance(data, dict):
+        return _channel_error(
+            "body", RULE_BODY, "The request body must be a JSON object of activity fields."
+        )
+    unknown = [name for name in data if name not in INPUT_FIELDS + READ_ONLY_FIELDS]
+    if unknown:
+        return _errors(
+            [
+                FieldError(
+                    None,
+                    str(name),
+                    RULE_UNKNOWN_FIELD,
+                    f"{name!r} is not an activity field; the fields are listed in the "
+                    "request schema of the OpenAPI description.",
+                )
+                for name in unknown
+            ]
+        )
+    raw = {name: data[name] for name in INPUT_FIELDS if name in data}
+    if path_id is not None:
+        body_id = raw.get("provider_activity_id")
+        if not is_blank(body_id) and str(body_id).strip() != path_id.strip():
+            return _channel_error(
+                "provider_activity_id",
+                RULE_ID_MISMATCH,
+                f"The Provider Activity ID in the body ({body_id!r}) is not the one in the "
+                f"address ({path_id!r}); leave it out of the body or make them equal.",
+            )
+        raw["provider_activity_id"] = path_id
+    record, errors = validate_activity(raw)
+    if record is None:
+        return _errors(errors)
+    existed = (
+        access.records(Activity).filter(provider_activity_id=record.provider_activity_id).exists()
+    )
+    activity = services.save_activity(access, record, channel=Channel.API)
+    return (200 if existed else 201), activity_json(activity)
+
+
+def _idempotent_write(request: HttpRequest, key: str | None, path_id: str | None) -> HttpResponse:
+    access = api_access(request)
+    access.require_edit()
+    body = request.body
+    outcome = run_idempotent(
+        access.provider,
+        key,
+        lambda: fingerprint(request.method or "", request.path, body),
+        lambda: _write(access, body, path_id),
+    )
+    return _answer(outcome)
+
+
+_WRITE_RESPONSES = {200: ActivityOut, 201: ActivityOut, 400: ErrorsOut, 422: ErrorsOut}
+_WRITE_DESCRIPTION = (
+    "The body is one activity as a JSON object with the field names of the data dictionary "
+    "(lists as arrays, `supporters` as an array of objects) and an optional `status`. It is "
+    "checked by the same validator as the web form and the batch files: problems answer "
+    "**400** with `errors`, each naming its `field` and `rule` (see `/api/v1/rules/activities`); "
+    "names that are not activity fields are refused with rule `api.field.unknown`. A new "
+    "activity answers **201**, an update **200**; both return the saved record, which "
+    "replaces the stored one as a whole (supporters included). Send an `Idempotency-Key` "
+    "header to make a retry safe: the same key and body get the first answer again (with "
+    "`Idempotent-Replayed: true`); the same key with another body answers **422** "
+    "(rule `api.idempotency_key.reused`)."
+)
+
+
+@router.get(
+    "",
+    response=list[ActivityOut],  # type: ignore[valid-type]
+    url_name="activities",
+    summary="List activities",
+)
+def activities(
+    request: HttpRequest,
+    response: HttpResponse,
+    year: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+) -> Any:
+    """Ordered by Provider Activity ID; `limit` (at most 1000) and `offset` page through
+    them, and the `X-Total-Count` header counts them all."""
     records = api_access(request).records(Activity).order_by("provider_activity_id")
     if year is not None:
         records = records.filter(reporting_year=year)
-    return records
+    limit = min(max(limit, 1), MAX_LIMIT)
+    offset = max(offset, 0)
+    response["X-Total-Count"] = str(records.count())
+    return records.prefetch_related("supporters")[offset : offset + limit]
+
+
+@router.post(
+    "",
+    response=_WRITE_RESPONSES,
+    url_name="activity_create",
+    summary="Create or update an activity by the Provider Activity ID in the body",
+    description=_WRITE_DESCRIPTION,
+    openapi_extra=REQUEST_BODY,
+)
+def create_activity(
+    request: HttpRequest,
+    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+) -> HttpResponse:
+    return _idempotent_write(request, idempotency_key, None)
 
 
 @router.get(
     "/{provider_activity_id}",
     response=ActivityOut,
+    url_name="activity",
     summary="One activity, by Provider Activity ID",
 )
-def activity(request: HttpRequest, provider_activity_id: str) -> object:
+def activity(request: HttpRequest, provider_activity_id: str) -> Any:
     return api_access(request).get(Activity, provider_activity_id=provider_activity_id)
+
+
+@router.put(
+    "/{provider_activity_id}",
+    response=_WRITE_RESPONSES,
+    url_name="activity_put",
+    summary="Create or update an activity by Provider Activity ID",
+    description=_WRITE_DESCRIPTION
+    + " The Provider Activity ID is the one in the address; the body may leave it out.",
+    openapi_extra=REQUEST_BODY,
+)
+def put_activity(
+    request: HttpRequest,
+    provider_activity_id: str,
+    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+) -> HttpResponse:
+    return _idempotent_write(request, idempotency_key, provider_activity_id)
+
+
+@router.delete(
+    "/{provider_activity_id}",
+    response={204: None},
+    url_name="activity_delete",
+    summary="Delete an activity",
+    description="Answers 204, or 404 when this provider has no activity with that ID.",
+)
+def delete_activity(request: HttpRequest, provider_activity_id: str) -> HttpResponse:
+    access = api_access(request)
+    activity = access.get(Activity, provider_activity_id=provider_activity_id)
+    services.delete_activity(access, activity)
+    return HttpResponse(status=204)
+
+
+@rules_router.get(
+    "/activities",
+    auth=None,
+    response=RulesOut,
+    url_name="activity_rules",
+    summary="The activity rule catalogue (no API key needed)",
+    description="Every rule the activity validator applies, with its field and message; "
+    "`year` keeps the rules that apply to activities of that reporting year.",
+)
+def activity_rules(request: HttpRequest, year: int | None = None) -> Any:
+    return {"rules": [rule.as_dict() for rule in rules_for_year(year)]}

@@ -487,4 +487,9 @@ SUPPORTER_FIELDS_BY_NAME = {spec.name: spec for spec in SUPPORTER_FIELDS}
 
 # What a batch row may ask for besides the fields: its action and requested status.
 RECORD_ACTIONS = {"add": "Add", "update": "Update", "delete": "Delete"}
-REQUESTED_STATUSES = {"draft": "Draft", "active": "Active", "closed": "Closed"}
+REQUESTED_STATUSES = {
+    "draft": "Draft",
+    "active": "Active",
+    "ready_to_close": "Ready to Close",
+    "closed": "Closed",
+}

@@ -123,15 +123,33 @@ def delete_activity(access: ProviderAccess, activity: Activity) -> None:
 # the ORM's multi-row INSERT for big files. The rows are the same validated values.
 _ACTIVITY_TABLE = Activity._meta.db_table
 _SUPPORT_TABLE = CommercialSupport._meta.db_table
-_STAGE_COLUMNS = [f.column for f in Activity._meta.concrete_fields if f.name not in ("id",)]
+_STAGE_COLUMNS = [str(f.column) for f in Activity._meta.concrete_fields if f.name != "id"]
 _STAGE_FIELDS = [f for f in Activity._meta.concrete_fields if f.name not in ("id",)]
 _SUPPORT_FIELDS = [f for f in CommercialSupport._meta.concrete_fields if f.name != "id"]
+
+
+_JSON_FIELDS = frozenset(
+    f.name for f in Activity._meta.concrete_fields if f.get_internal_type() == "JSONField"
+)
 
 
 def _copy_value(value: object) -> object:
     if isinstance(value, list | dict):
         return json.dumps(value)
     return value
+
+
+def _stage_row(values: dict[str, object], fixed: dict[str, object]) -> list[object]:
+    row: list[object] = []
+    for stage_field in _STAGE_FIELDS:
+        name = stage_field.name
+        if name in fixed:
+            row.append(fixed[name])
+        elif name in _JSON_FIELDS:
+            row.append(json.dumps(values.get(name) or []))
+        else:
+            row.append(values.get(name))
+    return row
 
 
 def _upsert_postgresql(
@@ -150,21 +168,15 @@ def _upsert_postgresql(
             f"SELECT {columns} FROM {_ACTIVITY_TABLE} WITH NO DATA"
         )
         cursor.execute("TRUNCATE pars_activity_stage")
+        fixed = {
+            "provider": access.provider.pk,
+            "last_channel": channel,
+            "created_at": now,
+            "updated_at": now,
+        }
         with cursor.cursor.copy(f"COPY pars_activity_stage ({columns}) FROM STDIN") as copy:
             for record in records:
-                values = record.values
-                copy.write_row(
-                    [
-                        access.provider.pk
-                        if field.name == "provider"
-                        else channel
-                        if field.name == "last_channel"
-                        else now
-                        if field.name in ("created_at", "updated_at")
-                        else _copy_value(values.get(field.name))
-                        for field in _STAGE_FIELDS
-                    ]
-                )
+                copy.write_row(_stage_row(record.values, fixed))
         cursor.execute(
             # Table and column names come from the models, never from input.
             f"INSERT INTO {_ACTIVITY_TABLE} ({columns}) SELECT {columns} "  # noqa: S608
@@ -181,7 +193,7 @@ def _upsert_postgresql(
             f"DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(%s)",  # noqa: S608 (model name)
             [ids],
         )
-        support_columns = ", ".join(field.column for field in _SUPPORT_FIELDS)
+        support_columns = ", ".join(str(field.column) for field in _SUPPORT_FIELDS)
         with cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({support_columns}) FROM STDIN") as copy:
             for record in records:
                 activity_pk = written[record.provider_activity_id][0]

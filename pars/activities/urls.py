@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pars.activities import views
+from pars.activities import rules_views, views
 
 app_name = "activities"
 
@@ -8,5 +8,10 @@ P = "p/<str:provider_id>/"  # one provider's workspace; its views apply the tena
 
 urlpatterns = [
     path(P + "activities/", views.activity_list, name="list"),
+    path(P + "activities/new/", views.activity_new, name="new"),
     path(P + "activities/<int:pk>/", views.activity_detail, name="detail"),
+    path(P + "activities/<int:pk>/edit/", views.activity_edit, name="edit"),
+    path(P + "activities/<int:pk>/copy/", views.activity_copy, name="copy"),
+    path(P + "activities/<int:pk>/delete/", views.activity_delete, name="delete"),
+    path("rules/activities/", rules_views.rule_catalogue, name="rules"),  # public
 ]

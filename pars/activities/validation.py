@@ -116,7 +116,11 @@ def _field_rules(spec: FieldSpec, prefix: str = "") -> list[Rule]:
 
 _CROSS_FIELD_RULES = [
     Rule("activity.action.not_allowed", "action", "Action must be Add, Update or Delete."),
-    Rule("activity.status.not_allowed", "status", "Status must be Draft, Active or Closed."),
+    Rule(
+        "activity.status.not_allowed",
+        "status",
+        "Status must be Draft, Active, Ready to Close or Closed.",
+    ),
     Rule("activity.end_date.before_start", "end_date", "End Date is before the Start Date."),
     Rule(
         "activity.end_date.too_long",
@@ -263,6 +267,15 @@ _FALSE = {"no", "n", "false", "0"}
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it, the same whichever channel it came from."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool):
+        value = "Yes" if value else "No"
+    return f"'{str(value).strip()}'"
+
+
 def _as_text(spec: FieldSpec, value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a number typed into a text cell of a spreadsheet or JSON
@@ -286,7 +299,7 @@ def _as_date(spec: FieldSpec, value: Any) -> datetime.date:
                 return datetime.date(parts["y"], parts["m"], parts["d"])
             except ValueError:
                 break
-    raise _Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[Kind.DATE]}; got {text!r}.")
+    raise _Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[Kind.DATE]}; got {_shown(text)}.")
 
 
 def _as_decimal(spec: FieldSpec, value: Any) -> Decimal:
@@ -295,10 +308,10 @@ def _as_decimal(spec: FieldSpec, value: Any) -> Decimal:
     try:
         number = Decimal(str(value).strip().replace(",", ""))
     except InvalidOperation:
-        raise _Invalid("invalid", f"{spec.label} must be a number; got {value!r}.") from None
+        raise _Invalid("invalid", f"{spec.label} must be a number; got {_shown(value)}.") from None
     if not number.is_finite() or number < 0 or (spec.positive and number == 0):
         least = "more than 0" if spec.positive else "0 or more"
-        raise _Invalid("invalid", f"{spec.label} must be a number of {least}; got {value!r}.")
+        raise _Invalid("invalid", f"{spec.label} must be a number of {least}; got {_shown(value)}.")
     if spec.max_value is not None and number > spec.max_value:
         raise _Invalid("too_large", f"{spec.label} must be at most {spec.max_value}.")
     if spec.step is not None and number % spec.step:
@@ -317,7 +330,9 @@ def _as_whole(spec: FieldSpec, value: Any) -> int:
     except InvalidOperation:
         number = Decimal(-1)
     if not number.is_finite() or number < 0 or number != number.to_integral():
-        raise _Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[spec.kind]}; got {value!r}.")
+        raise _Invalid(
+            "invalid", f"{spec.label} must be {_KIND_FORMS[spec.kind]}; got {_shown(value)}."
+        )
     return int(number)
 
 
@@ -326,7 +341,7 @@ def _as_year(spec: FieldSpec, value: Any) -> int:
     if text.endswith(".0"):
         text = text[:-2]
     if not re.fullmatch(r"\d{4}", text) or not 2005 <= int(text) <= 2100:
-        raise _Invalid("invalid", f"{spec.label} must be a 4-digit year; got {value!r}.")
+        raise _Invalid("invalid", f"{spec.label} must be a 4-digit year; got {_shown(value)}.")
     return int(text)
 
 
@@ -338,7 +353,7 @@ def _as_boolean(spec: FieldSpec, value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise _Invalid("invalid", f"{spec.label} must be Yes or No; got {value!r}.")
+    raise _Invalid("invalid", f"{spec.label} must be Yes or No; got {_shown(value)}.")
 
 
 def _choice_lookup(spec: FieldSpec) -> dict[str, str]:
@@ -362,7 +377,9 @@ def _choice(spec: FieldSpec, value: Any) -> str:
     text = str(value).strip()
     code = lookup.get(text.lower())
     if code is None:
-        raise _Invalid("not_allowed", f"{spec.label}: {text!r} is not allowed. {_allowed(spec)}")
+        raise _Invalid(
+            "not_allowed", f"{spec.label}: {_shown(text)} is not allowed. {_allowed(spec)}"
+        )
     return code
 
 
@@ -406,7 +423,7 @@ def _outcomes(spec: FieldSpec, value: Any) -> list[dict[str, Any]]:
             if code not in MEASUREMENT_TYPES:
                 raise _Invalid(
                     "measurement_type",
-                    f"{spec.label}: measurement type {raw_type!r} must be Objective or Subjective.",
+                    f"{spec.label}: measurement type {_shown(raw_type)} must be Objective or Subjective.",
                 )
             types.append(code)
         outcomes.append({"outcome": outcome, "measurement_types": types})
@@ -440,6 +457,40 @@ _COERCE: dict[Kind, Callable[[FieldSpec, Any], Any]] = {
 
 # ---------------------------------------------------------------------------
 # The validator
+
+# Big files repeat the same dates, codes and numbers on many rows: remember the reading
+# of a text value for the kinds whose result is immutable.
+_MEMO_KINDS = frozenset(
+    {Kind.DATE, Kind.DECIMAL, Kind.YEAR, Kind.BOOLEAN, Kind.CHOICE, Kind.INTEGER, Kind.MONEY}
+)
+_MEMO: dict[tuple[str, str], Any] = {}
+_MEMO_LIMIT = 100_000
+
+
+def _memoized(spec: FieldSpec, value: str) -> Any:
+    key = (spec.name, value)
+    try:
+        result = _MEMO[key]
+    except KeyError:
+        try:
+            result = _COERCE[spec.kind](spec, value)
+        except _Invalid as invalid:
+            result = invalid
+        if len(_MEMO) >= _MEMO_LIMIT:
+            _MEMO.clear()
+        _MEMO[key] = result
+    if isinstance(result, _Invalid):
+        raise result
+    return result
+
+
+# A record read back (Ready to Close) may be sent again: it asks for what Active asks.
+_REQUESTED = {
+    "draft": Status.DRAFT,
+    "active": Status.ACTIVE,
+    "ready_to_close": Status.ACTIVE,
+    "closed": Status.CLOSED,
+}
 
 _PLAIN_FIELDS = [
     (spec, _COERCE[spec.kind])
@@ -516,7 +567,7 @@ def validate_activity(
         if status_code not in REQUESTED_STATUSES:
             check.error("status", "activity.status.not_allowed")
         else:
-            requested = Status[status_code.upper()]
+            requested = _REQUESTED[status_code]
 
     values: dict[str, Any] = {}
     id_spec = FIELDS_BY_NAME["provider_activity_id"]
@@ -535,6 +586,8 @@ def validate_activity(
     legacy = _legacy_format(raw_format) if not is_blank(raw_format) else None
     for spec, coerce in _PLAIN_FIELDS:
         value = raw.get(spec.name)
+        if value.__class__ is str and spec.kind in _MEMO_KINDS:
+            coerce = _memoized
         # Most cells of a wide row are empty: skip them cheaply (big files, many rows).
         if value is None or value == "" or (value.__class__ is str and not value.strip()):
             if spec.name not in values:

@@ -1,15 +1,47 @@
-"""The provider's activity list and activity pages."""
+"""The provider's activity list and activity pages: read, add, edit, copy, delete.
 
+The form pages hand what the user entered to the one validator and show its field
+errors; they check nothing themselves except what is particular to the web form:
+"Add" never overwrites another activity, and a changed Provider Activity ID on
+"Edit" renames the activity (see :func:`_save`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.decorators import provider_view
-from pars.activities.models import Activity, ActivityFormat, ActivityStatus
+from pars.activities import services
+from pars.activities.forms import (
+    EMPTY_SUPPORTER_ROWS,
+    FIELD_GROUPS,
+    LEGACY_GROUP,
+    MAX_SUPPORTERS,
+    MORE_SUPPORTER_ROWS,
+    ActivityForm,
+    attach_errors,
+    display_groups,
+    initial_from_activity,
+    initial_supporters,
+    raw_activity,
+    supporter_formset,
+    supporter_rows,
+)
+from pars.activities.models import Activity, ActivityFormat, ActivityStatus, Channel
+from pars.activities.validation import CleanActivity, FieldError, validate_activity
 
 SORTABLE = {"start_date", "-start_date", "title", "-title", "provider_activity_id", "status"}
+
+# Errors of the web channel itself (not business rules, so not in validation.RULES).
+ID_IN_USE = "web.provider_activity_id.in_use"
 
 
 @provider_view()
@@ -52,4 +84,150 @@ def activity_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
 @provider_view()
 def activity_detail(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     activity = access.get(Activity, pk=pk)
-    return render(request, "activities/detail.html", {"access": access, "activity": activity})
+    return render(
+        request,
+        "activities/detail.html",
+        {
+            "access": access,
+            "activity": activity,
+            "groups": display_groups(activity),
+            "supporters": supporter_rows(activity),
+        },
+    )
+
+
+@provider_view(edit=True)
+def activity_new(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    return _form_page(request, access)
+
+
+@provider_view(edit=True)
+def activity_edit(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    return _form_page(request, access, activity=access.get(Activity, pk=pk))
+
+
+@provider_view(edit=True)
+def activity_copy(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    """A new activity pre-filled from another one, without its Provider and ACCME IDs."""
+    return _form_page(request, access, source=access.get(Activity, pk=pk))
+
+
+@provider_view(edit=True)
+def activity_delete(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    activity = access.get(Activity, pk=pk)
+    if request.method == "POST":
+        services.delete_activity(access, activity)
+        messages.success(request, f"Activity {activity.provider_activity_id} deleted.")
+        return redirect("activities:list", provider_id=access.provider.provider_id)
+    return render(request, "activities/delete.html", {"access": access, "activity": activity})
+
+
+def _form_page(
+    request: HttpRequest,
+    access: ProviderAccess,
+    *,
+    activity: Activity | None = None,
+    source: Activity | None = None,
+) -> HttpResponse:
+    base = activity or source
+    legacy_code = base.legacy_activity_type if base else ""
+    summary: list[Any] = []
+    status = 200
+    if request.method == "POST":
+        data: QueryDict = request.POST
+        more_rows = "_more_supporters" in data
+        if more_rows:
+            data = data.copy()
+            total = _int(data.get("supporters-TOTAL_FORMS"))
+            data["supporters-TOTAL_FORMS"] = str(min(total + MORE_SUPPORTER_ROWS, MAX_SUPPORTERS))
+        form = ActivityForm(data, legacy_code=legacy_code)
+        formset = supporter_formset(data)
+        form.is_valid()  # the fields accept anything: this only collects the values
+        rows_ok = formset.is_valid() or not formset.non_form_errors()
+        if not more_rows and rows_ok:
+            record, errors = validate_activity(raw_activity(form, formset))
+            errors += _id_errors(access, activity, form.cleaned_data.get("provider_activity_id"))
+            if record is not None and not errors:
+                saved = _save(access, record, activity)
+                messages.success(
+                    request,
+                    f"Activity {saved.provider_activity_id} saved as {saved.get_status_display()}.",
+                )
+                return redirect(
+                    "activities:detail", provider_id=access.provider.provider_id, pk=saved.pk
+                )
+            summary = attach_errors(form, formset, errors)
+            status = 400
+        elif not rows_ok:
+            status = 400
+    else:
+        initial = initial_from_activity(base, copy=source is not None) if base else None
+        supporters = initial_supporters(base) if base else []
+        form = ActivityForm(initial=initial, legacy_code=legacy_code)
+        formset = supporter_formset(initial=supporters, extra=EMPTY_SUPPORTER_ROWS)
+    context = {
+        "access": access,
+        "activity": activity,
+        "source": source,
+        "form": form,
+        "formset": formset,
+        "groups": _form_groups(form),
+        "summary": summary,
+    }
+    return render(request, "activities/form.html", context, status=status)
+
+
+def _int(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _id_errors(access: ProviderAccess, activity: Activity | None, entered: Any) -> list[FieldError]:
+    """The web form adds and renames, it never overwrites: the new ID must be free."""
+    new_id = str(entered or "").strip()
+    if not new_id or (activity is not None and new_id == activity.provider_activity_id):
+        return []
+    if not access.records(Activity).filter(provider_activity_id=new_id).exists():
+        return []
+    message = (
+        f"Another activity already has the Provider Activity ID {new_id!r}; "
+        "choose a different ID, or edit that activity."
+    )
+    return [FieldError(None, "provider_activity_id", ID_IN_USE, message)]
+
+
+def _save(access: ProviderAccess, record: CleanActivity, activity: Activity | None) -> Activity:
+    """Write through the service; a changed ID on edit renames the activity.
+
+    Activities are keyed by Provider Activity ID (that is how files and the API
+    update them), so a rename writes the record under its new ID and deletes the
+    old one, in one transaction: the activity gets a new page address.
+    """
+    with transaction.atomic():
+        saved = services.save_activity(access, record, channel=Channel.WEB)
+        if activity is not None and activity.provider_activity_id != record.provider_activity_id:
+            services.delete_activity(access, activity)
+    return saved
+
+
+def _form_groups(form: ActivityForm) -> list[dict[str, Any]]:
+    groups = []
+    for name, field_names in FIELD_GROUPS.items():
+        fields = [form[field] for field in field_names if field != "supporters"]
+        legacy = name == LEGACY_GROUP
+        groups.append(
+            {
+                "name": name,
+                "fields": fields,
+                "supporters": "supporters" in field_names,
+                "legacy": legacy,
+                "open": not legacy or any(f.errors or _has_value(f.value()) for f in fields),
+            }
+        )
+    return groups
+
+
+def _has_value(value: Any) -> bool:
+    return value not in (None, "", [], ())

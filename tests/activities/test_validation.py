@@ -221,3 +221,23 @@ def test_every_rule_in_the_catalogue_is_stable_and_described() -> None:
     ids_2026 = {rule.id for rule in rules_for_year(2026)}
     assert "activity.hours_of_instruction.required" in ids_2018 - ids_2026
     assert "activity.outcome_measures.required" in ids_2026 - ids_2018
+
+
+def test_messages_quote_a_value_the_same_from_text_and_native_channels() -> None:
+    _, from_text = validate_activity(course(ama_credits="1.1"), today=TODAY)
+    _, from_json = validate_activity(course(ama_credits=1.1), today=TODAY)
+    assert from_text == from_json
+    _, from_text = validate_activity(course(physician_learners="-3"), today=TODAY)
+    _, from_json = validate_activity(course(physician_learners=-3.0), today=TODAY)
+    assert (
+        from_text[0].message
+        == from_json[0].message
+        == ("# of Physicians must be a whole number of 0 or more; got '-3'.")
+    )
+
+
+def test_a_record_read_back_as_ready_to_close_can_be_sent_again() -> None:
+    clean, errors = validate_activity(course(status="Ready to Close"), today=TODAY)
+    assert errors == []
+    assert clean is not None
+    assert clean.values["status"] == "ready_to_close"

@@ -476,16 +476,20 @@ class RowReader:
 
     def _stray_cells(self, cells: Sequence[Any]) -> str | None:
         assert self.width is not None
-        for position, value in enumerate(cells):
-            if blank(value):
+        # Only cells without a header can be stray: look at those alone (rows are many).
+        suspects = sorted(
+            [position for position in self.unnamed if position < len(cells)]
+            + list(range(self.width, len(cells)))
+        )
+        for position in suspects:
+            if blank(cells[position]):
                 continue
             if position >= self.width:
                 return (
                     f"Column {position + 1} has a value but the header row has only "
                     f"{self.width} columns."
                 )
-            if position in self.unnamed:
-                return f"Column {position + 1} has a value but no header."
+            return f"Column {position + 1} has a value but no header."
         return None
 
 
