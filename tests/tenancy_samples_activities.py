@@ -27,13 +27,9 @@ ACTIVITY_SAMPLES: dict[str, Sample] = {
     # in tests/activities/test_activity_api.py.
     "api-v1:activity_put": Sample(Kind.API_OBJECT, _api_activity),
     "api-v1:activity_delete": Sample(Kind.API_OBJECT, _api_activity),
-    # The walker has no kind for a collection that also creates: its POST with another
-    # provider's key and no body is a 400 (not JSON), which API_SCOPED does not allow. So
-    # both routes of /api/v1/activities (the list, sampled API_SCOPED in test_tenancy.py,
-    # and the create) are API_PUBLIC here, which checks what it can (no key: 401, nothing
-    # leaks); tests/activities/test_activity_api.py proves that another provider's key
-    # lists only its own activities and that its POST only ever writes for its own.
-    "api-v1:activities": Sample(Kind.API_PUBLIC),
-    "api-v1:activity_create": Sample(Kind.API_PUBLIC),
+    # A list that also creates: another key lists only its own, and its writes act
+    # for its own provider only (the walk checks the victim's rows are unchanged).
+    "api-v1:activities": Sample(Kind.API_COLLECTION),
+    "api-v1:activity_create": Sample(Kind.API_COLLECTION),
     "api-v1:activity_rules": Sample(Kind.API_PUBLIC),
 }

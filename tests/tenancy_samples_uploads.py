@@ -26,9 +26,6 @@ UPLOAD_SAMPLES: dict[str, Sample] = {
     "uploads:errors_xlsx": Sample(Kind.PROVIDER, _upload),
     "api-v1:upload": Sample(Kind.API_OBJECT, _api_upload),
     "api-v1:upload_errors": Sample(Kind.API_OBJECT, _api_upload),
-    # The walker has no kind for an endpoint that creates: an empty POST with another
-    # provider's key is a 422 (no file), which no kind allows. API_PUBLIC checks what it
-    # can (no key: 401 for POST, 405 for GET, nothing leaks); tests/activities/
-    # test_upload_api.py proves another provider's key only ever uploads for its own.
-    "api-v1:upload_create": Sample(Kind.API_PUBLIC),
+    # Creates for the key's own provider only (the walk checks the victim is unchanged).
+    "api-v1:upload_create": Sample(Kind.API_COLLECTION),
 }
