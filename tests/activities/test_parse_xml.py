@@ -66,7 +66,7 @@ SKELETON = """\
     </XtensibleInfo>
   </MedicalEducationMetrics>
 </ACCMEActivities>
-"""
+"""  # noqa: E501 (verbatim)
 
 NAMESPACES = (
     'xmlns:lom="http://ltsc.ieee.org/xsd/LOM" xmlns:hx="http://ns.medbiq.org/lom/extend/v1/" '
@@ -108,7 +108,7 @@ def activity(
     </ActivityDescription>
     <ParticipationMetrics>{participation}</ParticipationMetrics>
     <XtensibleInfo>{extensions}</XtensibleInfo>
-  </MedicalEducationMetrics>"""
+  </MedicalEducationMetrics>"""  # noqa: E501
 
 
 def document(*activities: str, namespace: str = V1) -> bytes:
@@ -323,7 +323,7 @@ def test_metrics_v2_structures() -> None:
       <ParticipantsByCategory><CategoryName>pharmacist</CategoryName><Number>3</Number></ParticipantsByCategory>
     </ParticipationMetrics>
   </MedicalEducationMetrics>
-</ACCMEActivities>"""
+</ACCMEActivities>"""  # noqa: E501
     data = only(v2)
     assert data["activity_format"] == "RSS"
     assert (data["start_date"], data["end_date"]) == ("2026-03-01", "2026-03-02")
@@ -379,7 +379,7 @@ def test_json_draft_spellings_and_placement() -> None:
       <participantsByCategory><category>physician</category><numberOfParticipants>9</numberOfParticipants></participantsByCategory>
     </ParticipationMetrics>
   </MedicalEducationMetrics>
-</ACCMEActivities>"""
+</ACCMEActivities>"""  # noqa: E501
     data = only(draft)
     assert data["provider_activity_id"] == "J-1"
     assert data["accme_activity_id"] == "123456789"
@@ -458,13 +458,19 @@ def test_extension_values_and_legacy_fields() -> None:
 
 def test_supporters_merge_by_source() -> None:
     amounts = """
-      <CommercialSupportAmount currency="USD" supportSource="Example Pharma">5000</CommercialSupportAmount>
-      <CommercialSupportAmount currency="USD" supportSource="Other Pharma">250</CommercialSupportAmount>
+      <CommercialSupportAmount currency="USD" supportSource="Example Pharma">5000
+      </CommercialSupportAmount>
+      <CommercialSupportAmount currency="USD" supportSource="Other Pharma">250
+      </CommercialSupportAmount>
     """
     extensions = """
       <x:InKindSupports>
-        <x:InKindSupport><x:source>example pharma</x:source><x:description>Simulators</x:description></x:InKindSupport>
-        <x:InKindSupport><x:source>Device Co</x:source><x:InKindType>Facilities / Space</x:InKindType></x:InKindSupport>
+        <x:InKindSupport>
+          <x:source>example pharma</x:source><x:description>Simulators</x:description>
+        </x:InKindSupport>
+        <x:InKindSupport>
+          <x:source>Device Co</x:source><x:InKindType>Facilities / Space</x:InKindType>
+        </x:InKindSupport>
       </x:InKindSupports>
     """
     data = only(
@@ -503,10 +509,16 @@ def test_supporters_merge_by_source() -> None:
 
 def test_joint_providers_from_every_credits_element() -> None:
     education = """
-      <hx:credits><hx:activityCertification>AMA PRA Category 1 Credit™</hx:activityCertification>
-        <hx:nonAccreditedProvider>Foundation A</hx:nonAccreditedProvider><hx:numberOfCredits>2.25</hx:numberOfCredits></hx:credits>
-      <hx:credits><hx:activityCertification>ANCC</hx:activityCertification>
-        <hx:nonAccreditedProvider>Foundation B</hx:nonAccreditedProvider><hx:numberOfCredits>9</hx:numberOfCredits></hx:credits>
+      <hx:credits>
+        <hx:activityCertification>AMA PRA Category 1 Credit™</hx:activityCertification>
+        <hx:nonAccreditedProvider>Foundation A</hx:nonAccreditedProvider>
+        <hx:numberOfCredits>2.25</hx:numberOfCredits>
+      </hx:credits>
+      <hx:credits>
+        <hx:activityCertification>ANCC</hx:activityCertification>
+        <hx:nonAccreditedProvider>Foundation B</hx:nonAccreditedProvider>
+        <hx:numberOfCredits>9</hx:numberOfCredits>
+      </hx:credits>
     """
     data = only(document(activity(education=education)))
     assert data["ama_credits"] == "2.25"
@@ -518,7 +530,8 @@ def test_values_are_passed_raw_for_the_validator() -> None:
         document(
             activity(
                 education="<hx:activitySponsorship>sometimes</hx:activitySponsorship>",
-                participation='<ParticipantsByCategory category="physician">lots</ParticipantsByCategory>',
+                participation='<ParticipantsByCategory category="physician">lots'
+                "</ParticipantsByCategory>",
             )
         )
     )
@@ -663,6 +676,21 @@ def test_a_doctype_after_a_long_comment_with_a_wrong_root_is_refused() -> None:
     assert "DOCTYPE" in message
 
 
+def test_the_document_info_check_backs_up_the_prolog_guard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Were the parser target's DOCTYPE callback ever skipped, the first activity's
+    # document info still shows the DOCTYPE. (An entity declaration would not even get
+    # that far: the target parser has no document to declare it in.)
+    monkeypatch.setattr("pars.activities.parsers.xml._Prolog.doctype", lambda *args: None)
+    hidden = document(activity()).replace(
+        b"<ACCMEActivities",
+        LONG_COMMENT + b"<!DOCTYPE ACCMEActivities><ACCMEActivities",
+        1,
+    )
+    assert "The file has a DOCTYPE" in refuse(hidden)
+
+
 def test_an_undeclared_entity_is_refused() -> None:
     message = refuse(b"<ACCMEActivities>\n&xxe;</ACCMEActivities>")
     assert message.startswith("The file is not well-formed XML at line 2")
@@ -699,10 +727,9 @@ def test_rows_before_a_broken_part_come_first_then_the_refusal() -> None:
     good = [activity(identifier=f"OK-{number}") for number in range(1, 201)]
     data = document(*good, activity(identifier="BAD\x00"))
     assert len(data) > 2 * 64 * 1024
-    rows = []
+    rows: list[ParsedRow] = []
     with pytest.raises(FileRejected, match=f"line {_line_of(data, b'BAD')},"):
-        for row in read_xml(io.BytesIO(data)):
-            rows.append(row)
+        rows.extend(read_xml(io.BytesIO(data)))
     assert 0 < len(rows) <= 200
     assert rows[0].data["provider_activity_id"] == "OK-1"
 
