@@ -208,7 +208,18 @@ def child(tsv: str) -> None:
     elapsed = time.perf_counter() - started
     upload = Upload.objects.get(pk=upload.pk)
     print(json.dumps({"seconds": elapsed, "status": upload.status, "added": upload.added,
-                      "errors": upload.error_count, "message": upload.message}))  # fmt: skip
+                      "errors": upload.error_count, "message": upload.message,
+                      "peak_mb": peak_memory_mb()}))  # fmt: skip
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory (VmHWM: its own, unlike a forked ru_maxrss)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(tsv: Path) -> tuple[dict[str, Any], float]:
@@ -219,12 +230,10 @@ def run_child(tsv: Path) -> tuple[dict[str, Any], float]:
     )
     assert process.stdout is not None
     output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
+    if process.wait():
         raise SystemExit(f"the upload run failed (exit {process.returncode})")
-    peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
-    return json.loads(output.decode().strip().splitlines()[-1]), peak_mb
+    outcome = json.loads(output.decode().strip().splitlines()[-1])
+    return outcome, outcome["peak_mb"]
 
 
 def main() -> None:

@@ -423,7 +423,8 @@ def _outcomes(spec: FieldSpec, value: Any) -> list[dict[str, Any]]:
             if code not in MEASUREMENT_TYPES:
                 raise _Invalid(
                     "measurement_type",
-                    f"{spec.label}: measurement type {_shown(raw_type)} must be Objective or Subjective.",
+                    f"{spec.label}: measurement type {_shown(raw_type)} must be Objective "
+                    "or Subjective.",
                 )
             types.append(code)
         outcomes.append({"outcome": outcome, "measurement_types": types})
@@ -533,6 +534,8 @@ class _Checker:
 def _legacy_format(raw_format: Any) -> tuple[str, tuple[str, ...], str] | None:
     """A legacy activity-type code or name -> (format, delivery methods, code)."""
     text = str(raw_format).strip()
+    if text in FORMATS:  # a current format code ("rss"), not the legacy "RSS"
+        return None
     code = LEGACY_ACTIVITY_TYPE_NAMES.get(text, text.upper())
     if code in LEGACY_ACTIVITY_TYPES and (text.upper() == code or text not in FORMATS.values()):
         activity_format, delivery = LEGACY_ACTIVITY_TYPES[code]

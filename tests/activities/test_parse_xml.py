@@ -200,7 +200,7 @@ def test_the_reference_skeleton_is_valid_mems_v1() -> None:
 
 
 def golden_rows() -> list[ParsedRow]:
-    with (DATA / "golden_current.xml").open("rb") as stream:
+    with (DATA / "sample_mems.xml").open("rb") as stream:
         return list(read_xml(stream))
 
 
@@ -281,7 +281,7 @@ def test_golden_enduring_joint_series_and_journal() -> None:
 
 
 def test_golden_sample_is_valid_mems_v1() -> None:
-    assert validate_against_mems(DATA / "golden_current.xml") == []
+    assert validate_against_mems(DATA / "sample_mems.xml") == []
 
 
 # ---------------------------------------------------------------------------

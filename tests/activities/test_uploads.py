@@ -335,7 +335,7 @@ DATA = Path(__file__).parent / "data"
     [
         ("golden_current.tsv", "tsv", "CHI-2024-OLD"),
         ("golden_current.xlsx", "xlsx", "CHI-2024-OLD"),
-        ("golden_current.xml", "xml", "GOLD-099"),
+        ("golden_current.xml", "xml", "CHI-2024-OLD"),
     ],
 )
 def test_each_format_uploads_through_the_page(
