@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 from pars.accounts.api_auth import ApiKeyAuth, api_access
+from pars.activities.api import exports_router, rules_router
 from pars.activities.api import router as activities_router
-from pars.activities.api import rules_router
 from pars.activities.upload_api import router as uploads_router
 
 api = NinjaAPI(
@@ -39,5 +39,6 @@ def provider(request: HttpRequest) -> object:
 
 
 api.add_router("/activities", activities_router)
+api.add_router("/exports", exports_router)
 api.add_router("/rules", rules_router)
 api.add_router("/uploads", uploads_router)

@@ -97,6 +97,11 @@ def _admin_url(route: Route, victim: Victim, urlconf: str | None) -> str:
     return "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)\$?", lambda m: values[m.group(1)], path)
 
 
+def _text(response: Any) -> str:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return body.decode(errors="replace")
+
+
 def _leaks(body: str, victim: Victim) -> bool:
     return victim.secret_marker in body or victim.provider.name in body
 
@@ -133,7 +138,7 @@ def _walk_api(
             )
         response = send(url, **bearer)
         status = response.status_code
-        leaked = _leaks(response.content.decode(errors="replace"), victim)
+        leaked = _leaks(_text(response), victim)
         if status == 405:
             continue
         if kind is Kind.API_OBJECT and method in ("get", "delete"):
@@ -206,7 +211,7 @@ def walk_as_outsider(
                 )
                 response = send_other(url, follow=True)
                 check(
-                    response.status_code < 500 and not _leaks(response.text, victim),
+                    response.status_code < 500 and not _leaks(_text(response), victim),
                     "another provider's user",
                     method,
                     response,
@@ -224,7 +229,7 @@ def walk_as_outsider(
                 for who, client in (("anonymous", anonymous), ("another provider's user", other)):
                     response = getattr(client, method)(url, follow=True)
                     check(
-                        response.status_code < 500 and not _leaks(response.text, victim),
+                        response.status_code < 500 and not _leaks(_text(response), victim),
                         who,
                         method,
                         response,
@@ -232,7 +237,7 @@ def walk_as_outsider(
             elif sample.kind is Kind.API_PUBLIC:
                 response = send(url)
                 check(
-                    response.status_code < 500 and not _leaks(response.text, victim),
+                    response.status_code < 500 and not _leaks(_text(response), victim),
                     "anyone",
                     method,
                     response,

@@ -6,17 +6,18 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 from pars.accounts.access import ProviderAccess, get_provider_access
 
 CURRENT_PROVIDER_SESSION_KEY = "pars_current_provider"
 
-ProviderView = Callable[..., HttpResponse]
+ProviderView = Callable[..., HttpResponseBase]
 
 
 def provider_view(
     *, edit: bool = False, manage_users: bool = False
-) -> Callable[[ProviderView], Callable[..., HttpResponse]]:
+) -> Callable[[ProviderView], Callable[..., HttpResponseBase]]:
     """A page of one provider's workspace, at a URL with ``<provider_id>``.
 
     The view receives the :class:`ProviderAccess` instead of the provider ID. Anonymous
@@ -24,12 +25,12 @@ def provider_view(
     may not do what the page does gets 403.
     """
 
-    def decorator(view: ProviderView) -> Callable[..., HttpResponse]:
+    def decorator(view: ProviderView) -> Callable[..., HttpResponseBase]:
         @wraps(view)
         @login_required
         def wrapper(
             request: HttpRequest, provider_id: str, *args: Any, **kwargs: Any
-        ) -> HttpResponse:
+        ) -> HttpResponseBase:
             access: ProviderAccess = get_provider_access(request.user, provider_id)
             if edit:
                 access.require_edit()

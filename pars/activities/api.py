@@ -32,6 +32,7 @@ from pars.activities.dictionary import (
 )
 from pars.activities.models import Activity, Channel
 from pars.activities.validation import FieldError, is_blank, rules_for_year, validate_activity
+from pars.activities.xml_export import xml_file_response
 from pars.lib.idempotency import HEADER, Outcome, fingerprint, run_idempotent
 
 router = Router(tags=["activities"])
@@ -441,3 +442,20 @@ def delete_activity(request: HttpRequest, provider_activity_id: str) -> HttpResp
 )
 def activity_rules(request: HttpRequest, year: int | None = None) -> Any:
     return {"rules": [rule.as_dict() for rule in rules_for_year(year)]}
+
+
+exports_router = Router(tags=["exports"])
+
+
+@exports_router.get(
+    "/activities.xml",
+    url_name="activities_export_xml",
+    summary="Activities as MEMS XML",
+    description="The key's activities (optionally one reporting year) as an ACCMEActivities "
+    "document that re-imports to the same records through POST /api/v1/uploads.",
+)
+def activities_xml(request: HttpRequest, year: int | None = None) -> Any:
+    records = api_access(request).records(Activity).order_by("provider_activity_id")
+    if year is not None:
+        records = records.filter(reporting_year=year)
+    return xml_file_response(records, f"activities{'-' + str(year) if year else ''}.xml")

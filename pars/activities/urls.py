@@ -9,6 +9,7 @@ P = "p/<str:provider_id>/"  # one provider's workspace; its views apply the tena
 urlpatterns = [
     path(P + "activities/", views.activity_list, name="list"),
     path(P + "activities/new/", views.activity_new, name="new"),
+    path(P + "activities/export.xml", views.activity_export_xml, name="export_xml"),
     path(P + "activities/<int:pk>/", views.activity_detail, name="detail"),
     path(P + "activities/<int:pk>/edit/", views.activity_edit, name="edit"),
     path(P + "activities/<int:pk>/copy/", views.activity_copy, name="copy"),

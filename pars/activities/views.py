@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
 from pars.accounts.access import ProviderAccess
@@ -37,6 +38,7 @@ from pars.activities.forms import (
 )
 from pars.activities.models import Activity, ActivityFormat, ActivityStatus, Channel
 from pars.activities.validation import CleanActivity, FieldError, validate_activity
+from pars.activities.xml_export import xml_file_response
 
 SORTABLE = {"start_date", "-start_date", "title", "-title", "provider_activity_id", "status"}
 
@@ -44,24 +46,45 @@ SORTABLE = {"start_date", "-start_date", "title", "-title", "provider_activity_i
 ID_IN_USE = "web.provider_activity_id.in_use"
 
 
-@provider_view()
-def activity_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+def _filtered(access: ProviderAccess, params: Any) -> Any:
+    """The provider's activities narrowed by the list's filters (year, format, status, q)."""
     activities = access.records(Activity)
-    years = sorted(set(activities.values_list("reporting_year", flat=True)), reverse=True)
-    year = request.GET.get("year", "")
+    year = params.get("year", "")
     if year.isdigit():
         activities = activities.filter(reporting_year=int(year))
-    activity_format = request.GET.get("format", "")
+    activity_format = params.get("format", "")
     if activity_format in ActivityFormat.values:
         activities = activities.filter(activity_format=activity_format)
-    status = request.GET.get("status", "")
+    status = params.get("status", "")
     if status in ActivityStatus.values:
         activities = activities.filter(status=status)
-    query = request.GET.get("q", "").strip()
+    query = params.get("q", "").strip()
     if query:
         activities = activities.filter(
             Q(title__icontains=query) | Q(provider_activity_id__icontains=query)
         )
+    return activities
+
+
+@provider_view()
+def activity_export_xml(request: HttpRequest, access: ProviderAccess) -> HttpResponseBase:
+    """The listed activities (with the list's filters) as a MEMS XML file that re-imports."""
+    activities = _filtered(access, request.GET).order_by("provider_activity_id")
+    year = request.GET.get("year", "")
+    name = f"activities-{access.provider.provider_id}{'-' + year if year.isdigit() else ''}.xml"
+    return xml_file_response(activities, name)
+
+
+@provider_view()
+def activity_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    years = sorted(
+        set(access.records(Activity).values_list("reporting_year", flat=True)), reverse=True
+    )
+    activities = _filtered(access, request.GET)
+    year = request.GET.get("year", "")
+    activity_format = request.GET.get("format", "")
+    status = request.GET.get("status", "")
+    query = request.GET.get("q", "").strip()
     sort = request.GET.get("sort", "-start_date")
     activities = activities.order_by(sort if sort in SORTABLE else "-start_date", "pk")
     page = Paginator(activities, 50).get_page(request.GET.get("page"))

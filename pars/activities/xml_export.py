@@ -42,11 +42,14 @@ for large sets), or each activity costs a query.
 from __future__ import annotations
 
 import datetime
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, BinaryIO
 
+from django.db.models import QuerySet
+from django.http import FileResponse
 from lxml import etree  # type: ignore[import-untyped]
 
 from pars.activities.dictionary import (
@@ -328,3 +331,16 @@ def _write_extensions(
         )
     _leaf(xf, f"{_X}activityRecordAction", action)
     _leaf(xf, f"{_X}closeActivityRecord", closed)
+
+
+def xml_file_response(activities: QuerySet[Activity], filename: str) -> FileResponse:
+    """A download of the activities as XML, spooled to disk for big sets (never all in memory)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    write_activities_xml(
+        spool,  # type: ignore[arg-type]
+        activities.prefetch_related("supporters").iterator(chunk_size=2000),
+    )
+    spool.seek(0)  # the response closes it
+    return FileResponse(
+        spool, as_attachment=True, filename=filename, content_type="application/xml"
+    )
