@@ -493,6 +493,36 @@ _REQUESTED = {
     "closed": Status.CLOSED,
 }
 
+_MEMO_LIST_KINDS = frozenset({Kind.CHOICE_LIST, Kind.OUTCOMES})
+
+
+def _memoized_list(spec: FieldSpec, value: str) -> list[Any]:
+    # Lists are mutable: remember a frozen form and hand out a fresh copy each time.
+    key = (spec.name, value)
+    frozen = _MEMO.get(key)
+    if frozen is None:
+        if len(_MEMO) >= _MEMO_LIMIT:
+            _MEMO.clear()
+        try:
+            result = _COERCE[spec.kind](spec, value)
+        except _Invalid as invalid:
+            _MEMO[key] = invalid
+            raise
+        frozen = tuple(
+            (item["outcome"], tuple(item["measurement_types"])) if isinstance(item, dict) else item
+            for item in result
+        )
+        _MEMO[key] = frozen
+    if isinstance(frozen, _Invalid):
+        raise frozen
+    return [
+        {"outcome": item[0], "measurement_types": list(item[1])}
+        if isinstance(item, tuple)
+        else item
+        for item in frozen
+    ]
+
+
 _PLAIN_FIELDS = [
     (spec, _COERCE[spec.kind])
     for spec in FIELDS
@@ -589,8 +619,11 @@ def validate_activity(
     legacy = _legacy_format(raw_format) if not is_blank(raw_format) else None
     for spec, coerce in _PLAIN_FIELDS:
         value = raw.get(spec.name)
-        if value.__class__ is str and spec.kind in _MEMO_KINDS:
-            coerce = _memoized
+        if value.__class__ is str:
+            if spec.kind in _MEMO_KINDS:
+                coerce = _memoized
+            elif spec.kind in _MEMO_LIST_KINDS:
+                coerce = _memoized_list
         # Most cells of a wide row are empty: skip them cheaply (big files, many rows).
         if value is None or value == "" or (value.__class__ is str and not value.strip()):
             if spec.name not in values:

@@ -58,3 +58,11 @@ def test_each_format_reads_to_the_same_records_as_the_tsv(read: Any) -> None:
     expected = {key: _comparable(record) for key, record in _tsv().items()}
     assert len(expected) == 5
     assert {key: _comparable(record) for key, record in read().items()} == expected
+
+
+def test_the_documented_layout_lists_every_column_of_the_template() -> None:
+    from pars.activities.parsers.layouts import CURRENT
+
+    doc = (Path(__file__).parents[2] / "docs" / "activity-files.md").read_text()
+    for column in CURRENT.columns:
+        assert f"| {column.header} | `{column.target}` |" in doc, column.header
