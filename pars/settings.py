@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "pars",
     "pars.providers",
     "pars.accounts",
+    "pars.audit",
     "pars.activities",
     "pars.reporting",
 ]

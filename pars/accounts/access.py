@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from pars.accounts.models import Membership, Role, User
+from pars.accounts.models import ApiKey, Membership, Role, User
 from pars.providers.models import Provider
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class ProviderAccess:
     role: str | None  # the membership role; None for staff and API keys
     is_staff: bool = False
     via_api_key: bool = False
+    api_key: ApiKey | None = None
 
     @property
     def can_edit(self) -> bool:
@@ -88,6 +89,8 @@ def get_provider_access(user: User | AnonymousUser, provider_id: str) -> Provide
     return ProviderAccess(provider=provider, user=user, role=membership.role)
 
 
-def get_api_access(provider: Provider) -> ProviderAccess:
+def get_api_access(provider: Provider, api_key: ApiKey | None = None) -> ProviderAccess:
     """The access of a valid API key, which is bound to exactly one provider."""
-    return ProviderAccess(provider=provider, user=None, role=None, via_api_key=True)
+    return ProviderAccess(
+        provider=provider, user=None, role=None, via_api_key=True, api_key=api_key
+    )

@@ -17,4 +17,4 @@ def api_access(request: HttpRequest) -> ProviderAccess:
 class ApiKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ProviderAccess | None:
         key = authenticate_api_key(token)
-        return get_api_access(key.provider) if key else None
+        return get_api_access(key.provider, key) if key else None

@@ -319,7 +319,10 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
     existed = (
         access.records(Activity).filter(provider_activity_id=record.provider_activity_id).exists()
     )
-    activity = services.save_activity(access, record, channel=Channel.API)
+    try:
+        activity = services.save_activity(access, record, channel=Channel.API)
+    except services.ActivityRefused as refused:
+        return _errors(refused.errors)
     return (200 if existed else 201), activity_json(activity)
 
 
@@ -427,7 +430,11 @@ def put_activity(
 def delete_activity(request: HttpRequest, provider_activity_id: str) -> HttpResponse:
     access = api_access(request)
     activity = access.get(Activity, provider_activity_id=provider_activity_id)
-    services.delete_activity(access, activity)
+    try:
+        services.delete_activity(access, activity, channel=Channel.API)
+    except services.ActivityRefused as refused:
+        status, body = _errors(refused.errors)
+        return JsonResponse(body, status=status)
     return HttpResponse(status=204)
 
 

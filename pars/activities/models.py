@@ -87,6 +87,9 @@ class Activity(models.Model):
     other_income = models.PositiveIntegerField(null=True)
     expenses = models.PositiveIntegerField(null=True)
     last_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    created_by_event = models.ForeignKey(
+        "audit.AuditEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -164,6 +167,9 @@ class Upload(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -216,3 +222,21 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ActivityChange(models.Model):
+    """One activity updated or deleted by an audited write, with what changed."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(
+        "audit.AuditEvent", on_delete=models.CASCADE, related_name="activity_changes"
+    )
+    provider_activity_id = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=10)  # "updated" or "deleted"
+    changes = models.JSONField(default=dict, blank=True)  # field: [old, new]
+
+    class Meta:
+        ordering = ["-event__at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider_activity_id} {self.action}"

@@ -1,23 +1,36 @@
-"""The only writers of activities: every channel ends here after the validator."""
+"""The only writers of activities: every channel ends here after the validator.
+
+Here too, once for every channel: a closed (attested) reporting year refuses
+changes, and every change is recorded in the audit trail.
+"""
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
-from pars.activities.models import Activity, CommercialSupport
+from pars.activities.models import Activity, ActivityChange, CommercialSupport
 from pars.activities.validation import RULES, CleanActivity, FieldError
+from pars.audit.models import AuditAction, AuditEvent
+from pars.audit.services import record_event
+from pars.reporting.locks import LOCKED_RULE, locked_message, locked_years
 
 _VALUE_FIELDS = [
     f.name
     for f in Activity._meta.concrete_fields
-    if f.name not in ("id", "provider", "provider_activity_id", "created_at")
+    if f.name not in ("id", "provider", "provider_activity_id", "created_at", "created_by_event")
 ]
+# What the audit trail compares: the reported values, not bookkeeping.
+_AUDITED_FIELDS = [name for name in _VALUE_FIELDS if name not in ("updated_at", "last_channel")]
+_SUPPORTER_FIELDS = ["source", "monetary_amount", "in_kind", "in_kind_types", "in_kind_description"]
 
 
 @dataclass
@@ -28,20 +41,35 @@ class BatchResult:
     errors: list[FieldError] = field(default_factory=list)
 
 
+class ActivityRefused(Exception):
+    """A single write (web form, JSON) that the writer refused, with its field errors."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = errors
+
+
 def apply_activities(
-    access: ProviderAccess, records: Sequence[tuple[int | None, CleanActivity]], *, channel: str
+    access: ProviderAccess,
+    records: Sequence[tuple[int | None, CleanActivity]],
+    *,
+    channel: str,
+    event: AuditEvent | None = None,
 ) -> BatchResult:
     """Write validated activities: upsert by Provider Activity ID, or delete.
 
-    All or nothing: runs in one transaction (nested in the caller's, if any) and
-    raises nothing for user mistakes; a delete of an unknown ID comes back as an
-    error and the caller decides whether to roll back.
+    All or nothing: when anything is refused (a delete of an unknown ID, a change
+    in a closed reporting year) the errors come back and nothing is written.
+    Runs in one transaction (nested in the caller's, if any); the changes are
+    recorded under `event`, or a new audit event.
     """
     access.require_edit()
     result = BatchResult()
     deletes = [(row, record) for row, record in records if record.action == "delete"]
-    upserts = [record for _, record in records if record.action == "upsert"]
+    upserts = [(row, record) for row, record in records if record.action == "upsert"]
     with transaction.atomic():
+        _check_locks(access, records, result)
+        known: set[str] = set()
         if deletes:
             ids = [record.provider_activity_id for _, record in deletes]
             known = set(
@@ -55,37 +83,90 @@ def apply_activities(
                     result.errors.append(
                         FieldError(row, "provider_activity_id", rule, RULES[rule].message)
                     )
-            result.deleted, _ = (
-                access.records(Activity).filter(provider_activity_id__in=known).delete()
+        if result.errors:
+            return result
+        if event is None:
+            event = record_event(
+                access,
+                AuditAction.ACTIVITIES_DELETED if not upserts else AuditAction.ACTIVITIES_WRITTEN,
+                channel=channel,
+            )
+        if known:
+            access.records(Activity).filter(provider_activity_id__in=known).delete()
+            ActivityChange.objects.bulk_create(
+                ActivityChange(
+                    provider=access.provider,
+                    event=event,
+                    provider_activity_id=key,
+                    action="deleted",
+                )
+                for key in sorted(known)
             )
             result.deleted = len(known)
         if upserts:
-            _upsert(access, upserts, channel, result)
+            _upsert(access, [record for _, record in upserts], channel, event, result)
     return result
 
 
+def _check_locks(
+    access: ProviderAccess,
+    records: Sequence[tuple[int | None, CleanActivity]],
+    result: BatchResult,
+) -> None:
+    locked = locked_years(access.provider)
+    if not locked:
+        return  # the common case costs one small query
+    for row, record in records:
+        year = record.values.get("reporting_year")
+        if year in locked:
+            result.errors.append(
+                FieldError(row, "reporting_year", LOCKED_RULE, locked_message(year))
+            )
+    # Moving or deleting an activity out of a closed year is a change to that year too.
+    existing = dict(
+        access.records(Activity)
+        .filter(
+            reporting_year__in=locked,
+            provider_activity_id__in=[record.provider_activity_id for _, record in records],
+        )
+        .values_list("provider_activity_id", "reporting_year")
+    )
+    for row, record in records:
+        year = existing.get(record.provider_activity_id)
+        if year is not None and record.values.get("reporting_year") != year:
+            result.errors.append(
+                FieldError(row, "reporting_year", LOCKED_RULE, locked_message(year))
+            )
+
+
 def _upsert(
-    access: ProviderAccess, records: list[CleanActivity], channel: str, result: BatchResult
+    access: ProviderAccess,
+    records: list[CleanActivity],
+    channel: str,
+    event: AuditEvent,
+    result: BatchResult,
 ) -> None:
     if connection.vendor == "postgresql":
-        _upsert_postgresql(access, records, channel, result)
+        _upsert_postgresql(access, records, channel, event, result)
     else:
-        _upsert_orm(access, records, channel, result)
+        _upsert_orm(access, records, channel, event, result)
 
 
 def _upsert_orm(
-    access: ProviderAccess, records: list[CleanActivity], channel: str, result: BatchResult
+    access: ProviderAccess,
+    records: list[CleanActivity],
+    channel: str,
+    event: AuditEvent,
+    result: BatchResult,
 ) -> None:
     keys = [record.provider_activity_id for record in records]
-    existing = set(
-        access.records(Activity)
-        .filter(provider_activity_id__in=keys)
-        .values_list("provider_activity_id", flat=True)
-    )
-    result.updated += len(existing)
-    result.added += len(set(keys) - existing)
+    before = _old_values(access.records(Activity).filter(provider_activity_id__in=keys))
+    result.updated += len(before)
+    result.added += len(set(keys) - set(before))
     activities = [
-        Activity(provider=access.provider, last_channel=channel, **record.values)
+        Activity(
+            provider=access.provider, last_channel=channel, created_by_event=event, **record.values
+        )
         for record in records
     ]
     Activity.objects.bulk_create(
@@ -94,6 +175,7 @@ def _upsert_orm(
         unique_fields=["provider", "provider_activity_id"],
         update_fields=_VALUE_FIELDS,
     )
+    _record_changes(access, records, before, event)
     # A written record replaces its supporters as a whole.
     CommercialSupport.objects.filter(
         provider=access.provider, activity__in=[activity.pk for activity in activities]
@@ -107,15 +189,81 @@ def _upsert_orm(
     )
 
 
+def _old_values(existing: Any) -> dict[str, dict[str, Any]]:
+    """The audited values (and supporters) of activities about to be overwritten."""
+    rows = {
+        row["provider_activity_id"]: row
+        for row in existing.values("pk", "provider_activity_id", *_AUDITED_FIELDS)
+    }
+    if rows:
+        by_pk = {row["pk"]: row for row in rows.values()}
+        for row in by_pk.values():
+            row["supporters"] = []
+        supporters = CommercialSupport.objects.filter(activity__in=list(by_pk)).order_by(
+            "activity", "position"
+        )
+        for supporter in supporters.values("activity", *_SUPPORTER_FIELDS):
+            by_pk[supporter.pop("activity")]["supporters"].append(supporter)
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _record_changes(
+    access: ProviderAccess,
+    records: list[CleanActivity],
+    before: dict[str, dict[str, Any]],
+    event: AuditEvent,
+) -> None:
+    changes = []
+    for record in records:
+        old = before.get(record.provider_activity_id)
+        if old is None:
+            continue  # a new activity: it points at the event that created it
+        diff = {
+            name: [_plain(old[name]), _plain(record.values.get(name))]
+            for name in _AUDITED_FIELDS
+            if _plain(old[name]) != _plain(record.values.get(name))
+        }
+        new_supporters = [
+            {name: s.get(name) for name in _SUPPORTER_FIELDS} for s in record.supporters
+        ]
+        if old["supporters"] != new_supporters:
+            diff["supporters"] = [old["supporters"], new_supporters]
+        if diff:
+            changes.append(
+                ActivityChange(
+                    provider=access.provider,
+                    event=event,
+                    provider_activity_id=record.provider_activity_id,
+                    action="updated",
+                    changes=diff,
+                )
+            )
+    ActivityChange.objects.bulk_create(changes)
+
+
 def save_activity(access: ProviderAccess, record: CleanActivity, *, channel: str) -> Activity:
-    """Write one validated activity (web form, JSON) and return it."""
-    apply_activities(access, [(None, record)], channel=channel)
+    """Write one validated activity (web form, JSON) and return it; raises ActivityRefused."""
+    result = apply_activities(access, [(None, record)], channel=channel)
+    if result.errors:
+        raise ActivityRefused(result.errors)
     return access.get(Activity, provider_activity_id=record.provider_activity_id)
 
 
-def delete_activity(access: ProviderAccess, activity: Activity) -> None:
-    access.require_edit()
-    access.records(Activity).filter(pk=activity.pk).delete()
+def delete_activity(access: ProviderAccess, activity: Activity, *, channel: str = "web") -> None:
+    """Delete one activity; raises ActivityRefused when its reporting year is closed."""
+    record = CleanActivity(activity.provider_activity_id, "delete")
+    record.values["reporting_year"] = activity.reporting_year
+    result = apply_activities(access, [(None, record)], channel=channel)
+    if result.errors:
+        raise ActivityRefused(result.errors)
 
 
 # PostgreSQL: rows go through COPY into a session-local staging table and from there
@@ -126,8 +274,6 @@ _SUPPORT_TABLE = CommercialSupport._meta.db_table
 _STAGE_COLUMNS = [str(f.column) for f in Activity._meta.concrete_fields if f.name != "id"]
 _STAGE_FIELDS = [f for f in Activity._meta.concrete_fields if f.name not in ("id",)]
 _SUPPORT_FIELDS = [f for f in CommercialSupport._meta.concrete_fields if f.name != "id"]
-
-
 _JSON_FIELDS = frozenset(
     f.name for f in Activity._meta.concrete_fields if f.get_internal_type() == "JSONField"
 )
@@ -153,14 +299,19 @@ def _stage_row(values: dict[str, object], fixed: dict[str, object]) -> list[obje
 
 
 def _upsert_postgresql(
-    access: ProviderAccess, records: list[CleanActivity], channel: str, result: BatchResult
+    access: ProviderAccess,
+    records: list[CleanActivity],
+    channel: str,
+    event: AuditEvent,
+    result: BatchResult,
 ) -> None:
     now = timezone.now()
     columns = ", ".join(_STAGE_COLUMNS)
     updates = ", ".join(
         f"{column} = EXCLUDED.{column}"
         for column in _STAGE_COLUMNS
-        if column not in ("provider_id", "provider_activity_id", "created_at")
+        if column
+        not in ("provider_id", "provider_activity_id", "created_at", "created_by_event_id")
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -171,12 +322,24 @@ def _upsert_postgresql(
         fixed = {
             "provider": access.provider.pk,
             "last_channel": channel,
+            "created_by_event": event.pk,
             "created_at": now,
             "updated_at": now,
         }
         with cursor.cursor.copy(f"COPY pars_activity_stage ({columns}) FROM STDIN") as copy:
             for record in records:
                 copy.write_row(_stage_row(record.values, fixed))
+        # The rows about to be overwritten, for the audit trail (none for new activities).
+        before = _old_values(
+            access.records(Activity).extra(  # noqa: S610 (a fixed join, no input)
+                tables=["pars_activity_stage"],
+                where=[
+                    f"pars_activity_stage.provider_id = {_ACTIVITY_TABLE}.provider_id",
+                    "pars_activity_stage.provider_activity_id = "
+                    f"{_ACTIVITY_TABLE}.provider_activity_id",
+                ],
+            )
+        )
         cursor.execute(
             # Table and column names come from the models, never from input.
             f"INSERT INTO {_ACTIVITY_TABLE} ({columns}) SELECT {columns} "  # noqa: S608
@@ -188,6 +351,7 @@ def _upsert_postgresql(
         inserted_count = sum(1 for _, inserted in written.values() if inserted)
         result.added += inserted_count
         result.updated += len(written) - inserted_count
+        _record_changes(access, records, before, event)
         ids = [pk for pk, _ in written.values()]
         cursor.execute(
             f"DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(%s)",  # noqa: S608 (model name)

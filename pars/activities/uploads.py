@@ -51,6 +51,8 @@ from pars.activities.models import Channel, Upload, UploadError, UploadStatus
 from pars.activities.parsers import FileRejected, ParsedRow
 from pars.activities.services import apply_activities
 from pars.activities.validation import RULES, CleanActivity, FieldError, validate_activity
+from pars.audit.models import AuditAction, AuditEvent
+from pars.audit.services import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +194,7 @@ def store_upload(
         provider=access.provider,
         created_by=created_by if created_by is not None else access.user,
         via_api=via_api,
+        api_key=access.api_key,
         file_format=file_format,
         original_name=original_name or "upload",
         size=size,
@@ -369,6 +372,7 @@ class _Run:
     seen_ids: set[str] = field(default_factory=set)
     layout: str = ""
     file_message: str = ""
+    event: AuditEvent | None = None
 
     @property
     def writing(self) -> bool:
@@ -411,7 +415,18 @@ class _Run:
         if not self.batch:
             return
         if self.writing:
-            result = apply_activities(self.access, self.batch, channel=self.upload.file_format)
+            if self.event is None:
+                # One audit event for the whole file (rolled back with it, if it fails).
+                self.event = record_event(
+                    self.access,
+                    AuditAction.ACTIVITIES_WRITTEN,
+                    channel=self.upload.file_format,
+                    description=f"Upload #{self.upload.pk} ({self.upload.original_name})",
+                    details={"upload": self.upload.pk},
+                )
+            result = apply_activities(
+                self.access, self.batch, channel=self.upload.file_format, event=self.event
+            )
             self.added += result.added
             self.updated += result.updated
             self.deleted += result.deleted
@@ -457,7 +472,7 @@ class _NotAllowed(Exception):
 def _access_for(upload: Upload) -> ProviderAccess:
     """The uploader's access now: someone who lost edit rights since cannot apply a file."""
     if upload.via_api:
-        return get_api_access(upload.provider)
+        return get_api_access(upload.provider, upload.api_key)
     if upload.created_by is None:
         raise _NotAllowed
     try:

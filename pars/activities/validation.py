@@ -212,6 +212,11 @@ _CROSS_FIELD_RULES = [
         "No activity with this Provider Activity ID exists to delete.",
     ),
     Rule(
+        "activity.reporting_year.locked",
+        "reporting_year",
+        "The reporting year is attested and closed; ask the accreditor's staff to reopen it.",
+    ),
+    Rule(
         "activity.row.unreadable",
         "row",
         "The row could not be read (wrong number of columns, or bad structure).",

@@ -138,11 +138,21 @@ def activity_copy(request: HttpRequest, access: ProviderAccess, pk: int) -> Http
 @provider_view(edit=True)
 def activity_delete(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     activity = access.get(Activity, pk=pk)
+    refused: list[FieldError] = []
     if request.method == "POST":
-        services.delete_activity(access, activity)
-        messages.success(request, f"Activity {activity.provider_activity_id} deleted.")
-        return redirect("activities:list", provider_id=access.provider.provider_id)
-    return render(request, "activities/delete.html", {"access": access, "activity": activity})
+        try:
+            services.delete_activity(access, activity, channel=Channel.WEB)
+        except services.ActivityRefused as refusal:
+            refused = refusal.errors
+        else:
+            messages.success(request, f"Activity {activity.provider_activity_id} deleted.")
+            return redirect("activities:list", provider_id=access.provider.provider_id)
+    return render(
+        request,
+        "activities/delete.html",
+        {"access": access, "activity": activity, "refused": refused},
+        status=400 if refused else 200,
+    )
 
 
 def _form_page(
@@ -170,8 +180,13 @@ def _form_page(
         if not more_rows and rows_ok:
             record, errors = validate_activity(raw_activity(form, formset))
             errors += _id_errors(access, activity, form.cleaned_data.get("provider_activity_id"))
+            saved = None
             if record is not None and not errors:
-                saved = _save(access, record, activity)
+                try:
+                    saved = _save(access, record, activity)
+                except services.ActivityRefused as refused:
+                    errors = refused.errors
+            if saved is not None:
                 messages.success(
                     request,
                     f"Activity {saved.provider_activity_id} saved as {saved.get_status_display()}.",

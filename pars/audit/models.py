@@ -1,0 +1,52 @@
+"""The audit trail: every change to reported data, who made it, when and through which channel.
+
+One :class:`AuditEvent` per write operation (a web save, an API call, an upload, an
+attestation). Changes to individual activities hang off it as
+``pars.activities.models.ActivityChange`` rows; an activity remembers the event
+that created it, so a 200,000-row upload costs one event, not 200,000.
+"""
+
+from django.conf import settings
+from django.db import models
+
+from pars.accounts.models import ApiKey
+from pars.providers.models import Provider
+
+
+class AuditAction(models.TextChoices):
+    ACTIVITIES_WRITTEN = "activities.written", "Activities added or changed"
+    ACTIVITIES_DELETED = "activities.deleted", "Activities deleted"
+    PROGRAM_SUMMARY_SAVED = "program_summary.saved", "Program summary saved"
+    PROGRAM_SUMMARY_COMPLETED = "program_summary.completed", "Program summary completed"
+    ATTESTED = "year.attested", "Year attested"
+    REOPENED = "year.reopened", "Year reopened by staff"
+
+
+class AuditEvent(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="audit_events")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    channel = models.CharField(max_length=10)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reporting_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}"
+
+    @property
+    def actor(self) -> str:
+        if self.user_id:
+            return str(self.user)
+        if self.api_key_id:
+            return f"API key {self.api_key.prefix if self.api_key else ''}…"
+        return "system"
