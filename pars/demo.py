@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +23,8 @@ from pars.providers.models import (
     Provider,
     RecognizedAccreditor,
 )
-from pars.reporting.models import AnnualReport, ReportingYear
+from pars.reporting.locks import locked_years
+from pars.reporting.models import AnnualReport, AttestationStatement, ReportingYear
 
 DEMO_PASSWORD = "pars-demo-password"
 
@@ -81,6 +83,8 @@ def _activities(provider: Provider, prefix: str, year: int, closed: bool, seed: 
     """The provider's activities of a year, written through the one validator."""
     rng = random.Random(seed)
     access = ProviderAccess(provider=provider, user=None, role=None, is_staff=True)
+    if year in locked_years(provider):
+        return  # attested on an earlier run: a closed year keeps its data
     records = []
     for number, topic in enumerate(TOPICS, start=1):
         start = datetime.date(year, rng.randint(1, 11), rng.randint(1, 28))
@@ -122,7 +126,9 @@ def _activities(provider: Provider, prefix: str, year: int, closed: bool, seed: 
             raise ValueError(f"demo activity {raw['provider_activity_id']} is invalid: {errors}")
         assert clean is not None
         records.append((number, clean))
-    apply_activities(access, records, channel=Channel.DEMO)
+    result = apply_activities(access, records, channel=Channel.DEMO)
+    if result.errors:
+        raise ValueError(f"demo activities refused: {result.errors}")
 
 
 @transaction.atomic
@@ -223,9 +229,20 @@ def load_demo() -> list[tuple[str, str]]:
         provider=riverside,
         reporting_year=previous_year,
         defaults={
+            "advertising_exhibit_income": Decimal("18250.00"),
+            "registration_fees": Decimal("96400.00"),
+            "government_grants": Decimal("0.00"),
+            "private_donations": Decimal("5000.00"),
             "program_summary_completed_at": timezone.now(),
             "attested_at": timezone.now(),
             "attested_by": User.objects.get(email="admin@riverside.example"),
+            "attestation_statement": AttestationStatement.objects.order_by("-version").first(),
         },
+    )
+    # Pine Coast has typed part of its program summary for last year, and not attested.
+    AnnualReport.objects.get_or_create(
+        provider=pinecoast,
+        reporting_year=previous_year,
+        defaults={"advertising_exhibit_income": Decimal("2400.00")},
     )
     return DEMO_LOGINS
