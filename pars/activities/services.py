@@ -113,15 +113,27 @@ def _check_locks(
     records: Sequence[tuple[int | None, CleanActivity]],
     result: BatchResult,
 ) -> None:
-    locked = locked_years(access.provider)
+    result.errors.extend(locked_year_errors(access, records, for_update=True))
+
+
+def locked_year_errors(
+    access: ProviderAccess,
+    records: Sequence[tuple[int | None, CleanActivity]],
+    *,
+    for_update: bool = False,
+) -> list[FieldError]:
+    """An error for each record that would change a closed (attested) reporting year."""
+    # for_update: hold the provider's report rows, so an attestation waits for this write.
+    locked = locked_years(access.provider, for_update=for_update)
     if not locked:
-        return  # the common case costs one small query
-    for row, record in records:
-        year = record.values.get("reporting_year")
-        if year in locked:
-            result.errors.append(
-                FieldError(row, "reporting_year", LOCKED_RULE, locked_message(year))
-            )
+        return []  # the common case costs one small query
+    errors = [
+        FieldError(
+            row, "reporting_year", LOCKED_RULE, locked_message(record.values["reporting_year"])
+        )
+        for row, record in records
+        if record.values.get("reporting_year") in locked
+    ]
     # Moving or deleting an activity out of a closed year is a change to that year too.
     existing = dict(
         access.records(Activity)
@@ -134,9 +146,8 @@ def _check_locks(
     for row, record in records:
         year = existing.get(record.provider_activity_id)
         if year is not None and record.values.get("reporting_year") != year:
-            result.errors.append(
-                FieldError(row, "reporting_year", LOCKED_RULE, locked_message(year))
-            )
+            errors.append(FieldError(row, "reporting_year", LOCKED_RULE, locked_message(year)))
+    return errors
 
 
 def _upsert(

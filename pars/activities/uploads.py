@@ -49,7 +49,7 @@ from pars.accounts.access import ProviderAccess, get_api_access, get_provider_ac
 from pars.accounts.models import User
 from pars.activities.models import Channel, Upload, UploadError, UploadStatus
 from pars.activities.parsers import FileRejected, ParsedRow
-from pars.activities.services import apply_activities
+from pars.activities.services import apply_activities, locked_year_errors
 from pars.activities.validation import RULES, CleanActivity, FieldError, validate_activity
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
@@ -432,7 +432,13 @@ class _Run:
             self.deleted += result.deleted
             errors = result.errors
         else:
-            errors = _unknown_deletes(self.access, self.batch)
+            # Nothing is written any more, but the report still lists every problem.
+            # Nothing is written any more, but the report still lists every problem.
+            errors = (
+                _unknown_deletes(self.access, self.batch)
+                + locked_year_errors(self.access, self.batch)
+                + locked_year_errors(self.access, self.batch)
+            )
         self.rejected += len({error.row for error in errors})
         self.report(errors)
         self.batch = []

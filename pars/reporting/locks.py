@@ -14,8 +14,13 @@ from pars.reporting.models import AnnualReport
 LOCKED_RULE = "activity.reporting_year.locked"
 
 
-def locked_years(provider: Provider, years: Iterable[int] | None = None) -> set[int]:
-    reports = AnnualReport.objects.filter(provider=provider, attested_at__isnull=False)
+def locked_years(
+    provider: Provider, years: Iterable[int] | None = None, *, for_update: bool = False
+) -> set[int]:
+    reports = AnnualReport.objects.filter(provider=provider)
+    if for_update:
+        reports = reports.select_for_update()
+    reports = reports.filter(attested_at__isnull=False)
     if years is not None:
         reports = reports.filter(reporting_year__year__in=set(years))
     return set(reports.values_list("reporting_year__year", flat=True))

@@ -231,11 +231,11 @@ def save_program_summary(
 ) -> AnnualReport:
     """Save the four figures; raises AnnualReportRefused with field errors."""
     access.require_edit()
+    report = AnnualReport.objects.select_for_update().get(pk=annual_report(access, year).pk)
+    _require_open(access, report)
     values, errors = validate_program_summary(raw)
     if errors:
         raise AnnualReportRefused(errors)
-    report = AnnualReport.objects.select_for_update().get(pk=annual_report(access, year).pk)
-    _require_open(access, report)
     changes = {
         name: [_money(getattr(report, name)), _money(value)]
         for name, value in values.items()
