@@ -1,7 +1,19 @@
 """The audit trail pages for staff (views in views.py)."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from pars.audit import views
 
 app_name = "audit"
 
-urlpatterns: list[URLPattern] = []
+S = "staff/providers/<str:provider_id>/"  # staff pages; the views apply the tenancy rule
+
+urlpatterns = [
+    path(S + "audit/", views.provider_audit, name="provider"),
+    # Provider Activity IDs are the provider's own text and may contain "/".
+    path(
+        S + "activities/<path:provider_activity_id>/audit/",
+        views.activity_audit,
+        name="activity",
+    ),
+]
