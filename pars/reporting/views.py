@@ -7,7 +7,6 @@ The pages read through the provider's access and write through the services
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from dataclasses import dataclass
 from typing import Any
@@ -48,23 +47,6 @@ from pars.reporting.services import (
 )
 from pars.reporting.summary import activity_totals
 
-# The dashboard checklist tasks that these pages carry out (labels of services.year_status).
-SUMMARY_TASK = "Complete the program summary"
-ATTEST_TASK = "Read the attestation statement and attest"
-
-
-def _linked(access: ProviderAccess, status: YearStatus) -> YearStatus:
-    """The year's checklist with the program-summary and attestation tasks linked."""
-    urls = {
-        SUMMARY_TASK: _year_url("reporting:program_summary", access, status.year),
-        ATTEST_TASK: _year_url("reporting:attest", access, status.year),
-    }
-    tasks = [
-        dataclasses.replace(task, url=urls[task.label]) if task.label in urls else task
-        for task in status.tasks
-    ]
-    return dataclasses.replace(status, tasks=tasks)
-
 
 def _year_url(name: str, access: ProviderAccess, year: int) -> str:
     return reverse(name, kwargs={"provider_id": access.provider.provider_id, "year": year})
@@ -73,7 +55,7 @@ def _year_url(name: str, access: ProviderAccess, year: int) -> str:
 @provider_view()
 def dashboard(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     reporting_year = current_reporting_year()
-    status = _linked(access, year_status(access, reporting_year)) if reporting_year else None
+    status = year_status(access, reporting_year) if reporting_year else None
     earlier = earlier_years(access, reporting_year) if reporting_year else []
     return render(
         request,
