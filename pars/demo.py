@@ -14,6 +14,7 @@ from pars.accounts.models import Membership, Role, User
 from pars.activities.models import Channel
 from pars.activities.services import apply_activities
 from pars.activities.validation import validate_activity
+from pars.audit.models import AuditAction, AuditEvent
 from pars.providers.models import (
     AccreditationDecision,
     AccreditationStatus,
@@ -239,6 +240,15 @@ def load_demo() -> list[tuple[str, str]]:
             "attestation_statement": AttestationStatement.objects.order_by("-version").first(),
         },
     )
+    if not AuditEvent.objects.filter(provider=riverside, action=AuditAction.ATTESTED).exists():
+        AuditEvent.objects.create(
+            provider=riverside,
+            action=AuditAction.ATTESTED,
+            channel=Channel.DEMO,
+            user=User.objects.get(email="admin@riverside.example"),
+            reporting_year=previous_year.year,
+            description="Attested (demo data)",
+        )
     # Pine Coast has typed part of its program summary for last year, and not attested.
     AnnualReport.objects.get_or_create(
         provider=pinecoast,
