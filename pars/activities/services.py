@@ -303,7 +303,8 @@ def _stage_row(values: dict[str, object], fixed: dict[str, object]) -> list[obje
         if name in fixed:
             row.append(fixed[name])
         elif name in _JSON_FIELDS:
-            row.append(json.dumps(values.get(name) or []))
+            value = values.get(name)
+            row.append(json.dumps(value) if value else "[]")
         else:
             row.append(values.get(name))
     return row

@@ -528,11 +528,31 @@ def _memoized_list(spec: FieldSpec, value: str) -> list[Any]:
     ]
 
 
+def _text_coerce(spec: FieldSpec) -> Callable[[FieldSpec, Any], Any]:
+    """How a text value of this field is read: remembered where the result allows it."""
+    if spec.kind in _MEMO_KINDS:
+        return _memoized
+    if spec.kind in _MEMO_LIST_KINDS:
+        return _memoized_list
+    return _COERCE[spec.kind]
+
+
+# (spec, reader for native values, reader for text), decided once rather than per cell.
 _PLAIN_FIELDS = [
-    (spec, _COERCE[spec.kind])
+    (spec, _COERCE[spec.kind], _text_coerce(spec))
     for spec in FIELDS
     if spec.name not in ("provider_activity_id", "supporters")
 ]
+_REQUIRED_FIELDS = [spec for spec in FIELDS if spec.required_for is not None]
+_REQUIRED_BY_YEAR: dict[int | None, list[FieldSpec]] = {}
+
+
+def _required_in(year: int | None) -> list[FieldSpec]:
+    required = _REQUIRED_BY_YEAR.get(year)
+    if required is None:
+        required = [spec for spec in _REQUIRED_FIELDS if spec.collected_in(year)]
+        _REQUIRED_BY_YEAR[year] = required
+    return required
 
 
 @dataclass
@@ -622,13 +642,9 @@ def validate_activity(
     legacy_code = ""
     raw_format = raw.get("activity_format")
     legacy = _legacy_format(raw_format) if not is_blank(raw_format) else None
-    for spec, coerce in _PLAIN_FIELDS:
+    for spec, native_coerce, text_coerce in _PLAIN_FIELDS:
         value = raw.get(spec.name)
-        if value.__class__ is str:
-            if spec.kind in _MEMO_KINDS:
-                coerce = _memoized
-            elif spec.kind in _MEMO_LIST_KINDS:
-                coerce = _memoized_list
+        coerce = text_coerce if value.__class__ is str else native_coerce
         # Most cells of a wide row are empty: skip them cheaply (big files, many rows).
         if value is None or value == "" or (value.__class__ is str and not value.strip()):
             if spec.name not in values:
@@ -753,10 +769,9 @@ def _missing_requirements(
     """Each requirement the record does not meet: (lowest status needing it, field, rule)."""
     year = values.get("reporting_year")
     missing: list[tuple[Status, str, str]] = []
-    for spec in FIELDS:
-        if spec.required_for is None or not spec.collected_in(year):
-            continue
+    for spec in _required_in(year):
         if is_blank(values.get(spec.name)):
+            assert spec.required_for is not None
             missing.append((spec.required_for, spec.name, f"activity.{spec.name}.required"))
     activity_format = values.get("activity_format")
     delivery = values.get("delivery_methods") or []
