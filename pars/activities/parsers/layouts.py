@@ -436,6 +436,22 @@ class RowReader:
     width: int | None = None
     unnamed: frozenset[int] = frozenset()
 
+    @functools.cached_property
+    def _plain(self) -> tuple[tuple[int, str], ...]:
+        return tuple(
+            (position, column.target)
+            for position, column in self.fixed
+            if column.code is None and not column.target.startswith("@")
+        )
+
+    @functools.cached_property
+    def _special(self) -> tuple[tuple[int, Column], ...]:
+        return tuple(
+            (position, column)
+            for position, column in self.fixed
+            if column.code is not None or column.target.startswith("@")
+        )
+
     def read(self, cells: Sequence[Any], row: int) -> ParsedRow:
         layout = self.layout
         if self.blocks is None:
@@ -455,8 +471,12 @@ class RowReader:
 
         data: dict[str, Any] = {}
         problem = None
-        for position, column in self.fixed:
-            value = cells[position] if position < len(cells) else ""
+        length = len(cells)
+        # Plain columns are most of a row: copy them in a tight loop (big files).
+        for position, target in self._plain:
+            data[target] = cells[position] if position < length else ""
+        for position, column in self._special:
+            value = cells[position] if position < length else ""
             problem = _apply(data, column, value, layout) or problem
         if layout.supporter_block and (self.blocks is None or self.blocks):
             # (A header without supporter columns says nothing about supporters.)
