@@ -547,6 +547,9 @@ _REQUIRED_FIELDS = [spec for spec in FIELDS if spec.required_for is not None]
 _REQUIRED_BY_YEAR: dict[int | None, list[FieldSpec]] = {}
 
 
+_EMPTY: tuple[Any, ...] = (None, "", [])
+
+
 def _required_in(year: int | None) -> list[FieldSpec]:
     required = _REQUIRED_BY_YEAR.get(year)
     if required is None:
@@ -770,7 +773,8 @@ def _missing_requirements(
     year = values.get("reporting_year")
     missing: list[tuple[Status, str, str]] = []
     for spec in _required_in(year):
-        if is_blank(values.get(spec.name)):
+        # Clean values: a missing one is None, or an empty text or list.
+        if values.get(spec.name) in _EMPTY:
             assert spec.required_for is not None
             missing.append((spec.required_for, spec.name, f"activity.{spec.name}.required"))
     activity_format = values.get("activity_format")
