@@ -196,11 +196,13 @@ def child(tsv: str) -> None:
     from django.core.files import File
 
     from pars.accounts.access import get_api_access
+    from pars.accounts.services import create_api_key
     from pars.activities.models import Upload
     from pars.activities.uploads import process_upload, store_upload
     from pars.providers.models import Provider
 
-    access = get_api_access(Provider.objects.get(provider_id=PROVIDER_ID))
+    provider = Provider.objects.get(provider_id=PROVIDER_ID)
+    access = get_api_access(provider, create_api_key(provider=provider, name="bench")[0])
     started = time.perf_counter()
     with open(tsv, "rb") as stream:
         upload = store_upload(access, File(stream, name="bench.txt"), via_api=True, enqueue=False)

@@ -219,7 +219,7 @@ def _bad(field: str, value: Any, problem: str) -> tuple[dict[str, Any], str, str
         _bad("private_donations", "lots", "invalid"),
         _bad("private_donations", True, "invalid"),
         _bad("private_donations", [1], "invalid"),
-        _bad("registration_fees", 1e13, "invalid"),  # over the largest amount
+        _bad("registration_fees", 1e13, "too_large"),  # over the largest amount
         ({"registratoin_fees": "5"}, "registratoin_fees", "api.field.unknown"),
     ],
 )

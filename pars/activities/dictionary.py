@@ -229,6 +229,9 @@ COUNTRY_ALIASES = {
     "US": "USA",
 }
 
+# Counts and dollar amounts are stored as 32-bit integers.
+MAX_WHOLE_NUMBER = 2_147_483_647
+
 # Reporting years of the two generations of PARS (reference 1.1).
 LAST_LEGACY_YEAR = 2021
 FIRST_CURRENT_YEAR = 2022

@@ -433,11 +433,8 @@ class _Run:
             errors = result.errors
         else:
             # Nothing is written any more, but the report still lists every problem.
-            # Nothing is written any more, but the report still lists every problem.
-            errors = (
-                _unknown_deletes(self.access, self.batch)
-                + locked_year_errors(self.access, self.batch)
-                + locked_year_errors(self.access, self.batch)
+            errors = _unknown_deletes(self.access, self.batch) + locked_year_errors(
+                self.access, self.batch
             )
         self.rejected += len({error.row for error in errors})
         self.report(errors)
@@ -478,6 +475,9 @@ class _NotAllowed(Exception):
 def _access_for(upload: Upload) -> ProviderAccess:
     """The uploader's access now: someone who lost edit rights since cannot apply a file."""
     if upload.via_api:
+        # A key revoked (or deleted) since the file was sent may not apply it any more.
+        if upload.api_key is None or upload.api_key.revoked_at is not None:
+            raise _NotAllowed
         return get_api_access(upload.provider, upload.api_key)
     if upload.created_by is None:
         raise _NotAllowed
@@ -542,8 +542,8 @@ def _process(upload_id: int) -> None:
             _finish(
                 upload,
                 UploadStatus.FAILED,
-                "The person who uploaded the file no longer has edit rights at this "
-                "provider; nothing was changed.",
+                "The person (or API key) that uploaded the file no longer has edit rights "
+                "at this provider; nothing was changed.",
             )
             return
         run = _Run(upload=upload, access=access, estimate=estimate)

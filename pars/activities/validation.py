@@ -26,6 +26,7 @@ from pars.activities.dictionary import (
     LEGACY_ACTIVITY_TYPE_NAMES,
     LEGACY_ACTIVITY_TYPES,
     LIVE_FORMATS,
+    MAX_WHOLE_NUMBER,
     MEASUREMENT_TYPES,
     RECORD_ACTIONS,
     REQUESTED_STATUSES,
@@ -107,6 +108,9 @@ def _field_rules(spec: FieldSpec, prefix: str = "") -> list[Rule]:
         rules.append(Rule(f"activity.{name}.too_long", name, message))
     if spec.max_value is not None:
         message = f"{spec.label} must be at most {spec.max_value}."
+        rules.append(Rule(f"activity.{name}.too_large", name, message))
+    elif spec.kind in (Kind.INTEGER, Kind.MONEY):
+        message = f"{spec.label} must be at most {MAX_WHOLE_NUMBER:,}."
         rules.append(Rule(f"activity.{name}.too_large", name, message))
     if spec.step is not None:
         message = f"{spec.label} must be a multiple of {spec.step}."
@@ -319,6 +323,8 @@ def _as_decimal(spec: FieldSpec, value: Any) -> Decimal:
         raise _Invalid("invalid", f"{spec.label} must be a number of {least}; got {_shown(value)}.")
     if spec.max_value is not None and number > spec.max_value:
         raise _Invalid("too_large", f"{spec.label} must be at most {spec.max_value}.")
+    if number != number.quantize(Decimal("0.01")):
+        raise _Invalid("invalid", f"{spec.label} has at most two decimals; got {_shown(value)}.")
     if spec.step is not None and number % spec.step:
         raise _Invalid("step", f"{spec.label} must be a multiple of {spec.step}; got {value}.")
     return number.normalize() if number == number.to_integral() else number
@@ -338,6 +344,9 @@ def _as_whole(spec: FieldSpec, value: Any) -> int:
         raise _Invalid(
             "invalid", f"{spec.label} must be {_KIND_FORMS[spec.kind]}; got {_shown(value)}."
         )
+    # Compare before int(): "1e2000000" is a valid Decimal that would take minutes to expand.
+    if number > (spec.max_value if spec.max_value is not None else MAX_WHOLE_NUMBER):
+        raise _Invalid("too_large", f"{spec.label} must be at most {MAX_WHOLE_NUMBER:,}.")
     return int(number)
 
 
@@ -473,6 +482,12 @@ _MEMO: dict[tuple[str, str], Any] = {}
 _MEMO_LIMIT = 100_000
 
 
+@dataclass(frozen=True)
+class _Refusal:
+    suffix: str
+    message: str
+
+
 def _memoized(spec: FieldSpec, value: str) -> Any:
     key = (spec.name, value)
     try:
@@ -481,12 +496,14 @@ def _memoized(spec: FieldSpec, value: str) -> Any:
         try:
             result = _COERCE[spec.kind](spec, value)
         except _Invalid as invalid:
-            result = invalid
+            # Keep the words, not the exception: a re-raised exception keeps every
+            # earlier row's frame alive through its traceback.
+            result = _Refusal(invalid.suffix, invalid.message)
         if len(_MEMO) >= _MEMO_LIMIT:
             _MEMO.clear()
         _MEMO[key] = result
-    if isinstance(result, _Invalid):
-        raise result
+    if isinstance(result, _Refusal):
+        raise _Invalid(result.suffix, result.message)
     return result
 
 
@@ -511,15 +528,15 @@ def _memoized_list(spec: FieldSpec, value: str) -> list[Any]:
         try:
             result = _COERCE[spec.kind](spec, value)
         except _Invalid as invalid:
-            _MEMO[key] = invalid
+            _MEMO[key] = _Refusal(invalid.suffix, invalid.message)
             raise
         frozen = tuple(
             (item["outcome"], tuple(item["measurement_types"])) if isinstance(item, dict) else item
             for item in result
         )
         _MEMO[key] = frozen
-    if isinstance(frozen, _Invalid):
-        raise frozen
+    if isinstance(frozen, _Refusal):
+        raise _Invalid(frozen.suffix, frozen.message)
     return [
         {"outcome": item[0], "measurement_types": list(item[1])}
         if isinstance(item, tuple)

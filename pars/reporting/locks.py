@@ -8,19 +8,39 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
+
 from pars.providers.models import Provider
 from pars.reporting.models import AnnualReport
 
 LOCKED_RULE = "activity.reporting_year.locked"
 
 
+def hold_provider_for_writing(provider: Provider) -> None:
+    """Writers of reported data share this lock; an attestation takes it exclusively.
+
+    So an attestation waits for writes in progress (a long upload included), and
+    writes that start later see the attested year. PostgreSQL row locks on the
+    provider; SQLite runs one write transaction at a time anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {Provider._meta.db_table} WHERE id = %s FOR SHARE",  # noqa: S608
+                [provider.pk],
+            )
+
+
+def hold_provider_exclusively(provider: Provider) -> None:
+    list(Provider.objects.select_for_update().filter(pk=provider.pk).values_list("pk"))
+
+
 def locked_years(
     provider: Provider, years: Iterable[int] | None = None, *, for_update: bool = False
 ) -> set[int]:
-    reports = AnnualReport.objects.filter(provider=provider)
     if for_update:
-        reports = reports.select_for_update()
-    reports = reports.filter(attested_at__isnull=False)
+        hold_provider_for_writing(provider)
+    reports = AnnualReport.objects.filter(provider=provider, attested_at__isnull=False)
     if years is not None:
         reports = reports.filter(reporting_year__year__in=set(years))
     return set(reports.values_list("reporting_year__year", flat=True))

@@ -19,7 +19,7 @@ from pars.activities.validation import FieldError
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
 from pars.providers.models import Contact
-from pars.reporting.locks import LOCKED_RULE, locked_message
+from pars.reporting.locks import LOCKED_RULE, hold_provider_exclusively, locked_message
 from pars.reporting.models import (
     AnnualReport,
     AttestationStatement,
@@ -220,7 +220,16 @@ def validate_program_summary(
                     None, name, f"program_summary.{name}.negative", f"{label} cannot be negative."
                 )
             )
-        elif amount != amount.quantize(Decimal("0.01")) or amount > _MAX_AMOUNT:
+        elif amount > _MAX_AMOUNT:  # before quantize(), which fails on huge exponents
+            errors.append(
+                FieldError(
+                    None,
+                    name,
+                    f"program_summary.{name}.too_large",
+                    f"{label} must be at most {_MAX_AMOUNT:,}.",
+                )
+            )
+        elif amount != amount.quantize(Decimal("0.01")):
             errors.append(
                 FieldError(
                     None,
@@ -319,9 +328,8 @@ def attester(access: ProviderAccess) -> User | None:
         return access.user
     if access.via_api_key and access.api_key is not None and access.api_key.created_by_id:
         creator = access.api_key.created_by
-        if Membership.objects.filter(
-            user=creator, provider=access.provider, role=Role.ADMIN
-        ).exists():
+        admins = access.records(Membership).filter(role=Role.ADMIN, user__is_active=True)
+        if creator is not None and admins.filter(user=creator).exists():
             return creator
     return None
 
@@ -334,6 +342,8 @@ def attest(access: ProviderAccess, year: int, *, channel: str) -> AnnualReport:
         raise _refuse(
             "year", "attestation.not_administrator", "Only a provider administrator can attest."
         )
+    # Wait for writes of this provider in progress, so what is attested is what is stored.
+    hold_provider_exclusively(access.provider)
     report = AnnualReport.objects.select_for_update().get(pk=annual_report(access, year).pk)
     _require_open(access, report)
     status = year_status(access, report.reporting_year)

@@ -71,8 +71,12 @@ def _post(
 
 def _upload(provider: Provider, content: bytes, user: User | None = None, **kwargs: Any) -> Upload:
     from pars.accounts.access import get_api_access, get_provider_access
+    from pars.accounts.services import create_api_key
 
-    access = get_provider_access(user, provider.provider_id) if user else get_api_access(provider)
+    if user is not None:
+        access = get_provider_access(user, provider.provider_id)
+    else:
+        access = get_api_access(provider, create_api_key(provider=provider)[0])
     return store_upload(
         access, SimpleUploadedFile("file.txt", content), via_api=user is None, **kwargs
     )

@@ -241,3 +241,36 @@ def test_a_record_read_back_as_ready_to_close_can_be_sent_again() -> None:
     assert errors == []
     assert clean is not None
     assert clean.values["status"] == "ready_to_close"
+
+
+@pytest.mark.parametrize("huge", ["1e2000000", "99999999999", 10**20])
+def test_huge_numbers_are_refused_quickly_not_expanded(huge: object) -> None:
+    _, errors = validate_activity(course(physician_learners=huge), today=TODAY)
+    assert [(e.field, e.rule) for e in errors] == [
+        ("physician_learners", "activity.physician_learners.too_large")
+    ]
+    assert errors[0].rule in RULES
+
+
+def test_decimals_beyond_cents_are_refused_not_rounded() -> None:
+    _, errors = validate_activity(course(hours_of_instruction="0.004"), today=TODAY)
+    assert [e.rule for e in errors] == ["activity.hours_of_instruction.invalid"]
+
+
+def test_a_repeated_bad_value_does_not_keep_earlier_rows_alive() -> None:
+    # The memo must not re-raise one exception object: its traceback would grow with every
+    # row and keep each earlier row's frame (and data) alive.
+    import traceback
+
+    from pars.activities import validation
+    from pars.activities.dictionary import FIELDS_BY_NAME
+
+    spec = FIELDS_BY_NAME["start_date"]
+    depths = []
+    for _ in range(50):
+        try:
+            validation._memoized(spec, "31/12/2026")
+        except validation._Invalid as invalid:
+            depths.append(len(traceback.extract_tb(invalid.__traceback__)))
+    assert len(depths) == 50
+    assert max(depths) <= 3
