@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import IO, Any, Protocol
 
-from openpyxl import Workbook  # type: ignore[import-untyped]
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

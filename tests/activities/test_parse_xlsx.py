@@ -373,3 +373,30 @@ def test_write_rows_csv_escapes_formulas() -> None:
         ["3", "'-5", "a; b"],
         ["4", "\x01=1+1", ""],
     ]
+
+
+def test_a_big_sheet_streams_with_flat_memory(tmp_path: Path) -> None:
+    """The reader streams the sheet; it never holds the whole worksheet."""
+    import tracemalloc
+
+    from openpyxl import Workbook
+
+    from pars.activities.parsers.layouts import CURRENT
+
+    path = tmp_path / "big.xlsx"
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(CURRENT.headers(supporters=1))
+    width = len(CURRENT.headers(supporters=1))
+    for number in range(5_000):
+        sheet.append(["Add", "", f"BIG-{number:06d}", "", f"Title {number}"] + [""] * (width - 5))
+    workbook.save(path)
+    tracemalloc.start()
+    try:
+        _, rows = read_xlsx(path)
+        count = sum(1 for _ in rows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 5_000
+    assert peak < 10 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"

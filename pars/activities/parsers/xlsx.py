@@ -22,6 +22,7 @@ times (a zip bomb).
 
 from __future__ import annotations
 
+import datetime
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from python_calamine import CalamineError, CalamineWorkbook
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from pars.activities.parsers import FileRejected, ParsedRow
 from pars.activities.parsers.layouts import Layout, blank, recognise
@@ -48,43 +50,60 @@ _NOT_XLSX = (
 
 
 def read_xlsx(path: str | Path) -> tuple[Layout, Iterator[ParsedRow]]:
-    """Recognise the layout of the first worksheet and return it with its rows."""
+    """Recognise the layout of the first worksheet and return it with its rows.
+
+    Read with openpyxl in read-only mode, which streams the sheet's XML: memory stays
+    flat however many rows the sheet has (calamine would load the whole sheet first).
+    """
     check_xlsx_archive(path)
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        sheet = workbook.get_sheet_by_index(0)
-        start = sheet.start
-        sheet_rows = sheet.iter_rows()
-    except (CalamineError, ValueError, OSError) as error:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        sheet_rows = sheet.iter_rows(min_row=1, min_col=1, values_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise FileRejected(f"{_NOT_XLSX} ({error})") from None
-    # calamine yields rows from sheet row 1 but columns from the first used column.
-    records = _records(sheet_rows, left=start[1] if start else 0)
-    first = next(records, None)
+    records = _records(sheet_rows)
+    try:
+        first = next(records, None)
+    except Exception as error:
+        workbook.close()
+        raise FileRejected(f"{_NOT_XLSX} ({error})") from None
     if first is None:
+        workbook.close()
         raise FileRejected("The first worksheet is empty: it has no rows.")
     number, cells = first
-    reader, is_header = recognise(cells)
+    try:
+        reader, is_header = recognise(cells)
+    except FileRejected:
+        workbook.close()
+        raise
 
     def rows() -> Iterator[ParsedRow]:
-        if not is_header:
-            yield reader.read(cells, number)
-        for row_number, row_cells in records:
-            yield reader.read(row_cells, row_number)
+        try:
+            if not is_header:
+                yield reader.read(cells, number)
+            for row_number, row_cells in records:
+                yield reader.read(row_cells, row_number)
+        finally:
+            workbook.close()  # read-only workbooks keep the file open until closed
 
     return reader.layout, rows()
 
 
-def _records(rows: Iterable[Sequence[Any]], left: int) -> Iterator[tuple[int, list[Any]]]:
-    padding = [""] * left
+def _records(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
     for number, row in enumerate(rows, start=1):
         if all(blank(value) for value in row):
             continue
-        yield number, padding + [_value(value) for value in row]
+        yield number, [_value(value) for value in row]
 
 
 def _value(value: Any) -> Any:
+    if value is None:
+        return ""  # an empty cell, as in a tab-delimited file
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        return value.date()  # Excel keeps dates as midnight date-times
     return value
 
 
