@@ -92,13 +92,22 @@ def apply_activities(
                 channel=channel,
             )
         if known:
-            access.records(Activity).filter(provider_activity_id__in=known).delete()
+            doomed = access.records(Activity).filter(provider_activity_id__in=known)
+            # The trail keeps what was deleted: every reported value, as [old, None].
+            gone = _old_values(doomed)
+            doomed.delete()
             ActivityChange.objects.bulk_create(
                 ActivityChange(
                     provider=access.provider,
                     event=event,
                     provider_activity_id=key,
                     action="deleted",
+                    changes={
+                        name: [_plain(value), None]
+                        for name, value in gone[key].items()
+                        if name not in ("pk", "provider_activity_id")
+                        and value not in (None, "", [])
+                    },
                 )
                 for key in sorted(known)
             )

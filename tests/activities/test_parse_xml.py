@@ -818,3 +818,24 @@ def test_a_200000_activity_file_streams_in_flat_memory(tmp_path: Path) -> None:
     assert path.stat().st_size > 100 * 1024 * 1024
     assert _maxrss_bytes() - before < 100 * 1024 * 1024
     path.unlink()
+
+
+def test_two_amounts_for_one_source_that_cannot_be_added_are_refused_not_dropped() -> None:
+    from pars.activities.parsers.xml import _combine
+
+    assert _combine("1000", "2000") == "3000"
+    combined = _combine("1,000", "2000")
+    _, errors = validate_activity(
+        {
+            "provider_activity_id": "X",
+            "title": "T",
+            "activity_format": "journal",
+            "start_date": "2026-01-01",
+            "end_date": "2026-01-01",
+            "commercial_support_received": "yes",
+            "supporters": [{"source": "Example Pharma", "monetary_amount": combined}],
+        },
+        today=TODAY,
+    )
+    assert [e.rule for e in errors] == ["activity.supporters.monetary_amount.invalid"]
+    assert "1,000 + 2000" in errors[0].message

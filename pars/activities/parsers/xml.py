@@ -523,7 +523,9 @@ def _combine(first: str | None, second: str | None) -> str | None:
         return first if second is None else second
     if first.isdigit() and second.isdigit():
         return str(int(first) + int(second))
-    return first if not first.isdigit() else second  # the validator names the bad one
+    # Not both plain numbers: pass both on, so the validator refuses the pair by name
+    # rather than one of them being dropped without a word.
+    return f"{first} + {second}"
 
 
 def _read_participation(metrics: _Index, data: dict[str, Any]) -> None:
