@@ -180,3 +180,38 @@ def test_provider_owned_models_all_name_their_owner_provider() -> None:
         for field in model._meta.get_fields():
             if getattr(field, "related_model", None) is Provider and field.many_to_one:
                 assert field.name == "provider", f"{model.__name__}.{field.name}"
+
+
+def test_state_accreditor_staff_reach_no_provider_of_another_accreditor(
+    victim: Victim, outsider: tuple[User, str]
+) -> None:
+    """State-accreditor staff see only their society's providers, on every route."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from pars.testing import make_accreditor, make_user
+    from tests.route_walker import _leaks, _text, all_routes
+
+    state_staff = make_user(
+        "staff@other-society.example", is_staff=True, staff_accreditor=make_accreditor("TN")
+    )
+    client = Client()
+    client.force_login(state_staff)
+    problems = []
+    checked = 0
+    for route in all_routes():
+        sample = SAMPLES.get(route.key)
+        if sample is None or sample.kind not in (Kind.PROVIDER, Kind.STAFF):
+            continue
+        kwargs = sample.kwargs(victim)
+        url = reverse(route.key, kwargs=kwargs)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            checked += 1
+            if "provider_id" in kwargs:
+                if response.status_code != 404:
+                    problems.append(f"{route.key} {method}: {response.status_code}")
+            elif response.status_code >= 500 or _leaks(_text(response), victim):
+                problems.append(f"{route.key} {method}: {response.status_code} or leaked")
+    assert checked > 40
+    assert problems == []

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -111,9 +111,10 @@ def staff_detail(request: HttpRequest, provider_id: str) -> HttpResponse:
 
 
 @staff_view
-@require_POST
 def staff_decision_add(request: HttpRequest, provider_id: str) -> HttpResponse:
-    access = get_provider_access(request.user, provider_id)
+    access = get_provider_access(request.user, provider_id)  # 404 before anything else
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     form = DecisionForm(request.POST, provider=access.provider)
     if form.is_valid():
         record_decision(form.instance)
