@@ -38,7 +38,6 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.text import slugify
 from ninja import Field, HeaderEx, P, Router, Schema
 
 from pars.accounts.access import ProviderAccess
@@ -68,12 +67,6 @@ RULE_STATEMENT_NOT_CURRENT = "attestation.statement_version.not_current"
 _CENT = Decimal("0.01")
 
 # YearStatus.stage (a label for people) -> a stable code for programs.
-STAGE_CODES = {
-    "Open": "open",
-    "Activities complete": "activities_complete",
-    "Ready to attest": "ready_to_attest",
-    "Attested — closed": "attested",
-}
 
 
 # ---------------------------------------------------------------------------
@@ -213,7 +206,7 @@ def report_json(access: ProviderAccess, reporting_year: ReportingYear) -> dict[s
         "year": reporting_year.year,
         "deadline": reporting_year.deadline,
         "days_left": status.days_left,
-        "stage": STAGE_CODES.get(status.stage, slugify(status.stage).replace("-", "_")),
+        "stage": status.stage_code,
         "stage_label": status.stage,
         "tasks_left": [{"label": task.label, "url": task.url} for task in status.tasks_left],
         "activities_entered": status.activities_total,

@@ -36,6 +36,14 @@ class ReportTask:
     url: str | None = None
 
 
+STAGE_LABELS = {
+    "open": "Open",
+    "activities_complete": "Activities complete",
+    "ready_to_attest": "Ready to attest",
+    "attested": "Attested — closed",
+}
+
+
 @dataclass(frozen=True)
 class YearStatus:
     year: int
@@ -57,14 +65,19 @@ class YearStatus:
         return self.activities_total > 0 and self.activities_open == 0
 
     @property
-    def stage(self) -> str:
+    def stage_code(self) -> str:
+        """The stage as a stable code (for the web service); `stage` is its label."""
         if self.attested:
-            return "Attested — closed"
+            return "attested"
         if self.program_summary_done and self.activities_complete:
-            return "Ready to attest"
+            return "ready_to_attest"
         if self.activities_complete:
-            return "Activities complete"
-        return "Open"
+            return "activities_complete"
+        return "open"
+
+    @property
+    def stage(self) -> str:
+        return STAGE_LABELS[self.stage_code]
 
     @property
     def tasks_left(self) -> list[ReportTask]:

@@ -351,8 +351,6 @@ def test_each_format_uploads_through_the_page(
     deleted_id: str,
 ) -> None:
     # The parsers' golden files: four activities and a delete of one that exists.
-    if not (DATA / name).exists():
-        pytest.skip(f"{name} is not there yet")
     make_activity(provider, provider_activity_id=deleted_id)
     response = _post(client_as(editor), provider, (DATA / name).read_bytes(), name="upload.bin")
     upload = Upload.objects.get()
