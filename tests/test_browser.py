@@ -7,7 +7,6 @@ password, resets it from the emailed link and logs in with the new one.
 The live server runs in this process, so the emails land in ``django.core.mail.outbox``.
 """
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -23,28 +22,14 @@ from pars.accounts.models import Role, User
 from pars.providers.models import Provider
 from pars.reporting.models import ReportingYear
 from pars.testing import TEST_PASSWORD, make_member, make_provider
+from tests.browser_support import TIMEOUT_MS, launch_chromium, skip_without_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-# Under CI a missing chromium is an error (the launch fails); on a laptop it is a skip.
-if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+skip_without_chromium()
 
 ADMIN_EMAIL = "alice@riverside.example"
 NEW_EMAIL = "nia.new@riverside.example"
 FIRST_PASSWORD = "a-much-better-passphrase-2026"
 RESET_PASSWORD = "yet-another-passphrase-77"
-TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
@@ -53,7 +38,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
     # here while it runs are still synchronous, so Django may allow them.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             yield browser
         finally:

@@ -16,7 +16,6 @@ the POST that uploads it.
 from __future__ import annotations
 
 import io
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -47,24 +46,10 @@ from pars.activities.parsers.layouts import CURRENT
 from pars.activities.xlsx_template import TEMPLATE_SUPPORTERS
 from pars.providers.models import Provider
 from pars.testing import TEST_PASSWORD
+from tests.browser_support import TIMEOUT_MS, launch_chromium, skip_without_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+skip_without_chromium()
 
-# Under CI a missing chromium is an error (the launch fails); on a laptop it is a skip.
-if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
-
-TIMEOUT_MS = 15_000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REJECTED = "Rejected (errors found, nothing changed)"
 BAD_DATES = ("end_date", "activity.end_date.before_start")
@@ -210,7 +195,7 @@ def playwright(monkeypatch: pytest.MonkeyPatch) -> Iterator[Playwright]:
 
 @pytest.fixture
 def page(playwright: Playwright) -> Iterator[Page]:
-    browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser: Browser = launch_chromium(playwright)
     try:
         context = browser.new_context()
         context.set_default_timeout(TIMEOUT_MS)

@@ -26,7 +26,10 @@ from pars.activities.validation import validate_activity
 from pars.reporting.models import AnnualReport, ReportingYear, YearReopening
 from pars.testing import TEST_PASSWORD, make_member, make_provider, make_user
 from tests.activities.test_validation import course
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _log_in, _new_page
+from tests.browser_support import launch_chromium, skip_without_chromium
+from tests.test_browser import _log_in, _new_page
+
+skip_without_chromium()
 
 ADMIN_EMAIL = "alice@riverside.example"
 STAFF_EMAIL = "sam@accreditor.example"
@@ -37,7 +40,7 @@ REASON = "The provider found a wrong title after attesting"
 def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             yield browser
         finally:
