@@ -215,3 +215,36 @@ def test_state_accreditor_staff_reach_no_provider_of_another_accreditor(
                 problems.append(f"{route.key} {method}: {response.status_code} or leaked")
     assert checked > 40
     assert problems == []
+
+
+def test_a_read_only_member_changes_nothing_through_any_route(
+    victim: Victim, outsider: tuple[User, str]
+) -> None:
+    """Every POST a read-only member can send is refused or harmless (the rows stay)."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.route_walker import all_routes, victim_snapshot
+
+    reader = make_member(victim.provider, Role.READONLY, email="rita@victim.example")
+    client = Client()
+    client.force_login(reader)
+    before = victim_snapshot(victim)
+    statuses = {}
+    for route in all_routes():
+        sample = SAMPLES.get(route.key)
+        if sample is None or sample.kind is not Kind.PROVIDER:
+            continue
+        url = reverse(route.key, kwargs=sample.kwargs(victim))
+        statuses[route.key] = client.post(url).status_code
+    assert all(status < 500 for status in statuses.values()), statuses
+    # The action routes that would change rows on a bare POST are refused outright.
+    for name in (
+        "accounts:member_remove",
+        "accounts:member_role",
+        "accounts:api_key_revoke",
+        "providers:contact_delete",
+        "activities:delete",
+    ):
+        assert statuses[name] == 403, name
+    assert victim_snapshot(victim) == before
