@@ -23,6 +23,8 @@ from pars.accounts.api_auth import api_access
 from pars.activities import services
 from pars.activities.dictionary import (
     FIELDS,
+    FIRST_REPORTING_YEAR,
+    LAST_REPORTING_YEAR,
     MEASUREMENT_TYPES,
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
@@ -85,7 +87,11 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
     elif kind is Kind.DATE:
         schema = {"type": "string", "format": "date"}
     elif kind is Kind.YEAR:
-        schema = {"type": "integer", "minimum": 2005, "maximum": 2100}
+        schema = {
+            "type": "integer",
+            "minimum": FIRST_REPORTING_YEAR,
+            "maximum": LAST_REPORTING_YEAR,
+        }
     elif kind is Kind.CHOICE:
         schema = {"type": "string", "enum": list(spec.choices)}
     elif kind is Kind.CHOICE_LIST:

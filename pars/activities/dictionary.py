@@ -229,6 +229,12 @@ COUNTRY_ALIASES = {
     "US": "USA",
 }
 
+# The Yes/No words every channel accepts (case-insensitive), and the reporting years.
+YES_WORDS = frozenset({"yes", "y", "true", "1"})
+NO_WORDS = frozenset({"no", "n", "false", "0"})
+FIRST_REPORTING_YEAR = 2005
+LAST_REPORTING_YEAR = 2100
+
 # Counts and dollar amounts are stored as 32-bit integers.
 MAX_WHOLE_NUMBER = 2_147_483_647
 

@@ -9,10 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from pars.activities.dictionary import FIRST_REPORTING_YEAR
 from pars.activities.forms import error_label
 from pars.activities.validation import Rule, rules_for_year
 
-FIRST_RULE_YEAR = 2005  # the earliest reporting year the validator accepts
+FIRST_RULE_YEAR = FIRST_REPORTING_YEAR
 
 
 def rule_years(rule: Rule) -> str:

@@ -21,16 +21,20 @@ from pars.activities.dictionary import (
     COUNTRY_ALIASES,
     FIELDS,
     FIELDS_BY_NAME,
+    FIRST_REPORTING_YEAR,
     FORMATS,
     FORMATS_WITH_DELIVERY,
+    LAST_REPORTING_YEAR,
     LEGACY_ACTIVITY_TYPE_NAMES,
     LEGACY_ACTIVITY_TYPES,
     LIVE_FORMATS,
     MAX_WHOLE_NUMBER,
     MEASUREMENT_TYPES,
+    NO_WORDS,
     RECORD_ACTIONS,
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
+    YES_WORDS,
     FieldSpec,
     Kind,
     Status,
@@ -271,8 +275,6 @@ _DATE_PATTERNS = (
         ("y", "m", "d"),
     ),
 )
-_TRUE = {"yes", "y", "true", "1"}
-_FALSE = {"no", "n", "false", "0"}
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
@@ -354,7 +356,10 @@ def _as_year(spec: FieldSpec, value: Any) -> int:
     text = str(value).strip()
     if text.endswith(".0"):
         text = text[:-2]
-    if not re.fullmatch(r"\d{4}", text) or not 2005 <= int(text) <= 2100:
+    if (
+        not re.fullmatch(r"\d{4}", text)
+        or not FIRST_REPORTING_YEAR <= int(text) <= LAST_REPORTING_YEAR
+    ):
         raise _Invalid("invalid", f"{spec.label} must be a 4-digit year; got {_shown(value)}.")
     return int(text)
 
@@ -363,9 +368,9 @@ def _as_boolean(spec: FieldSpec, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in _TRUE:
+    if text in YES_WORDS:
         return True
-    if text in _FALSE:
+    if text in NO_WORDS:
         return False
     raise _Invalid("invalid", f"{spec.label} must be Yes or No; got {_shown(value)}.")
 

@@ -17,11 +17,9 @@ from pars.activities.parsers.layouts import (
     CURRENT,
     LAYOUTS,
     LEGACY_43,
-    NO_WORDS,
     TEMPLATE_2011,
     TEMPLATE_C,
     TEMPLATE_D,
-    YES_WORDS,
     Layout,
     normalise_header,
 )
@@ -96,11 +94,6 @@ def test_current_layout_is_every_field_but_supporters_by_label() -> None:
     ]
     keys = [normalise_header(header) for header in CURRENT.headers(3)]
     assert len(keys) == len(set(keys)), "two current headers normalise alike"
-
-
-def test_yes_no_words_match_the_validator() -> None:
-    assert set(YES_WORDS) == validation._TRUE
-    assert set(NO_WORDS) == validation._FALSE
 
 
 def test_header_normalisation() -> None:

@@ -66,6 +66,8 @@ from pars.activities.dictionary import (
     FIELDS_BY_NAME,
     IN_KIND_TYPES,
     LEARNING_FORMATS,
+    NO_WORDS,
+    YES_WORDS,
     Kind,
 )
 from pars.activities.parsers import FileRejected, ParsedRow
@@ -75,10 +77,6 @@ TEMPLATE = "@template"
 ACTIVITY_DATE = "@activity_date"
 IGNORED = "@ignored"
 IN_KIND_OTHER = "@in_kind_other"
-
-# The Yes/No words, the same as the validator's (`validation._TRUE`/`_FALSE`).
-YES_WORDS = frozenset({"yes", "y", "true", "1"})
-NO_WORDS = frozenset({"no", "n", "false", "0"})
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from pars.activities.dictionary import NO_WORDS, YES_WORDS
 from pars.activities.parsers import FileRejected, ParsedRow
 
 METRICS_V1_NS = "http://ns.medbiq.org/metrics/v1/"
@@ -382,8 +383,6 @@ _EXTENSION_LISTS = {
     "competencies": ("competency", "competencies"),
 }
 _ACTIONS = {"add", "update", "delete"}
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
 
 
 def _date(text: str | None) -> str | None:
@@ -588,9 +587,9 @@ def _read_extensions(
             _put(data, "status", _text(child))
         elif name == "closeactivityrecord":
             close = (_text(child) or "").lower()
-            if close in _TRUE:
+            if close in YES_WORDS:
                 data["status"] = "closed"  # whatever ActivityStatus says
-            elif close not in _FALSE:
+            elif close not in NO_WORDS:
                 data["status"] = _text(child)  # for the validator to report
     data.update(lists)
     if outcomes:
