@@ -1,11 +1,13 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.test import Client
+from playwright.sync_api import Browser, sync_playwright
 
 from pars.accounts.models import Role, User
 from pars.providers.models import Provider
 from pars.testing import make_member, make_provider, make_user
+from tests.browser_support import launch_chromium
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +66,17 @@ def client_as() -> Callable[[User], Client]:
 @pytest.fixture(autouse=True)
 def _local_cache(settings: pytest.FixtureRequest) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    """Debian's chromium, for the browser tests (launched only when a test asks)."""
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made
+    # here while it runs are still synchronous, so Django may allow them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        launched = launch_chromium(playwright)
+        try:
+            yield launched
+        finally:
+            launched.close()

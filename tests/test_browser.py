@@ -8,13 +8,12 @@ The live server runs in this process, so the emails land in ``django.core.mail.o
 """
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from django.core import mail
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
@@ -22,7 +21,10 @@ from pars.accounts.models import Role, User
 from pars.providers.models import Provider
 from pars.reporting.models import ReportingYear
 from pars.testing import TEST_PASSWORD, make_member, make_provider
-from tests.browser_support import TIMEOUT_MS, launch_chromium, skip_without_chromium
+from tests.browser_support import (
+    TIMEOUT_MS,
+    skip_without_chromium,
+)
 
 skip_without_chromium()
 
@@ -30,19 +32,6 @@ ADMIN_EMAIL = "alice@riverside.example"
 NEW_EMAIL = "nia.new@riverside.example"
 FIRST_PASSWORD = "a-much-better-passphrase-2026"
 RESET_PASSWORD = "yet-another-passphrase-77"
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made
-    # here while it runs are still synchronous, so Django may allow them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _new_page(browser: Browser) -> tuple[BrowserContext, Page]:

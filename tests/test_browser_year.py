@@ -9,13 +9,12 @@ administrator's edit goes through.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from importlib import import_module
 
 import pytest
 from django.apps import apps as django_apps
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from pars.accounts.access import get_provider_access
@@ -26,7 +25,9 @@ from pars.activities.validation import validate_activity
 from pars.reporting.models import AnnualReport, ReportingYear, YearReopening
 from pars.testing import TEST_PASSWORD, make_member, make_provider, make_user
 from tests.activities.test_validation import course
-from tests.browser_support import launch_chromium, skip_without_chromium
+from tests.browser_support import (
+    skip_without_chromium,
+)
 from tests.test_browser import _log_in, _new_page
 
 skip_without_chromium()
@@ -34,17 +35,6 @@ skip_without_chromium()
 ADMIN_EMAIL = "alice@riverside.example"
 STAFF_EMAIL = "sam@accreditor.example"
 REASON = "The provider found a wrong title after attesting"
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _edit_title(page: Page, base_url: str, activity: Activity, title: str) -> None:
