@@ -71,18 +71,8 @@ def apply_activities(
         _check_locks(access, records, result)
         known: set[str] = set()
         if deletes:
-            ids = [record.provider_activity_id for _, record in deletes]
-            known = set(
-                access.records(Activity)
-                .filter(provider_activity_id__in=ids)
-                .values_list("provider_activity_id", flat=True)
-            )
-            for row, record in deletes:
-                if record.provider_activity_id not in known:
-                    rule = "activity.provider_activity_id.unknown"
-                    result.errors.append(
-                        FieldError(row, "provider_activity_id", rule, RULES[rule].message)
-                    )
+            known = _existing_ids(access, deletes)
+            result.errors.extend(_unknown_deletes(deletes, known))
         if result.errors:
             return result
         if event is None:
@@ -115,6 +105,37 @@ def apply_activities(
         if upserts:
             _upsert(access, [record for _, record in upserts], channel, event, result)
     return result
+
+
+def _existing_ids(
+    access: ProviderAccess, records: Sequence[tuple[int | None, CleanActivity]]
+) -> set[str]:
+    return set(
+        access.records(Activity)
+        .filter(provider_activity_id__in=[record.provider_activity_id for _, record in records])
+        .values_list("provider_activity_id", flat=True)
+    )
+
+
+def _unknown_deletes(
+    deletes: Sequence[tuple[int | None, CleanActivity]], known: set[str]
+) -> list[FieldError]:
+    rule = "activity.provider_activity_id.unknown"
+    return [
+        FieldError(row, "provider_activity_id", rule, RULES[rule].message)
+        for row, record in deletes
+        if record.provider_activity_id not in known
+    ]
+
+
+def refusals(
+    access: ProviderAccess, records: Sequence[tuple[int | None, CleanActivity]]
+) -> list[FieldError]:
+    """What apply_activities would refuse, found without writing (deletes of unknown IDs,
+    changes to closed years): a rejected file still reports every problem."""
+    deletes = [(row, record) for row, record in records if record.action == "delete"]
+    unknown = _unknown_deletes(deletes, _existing_ids(access, deletes)) if deletes else []
+    return unknown + locked_year_errors(access, records)
 
 
 def _check_locks(

@@ -49,7 +49,7 @@ from pars.accounts.access import ProviderAccess, get_api_access, get_provider_ac
 from pars.accounts.models import User
 from pars.activities.models import Channel, Upload, UploadError, UploadStatus
 from pars.activities.parsers import FileRejected, ParsedRow
-from pars.activities.services import apply_activities, locked_year_errors
+from pars.activities.services import apply_activities, refusals
 from pars.activities.validation import RULES, CleanActivity, FieldError, validate_activity
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
@@ -433,9 +433,7 @@ class _Run:
             errors = result.errors
         else:
             # Nothing is written any more, but the report still lists every problem.
-            errors = _unknown_deletes(self.access, self.batch) + locked_year_errors(
-                self.access, self.batch
-            )
+            errors = refusals(self.access, self.batch)
         self.rejected += len({error.row for error in errors})
         self.report(errors)
         self.batch = []
@@ -444,28 +442,6 @@ class _Run:
 def _raw_id(data: dict[str, Any]) -> str:
     value = data.get("provider_activity_id")
     return "" if value is None else str(value).strip()
-
-
-def _unknown_deletes(
-    access: ProviderAccess, batch: list[tuple[int | None, CleanActivity]]
-) -> list[FieldError]:
-    """The deletes of IDs that do not exist, found without writing (the file is refused)."""
-    from pars.activities.models import Activity
-
-    deletes = [(row, record) for row, record in batch if record.action == "delete"]
-    if not deletes:
-        return []
-    known = set(
-        access.records(Activity)
-        .filter(provider_activity_id__in=[record.provider_activity_id for _, record in deletes])
-        .values_list("provider_activity_id", flat=True)
-    )
-    rule = "activity.provider_activity_id.unknown"
-    return [
-        FieldError(row, "provider_activity_id", rule, RULES[rule].message)
-        for row, record in deletes
-        if record.provider_activity_id not in known
-    ]
 
 
 class _NotAllowed(Exception):
