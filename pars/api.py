@@ -13,6 +13,7 @@ from pars.accounts.api_auth import ApiKeyAuth, api_access
 from pars.activities.api import exports_router, rules_router
 from pars.activities.api import router as activities_router
 from pars.activities.upload_api import router as uploads_router
+from pars.learners.api import router as learners_router
 from pars.reporting.api import router as reporting_router
 
 api = NinjaAPI(
@@ -44,3 +45,4 @@ api.add_router("/exports", exports_router)
 api.add_router("/rules", rules_router)
 api.add_router("/uploads", uploads_router)
 api.add_router("/annual-reports", reporting_router)
+api.add_router("", learners_router)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "pars.audit",
     "pars.activities",
     "pars.reporting",
+    "pars.learners",
 ]
 
 MIDDLEWARE = [

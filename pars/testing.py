@@ -84,3 +84,42 @@ def make_activity(provider: Provider, **fields: Any) -> Activity:
     }
     defaults.update(fields)
     return Activity.objects.create(provider=provider, **defaults)
+
+
+def register(activity: Activity, code: str = "ABIM", **fields: Any) -> Any:
+    """Register an activity with a recipient (the board's defaults: 10 points, MK type)."""
+    from decimal import Decimal
+
+    from pars.learners.models import ActivityRegistration, Recipient
+
+    recipient = Recipient.objects.get(code=code)
+    defaults: dict[str, Any] = {}
+    if recipient.kind == "moc_board":
+        defaults = {"moc_points": Decimal(10), "credit_types": recipient.credit_types[:1]}
+    if recipient.kind == "rems":
+        defaults = {"rems_type": "opioid_analgesic"}
+    defaults.update(fields)
+    return ActivityRegistration.objects.create(
+        provider=activity.provider, activity=activity, recipient=recipient, **defaults
+    )
+
+
+# A learner row as files and the JSON body carry it; valid for ABIM with the
+# registration above, for an activity dated March 2026.
+LEARNER_ROW: dict[str, Any] = {
+    "recipient": "ABIM",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "birth_date": "12-10",
+    "learner_id": "123456",
+    "completion_date": "2026-03-02",
+    "cme_credits": "10",
+    "moc_points": "10",
+    "moc_credit_types": "Medical Knowledge",
+}
+
+
+def learner_row(activity: Activity, **overrides: Any) -> dict[str, Any]:
+    row = {"provider_activity_id": activity.provider_activity_id, **LEARNER_ROW}
+    row.update(overrides)
+    return row

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("pars.providers.urls")),
     path("", include("pars.activities.urls")),
     path("", include("pars.activities.upload_urls")),
+    path("", include("pars.learners.urls")),
     path("", include("pars.audit.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -13,6 +13,8 @@ from pars.providers.models import ContactRole, Provider
 from pars.testing import make_activity, make_contact, make_decision, make_member, make_provider
 from tests.route_walker import Kind, Sample, Victim, walk_as_outsider
 from tests.tenancy_samples_activities import ACTIVITY_SAMPLES
+from tests.tenancy_samples_learners import LEARNER_SAMPLES
+from tests.tenancy_samples_learners_api import LEARNER_API_SAMPLES
 from tests.tenancy_samples_reporting import REPORTING_SAMPLES
 from tests.tenancy_samples_reporting_api import REPORTING_API_SAMPLES
 from tests.tenancy_samples_uploads import UPLOAD_SAMPLES
@@ -85,6 +87,8 @@ SAMPLES: dict[str, Sample] = {
     **UPLOAD_SAMPLES,
     **REPORTING_SAMPLES,
     **REPORTING_API_SAMPLES,
+    **LEARNER_SAMPLES,
+    **LEARNER_API_SAMPLES,
 }
 
 

@@ -137,6 +137,7 @@ class UploadStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Processing"
     SUCCEEDED = "succeeded", "Applied"
+    PARTIAL = "partial", "Applied, except the rows with errors"
     REJECTED = "rejected", "Rejected (errors found, nothing changed)"
     DUPLICATE = "duplicate", "Already uploaded (nothing changed)"
     FAILED = "failed", "Failed (nothing changed)"
@@ -164,6 +165,7 @@ class Upload(models.Model):
     added = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     deleted = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)

@@ -64,7 +64,12 @@ def upload_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
                 return redirect(
                     "uploads:detail", provider_id=access.provider.provider_id, pk=upload.pk
                 )
-    uploads = access.records(Upload).select_related("created_by").order_by("-created_at", "-pk")
+    uploads = (
+        access.records(Upload)
+        .filter(kind="activities")
+        .select_related("created_by")
+        .order_by("-created_at", "-pk")
+    )
     page = Paginator(uploads, 25).get_page(request.GET.get("page"))
     context = {
         "access": access,

@@ -31,11 +31,11 @@ import re
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, ClassVar, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -161,6 +161,7 @@ def store_upload(
     via_api: bool = False,
     kind_hint: str | None = None,
     enqueue: bool = True,
+    kind: str = "activities",
 ) -> Upload:
     """Keep an uploaded activity file and queue its processing; returns the Upload.
 
@@ -190,8 +191,11 @@ def store_upload(
         file_format = detect_format(uploaded_file.read(1024))
         uploaded_file.seek(0)
     original_name = PurePath((uploaded_file.name or "upload").replace("\\", "/")).name[:255]
+    if kind not in UPLOAD_KINDS:
+        raise ValueError(f"Unknown upload kind {kind!r}")
     upload = Upload(
         provider=access.provider,
+        kind=kind,
         created_by=created_by if created_by is not None else access.user,
         via_api=via_api,
         api_key=access.api_key,
@@ -292,7 +296,7 @@ def _xlsx_dimension_rows(upload: Upload) -> int | None:
     bombs), and this reads at most 4 KiB of one decompressed member.
     """
     with (
-        _local_path(upload) as path,
+        local_path(upload) as path,
         zipfile.ZipFile(path) as archive,
         archive.open("xl/worksheets/sheet1.xml") as sheet,
     ):
@@ -307,7 +311,7 @@ def _xlsx_dimension_rows(upload: Upload) -> int | None:
 
 
 @contextmanager
-def _local_path(upload: Upload) -> Iterator[str]:
+def local_path(upload: Upload) -> Iterator[str]:
     """A local file path of the upload (the Excel reader needs one)."""
     try:
         path: str | None = upload.file.path
@@ -323,13 +327,16 @@ def _local_path(upload: Upload) -> Iterator[str]:
         yield local.name
 
 
+OpenedRows = tuple[str, Iterator[ParsedRow], IO[bytes] | None]
+
+
 @contextmanager
-def _open_rows(upload: Upload) -> Iterator[tuple[str, Iterator[ParsedRow], IO[bytes] | None]]:
-    """(layout name, parsed rows, the open byte stream if any) of the upload's file."""
+def _open_activity_rows(upload: Upload) -> Iterator[OpenedRows]:
+    """(layout name, parsed rows, the open byte stream if any) of an activity file."""
     if upload.file_format == Channel.XLSX:
         from pars.activities.parsers.xlsx import read_xlsx
 
-        with _local_path(upload) as path:
+        with local_path(upload) as path:
             layout, rows = read_xlsx(path)
             yield layout.name, rows, None
         return
@@ -355,8 +362,12 @@ class _Rollback(Exception):
 
 
 @dataclass
-class _Run:
-    """What one pass over a file found and did."""
+class FileRun:
+    """What one pass over a file found and did; each kind of upload says how rows are taken.
+
+    ``partial`` runs apply their valid rows and report the others; the others apply the
+    file only when every row is valid.
+    """
 
     upload: Upload
     access: ProviderAccess
@@ -365,25 +376,56 @@ class _Run:
     added: int = 0
     updated: int = 0
     deleted: int = 0
+    unchanged: int = 0
     rejected: int = 0
     error_count: int = 0
     errors: list[FieldError] = field(default_factory=list)
-    batch: list[tuple[int | None, CleanActivity]] = field(default_factory=list)
-    seen_ids: set[str] = field(default_factory=set)
     layout: str = ""
     file_message: str = ""
     event: AuditEvent | None = None
-
-    @property
-    def writing(self) -> bool:
-        """Rows are written until the first error; after that they are only checked."""
-        return self.error_count == 0
+    partial: ClassVar[bool] = False
+    noun: ClassVar[str] = "activity"
 
     def report(self, errors: Iterable[FieldError]) -> None:
         for error in errors:
             self.error_count += 1
             if len(self.errors) < MAX_STORED_ERRORS:
                 self.errors.append(error)
+
+    def take(self, parsed: ParsedRow) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class UploadKind:
+    """A kind of batch file: how to read its rows and how to take them."""
+
+    name: str
+    open_rows: Callable[[Upload], AbstractContextManager[OpenedRows]]
+    new_run: Callable[[Upload, ProviderAccess, int | None], FileRun]
+
+
+UPLOAD_KINDS: dict[str, UploadKind] = {}
+
+
+def register_upload_kind(kind: UploadKind) -> None:
+    UPLOAD_KINDS[kind.name] = kind
+
+
+@dataclass
+class _Run(FileRun):
+    """An activity file: all or nothing."""
+
+    batch: list[tuple[int | None, CleanActivity]] = field(default_factory=list)
+    seen_ids: set[str] = field(default_factory=set)
+
+    @property
+    def writing(self) -> bool:
+        """Rows are written until the first error; after that they are only checked."""
+        return self.error_count == 0
 
     def take(self, parsed: ParsedRow) -> None:
         self.rows_total += 1
@@ -444,6 +486,15 @@ def _raw_id(data: dict[str, Any]) -> str:
     return "" if value is None else str(value).strip()
 
 
+register_upload_kind(
+    UploadKind(
+        "activities",
+        _open_activity_rows,
+        lambda upload, access, estimate: _Run(upload=upload, access=access, estimate=estimate),
+    )
+)
+
+
 class _NotAllowed(Exception):
     pass
 
@@ -496,7 +547,10 @@ def _process(upload_id: int) -> None:
             return
         earlier = (
             Upload.objects.filter(
-                provider=upload.provider_id, sha256=upload.sha256, status=UploadStatus.SUCCEEDED
+                provider=upload.provider_id,
+                kind=upload.kind,
+                sha256=upload.sha256,
+                status=UploadStatus.SUCCEEDED,
             )
             .exclude(pk=upload.pk)
             .order_by("created_at")
@@ -522,16 +576,19 @@ def _process(upload_id: int) -> None:
                 "at this provider; nothing was changed.",
             )
             return
-        run = _Run(upload=upload, access=access, estimate=estimate)
+        run = UPLOAD_KINDS[upload.kind].new_run(upload, access, estimate)
         try:
             with transaction.atomic():
                 _apply_file(run)
-                if run.error_count or run.file_message or not run.rows_total:
+                if run.file_message or not run.rows_total or (run.error_count and not run.partial):
                     raise _Rollback
         except _Rollback:
             _finish_refused(run)
         else:
-            _finish_applied(run)
+            if run.error_count:
+                _finish_partly(run)
+            else:
+                _finish_applied(run)
 
 
 def _one_upload_at_a_time(provider_pk: int) -> None:
@@ -546,10 +603,10 @@ def _one_upload_at_a_time(provider_pk: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, provider_pk])
 
 
-def _apply_file(run: _Run) -> None:
+def _apply_file(run: FileRun) -> None:
     upload_id = run.upload.pk
     try:
-        with _open_rows(run.upload) as (layout, rows, stream):
+        with UPLOAD_KINDS[run.upload.kind].open_rows(run.upload) as (layout, rows, stream):
             run.layout = layout
             for parsed in rows:
                 run.take(parsed)
@@ -566,10 +623,16 @@ def _apply_file(run: _Run) -> None:
     _set_progress(upload_id, run.rows_total, run.rows_total, run.error_count)
 
 
-def _finish_applied(run: _Run) -> None:
+def _counts_text(run: FileRun) -> str:
+    if run.partial:
+        text = f"{run.added} added, {run.updated} corrected, {run.deleted} withdrawn"
+        return text + (f", {run.unchanged} already in PARS" if run.unchanged else "")
+    return f"{run.added} added, {run.updated} updated, {run.deleted} deleted"
+
+
+def _finish_applied(run: FileRun) -> None:
     message = (
-        f"Applied: {run.added} added, {run.updated} updated, {run.deleted} deleted "
-        f"({run.rows_total} row{'s' if run.rows_total != 1 else ''})."
+        f"Applied: {_counts_text(run)} ({run.rows_total} row{'s' if run.rows_total != 1 else ''})."
     )
     _finish(
         run.upload,
@@ -580,25 +643,45 @@ def _finish_applied(run: _Run) -> None:
         added=run.added,
         updated=run.updated,
         deleted=run.deleted,
+        unchanged=run.unchanged,
     )
 
 
-def _finish_refused(run: _Run) -> None:
-    if run.file_message:
-        message = f"The file could not be read: {run.file_message} Nothing was changed."
-    elif not run.rows_total:
-        message = "The file contains no activity rows; nothing was changed."
+def _finish_partly(run: FileRun) -> None:
+    """A partial run with errors: the valid rows are in, the others are reported."""
+    applied = run.rows_total - run.rejected
+    if applied <= 0:
+        message = (
+            f"All {run.rows_total} rows have errors; nothing was applied. Fix the errors "
+            "listed and upload the file again."
+        )
+        status = UploadStatus.REJECTED
     else:
         message = (
-            f"{run.rejected} of {run.rows_total} row{'s' if run.rows_total != 1 else ''} "
-            f"{'has' if run.rejected == 1 else 'have'} errors, so nothing in the file was "
-            "applied. Fix every error listed and upload the whole file again."
+            f"Applied {applied} of {run.rows_total} rows ({_counts_text(run)}). "
+            f"{run.rejected} row{'s' if run.rejected != 1 else ''} with errors "
+            f"{'was' if run.rejected == 1 else 'were'} not applied: fix them and upload them "
+            "again (uploading the whole corrected file is safe: rows already in PARS are "
+            "recognised and not sent twice)."
         )
-        hidden = run.error_count - len(run.errors)
-        if hidden:
-            message += (
-                f" The report lists the first {len(run.errors):,} errors and {hidden:,} more."
-            )
+        status = UploadStatus.PARTIAL
+    _store_errors(run)
+    _finish(
+        run.upload,
+        status,
+        message,
+        layout=run.layout,
+        rows_total=run.rows_total,
+        added=run.added,
+        updated=run.updated,
+        deleted=run.deleted,
+        unchanged=run.unchanged,
+        rejected=run.rejected,
+        error_count=run.error_count,
+    )
+
+
+def _store_errors(run: FileRun) -> None:
     UploadError.objects.bulk_create(
         (
             UploadError(
@@ -613,6 +696,25 @@ def _finish_refused(run: _Run) -> None:
         ),
         batch_size=1_000,
     )
+
+
+def _finish_refused(run: FileRun) -> None:
+    if run.file_message:
+        message = f"The file could not be read: {run.file_message} Nothing was changed."
+    elif not run.rows_total:
+        message = f"The file contains no {run.noun} rows; nothing was changed."
+    else:
+        message = (
+            f"{run.rejected} of {run.rows_total} row{'s' if run.rows_total != 1 else ''} "
+            f"{'has' if run.rejected == 1 else 'have'} errors, so nothing in the file was "
+            "applied. Fix every error listed and upload the whole file again."
+        )
+        hidden = run.error_count - len(run.errors)
+        if hidden:
+            message += (
+                f" The report lists the first {len(run.errors):,} errors and {hidden:,} more."
+            )
+    _store_errors(run)
     _finish(
         run.upload,
         UploadStatus.REJECTED,

@@ -20,6 +20,10 @@ class AuditAction(models.TextChoices):
     PROGRAM_SUMMARY_COMPLETED = "program_summary.completed", "Program summary completed"
     ATTESTED = "year.attested", "Year attested"
     REOPENED = "year.reopened", "Year reopened by staff"
+    REGISTRATION_SAVED = "registration.saved", "Activity registered with a recipient"
+    REGISTRATION_DELETED = "registration.deleted", "Activity registration removed"
+    LEARNERS_WRITTEN = "learners.written", "Learner completions submitted or changed"
+    PERSONAL_DATA_VIEWED = "learners.personal_viewed", "Learner personal data shown to staff"
 
 
 class AuditEvent(models.Model):

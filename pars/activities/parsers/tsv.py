@@ -41,7 +41,7 @@ _SAVE_AS = (
 
 def read_tsv(stream: BinaryIO) -> tuple[Layout, Iterator[ParsedRow]]:
     """Recognise the layout of a tab-delimited file and return it with its rows."""
-    records = _records(stream)
+    records = read_records(stream)
     first = next(records, None)
     if first is None:
         raise FileRejected("The file is empty: it has no rows.")
@@ -57,7 +57,7 @@ def read_tsv(stream: BinaryIO) -> tuple[Layout, Iterator[ParsedRow]]:
     return reader.layout, rows()
 
 
-def _records(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
+def read_records(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
     """(line where the row starts, cells) for each non-blank row."""
     reader = csv.reader(_lines(stream), dialect="excel-tab")
     last_line = 0

@@ -1,0 +1,29 @@
+"""Seed the recipients the reference names: 8 MOC boards, REMS, the pilot state boards.
+
+Recipients added later are data too: staff add them in the admin.
+"""
+
+from django.db import migrations
+
+from pars.learners.dictionary import SEED_RECIPIENTS
+
+_FROZEN = [dict(row) for row in SEED_RECIPIENTS]
+
+
+def seed(apps, schema_editor):
+    Recipient = apps.get_model("learners", "Recipient")
+    for row in _FROZEN:
+        values = dict(row)
+        code = values.pop("code")
+        Recipient.objects.update_or_create(code=code, defaults=values)
+
+
+def unseed(apps, schema_editor):
+    Recipient = apps.get_model("learners", "Recipient")
+    Recipient.objects.filter(code__in=[row["code"] for row in _FROZEN]).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("learners", "0001_initial")]
+
+    operations = [migrations.RunPython(seed, unseed)]

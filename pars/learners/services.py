@@ -1,0 +1,849 @@
+"""The only writers of registrations and learner completions.
+
+Every channel ends here after the validator (:mod:`pars.learners.validation`). The
+checks that need the database live here, once for every channel: the activity
+exists and is the provider's, it is registered for the recipient, the completion
+falls within its dates, within its registered points and credit types, and before the
+board's credit claim date.
+
+A completion is never edited in place without a trace and never deleted: a change
+makes a new *version* that is queued for delivery again, a delete becomes a
+withdrawal sent to the recipient, and each step is a :class:`CompletionEvent`
+(holding field names, never personal values). Re-sending the same record is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from pars.accounts.access import ProviderAccess
+from pars.activities.models import Activity, Upload
+from pars.audit.models import AuditAction, AuditEvent
+from pars.audit.services import record_event
+from pars.learners.models import (
+    ActivityRegistration,
+    CompletionEvent,
+    CompletionEventKind,
+    CompletionStatus,
+    LearnerCompletion,
+    Recipient,
+)
+from pars.learners.validation import (
+    RULES,
+    CleanCompletion,
+    CleanRegistration,
+    FieldError,
+    RecipientRules,
+    load_recipients,
+    validate_completion,
+)
+
+# Fields compared to tell a correction from a resend of the same record.
+_VALUE_FIELDS = (
+    "first_name",
+    "last_name",
+    "birth_month",
+    "birth_day",
+    "learner_id",
+    "npi",
+    "license_state",
+    "cme_credits",
+    "moc_points",
+    "moc_credit_types",
+    "profession",
+    "practice_state",
+    "dea_registration",
+    "practice_area",
+    "surgical_procedures",
+    "time_in_practice",
+)
+COPY_THRESHOLD = 500  # rows from which a PostgreSQL insert goes through COPY
+
+
+class CompletionRefused(Exception):
+    """A single write (web form, JSON) the validator or writer refused, with its errors."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = errors
+
+
+class RegistrationRefused(CompletionRefused):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# Registrations
+
+
+def save_registration(
+    access: ProviderAccess,
+    activity: Activity,
+    clean: CleanRegistration,
+    *,
+    channel: str,
+) -> ActivityRegistration:
+    """Register the activity with a recipient (or update the registration), attested now."""
+    access.require_edit()
+    assert activity.provider_id == access.provider.pk
+    recipient = Recipient.objects.get(code=clean.recipient)
+    with transaction.atomic():
+        registration, created = ActivityRegistration.objects.select_for_update().get_or_create(
+            activity=activity,
+            recipient=recipient,
+            defaults={"provider": access.provider},
+        )
+        for name in (
+            "moc_points",
+            "credit_types",
+            "practice_areas",
+            "participation_threshold",
+            "feedback_type",
+            "disclosure_date",
+            "credit_claim_date",
+            "internal_id",
+            "rems_type",
+            "rems_rpc_id",
+        ):
+            default: Any = [] if name in ("credit_types", "practice_areas") else None
+            if name in ("feedback_type", "internal_id", "rems_type", "rems_rpc_id"):
+                default = ""
+            setattr(registration, name, clean.values.get(name, default))
+        registration.attested_by = access.user
+        registration.attested_at = timezone.now()
+        registration.last_channel = channel
+        registration.save()
+        record_event(
+            access,
+            AuditAction.REGISTRATION_SAVED,
+            channel=channel,
+            description=f"{activity.provider_activity_id} registered with {recipient.code}"
+            + ("" if created else " (changed)"),
+            details={"activity": activity.provider_activity_id, "recipient": recipient.code},
+        )
+    return registration
+
+
+def delete_registration(
+    access: ProviderAccess, registration: ActivityRegistration, *, channel: str
+) -> None:
+    """Remove a registration that no (unwithdrawn) completion depends on."""
+    access.require_edit()
+    live = (
+        access.records(LearnerCompletion)
+        .filter(activity_id=registration.activity_id, recipient_id=registration.recipient_id)
+        .exclude(status=CompletionStatus.WITHDRAWN)
+    )
+    if live.exists():
+        rule = "registration.activity.has_completions"
+        raise RegistrationRefused([FieldError(None, "recipient", rule, RULES[rule].message)])
+    with transaction.atomic():
+        code = registration.recipient.code
+        activity_id = registration.activity.provider_activity_id
+        registration.delete()
+        record_event(
+            access,
+            AuditAction.REGISTRATION_DELETED,
+            channel=channel,
+            description=f"{activity_id} no longer registered with {code}",
+            details={"activity": activity_id, "recipient": code},
+        )
+
+
+# ---------------------------------------------------------------------------
+# Looking up activities and registrations (cached across the batches of a file)
+
+
+@dataclass(frozen=True)
+class _Registered:
+    recipient_pk: int
+    moc_points: Decimal | None
+    credit_types: frozenset[str]
+    credit_claim_date: datetime.date | None
+
+
+@dataclass(frozen=True)
+class _ActivityInfo:
+    pk: int
+    provider_activity_id: str
+    start_date: datetime.date
+    end_date: datetime.date
+    registrations: dict[str, _Registered]
+
+
+class ActivityLookup:
+    """The provider's activities a batch refers to, loaded once per ID per file."""
+
+    def __init__(self, access: ProviderAccess) -> None:
+        self.access = access
+        self._by_ref: dict[str, _ActivityInfo | None] = {}
+
+    def load(self, refs: Iterable[str]) -> None:
+        missing = {ref for ref in refs if ref not in self._by_ref}
+        if not missing:
+            return
+        for ref in missing:
+            self._by_ref[ref] = None
+        by_pid = [ref for ref in missing if not ref.startswith("#")]
+        by_accme = [ref[1:] for ref in missing if ref.startswith("#")]
+        fields = ("pk", "provider_activity_id", "accme_activity_id", "start_date", "end_date")
+        found: dict[str, tuple[Any, ...]] = {}
+        if by_pid:
+            for row in (
+                self.access.records(Activity)
+                .filter(provider_activity_id__in=by_pid)
+                .values_list(*fields)
+            ):
+                found[row[1]] = row
+        if by_accme:
+            for row in (
+                self.access.records(Activity)
+                .filter(accme_activity_id__in=by_accme)
+                .values_list(*fields)
+            ):
+                found[f"#{row[2]}"] = row
+        registrations: dict[int, dict[str, _Registered]] = {row[0]: {} for row in found.values()}
+        for reg in ActivityRegistration.objects.filter(
+            activity_id__in=list(registrations)
+        ).values_list(
+            "activity_id",
+            "recipient__code",
+            "recipient_id",
+            "moc_points",
+            "credit_types",
+            "credit_claim_date",
+        ):
+            registrations[reg[0]][reg[1]] = _Registered(
+                reg[2], reg[3], frozenset(reg[4] or ()), reg[5]
+            )
+        for ref, row in found.items():
+            self._by_ref[ref] = _ActivityInfo(row[0], row[1], row[3], row[4], registrations[row[0]])
+
+    def get(self, ref: str) -> _ActivityInfo | None:
+        return self._by_ref.get(ref)
+
+
+def _against_activity(
+    row: int | None,
+    record: CleanCompletion,
+    info: _ActivityInfo | None,
+    recipient: RecipientRules,
+    today: datetime.date,
+) -> list[FieldError]:
+    """The rules that need the activity and its registration."""
+
+    def error(field_name: str, rule: str, message: str | None = None) -> FieldError:
+        return FieldError(row, field_name, rule, message or RULES[rule].message)
+
+    if info is None:
+        field_name = "provider_activity_id" if record.provider_activity_id else "accme_activity_id"
+        return [
+            error(
+                field_name,
+                "learner.activity.not_found",
+                f"No activity of yours has the ID '{record.activity_ref.lstrip('#')[:100]}'.",
+            )
+        ]
+    registered = info.registrations.get(record.recipient)
+    if registered is None:
+        return [
+            error(
+                "recipient",
+                "learner.activity.not_registered",
+                f"Activity '{info.provider_activity_id}' is not registered for "
+                f"{record.recipient}; register it first (Activity → Registrations).",
+            )
+        ]
+    if record.action == "delete":
+        return []
+    errors = []
+    if not info.start_date <= record.completion_date <= info.end_date:
+        errors.append(
+            error(
+                "completion_date",
+                "learner.completion_date.outside_activity",
+                f"Completion Date {record.completion_date:%m/%d/%Y} is outside the activity's "
+                f"dates ({info.start_date:%m/%d/%Y} – {info.end_date:%m/%d/%Y}).",
+            )
+        )
+    if registered.credit_claim_date and today > registered.credit_claim_date:
+        errors.append(
+            error(
+                "completion_date",
+                "learner.credit_claim_date.passed",
+                f"{record.recipient} took completions of this activity until "
+                f"{registered.credit_claim_date:%m/%d/%Y}.",
+            )
+        )
+    if recipient.is_moc:
+        points = record.moc_points
+        if points is not None and registered.moc_points is not None:
+            if points > registered.moc_points:
+                errors.append(
+                    error(
+                        "moc_points",
+                        "learner.moc_points.over_registered",
+                        f"MOC Points ({points}) exceed the {registered.moc_points} the activity "
+                        f"is registered for with {record.recipient}.",
+                    )
+                )
+            elif not recipient.variable_credit and points != registered.moc_points:
+                errors.append(
+                    error(
+                        "moc_points",
+                        "learner.moc_points.not_variable",
+                        f"{record.recipient} accepts no variable credit: report the registered "
+                        f"{registered.moc_points} points.",
+                    )
+                )
+        unregistered = [
+            name for name in record.moc_credit_types if name not in registered.credit_types
+        ]
+        if unregistered and registered.credit_types:
+            errors.append(
+                error(
+                    "moc_credit_types",
+                    "learner.moc_credit_types.not_registered",
+                    f"MOC Credit Types: {', '.join(unregistered)} not registered for this "
+                    f"activity (registered: {', '.join(sorted(registered.credit_types))}).",
+                )
+            )
+    return errors
+
+
+# ---------------------------------------------------------------------------
+# Writing completions
+
+
+@dataclass
+class CompletionResult:
+    added: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    errors: list[FieldError] = field(default_factory=list)
+    recipients: set[str] = field(default_factory=set)  # recipients with records to deliver
+    changed_ids: list[int] = field(default_factory=list)  # existing records whose status changed
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({error.row for error in self.errors})
+
+
+def apply_completions(
+    access: ProviderAccess,
+    records: Sequence[tuple[int | None, CleanCompletion]],
+    *,
+    channel: str,
+    recipients: Mapping[str, RecipientRules] | None = None,
+    lookup: ActivityLookup | None = None,
+    upload: Upload | None = None,
+    event: AuditEvent | None = None,
+    today: datetime.date | None = None,
+    schedule: bool = True,
+) -> CompletionResult:
+    """Write validated completions: add (or correct), or withdraw.
+
+    Explicitly partial: a record the activity checks refuse comes back as errors and
+    the others are written. The same record sent again changes nothing. Runs in one
+    transaction (nested in the caller's); delivery is scheduled after the commit.
+    """
+    access.require_edit()
+    recipients = recipients if recipients is not None else load_recipients()
+    lookup = lookup or ActivityLookup(access)
+    today = today or timezone.localdate()
+    result = CompletionResult()
+    lookup.load({record.activity_ref for _, record in records})
+
+    checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]] = []
+    for row, record in records:
+        info = lookup.get(record.activity_ref)
+        errors = _against_activity(row, record, info, recipients[record.recipient], today)
+        if errors:
+            result.errors.extend(errors)
+        else:
+            assert info is not None
+            checked.append((row, record, info))
+    if not checked:
+        return result
+
+    with transaction.atomic():
+        if event is None:
+            event = record_event(
+                access,
+                AuditAction.LEARNERS_WRITTEN,
+                channel=channel,
+                details={"records": len(checked)},
+            )
+        existing = _existing(checked)
+        new: list[LearnerCompletion] = []
+        now = timezone.now()
+        for row, record, info in checked:
+            registered = info.registrations[record.recipient]
+            current = existing.get(
+                (info.pk, registered.recipient_pk, record.learner_key, record.completion_date)
+            )
+            if record.action == "delete":
+                if current is None:
+                    rule = "learner.record.not_found"
+                    result.errors.append(FieldError(row, "action", rule, RULES[rule].message))
+                elif _withdraw(access, current, channel=channel):
+                    result.withdrawn += 1
+                    result.changed_ids.append(current.pk)
+                    result.recipients.add(record.recipient)
+                else:
+                    result.unchanged += 1
+                continue
+            if current is None:
+                new.append(
+                    LearnerCompletion(
+                        provider=access.provider,
+                        activity_id=info.pk,
+                        recipient_id=registered.recipient_pk,
+                        status=CompletionStatus.QUEUED,
+                        status_changed_at=now,
+                        last_channel=channel,
+                        upload=upload,
+                        created_at=now,
+                        updated_at=now,
+                        **record.values(),
+                    )
+                )
+                existing[
+                    (info.pk, registered.recipient_pk, record.learner_key, record.completion_date)
+                ] = new[-1]
+                result.recipients.add(record.recipient)
+                continue
+            if current.pk is None:  # the same record twice in this batch
+                result.unchanged += 1
+                continue
+            changed = _changed_fields(current, record.values())
+            if not changed and current.status != CompletionStatus.WITHDRAWN:
+                result.unchanged += 1
+                continue
+            kind = (
+                CompletionEventKind.RESUBMITTED
+                if current.status == CompletionStatus.WITHDRAWN
+                else CompletionEventKind.CORRECTED
+            )
+            _new_version(
+                current, record.values(), kind, channel=channel, user=access.user, changed=changed
+            )
+            result.corrected += 1
+            result.changed_ids.append(current.pk)
+            result.recipients.add(record.recipient)
+        _insert(new)
+        result.added = len(new)
+        if schedule and result.recipients:
+            from pars.learners.delivery import schedule_delivery
+
+            codes = sorted(result.recipients)
+            transaction.on_commit(lambda: schedule_delivery(codes))
+        if result.changed_ids:
+            from pars.learners.webhooks import notify_status_changes
+
+            notify_status_changes(access.provider, result.changed_ids)
+    return result
+
+
+def _existing(
+    checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]],
+) -> dict[tuple[int, int, str, datetime.date], LearnerCompletion]:
+    activity_pks = {info.pk for _, _, info in checked}
+    keys = {record.learner_key for _, record, _ in checked}
+    rows = LearnerCompletion.objects.filter(activity_id__in=activity_pks, learner_key__in=keys)
+    return {
+        (row.activity_id, row.recipient_id, row.learner_key, row.completion_date): row
+        for row in rows
+    }
+
+
+def _changed_fields(current: LearnerCompletion, values: Mapping[str, Any]) -> list[str]:
+    changed = []
+    for name in _VALUE_FIELDS:
+        old, new = getattr(current, name), values.get(name)
+        if isinstance(old, Decimal) or isinstance(new, Decimal):
+            if old is None or new is None:
+                if (old is None) != (new is None):
+                    changed.append(name)
+            elif Decimal(old) != Decimal(new):
+                changed.append(name)
+        elif (old or None) != (new or None) and not (old is False and new is False):
+            changed.append(name)
+    return changed
+
+
+def _new_version(
+    completion: LearnerCompletion,
+    values: Mapping[str, Any],
+    kind: str,
+    *,
+    channel: str,
+    user: Any,
+    changed: list[str],
+    detail: str = "",
+) -> None:
+    for name, value in values.items():
+        setattr(completion, name, value)
+    completion.version += 1
+    completion.status = CompletionStatus.QUEUED
+    completion.status_reason = ""
+    completion.status_code = ""
+    completion.status_changed_at = timezone.now()
+    completion.batch = None
+    completion.last_channel = channel
+    completion.save()
+    CompletionEvent.objects.create(
+        provider_id=completion.provider_id,
+        completion=completion,
+        kind=kind,
+        version=completion.version,
+        changed_fields=changed,
+        detail=detail,
+        channel=channel,
+        user=user,
+    )
+
+
+def _withdraw(access: ProviderAccess, completion: LearnerCompletion, *, channel: str) -> bool:
+    """Withdraw a record (False: it already is). One never sent is withdrawn at once."""
+    if completion.status in (
+        CompletionStatus.WITHDRAWN,
+        CompletionStatus.WITHDRAWAL_QUEUED,
+        CompletionStatus.WITHDRAWAL_SENT,
+    ):
+        return False
+    completion.version += 1
+    completion.batch = None
+    completion.status_reason = ""
+    completion.status_code = ""
+    completion.status_changed_at = timezone.now()
+    completion.last_channel = channel
+    if completion.ever_sent:
+        completion.status = CompletionStatus.WITHDRAWAL_QUEUED
+        kind = CompletionEventKind.WITHDRAWAL_REQUESTED
+    else:
+        completion.status = CompletionStatus.WITHDRAWN
+        kind = CompletionEventKind.DELETED
+    completion.save()
+    CompletionEvent.objects.create(
+        provider_id=completion.provider_id,
+        completion=completion,
+        kind=kind,
+        version=completion.version,
+        channel=channel,
+        user=access.user,
+    )
+    return True
+
+
+_COPY_COLUMNS = (
+    "provider_id",
+    "activity_id",
+    "recipient_id",
+    "learner_key",
+    "first_name",
+    "last_name",
+    "birth_month",
+    "birth_day",
+    "learner_id",
+    "npi",
+    "license_state",
+    "completion_date",
+    "cme_credits",
+    "moc_points",
+    "moc_credit_types",
+    "profession",
+    "practice_state",
+    "dea_registration",
+    "practice_area",
+    "surgical_procedures",
+    "time_in_practice",
+    "status",
+    "status_reason",
+    "status_code",
+    "status_changed_at",
+    "version",
+    "ever_sent",
+    "last_channel",
+    "upload_id",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert(new: list[LearnerCompletion]) -> None:
+    if not new:
+        return
+    if connection.vendor != "postgresql" or len(new) < COPY_THRESHOLD:
+        LearnerCompletion.objects.bulk_create(new, batch_size=1_000)
+        return
+    # COPY is several times faster than INSERT for the big learner files; the rows
+    # were checked against the table above, and the unique constraint still holds.
+    table = LearnerCompletion._meta.db_table
+    columns = ", ".join(_COPY_COLUMNS)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for item in new:
+                copy.write_row(
+                    (
+                        item.provider_id,
+                        item.activity_id,
+                        item.recipient_id,
+                        item.learner_key,
+                        item.first_name,
+                        item.last_name,
+                        item.birth_month,
+                        item.birth_day,
+                        item.learner_id,
+                        item.npi,
+                        item.license_state,
+                        item.completion_date,
+                        item.cme_credits,
+                        item.moc_points,
+                        json.dumps(item.moc_credit_types),
+                        item.profession,
+                        item.practice_state,
+                        item.dea_registration,
+                        item.practice_area,
+                        item.surgical_procedures,
+                        item.time_in_practice,
+                        item.status,
+                        item.status_reason,
+                        item.status_code,
+                        item.status_changed_at,
+                        item.version,
+                        item.ever_sent,
+                        item.last_channel,
+                        item.upload_id,
+                        item.created_at,
+                        item.updated_at,
+                    )
+                )
+
+
+# ---------------------------------------------------------------------------
+# One record at a time (web form, JSON)
+
+
+def completion_raw(completion: LearnerCompletion) -> dict[str, Any]:
+    """A stored record as raw input again (for corrections: change some, keep the rest)."""
+    activity = completion.activity
+    return {
+        "action": "add",
+        "provider_activity_id": activity.provider_activity_id,
+        "recipient": completion.recipient.code,
+        "first_name": completion.first_name,
+        "last_name": completion.last_name,
+        "birth_date": f"{completion.birth_month:02d}-{completion.birth_day:02d}",
+        "learner_id": completion.learner_id,
+        "npi": completion.npi,
+        "license_state": completion.license_state,
+        "completion_date": completion.completion_date,
+        "cme_credits": completion.cme_credits,
+        "moc_points": completion.moc_points,
+        "moc_credit_types": list(completion.moc_credit_types),
+        "profession": completion.profession,
+        "practice_state": completion.practice_state,
+        "dea_registration": completion.dea_registration,
+        "practice_area": completion.practice_area,
+        "surgical_procedures": completion.surgical_procedures,
+        "time_in_practice": completion.time_in_practice,
+    }
+
+
+def submit_completion(
+    access: ProviderAccess, raw: Mapping[str, Any], *, channel: str
+) -> LearnerCompletion | None:
+    """Validate and write one record (add, or delete = withdraw); raises CompletionRefused.
+
+    Returns the record (None for a delete of a record never written).
+    """
+    recipients = load_recipients()
+    record, errors = validate_completion(raw, recipients=recipients, today=timezone.localdate())
+    if record is None:
+        raise CompletionRefused(errors)
+    result = apply_completions(access, [(None, record)], channel=channel, recipients=recipients)
+    if result.errors:
+        raise CompletionRefused(result.errors)
+    return (
+        access.records(LearnerCompletion)
+        .filter(
+            recipient__code=record.recipient,
+            learner_key=record.learner_key,
+            completion_date=record.completion_date,
+            activity__provider_activity_id=record.provider_activity_id,
+        )
+        .first()
+        if record.provider_activity_id
+        else access.records(LearnerCompletion)
+        .filter(
+            recipient__code=record.recipient,
+            learner_key=record.learner_key,
+            completion_date=record.completion_date,
+            activity__accme_activity_id=record.accme_activity_id,
+        )
+        .first()
+    )
+
+
+def correct_completion(
+    access: ProviderAccess,
+    completion: LearnerCompletion,
+    changes: Mapping[str, Any],
+    *,
+    channel: str,
+) -> LearnerCompletion:
+    """Change some fields of a record (also its learner identity): a new version, resent.
+
+    The activity and the recipient stay; to move a completion, withdraw it and add it anew.
+    """
+    access.require_edit()
+    assert completion.provider_id == access.provider.pk
+    if completion.status in (CompletionStatus.WITHDRAWAL_QUEUED, CompletionStatus.WITHDRAWAL_SENT):
+        rule = "learner.record.not_found"
+        raise CompletionRefused(
+            [
+                FieldError(
+                    None, "action", rule, "This record is being withdrawn; add it again instead."
+                )
+            ]
+        )
+    raw = completion_raw(completion)
+    raw.update(
+        {
+            key: value
+            for key, value in changes.items()
+            if key not in ("provider_activity_id", "accme_activity_id", "recipient", "action")
+        }
+    )
+    recipients = load_recipients(include_inactive=True)
+    today = timezone.localdate()
+    record, errors = validate_completion(raw, recipients=recipients, today=today)
+    if record is None:
+        raise CompletionRefused(errors)
+    lookup = ActivityLookup(access)
+    lookup.load([record.activity_ref])
+    errors = _against_activity(
+        None, record, lookup.get(record.activity_ref), recipients[record.recipient], today
+    )
+    if errors:
+        raise CompletionRefused(errors)
+    values = record.values()
+    with transaction.atomic():
+        locked = LearnerCompletion.objects.select_for_update().get(pk=completion.pk)
+        clash = (
+            LearnerCompletion.objects.filter(
+                activity_id=locked.activity_id,
+                recipient_id=locked.recipient_id,
+                learner_key=values["learner_key"],
+                completion_date=values["completion_date"],
+            )
+            .exclude(pk=locked.pk)
+            .exists()
+        )
+        if clash:
+            rule = "learner.record.duplicate_in_file"
+            raise CompletionRefused(
+                [
+                    FieldError(
+                        None,
+                        "learner_id",
+                        rule,
+                        "Another record already has this learner and date.",
+                    )
+                ]
+            )
+        changed = _changed_fields(locked, values)
+        if locked.completion_date != values["completion_date"]:
+            changed.append("completion_date")
+        if not changed and locked.status not in (CompletionStatus.REJECTED, CompletionStatus.HELD):
+            return locked
+        kind = CompletionEventKind.CORRECTED if changed else CompletionEventKind.RESUBMITTED
+        _new_version(locked, values, kind, channel=channel, user=access.user, changed=changed)
+        code = locked.recipient.code
+        transaction.on_commit(lambda: _schedule([code]))
+        from pars.learners.webhooks import notify_status_changes
+
+        notify_status_changes(access.provider, [locked.pk])
+    return locked
+
+
+def resubmit_completion(
+    access: ProviderAccess, completion: LearnerCompletion, *, channel: str
+) -> LearnerCompletion:
+    """Send a rejected or held record again as it is (after the learner's data was fixed)."""
+    return correct_completion(access, completion, {}, channel=channel)
+
+
+def withdraw_completion(
+    access: ProviderAccess, completion: LearnerCompletion, *, channel: str
+) -> LearnerCompletion:
+    """Withdraw a record from its recipient (at once if it was never sent)."""
+    access.require_edit()
+    assert completion.provider_id == access.provider.pk
+    with transaction.atomic():
+        locked = LearnerCompletion.objects.select_for_update().get(pk=completion.pk)
+        if _withdraw(access, locked, channel=channel):
+            record_event(
+                access, AuditAction.LEARNERS_WRITTEN, channel=channel, details={"withdrawn": 1}
+            )
+            if locked.status == CompletionStatus.WITHDRAWAL_QUEUED:
+                code = locked.recipient.code
+                transaction.on_commit(lambda: _schedule([code]))
+            from pars.learners.webhooks import notify_status_changes
+
+            notify_status_changes(access.provider, [locked.pk])
+    return locked
+
+
+def fix_learner_identity(
+    access: ProviderAccess,
+    completion: LearnerCompletion,
+    changes: Mapping[str, Any],
+    *,
+    channel: str,
+) -> list[LearnerCompletion]:
+    """Correct the learner's identity on this record and on every held record of the same
+    learner at the same recipient; each is resent. Returns the records changed."""
+    held = list(
+        access.records(LearnerCompletion)
+        .filter(
+            recipient_id=completion.recipient_id,
+            learner_key=completion.learner_key,
+            status=CompletionStatus.HELD,
+        )
+        .exclude(pk=completion.pk)
+    )
+    fixed = [correct_completion(access, completion, changes, channel=channel)]
+    identity = {
+        key: changes[key]
+        for key in ("first_name", "last_name", "birth_date", "learner_id", "npi", "license_state")
+        if key in changes
+    }
+    for other in held:
+        fixed.append(correct_completion(access, other, identity, channel=channel))
+    return fixed
+
+
+def _schedule(codes: list[str]) -> None:
+    from pars.learners.delivery import schedule_delivery
+
+    schedule_delivery(codes)
+
+
+def status_counts(access: ProviderAccess) -> dict[str, int]:
+    """How many of the provider's records are in each status (for the dashboard)."""
+    from django.db.models import Count
+
+    rows = access.records(LearnerCompletion).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}

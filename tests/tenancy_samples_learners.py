@@ -1,0 +1,1 @@
+LEARNER_SAMPLES: dict = {}  # filled by the web UI work

@@ -1,0 +1,1 @@
+LEARNER_API_SAMPLES: dict = {}  # filled by the API work
