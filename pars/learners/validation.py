@@ -838,10 +838,8 @@ def _credit_and_rems(
         )
         canonical: list[str] = []
         for item in items:
-            name: str | None = (
-                rules.canonical_credit_type(item) if rules is not None else item.strip()
-            )
-            if name is None and rules is not None:
+            credit_type = rules.canonical_credit_type(item) if rules is not None else item.strip()
+            if credit_type is None and rules is not None:
                 allowed = ", ".join(rules.credit_types) or "none"
                 errors.add(
                     "moc_credit_types",
@@ -849,8 +847,8 @@ def _credit_and_rems(
                     f"MOC Credit Types: '{item.strip()[:40]}' is not a {rules.code} credit "
                     f"type. Allowed: {allowed}.",
                 )
-            elif name and name not in canonical:
-                canonical.append(name)
+            elif credit_type and credit_type not in canonical:
+                canonical.append(credit_type)
         values["moc_credit_types"] = canonical
 
     if (
