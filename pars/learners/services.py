@@ -384,13 +384,12 @@ def apply_completions(
                 details={"records": len(checked)},
             )
         existing = _existing(checked)
-        new: list[LearnerCompletion] = []
-        now = timezone.now()
+        new: list[tuple[int, int, CleanCompletion]] = []
+        pending: set[tuple[int, int, str, datetime.date]] = set()
         for row, record, info in checked:
             registered = info.registrations[record.recipient]
-            current = existing.get(
-                (info.pk, registered.recipient_pk, record.learner_key, record.completion_date)
-            )
+            key = (info.pk, registered.recipient_pk, record.learner_key, record.completion_date)
+            current = existing.get(key)
             if record.action == "delete":
                 if current is None:
                     rule = "learner.record.not_found"
@@ -403,27 +402,12 @@ def apply_completions(
                     result.unchanged += 1
                 continue
             if current is None:
-                new.append(
-                    LearnerCompletion(
-                        provider=access.provider,
-                        activity_id=info.pk,
-                        recipient_id=registered.recipient_pk,
-                        status=CompletionStatus.QUEUED,
-                        status_changed_at=now,
-                        last_channel=channel,
-                        upload=upload,
-                        created_at=now,
-                        updated_at=now,
-                        **record.values(),
-                    )
-                )
-                existing[
-                    (info.pk, registered.recipient_pk, record.learner_key, record.completion_date)
-                ] = new[-1]
+                if key in pending:  # the same record twice in this batch
+                    result.unchanged += 1
+                    continue
+                pending.add(key)
+                new.append((info.pk, registered.recipient_pk, record))
                 result.recipients.add(record.recipient)
-                continue
-            if current.pk is None:  # the same record twice in this batch
-                result.unchanged += 1
                 continue
             changed = _changed_fields(current, record.values())
             if not changed and current.status != CompletionStatus.WITHDRAWN:
@@ -440,7 +424,7 @@ def apply_completions(
             result.corrected += 1
             result.changed_ids.append(current.pk)
             result.recipients.add(record.recipient)
-        _insert(new)
+        _insert(access, new, channel=channel, upload=upload)
         result.added = len(new)
         if schedule and result.recipients:
             from pars.learners.delivery import schedule_delivery
@@ -457,13 +441,37 @@ def apply_completions(
 def _existing(
     checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]],
 ) -> dict[tuple[int, int, str, datetime.date], LearnerCompletion]:
-    activity_pks = {info.pk for _, _, info in checked}
-    keys = {record.learner_key for _, record, _ in checked}
-    rows = LearnerCompletion.objects.filter(activity_id__in=activity_pks, learner_key__in=keys)
-    return {
+    """The stored records with the identity of a record of the batch, by identity."""
+    keys = {
+        (
+            info.pk,
+            info.registrations[record.recipient].recipient_pk,
+            record.learner_key,
+            record.completion_date,
+        )
+        for _, record, info in checked
+    }
+    if connection.vendor == "postgresql":
+        # Four arrays instead of thousands of parameters: one index probe per record.
+        activity_pks, recipient_pks, learner_keys, dates = (
+            list(column) for column in zip(*keys, strict=True)
+        )
+        table = LearnerCompletion._meta.db_table
+        rows = LearnerCompletion.objects.raw(
+            f"SELECT c.* FROM {table} c JOIN unnest(%s::bigint[], %s::bigint[], %s::text[], "
+            "%s::date[]) AS k(a, r, l, d) ON c.activity_id = k.a AND c.recipient_id = k.r "
+            "AND c.learner_key = k.l AND c.completion_date = k.d",
+            [activity_pks, recipient_pks, learner_keys, dates],
+        )
+    else:
+        rows = LearnerCompletion.objects.filter(
+            activity_id__in={key[0] for key in keys}, learner_key__in={key[2] for key in keys}
+        )
+    found = {
         (row.activity_id, row.recipient_id, row.learner_key, row.completion_date): row
         for row in rows
     }
+    return {key: row for key, row in found.items() if key in keys}
 
 
 def _changed_fields(current: LearnerCompletion, values: Mapping[str, Any]) -> list[str]:
@@ -580,55 +588,91 @@ _COPY_COLUMNS = (
 )
 
 
-def _insert(new: list[LearnerCompletion]) -> None:
+def _insert(
+    access: ProviderAccess,
+    new: list[tuple[int, int, CleanCompletion]],
+    *,
+    channel: str,
+    upload: Upload | None,
+) -> None:
     if not new:
         return
+    now = timezone.now()
     if connection.vendor != "postgresql" or len(new) < COPY_THRESHOLD:
-        LearnerCompletion.objects.bulk_create(new, batch_size=1_000)
+        LearnerCompletion.objects.bulk_create(
+            (
+                LearnerCompletion(
+                    provider=access.provider,
+                    activity_id=activity_pk,
+                    recipient_id=recipient_pk,
+                    status=CompletionStatus.QUEUED,
+                    status_changed_at=now,
+                    last_channel=channel,
+                    upload=upload,
+                    created_at=now,
+                    updated_at=now,
+                    **record.values(),
+                )
+                for activity_pk, recipient_pk, record in new
+            ),
+            batch_size=1_000,
+        )
         return
-    # COPY is several times faster than INSERT for the big learner files; the rows
-    # were checked against the table above, and the unique constraint still holds.
+    # COPY is several times faster than INSERT for the big learner files (and model
+    # instances would cost more than the database): the rows were checked against the
+    # table above, and the unique constraint still holds.
+    fixed_head = f"{access.provider.pk}\t"
+    stamp = now.isoformat()
+    fixed_tail = (
+        f"\t{CompletionStatus.QUEUED}\t\t\t{stamp}\t1\tf\t{channel}\t"
+        f"{upload.pk if upload is not None else NULL}\t{stamp}\t{stamp}\n"
+    )
     table = LearnerCompletion._meta.db_table
     columns = ", ".join(_COPY_COLUMNS)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for item in new:
-                copy.write_row(
-                    (
-                        item.provider_id,
-                        item.activity_id,
-                        item.recipient_id,
-                        item.learner_key,
-                        item.first_name,
-                        item.last_name,
-                        item.birth_month,
-                        item.birth_day,
-                        item.learner_id,
-                        item.npi,
-                        item.license_state,
-                        item.completion_date,
-                        item.cme_credits,
-                        item.moc_points,
-                        json.dumps(item.moc_credit_types),
-                        item.profession,
-                        item.practice_state,
-                        item.dea_registration,
-                        item.practice_area,
-                        item.surgical_procedures,
-                        item.time_in_practice,
-                        item.status,
-                        item.status_reason,
-                        item.status_code,
-                        item.status_changed_at,
-                        item.version,
-                        item.ever_sent,
-                        item.last_channel,
-                        item.upload_id,
-                        item.created_at,
-                        item.updated_at,
-                    )
+            lines = []
+            for activity_pk, recipient_pk, r in new:
+                cells = (
+                    r.learner_key,
+                    r.first_name,
+                    r.last_name,
+                    str(r.birth_month),
+                    str(r.birth_day),
+                    r.learner_id,
+                    r.npi,
+                    r.license_state,
+                    r.completion_date.isoformat(),
+                    NULL if r.cme_credits is None else str(r.cme_credits),
+                    NULL if r.moc_points is None else str(r.moc_points),
+                    json.dumps(r.moc_credit_types),
+                    r.profession,
+                    r.practice_state,
+                    r.dea_registration,
+                    r.practice_area,
+                    NULL if r.surgical_procedures is None else "tf"[not r.surgical_procedures],
+                    r.time_in_practice,
                 )
+                lines.append(
+                    f"{fixed_head}{activity_pk}\t{recipient_pk}\t"
+                    + "\t".join(map(_copy_text, cells))
+                    + fixed_tail
+                )
+            copy.write("".join(lines))
+
+
+NULL = "\\N"
+_COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format (NULL passes through; backslash and controls escaped)."""
+    if value is NULL:
+        return value
+    return (
+        value.translate(_COPY_SPECIAL) if "\\" in value or value.isprintable() is False else value
+    )
 
 
 # ---------------------------------------------------------------------------
