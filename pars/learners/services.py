@@ -456,11 +456,10 @@ def _existing(
         activity_pks, recipient_pks, learner_keys, dates = (
             list(column) for column in zip(*keys, strict=True)
         )
-        table = LearnerCompletion._meta.db_table
         rows = LearnerCompletion.objects.raw(
-            f"SELECT c.* FROM {table} c JOIN unnest(%s::bigint[], %s::bigint[], %s::text[], "
-            "%s::date[]) AS k(a, r, l, d) ON c.activity_id = k.a AND c.recipient_id = k.r "
-            "AND c.learner_key = k.l AND c.completion_date = k.d",
+            "SELECT c.* FROM learners_learnercompletion c JOIN unnest(%s::bigint[], "
+            "%s::bigint[], %s::text[], %s::date[]) AS k(a, r, l, d) ON c.activity_id = k.a "
+            "AND c.recipient_id = k.r AND c.learner_key = k.l AND c.completion_date = k.d",
             [activity_pks, recipient_pks, learner_keys, dates],
         )
     else:
