@@ -45,5 +45,7 @@ clean:
 	rm -rf $(VENV) db.sqlite3 var/
 
 ## Benchmarks against PostgreSQL (see bench/README.md).
+## LEARNER_BENCH_ARGS="--rows 50000" makes a quick learner run.
 bench: $(VENV)/.dev-installed
 	$(PY) bench/activities_upload.py $(BENCH_ARGS)
+	$(PY) bench/learners_upload.py $(LEARNER_BENCH_ARGS)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.models import Membership, Role, User
-from pars.activities.models import Channel
+from pars.activities.models import Activity, Channel
 from pars.activities.services import apply_activities
 from pars.activities.validation import validate_activity
 from pars.audit.models import AuditAction, AuditEvent
@@ -132,6 +132,70 @@ def _activities(provider: Provider, prefix: str, year: int, closed: bool, seed: 
         raise ValueError(f"demo activities refused: {result.errors}")
 
 
+def _learners(provider: Provider) -> None:
+    """Two finished activities registered for ABIM MOC, with completions from 18 learners.
+
+    The simulator's registry knows 16 of them: the other two end up *held* (learner not
+    matched) once the task worker has delivered the records, for the demo of fixing them.
+    """
+    from pars.learners.demo import demo_learners, seed_registry
+    from pars.learners.services import apply_completions, save_registration
+    from pars.learners.validation import (
+        load_recipients,
+        validate_completion,
+        validate_registration,
+    )
+
+    today = timezone.localdate()
+    finished = list(
+        Activity.objects.filter(
+            provider=provider,
+            end_date__lt=today,
+            start_date__gte=datetime.date(today.year - 1, 1, 1),
+            activity_format="course",
+        ).order_by("-end_date")[:2]
+    )
+    if not finished:
+        return
+    access = ProviderAccess(provider=provider, user=None, role=None, is_staff=True)
+    learners = demo_learners("ABIM", 18)
+    recipients = load_recipients()
+    records = []
+    for activity in finished:
+        if not activity.registrations.filter(recipient__code="ABIM").exists():
+            registration, errors = validate_registration(
+                {
+                    "recipient": "ABIM",
+                    "attest": True,
+                    "moc_points": activity.ama_credits,
+                    "credit_types": ["Medical Knowledge"],
+                },
+                recipients=recipients,
+                ama_credits=activity.ama_credits,
+            )
+            if registration is None:
+                raise ValueError(f"demo registration is invalid: {errors}")
+            save_registration(access, activity, registration, channel=Channel.DEMO)
+        for number, learner in enumerate(learners, start=1):
+            raw = {
+                **learner,
+                "provider_activity_id": activity.provider_activity_id,
+                "recipient": "ABIM",
+                "completion_date": activity.end_date,
+                "cme_credits": activity.ama_credits,
+                "moc_points": activity.ama_credits,
+                "moc_credit_types": "Medical Knowledge",
+            }
+            clean, errors = validate_completion(raw, row=number, recipients=recipients)
+            if errors or clean is None:
+                raise ValueError(f"demo learner {number} is invalid: {errors}")
+            records.append((number, clean))
+    result = apply_completions(access, records, channel=Channel.DEMO, recipients=recipients)
+    if result.errors:
+        raise ValueError(f"demo learners refused: {result.errors}")
+    seed_registry("ABIM", learners[:-2], replace=True)
+
+
 @transaction.atomic
 def load_demo() -> list[tuple[str, str]]:
     """Create (or refresh) the demo data; returns the demo logins as (email, what it shows)."""
@@ -224,6 +288,8 @@ def load_demo() -> list[tuple[str, str]]:
     for email, first, last, provider, role in memberships:
         user = _user(email, first_name=first, last_name=last)
         Membership.objects.get_or_create(user=user, provider=provider, defaults={"role": role})
+
+    _learners(riverside)
 
     # Last year's report is finished for Riverside and still open for Pine Coast.
     AnnualReport.objects.get_or_create(

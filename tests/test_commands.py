@@ -1,6 +1,7 @@
 """The operator commands that scripts depend on."""
 
 import io
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -95,3 +96,19 @@ def test_load_demo_is_repeatable_and_prints_logins() -> None:
     assert len(years) == 2
     per_provider = {p.provider_id: p.activities.count() for p in Provider.objects.all()}
     assert all(count > 0 for count in per_provider.values())
+
+
+@pytest.mark.django_db
+def test_demo_learners_are_delivered_and_two_are_held(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from pars.learners.models import CompletionStatus, LearnerCompletion
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _run("load_demo")
+    _run("load_demo")  # repeatable: the same completions, not new ones
+    statuses = list(LearnerCompletion.objects.values_list("status", flat=True))
+    assert len(statuses) == 36  # 18 learners on two activities registered for ABIM
+    # The tests run tasks at once: the simulator has answered every record.
+    assert statuses.count(CompletionStatus.HELD) == 4
+    assert statuses.count(CompletionStatus.ACCEPTED) == 32

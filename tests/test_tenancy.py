@@ -9,8 +9,16 @@ from django.utils.http import urlsafe_base64_encode
 from pars.accounts.models import Role, User
 from pars.accounts.services import create_api_key
 from pars.activities.models import Upload
+from pars.learners.models import LearnerCompletion, Recipient, WebhookEndpoint
 from pars.providers.models import ContactRole, Provider
-from pars.testing import make_activity, make_contact, make_decision, make_member, make_provider
+from pars.testing import (
+    make_activity,
+    make_contact,
+    make_decision,
+    make_member,
+    make_provider,
+    register,
+)
 from tests.route_walker import Kind, Sample, Victim, walk_as_outsider
 from tests.tenancy_samples_activities import ACTIVITY_SAMPLES
 from tests.tenancy_samples_learners import LEARNER_SAMPLES
@@ -106,11 +114,29 @@ def victim(db: None) -> Victim:
         size=1,
         sha256="0" * 64,
     )
+    activity = make_activity(provider, provider_activity_id=marker, title=f"{marker} course")
+    # One row of each learner kind too: a registration, a completion, a webhook endpoint.
+    register(activity, "ABIM")
+    LearnerCompletion.objects.create(
+        provider=provider,
+        activity=activity,
+        recipient=Recipient.objects.get(code="ABIM"),
+        learner_key="id:654321",
+        first_name=marker,
+        last_name=marker,
+        birth_month=1,
+        birth_day=2,
+        learner_id="654321",
+        completion_date=activity.start_date,
+    )
+    WebhookEndpoint.objects.create(
+        provider=provider, url="https://victim.example/hook", secret=marker
+    )
     return Victim(
         provider=provider,
         user=user,
         membership=user.memberships.get(),
-        activity=make_activity(provider, provider_activity_id=marker, title=f"{marker} course"),
+        activity=activity,
         contact=make_contact(provider, role=ContactRole.PRIMARY, name=marker),
         decision=make_decision(provider, notes=marker),
         api_key=api_key,

@@ -64,7 +64,7 @@ _REQUIRED_WORDS = {
 }
 
 
-def _value_schema(spec: FieldSpec) -> dict[str, Any]:
+def value_schema(spec: FieldSpec) -> dict[str, Any]:
     """The JSON Schema of one field's value, for the documentation only."""
     kind = spec.kind
     schema: dict[str, Any]
@@ -122,7 +122,7 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
             "items": {
                 "type": "object",
                 "properties": {
-                    sub.name: {"title": sub.label, **_value_schema(sub)} for sub in SUPPORTER_FIELDS
+                    sub.name: {"title": sub.label, **value_schema(sub)} for sub in SUPPORTER_FIELDS
                 },
             },
         }
@@ -149,7 +149,7 @@ def _input_field(spec: FieldSpec) -> Any:
         default=None,
         title=spec.label,
         description=_description(spec),
-        json_schema_extra=_value_schema(spec),
+        json_schema_extra=value_schema(spec),
     )
 
 

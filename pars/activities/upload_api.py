@@ -121,8 +121,24 @@ def create_upload(
     kind: FormEx[str | None, P(description="The same as `format`")] = None,
     idempotency_key: HeaderEx[str | None, P(alias="Idempotency-Key")] = None,
 ) -> Any:
+    return accept_upload(request, response, file, file_format or kind, idempotency_key)
+
+
+def accept_upload(
+    request: HttpRequest,
+    response: HttpResponse,
+    file: UploadedFile,
+    hint: str | None,
+    idempotency_key: str | None,
+    *,
+    kind: str = "activities",
+) -> Any:
+    """Store a file of this upload kind and queue its job: the 202 answer (or the refusal).
+
+    Shared by every upload endpoint (activity files here, learner files in
+    ``pars.learners.api_completions``), with the same Idempotency-Key handling.
+    """
     access = api_access(request)
-    hint = file_format or kind
     try:
         hint = normalize_format(hint)
     except UploadRefused as refused:
@@ -133,7 +149,9 @@ def create_upload(
         # Runs inside the idempotency helper's transaction: the job is queued below,
         # once that has committed, so that any task backend finds the row.
         try:
-            upload = store_upload(access, file, via_api=True, kind_hint=hint, enqueue=False)
+            upload = store_upload(
+                access, file, via_api=True, kind_hint=hint, enqueue=False, kind=kind
+            )
         except UploadRefused as refused:
             return refused.status_code, _refusal(refused)
         stored.append(upload)

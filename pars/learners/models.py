@@ -169,11 +169,18 @@ PERSONAL_FIELDS = ("learner_id", "npi", "license_state", "birth_month", "birth_d
 class LearnerCompletion(models.Model):
     """One learner's completion of one activity, reported to one recipient."""
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
-    activity = models.ForeignKey(
-        Activity, on_delete=models.CASCADE, related_name="learner_completions"
+    # The biggest table of PARS: only the indexes its queries need (the unique key leads
+    # with the activity, the status indexes with provider and recipient), and no database
+    # constraint on the bookkeeping links (batch, upload), which COPY would pay per row.
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="+")
+    activity = models.ForeignKey(
+        Activity, on_delete=models.CASCADE, related_name="learner_completions", db_index=False
+    )
+    recipient = models.ForeignKey(
+        Recipient, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # Normalised identity used to recognise the same learner again (no raw birth date).
     learner_key = models.CharField(max_length=200)
     first_name = models.CharField(max_length=100)
@@ -206,12 +213,24 @@ class LearnerCompletion(models.Model):
     version = models.PositiveIntegerField(default=1)
     # The delivery batch that holds the record now (set while it is being sent).
     batch = models.ForeignKey(
-        "DeliveryBatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "DeliveryBatch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     ever_sent = models.BooleanField(default=False)
     last_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
     upload = models.ForeignKey(
-        "activities.Upload", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "activities.Upload",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -229,8 +248,14 @@ class LearnerCompletion(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["provider", "status"]),
-            models.Index(fields=["recipient", "status"]),
+            models.Index(fields=["provider", "status"], name="completion_provider_status"),
+            models.Index(fields=["recipient", "status"], name="completion_recipient_status"),
+            models.Index(
+                fields=["batch"], name="completion_in_batch", condition=Q(batch__isnull=False)
+            ),
+            models.Index(
+                fields=["upload"], name="completion_by_upload", condition=Q(upload__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -431,6 +456,8 @@ class SimulatedBatch(models.Model):
     recipient_code = models.CharField(max_length=20)
     key = models.CharField(max_length=64, unique=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # How often the batch arrived: a resend after a worker died counts here, nowhere else.
+    times_received = models.PositiveIntegerField(default=1)
     results = models.JSONField(default=list)
     results_ready_at = models.DateTimeField()
 

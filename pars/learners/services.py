@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
@@ -180,11 +181,18 @@ class _ActivityInfo:
 
 
 class ActivityLookup:
-    """The provider's activities a batch refers to, loaded once per ID per file."""
+    """The provider's activities a batch refers to, loaded once per ID per file.
+
+    It also remembers which (activity, recipient) pairs had no completion when first
+    loaded: the writer need not look for stored records of those. That stays true for
+    the lookup's life only because a file's duplicate records are refused before the
+    writer sees them: use one lookup per file (or per call).
+    """
 
     def __init__(self, access: ProviderAccess) -> None:
         self.access = access
         self._by_ref: dict[str, _ActivityInfo | None] = {}
+        self.fresh: set[tuple[int, int]] = set()
 
     def load(self, refs: Iterable[str]) -> None:
         missing = {ref for ref in refs if ref not in self._by_ref}
@@ -211,16 +219,24 @@ class ActivityLookup:
             ):
                 found[f"#{row[2]}"] = row
         registrations: dict[int, dict[str, _Registered]] = {row[0]: {} for row in found.values()}
-        for reg in ActivityRegistration.objects.filter(
-            activity_id__in=list(registrations)
-        ).values_list(
-            "activity_id",
-            "recipient__code",
-            "recipient_id",
-            "moc_points",
-            "credit_types",
-            "credit_claim_date",
+        reported = LearnerCompletion.objects.filter(
+            activity_id=OuterRef("activity_id"), recipient_id=OuterRef("recipient_id")
+        )
+        for reg in (
+            ActivityRegistration.objects.filter(activity_id__in=list(registrations))
+            .annotate(reported=Exists(reported))
+            .values_list(
+                "activity_id",
+                "recipient__code",
+                "recipient_id",
+                "moc_points",
+                "credit_types",
+                "credit_claim_date",
+                "reported",
+            )
         ):
+            if not reg[6]:
+                self.fresh.add((reg[0], reg[2]))
             registrations[reg[0]][reg[1]] = _Registered(
                 reg[2], reg[3], frozenset(reg[4] or ()), reg[5]
             )
@@ -383,7 +399,14 @@ def apply_completions(
                 channel=channel,
                 details={"records": len(checked)},
             )
-        existing = _existing(checked)
+        existing = _existing(
+            [
+                item
+                for item in checked
+                if (item[2].pk, item[2].registrations[item[1].recipient].recipient_pk)
+                not in lookup.fresh
+            ]
+        )
         new: list[tuple[int, int, CleanCompletion]] = []
         pending: set[tuple[int, int, str, datetime.date]] = set()
         for row, record, info in checked:
@@ -451,19 +474,22 @@ def _existing(
         )
         for _, record, info in checked
     }
+    rows: Iterable[LearnerCompletion]
     if connection.vendor == "postgresql":
-        # Four arrays instead of thousands of parameters: one index probe per record.
+        # Four arrays instead of thousands of parameters: one index probe per record. The
+        # rows are locked: delivery must not change a status this batch is about to rewrite.
         activity_pks, recipient_pks, learner_keys, dates = (
             list(column) for column in zip(*keys, strict=True)
         )
         rows = LearnerCompletion.objects.raw(
             "SELECT c.* FROM learners_learnercompletion c JOIN unnest(%s::bigint[], "
             "%s::bigint[], %s::text[], %s::date[]) AS k(a, r, l, d) ON c.activity_id = k.a "
-            "AND c.recipient_id = k.r AND c.learner_key = k.l AND c.completion_date = k.d",
+            "AND c.recipient_id = k.r AND c.learner_key = k.l AND c.completion_date = k.d "
+            "FOR UPDATE OF c",
             [activity_pks, recipient_pks, learner_keys, dates],
         )
     else:
-        rows = LearnerCompletion.objects.filter(
+        rows = LearnerCompletion.objects.select_for_update().filter(
             activity_id__in={key[0] for key in keys}, learner_key__in={key[2] for key in keys}
         )
     found = {
@@ -632,31 +658,27 @@ def _insert(
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             lines = []
+            types_json: dict[tuple[str, ...], str] = {}
+            text = _copy_text
             for activity_pk, recipient_pk, r in new:
-                cells = (
-                    r.learner_key,
-                    r.first_name,
-                    r.last_name,
-                    str(r.birth_month),
-                    str(r.birth_day),
-                    r.learner_id,
-                    r.npi,
-                    r.license_state,
-                    r.completion_date.isoformat(),
-                    NULL if r.cme_credits is None else str(r.cme_credits),
-                    NULL if r.moc_points is None else str(r.moc_points),
-                    json.dumps(r.moc_credit_types),
-                    r.profession,
-                    r.practice_state,
-                    r.dea_registration,
-                    r.practice_area,
-                    NULL if r.surgical_procedures is None else "tf"[not r.surgical_procedures],
-                    r.time_in_practice,
+                # Only the free-text fields can hold a tab or a backslash; the others are
+                # codes, digits and dates the validator produced.
+                types = tuple(r.moc_credit_types)
+                encoded = types_json.get(types)
+                if encoded is None:
+                    encoded = types_json[types] = text(json.dumps(r.moc_credit_types))
+                cme = NULL if r.cme_credits is None else r.cme_credits
+                moc = NULL if r.moc_points is None else r.moc_points
+                surgical = (
+                    NULL if r.surgical_procedures is None else "tf"[not r.surgical_procedures]
                 )
                 lines.append(
-                    f"{fixed_head}{activity_pk}\t{recipient_pk}\t"
-                    + "\t".join(map(_copy_text, cells))
-                    + fixed_tail
+                    f"{fixed_head}{activity_pk}\t{recipient_pk}\t{text(r.learner_key)}\t"
+                    f"{text(r.first_name)}\t{text(r.last_name)}\t{r.birth_month}\t"
+                    f"{r.birth_day}\t{text(r.learner_id)}\t{r.npi}\t{r.license_state}\t"
+                    f"{r.completion_date.isoformat()}\t{cme}\t{moc}\t{encoded}\t"
+                    f"{r.profession}\t{r.practice_state}\t{r.dea_registration}\t"
+                    f"{r.practice_area}\t{surgical}\t{r.time_in_practice}{fixed_tail}"
                 )
             copy.write("".join(lines))
 
@@ -666,12 +688,10 @@ _COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _copy_text(value: str) -> str:
-    """A value in COPY's text format (NULL passes through; backslash and controls escaped)."""
-    if value is NULL:
-        return value
-    return (
-        value.translate(_COPY_SPECIAL) if "\\" in value or value.isprintable() is False else value
-    )
+    """A text value in COPY's text format (backslash and control characters escaped)."""
+    if "\\" in value or not value.isprintable():
+        return value.translate(_COPY_SPECIAL)
+    return value
 
 
 # ---------------------------------------------------------------------------

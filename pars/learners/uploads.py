@@ -14,12 +14,14 @@ import datetime
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from django.db import transaction
 from django.utils import timezone
 
 from pars.activities.parsers import ParsedRow
 from pars.activities.uploads import BATCH_SIZE, FileRun, UploadKind, register_upload_kind
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
+from pars.learners.delivery import schedule_delivery
 from pars.learners.parsers import open_learner_rows
 from pars.learners.services import ActivityLookup, apply_completions
 from pars.learners.validation import (
@@ -45,6 +47,7 @@ class LearnerRun(FileRun):
     recipients: dict[str, RecipientRules] = field(default_factory=load_recipients)
     today: datetime.date = field(default_factory=timezone.localdate)
     lookup: ActivityLookup | None = None
+    to_deliver: set[str] = field(default_factory=set)
 
     def take(self, parsed: ParsedRow) -> None:
         self.rows_total += 1
@@ -93,7 +96,13 @@ class LearnerRun(FileRun):
             upload=self.upload,
             event=self.event,
             today=self.today,
+            schedule=False,
         )
+        if result.recipients - self.to_deliver:
+            if not self.to_deliver:
+                # Once, when the file's transaction commits: one delivery per recipient.
+                transaction.on_commit(lambda: schedule_delivery(sorted(self.to_deliver)))
+            self.to_deliver |= result.recipients
         self.added += result.added
         self.updated += result.corrected
         self.deleted += result.withdrawn

@@ -26,7 +26,14 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from pars.activities.dictionary import NO_WORDS, US_STATES, YES_WORDS, FieldSpec, Kind
+from pars.activities.dictionary import (
+    NO_WORDS,
+    US_STATE_NAMES,
+    US_STATES,
+    YES_WORDS,
+    FieldSpec,
+    Kind,
+)
 from pars.activities.validation import FieldError, Rule
 from pars.learners.dictionary import (
     COMPLETION_FIELDS,
@@ -401,7 +408,7 @@ def _parse_date(text: str) -> datetime.date | None:
     return None
 
 
-def _as_date(value: Any) -> datetime.date | None:
+def as_date(value: Any) -> datetime.date | None:
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
@@ -413,7 +420,7 @@ _MONTH_DAY = re.compile(r"^(\d{1,2})[-/](\d{1,2})$")
 
 
 @lru_cache(maxsize=2_000)
-def _parse_month_day(text: str) -> tuple[int, int] | None:
+def parse_month_day(text: str) -> tuple[int, int] | None:
     match = _MONTH_DAY.match(text)
     if match:
         month, day = int(match.group(1)), int(match.group(2))
@@ -427,19 +434,19 @@ def _parse_month_day(text: str) -> tuple[int, int] | None:
     return month, day
 
 
-def _month_day(raw: Mapping[str, Any]) -> tuple[int, int] | bool | None:
+def month_day(raw: Mapping[str, Any]) -> tuple[int, int] | bool | None:
     """(month, day); None when invalid; False when not given."""
     value = raw.get("birth_date")
     if isinstance(value, datetime.date):
         return value.month, value.day
     if not _blank(value):
-        return _parse_month_day(str(value).strip())
+        return parse_month_day(str(value).strip())
     month, day = raw.get("birth_month"), raw.get("birth_day")
     if _blank(month) and _blank(day):
         return False
     if _blank(month) or _blank(day):
         return None
-    return _parse_month_day(f"{_whole_text(month)}-{_whole_text(day)}")
+    return parse_month_day(f"{_whole_text(month)}-{_whole_text(day)}")
 
 
 def _whole_text(value: Any) -> str:
@@ -481,7 +488,7 @@ def _as_decimal(spec: FieldSpec, value: Any, step: Decimal | None = None) -> Dec
 
 
 _STATE_LOOKUP = {code.lower(): code for code in US_STATES} | {
-    name.lower(): code for code, name in US_STATES.items()
+    name.lower(): code for code, name in US_STATE_NAMES.items()
 }
 
 
@@ -559,23 +566,11 @@ class CleanCompletion:
     practice_area: str = ""
     surgical_procedures: bool | None = None
     time_in_practice: str = ""
+    learner_key: str = ""  # how the recipient knows the learner (see learner_key())
 
     @property
     def activity_ref(self) -> str:
         return self.provider_activity_id or f"#{self.accme_activity_id}"
-
-    @property
-    def learner_key(self) -> str:
-        return learner_key(
-            self.recipient,
-            self.learner_id,
-            self.npi,
-            self.license_state,
-            self.first_name,
-            self.last_name,
-            self.birth_month,
-            self.birth_day,
-        )
 
     def identity(self) -> tuple[str, str, str, datetime.date]:
         """What makes the record the same record again: activity, recipient, learner, date."""
@@ -706,10 +701,10 @@ def validate_completion(
     if not last_name:
         errors.add("last_name", "learner.last_name.required")
 
-    month_day = _month_day(raw)
-    if month_day is False:
+    birth = month_day(raw)
+    if birth is False:
         errors.add("birth_date", "learner.birth_date.required")
-    elif month_day is None:
+    elif birth is None:
         errors.add("birth_date", "learner.birth_date.invalid")
 
     learner_id = _text(raw, "learner_id", errors, personal=True)
@@ -731,7 +726,7 @@ def validate_completion(
     if _blank(date_raw):
         errors.add("completion_date", "learner.completion_date.required")
     else:
-        completion_date = _as_date(date_raw)
+        completion_date = as_date(date_raw)
         if completion_date is None:
             errors.add(
                 "completion_date",
@@ -756,11 +751,11 @@ def validate_completion(
 
     clean_values: dict[str, Any] = {}
     if action == "add":
-        clean_values = _credit_and_rems(raw, rules, errors)
+        clean_values = _credits_memoized(raw, rules, errors)
 
-    if errors.errors or rules is None or completion_date is None or not month_day:
+    if errors.errors or rules is None or completion_date is None or not birth:
         return None, errors.errors
-    assert isinstance(month_day, tuple)
+    assert isinstance(birth, tuple)
     return (
         CleanCompletion(
             action=action,
@@ -769,12 +764,22 @@ def validate_completion(
             accme_activity_id=accme_activity_id,
             first_name=first_name,
             last_name=last_name,
-            birth_month=month_day[0],
-            birth_day=month_day[1],
+            birth_month=birth[0],
+            birth_day=birth[1],
             learner_id=learner_id,
             npi=npi,
             license_state=license_state,
             completion_date=completion_date,
+            learner_key=learner_key(
+                rules.code,
+                learner_id,
+                npi,
+                license_state,
+                first_name,
+                last_name,
+                birth[0],
+                birth[1],
+            ),
             **clean_values,
         ),
         [],
@@ -807,8 +812,50 @@ def _identity_rules(
             errors.add(
                 "license_state",
                 "learner.license_state.mismatch",
-                f"{rules.name} takes licences of {US_STATES.get(rules.state, rules.state)} only.",
+                f"{rules.name} takes licences of "
+                f"{US_STATE_NAMES.get(rules.state, rules.state)} only.",
             )
+
+
+_CREDIT_FIELDS = (
+    "cme_credits",
+    "moc_points",
+    "moc_credit_types",
+    "profession",
+    "practice_state",
+    "dea_registration",
+    "practice_area",
+    "time_in_practice",
+    "surgical_procedures",
+)
+_CREDIT_MEMO_LIMIT = 20_000
+_credit_memo: dict[
+    tuple[Any, ...], tuple[RecipientRules | None, dict[str, Any], list[FieldError]]
+] = {}
+
+
+def _credits_memoized(
+    raw: Mapping[str, Any], rules: RecipientRules | None, errors: _Errors
+) -> dict[str, Any]:
+    """The credit and REMS values of a row: they repeat in almost every row of a file."""
+    key = (id(rules), *(raw.get(name) for name in _CREDIT_FIELDS))
+    try:
+        cached = _credit_memo.get(key)
+    except TypeError:  # a list from JSON: not hashable, not worth caching
+        return _credit_and_rems(raw, rules, errors)
+    if cached is None or cached[0] is not rules:
+        found = _Errors(None)
+        values = _credit_and_rems(raw, rules, found)
+        if len(_credit_memo) >= _CREDIT_MEMO_LIMIT:
+            _credit_memo.clear()
+        # The rules object is kept with the entry, so that its id cannot be reused.
+        cached = _credit_memo[key] = (rules, values, found.errors)
+    for error in cached[2]:
+        errors.add(error.field, error.rule, error.message)
+    values = dict(cached[1])
+    if "moc_credit_types" in values:
+        values["moc_credit_types"] = list(values["moc_credit_types"])
+    return values
 
 
 def _credit_and_rems(
@@ -1022,7 +1069,7 @@ def _registration_value(spec: FieldSpec, value: Any, rules: RecipientRules) -> A
             )
         return int(text)
     if spec.kind is Kind.DATE:
-        day = _as_date(value)
+        day = as_date(value)
         if day is None:
             raise _Invalid(f"registration.{name}.invalid", f"{spec.label} must be a date.")
         return day

@@ -682,7 +682,7 @@ def test_the_document_info_check_backs_up_the_prolog_guard(
     # Were the parser target's DOCTYPE callback ever skipped, the first activity's
     # document info still shows the DOCTYPE. (An entity declaration would not even get
     # that far: the target parser has no document to declare it in.)
-    monkeypatch.setattr("pars.activities.parsers.xml._Prolog.doctype", lambda *args: None)
+    monkeypatch.setattr("pars.activities.parsers.xml.Prolog.doctype", lambda *args: None)
     hidden = document(activity()).replace(
         b"<ACCMEActivities",
         LONG_COMMENT + b"<!DOCTYPE ACCMEActivities><ACCMEActivities",

@@ -43,7 +43,7 @@ MAX_COMPRESSION_RATIO = 100
 RATIO_GRACE_BYTES = 100 * 1024
 MAX_MEMBERS = 10_000
 
-_NOT_XLSX = (
+NOT_XLSX = (
     "The file is not an Excel workbook (.xlsx). Save it in Excel as 'Excel Workbook "
     "(.xlsx)' (not .xls, .xlsb or a password-protected workbook) and upload it again."
 )
@@ -61,13 +61,13 @@ def read_xlsx(path: str | Path) -> tuple[Layout, Iterator[ParsedRow]]:
         sheet = workbook.worksheets[0]
         sheet_rows = sheet.iter_rows(min_row=1, min_col=1, values_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise FileRejected(f"{_NOT_XLSX} ({error})") from None
-    records = _records(sheet_rows)
+        raise FileRejected(f"{NOT_XLSX} ({error})") from None
+    records = cell_records(sheet_rows)
     try:
         first = next(records, None)
     except Exception as error:
         workbook.close()
-        raise FileRejected(f"{_NOT_XLSX} ({error})") from None
+        raise FileRejected(f"{NOT_XLSX} ({error})") from None
     if first is None:
         workbook.close()
         raise FileRejected("The first worksheet is empty: it has no rows.")
@@ -90,7 +90,7 @@ def read_xlsx(path: str | Path) -> tuple[Layout, Iterator[ParsedRow]]:
     return reader.layout, rows()
 
 
-def _records(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
+def cell_records(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
     for number, row in enumerate(rows, start=1):
         if all(blank(value) for value in row):
             continue
@@ -114,12 +114,12 @@ def check_xlsx_archive(path: str | Path) -> None:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, EOFError):
-        raise FileRejected(_NOT_XLSX) from None
+        raise FileRejected(NOT_XLSX) from None
     if len(members) > MAX_MEMBERS:
         raise FileRejected(f"The workbook has more than {MAX_MEMBERS} parts; it is refused.")
     names = {member.filename.lower() for member in members}
     if "xl/workbook.xml" not in names:
-        raise FileRejected(_NOT_XLSX)
+        raise FileRejected(NOT_XLSX)
     total = 0
     for member in members:
         name = member.filename

@@ -104,7 +104,7 @@ def hardened_parser() -> Any:
 # Streaming the activities
 
 
-class _Prolog:
+class Prolog:
     """Parser target that watches the document up to its root element."""
 
     def __init__(self) -> None:
@@ -131,7 +131,7 @@ class _Prolog:
 _POSITION = re.compile(r",?\s*line \d+, column \d+\s*$")
 
 
-def _syntax_error(error: Any) -> FileRejected:
+def syntax_error(error: Any) -> FileRejected:
     line, column = error.position if error.position else (None, None)
     text = " ".join(str(getattr(error, "msg", "") or error).split())
     message = _POSITION.sub("", text).rstrip(" .")
@@ -139,14 +139,14 @@ def _syntax_error(error: Any) -> FileRejected:
     return FileRejected(f"The file is not well-formed XML{where}: {message}.")
 
 
-def _feed(parser: Any, chunk: bytes) -> None:
+def feed(parser: Any, chunk: bytes) -> None:
     try:
         parser.feed(chunk)
     except etree.XMLSyntaxError as error:
-        raise _syntax_error(error) from None
+        raise syntax_error(error) from None
 
 
-def _prescan(chunk: bytes) -> None:
+def prescan(chunk: bytes) -> None:
     head = chunk[:PRESCAN_BYTES]
     for marker in ("<!DOCTYPE", "<!ENTITY"):
         for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
@@ -180,7 +180,7 @@ def _check_root(tag: str) -> None:
         )
 
 
-def _check_docinfo(element: Any) -> None:
+def check_docinfo(element: Any) -> None:
     docinfo = element.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url:
         raise FileRejected(f"The file has a DOCTYPE. {_NO_DTD}")
@@ -193,7 +193,7 @@ def iter_metrics(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     next one: use it before that. Raises :class:`FileRejected` as described above.
     """
     main = etree.XMLPullParser(events=("end",), tag=f"{{*}}{ACTIVITY_NAME}", **HARDENED_OPTIONS)
-    prolog = _Prolog()
+    prolog = Prolog()
     probe: Any = etree.XMLParser(target=prolog, **HARDENED_OPTIONS)
     total = 0
     unread = 0  # bytes read since the last activity was completed
@@ -201,7 +201,7 @@ def iter_metrics(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     while True:
         chunk = stream.read(CHUNK_BYTES)
         if total == 0:
-            _prescan(chunk)
+            prescan(chunk)
         if not chunk:
             break
         total += len(chunk)
@@ -209,15 +209,15 @@ def iter_metrics(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
         if probe is not None:
             # The probe reads the prolog first: a DOCTYPE or a wrong root is refused
             # before the main parser sees the chunk.
-            _feed(probe, chunk)
+            feed(probe, chunk)
             if prolog.root is not None:
                 _check_root(prolog.root)
                 probe = None
-        _feed(main, chunk)
+        feed(main, chunk)
         for _event, element in main.read_events():
             row = _next_row(element, row)
             yield row, element
-            _release(element)
+            release(element)
             unread = 0
         if unread > MAX_GAP_BYTES:
             raise FileRejected(
@@ -230,16 +230,16 @@ def iter_metrics(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     try:
         main.close()
     except etree.XMLSyntaxError as error:
-        raise _syntax_error(error) from None
+        raise syntax_error(error) from None
     for _event, element in main.read_events():  # pragma: no cover (all seen before close)
         row = _next_row(element, row)
         yield row, element
-        _release(element)
+        release(element)
 
 
 def _next_row(element: Any, row: int) -> int:
     if row == 0:
-        _check_docinfo(element)
+        check_docinfo(element)
     parent = element.getparent()
     if parent is None:
         return 1  # a bare MedicalEducationMetrics document
@@ -251,7 +251,7 @@ def _next_row(element: Any, row: int) -> int:
     return row + 1
 
 
-def _release(element: Any) -> None:
+def release(element: Any) -> None:
     element.clear(keep_tail=False)
     parent = element.getparent()
     if parent is not None:

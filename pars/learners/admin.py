@@ -1,0 +1,87 @@
+"""Staff administration of recipients and delivery.
+
+Learner completions are deliberately absent: their personal fields are shown to staff
+only through the staff learner pages, which record each access.
+"""
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from pars.learners.models import DeliveryBatch, Recipient, WebhookDelivery, WebhookEndpoint
+
+
+@admin.register(Recipient)
+class RecipientAdmin(admin.ModelAdmin[Recipient]):
+    list_display = ("code", "name", "kind", "active", "connector", "window_years")
+    list_filter = ("kind", "active", "connector")
+    search_fields = ("code", "name")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "kind", "active", "sort_order", "state")}),
+        (
+            "Identifying learners",
+            {
+                "fields": (
+                    "identifier_kind",
+                    "identifier_label",
+                    "identifier_pattern",
+                    "identifier_hint",
+                    "identifier_required",
+                    "accepts_npi",
+                )
+            },
+        ),
+        (
+            "Registering activities",
+            {
+                "fields": (
+                    "credit_types",
+                    "practice_areas",
+                    "feedback_types",
+                    "registration_fields",
+                    "required_registration_fields",
+                    "attestation_text",
+                )
+            },
+        ),
+        (
+            "Reporting completions",
+            {
+                "fields": (
+                    "points_step",
+                    "variable_credit",
+                    "completion_fields",
+                    "window_years",
+                    "first_completion_date",
+                )
+            },
+        ),
+        ("Delivery", {"fields": ("connector", "connector_config")}),
+    )
+
+
+@admin.register(DeliveryBatch)
+class DeliveryBatchAdmin(admin.ModelAdmin[DeliveryBatch]):
+    list_display = ("pk", "recipient", "status", "items_count", "attempts", "created_at", "sent_at")
+    list_filter = ("status", "recipient")
+    readonly_fields = [field.name for field in DeliveryBatch._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
+    list_display = ("url", "provider", "active", "last_success_at", "last_failure_at")
+    list_filter = ("active",)
+    exclude = ("secret",)
+    readonly_fields = ("provider", "url", "created_by", "last_success_at", "last_failure_at")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin[WebhookDelivery]):
+    list_display = ("event_id", "endpoint", "status", "attempts", "created_at", "delivered_at")
+    list_filter = ("status",)
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

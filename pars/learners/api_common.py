@@ -1,0 +1,161 @@
+"""What the learner endpoints of the web service share: request schemas generated from the
+learner data dictionary, the error shape, JSON answers.
+
+The request schemas are documentation: like the activity endpoints
+(``pars.activities.api``), the learner endpoints hand the JSON they receive, as it is, to
+the one validator (``pars.learners.validation``), so the OpenAPI description and the
+rules cannot drift apart. Every refusal answers ``{"detail": ..., "errors": [{row,
+field, rule, message}]}``; messages never quote an identifier or a birth date.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, JsonResponse
+from ninja import Field, Schema
+from pydantic import create_model
+
+from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD, value_schema
+from pars.activities.dictionary import FieldSpec, Kind
+from pars.activities.validation import FieldError
+from pars.learners.dictionary import RECORD_ACTIONS
+from pars.lib.idempotency import Outcome
+
+# Errors of the JSON channel itself (not business rules, so not in validation.RULES).
+RULE_TOO_MANY = "api.body.too_many"
+RULE_NOT_CHANGEABLE = "api.field.not_changeable"
+RULE_MISMATCH = "api.path.mismatch"
+RULE_QUERY = "api.query.invalid"
+
+
+class RecordError(Schema):
+    row: int | None = Field(
+        description="The record's `index` in a list request; null for a single record"
+    )
+    field: str
+    rule: str = Field(description="Stable rule ID (see /api/v1/rules/learners)")
+    message: str
+
+
+# ---------------------------------------------------------------------------
+# Request schemas, generated from the dictionary
+
+
+def _description(spec: FieldSpec) -> str:
+    parts = [spec.help] if spec.help else []
+    if spec.kind is Kind.DATE:
+        parts.append("yyyy-mm-dd (mm/dd/yyyy is accepted too).")
+    if spec.kind is Kind.CHOICE and spec.name not in ("license_state", "practice_state"):
+        parts.append("Codes or labels: " + "; ".join(f"{c} = {t}" for c, t in spec.choices.items()))
+    if spec.kind is Kind.TEXT_LIST:
+        parts.append("An array of names (a string separated by `;` is accepted too).")
+    return " ".join(parts)
+
+
+def _input_field(spec: FieldSpec) -> Any:
+    return Field(
+        default=None,
+        title=spec.label,
+        description=_description(spec),
+        json_schema_extra=value_schema(spec),
+    )
+
+
+def input_model(name: str, doc: str, specs: Iterable[FieldSpec], **extra: tuple[Any, Any]) -> Any:
+    """A pydantic model of dictionary fields, every value accepted as it is (for OpenAPI)."""
+    return create_model(  # type: ignore[call-overload]
+        name,
+        __doc__=doc,
+        **{spec.name: (Any, _input_field(spec)) for spec in specs},
+        **extra,
+    )
+
+
+ACTION_FIELD = (
+    Any,
+    Field(
+        default=None,
+        title="Action",
+        description="`add` (the default: adds the record, or corrects it when the same learner, "
+        "activity, recipient and completion date are already in PARS) or `delete` (withdraws "
+        "it from the recipient).",
+        json_schema_extra={"type": "string", "enum": list(RECORD_ACTIONS)},
+    ),
+)
+
+
+def request_body(schema: dict[str, Any], content_type: str = "application/json") -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {content_type: {"schema": schema}}}}
+
+
+# ---------------------------------------------------------------------------
+# Answers
+
+
+def error_body(errors: list[FieldError], detail: str | None = None) -> dict[str, Any]:
+    if detail is None:
+        detail = errors[0].message if len(errors) == 1 else f"{len(errors)} problems; see errors."
+    return {"detail": detail, "errors": [error.as_dict() for error in errors]}
+
+
+def refusal(
+    field: str, rule: str, message: str, status: int = 400, row: int | None = None
+) -> tuple[int, dict[str, Any]]:
+    return status, error_body([FieldError(row, field, rule, message)])
+
+
+def parse_json(body: bytes) -> tuple[Any, tuple[int, dict[str, Any]] | None]:
+    """(data, None) or (None, the 400 answer) for a body that is not JSON."""
+    try:
+        return json.loads(body or b"null"), None
+    except (ValueError, UnicodeDecodeError):
+        return None, refusal("body", RULE_BODY, "The request body is not valid JSON.")
+
+
+def unknown_fields(
+    data: Mapping[str, Any], allowed: Iterable[str], row: int | None = None
+) -> list[FieldError]:
+    names = set(allowed)
+    return [
+        FieldError(
+            row,
+            str(name)[:60],
+            RULE_UNKNOWN_FIELD,
+            f"{str(name)[:60]!r} is not a field here; the fields are listed in the request "
+            "schema of the OpenAPI description.",
+        )
+        for name in data
+        if name not in names
+    ]
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    response = JsonResponse(body, status=status, safe=False, encoder=DjangoJSONEncoder)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def answer(outcome: Outcome, location: str | None = None) -> HttpResponse:
+    """An idempotent write's answer, with Location (201) and Idempotent-Replayed headers."""
+    headers = {}
+    if location and outcome.status_code in (201, 202):
+        headers["Location"] = location
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(outcome.status_code, outcome.body, headers)
+
+
+def number(value: Decimal | None) -> float | None:
+    """Credits and points (0.25 steps: exact as JSON numbers)."""
+    return None if value is None else float(value)
+
+
+def timestamp(value: datetime.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

@@ -1,0 +1,154 @@
+"""Webhook endpoints in the web service: the key's provider is told of status changes.
+
+PARS POSTs a signed notification to each active endpoint of the provider when one of its
+completions changes status (``pars.learners.webhooks``). The signing secret is answered once,
+when the endpoint is created, and never again.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Router, Schema
+
+from pars.accounts.access import ProviderAccess
+from pars.accounts.api_auth import api_access
+from pars.activities.upload_api import ApiErrors
+from pars.activities.validation import FieldError
+from pars.learners import webhooks
+from pars.learners.api_common import (
+    RULE_BODY,
+    error_body,
+    json_response,
+    parse_json,
+    refusal,
+    request_body,
+    timestamp,
+    unknown_fields,
+)
+from pars.learners.models import WebhookEndpoint
+
+router = Router(tags=["webhooks"])
+
+RULE_URL = "webhook.url.invalid"
+# create_endpoint's refusals by their code: (field, rule).
+_REFUSALS = {
+    "url": ("url", RULE_URL),
+    "long": ("description", "webhook.description.invalid"),
+    "too_many": ("url", "webhook.endpoints.too_many"),
+}
+
+
+class WebhookOut(Schema):
+    id: int
+    url: str
+    description: str
+    active: bool
+    created_at: datetime.datetime
+    last_success_at: datetime.datetime | None
+    last_failure_at: datetime.datetime | None
+    last_error: str
+
+
+class NewWebhookOut(WebhookOut):
+    secret: str = Field(
+        description="The signing secret: shown this once; keep it to check the signatures"
+    )
+
+
+class WebhookIn(Schema):
+    url: str = Field(description="The address PARS POSTs notifications to", max_length=500)
+    description: str = Field("", description="What the endpoint is for", max_length=200)
+
+
+def webhook_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.pk,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "active": endpoint.active,
+        "created_at": timestamp(endpoint.created_at),
+        "last_success_at": timestamp(endpoint.last_success_at),
+        "last_failure_at": timestamp(endpoint.last_failure_at),
+        "last_error": endpoint.last_error,
+    }
+
+
+@router.get(
+    "/webhooks",
+    response=list[WebhookOut],
+    url_name="webhooks",
+    summary="The provider's webhook endpoints",
+    description="Without their secrets.",
+)
+def list_webhooks(request: HttpRequest) -> HttpResponse:
+    access = api_access(request)
+    rows = access.records(WebhookEndpoint).order_by("created_at", "pk")
+    return json_response(200, [webhook_json(row) for row in rows])
+
+
+def _create(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
+    from pars.learners.forms import WebhookForm
+
+    data, problem = parse_json(body)
+    if problem:
+        return problem
+    if not isinstance(data, dict):
+        return refusal("body", RULE_BODY, "The request body must be a JSON object with `url`.")
+    errors = unknown_fields(data, WebhookIn.model_fields)
+    if errors:
+        return 400, error_body(errors)
+    # The web page's form: one set of rules for an endpoint's address and description.
+    form = WebhookForm({name: data.get(name) or "" for name in WebhookIn.model_fields})
+    if not form.is_valid():
+        return 400, error_body(
+            [
+                FieldError(None, name, f"webhook.{name}.invalid", str(message))
+                for name, messages in form.errors.items()
+                for message in messages
+            ]
+        )
+    try:
+        endpoint, secret = webhooks.create_endpoint(
+            access, form.cleaned_data["url"], form.cleaned_data["description"]
+        )
+    except ValidationError as refused:
+        field, rule = _REFUSALS.get(refused.code or "", ("url", RULE_URL))
+        return refusal(field, rule, " ".join(refused.messages))
+    return 201, {**webhook_json(endpoint), "secret": secret}
+
+
+@router.post(
+    "/webhooks",
+    response={201: NewWebhookOut, 400: ApiErrors},
+    url_name="webhooks_create",
+    summary="Add a webhook endpoint",
+    description="Answers **201** with the endpoint and its signing `secret`, shown this once "
+    "(GET never shows it). Not idempotent: a retry after a lost answer adds a second "
+    "endpoint; list them and delete the one without a known secret.",
+    openapi_extra=request_body(WebhookIn.model_json_schema()),
+)
+def create_webhook(request: HttpRequest) -> HttpResponse:
+    access = api_access(request)
+    access.require_edit()
+    status, body = _create(access, request.body)
+    headers = {"Cache-Control": "no-store"} if status == 201 else None
+    return json_response(status, body, headers)
+
+
+@router.delete(
+    "/webhooks/{int:endpoint_id}",
+    response={204: None},
+    url_name="webhook_delete",
+    summary="Remove a webhook endpoint",
+    description="Answers 204; its notifications not yet delivered are dropped.",
+)
+def delete_webhook(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    access = api_access(request)
+    access.require_edit()
+    endpoint = access.get(WebhookEndpoint, pk=endpoint_id)
+    webhooks.delete_endpoint(access, endpoint)
+    return HttpResponse(status=204)
