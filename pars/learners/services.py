@@ -474,6 +474,8 @@ def _existing(
         )
         for _, record, info in checked
     }
+    if not keys:
+        return {}
     rows: Iterable[LearnerCompletion]
     if connection.vendor == "postgresql":
         # Four arrays instead of thousands of parameters: one index probe per record. The
