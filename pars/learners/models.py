@@ -170,16 +170,22 @@ class LearnerCompletion(models.Model):
     """One learner's completion of one activity, reported to one recipient."""
 
     # The biggest table of PARS: only the indexes its queries need (the unique key leads
-    # with the activity, the status indexes with provider and recipient), and no database
-    # constraint on the bookkeeping links (batch, upload), which COPY would pay per row.
+    # with the activity, the status indexes with provider and recipient), and one foreign
+    # key constraint in the database, the activity's, because COPY pays for each per row.
+    # The writer takes provider and recipient from the activity and the recipient rows it
+    # has just read in the same transaction; Django still cascades the deletes.
     provider = models.ForeignKey(
-        Provider, on_delete=models.CASCADE, related_name="+", db_index=False
+        Provider, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     activity = models.ForeignKey(
         Activity, on_delete=models.CASCADE, related_name="learner_completions", db_index=False
     )
     recipient = models.ForeignKey(
-        Recipient, on_delete=models.PROTECT, related_name="+", db_index=False
+        Recipient,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     # Normalised identity used to recognise the same learner again (no raw birth date).
     learner_key = models.CharField(max_length=200)
