@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -67,6 +66,7 @@ from pars.learners.models import (
     Recipient,
     WebhookEndpoint,
 )
+from pars.learners.parsers import rows_from_cells
 from pars.learners.validation import load_recipients, validate_registration
 
 PER_PAGE = 50
@@ -755,7 +755,7 @@ def learner_template(request: HttpRequest, access: ProviderAccess) -> HttpRespon
 
 
 PREVALIDATION_MAX_BYTES = 2 * 1024 * 1024  # a list of 1,000 learners is far smaller
-_NEEDED_COLUMNS = {"first_name", "last_name"}
+_NEEDED_COLUMNS = frozenset({"first_name", "last_name"})
 
 
 @dataclass(frozen=True)
@@ -786,36 +786,14 @@ MATCH_LABELS = {
 }
 
 
-def _normal(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.casefold())
-
-
 def _table(records: Iterator[tuple[int, list[Any]]]) -> Iterator[TypedLearner]:
     """Learners of a header-led table; the header names columns as learner files do."""
-    from pars.learners.parsers import HEADER_NAMES
-
-    first = next(records, None)
-    if first is None:
-        raise FileRejected("The list is empty.")
-    names = [HEADER_NAMES.get(_normal(str(cell or ""))) for cell in first[1]]
-    if not set(names) >= _NEEDED_COLUMNS:
-        raise FileRejected(
-            "The first row must be a header naming the columns: at least First Name and Last "
-            "Name, with Birth Month and Day and the Learner ID or NPI."
-        )
-    for number, cells in records:
-        data = {
-            name: cells[index]
-            for index, name in enumerate(names)
-            if name and index < len(cells) and str(cells[index]).strip()
-        }
+    for parsed in rows_from_cells(records, what="list", required=_NEEDED_COLUMNS):
+        data = {name: value for name, value in parsed.data.items() if str(value).strip()}
         typed = " ".join(
             str(data.get(key, "")).strip() for key in ("first_name", "last_name")
         ).strip()
-        problem = ""
-        if len(cells) > len(names) and any(str(cell).strip() for cell in cells[len(names) :]):
-            problem = f"The row has {len(cells)} cells but the header names {len(names)} columns."
-        yield TypedLearner(number, typed, data, problem)
+        yield TypedLearner(parsed.row, typed, data, parsed.problem or "")
 
 
 def _xlsx_records(uploaded: UploadedFile) -> Iterator[tuple[int, list[Any]]]:

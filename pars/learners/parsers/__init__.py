@@ -13,64 +13,82 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from pars.activities.models import Channel, Upload
 from pars.activities.parsers import FileRejected, ParsedRow
-from pars.learners.dictionary import COMPLETION_FIELDS, HEADER_ALIASES
+from pars.learners.dictionary import COMPLETION_FIELDS, COMPLETION_FIELDS_BY_NAME, HEADER_ALIASES
 
 EXTRA_COLUMNS = {"action": "Action", "birth_month": "Birth Month", "birth_day": "Birth Day"}
 
 
-def _normal(text: str) -> str:
+def normal_header(text: str) -> str:
+    """A header cell as it is compared: no case, spaces, underscores or punctuation."""
     return re.sub(r"[^a-z0-9]", "", text.casefold())
 
 
 def _header_names() -> dict[str, str]:
     names: dict[str, str] = {}
     for spec in COMPLETION_FIELDS:
-        names[_normal(spec.label)] = spec.name
-        names[_normal(spec.name)] = spec.name
+        names[normal_header(spec.label)] = spec.name
+        names[normal_header(spec.name)] = spec.name
     for name, label in EXTRA_COLUMNS.items():
-        names[_normal(label)] = name
-        names[_normal(name)] = name
+        names[normal_header(label)] = name
+        names[normal_header(name)] = name
     for name, aliases in HEADER_ALIASES.items():
         for alias in aliases:
-            names.setdefault(_normal(alias), name)
+            names.setdefault(normal_header(alias), name)
     return names
 
 
 HEADER_NAMES = _header_names()
+_ORDER = {name: index for index, name in enumerate([*EXTRA_COLUMNS, *COMPLETION_FIELDS_BY_NAME])}
 
 
-def map_header(cells: Sequence[object]) -> list[str | None]:
+# The columns a learner file must name (pre-validation lists need fewer).
+FILE_COLUMNS = frozenset({"first_name", "last_name", "completion_date"})
+
+
+def _label(name: str) -> str:
+    spec = COMPLETION_FIELDS_BY_NAME.get(name)
+    return spec.label if spec else EXTRA_COLUMNS.get(name, name)
+
+
+def map_header(
+    cells: Sequence[object], required: frozenset[str] = FILE_COLUMNS
+) -> list[str | None]:
     """The field name of each column (None: ignored); FileRejected if it is no learner header."""
     fields: list[str | None] = []
     seen: set[str] = set()
     for cell in cells:
-        name = HEADER_NAMES.get(_normal(str(cell or "")))
+        name = HEADER_NAMES.get(normal_header(str(cell or "")))
         if name in seen:
             raise FileRejected(f"The header names the column '{cell}' twice.")
         if name:
             seen.add(name)
         fields.append(name)
-    if not {"first_name", "last_name", "completion_date"} <= seen:
+    if not required <= seen:
+        wanted = ", ".join(
+            _label(name) for name in sorted(required, key=lambda name: _ORDER.get(name, 99))
+        )
         raise FileRejected(
-            "The first row must be a header naming the columns (at least First Name, Last "
-            "Name and Completion Date; see the learner file guide). Found: "
+            f"The first row must be a header naming the columns (at least {wanted}; see the "
+            "learner file guide). Found: "
             + ", ".join(str(cell)[:30] for cell in cells[:12] if str(cell or "").strip())
         )
     return fields
 
 
 def rows_from_cells(
-    records: Iterator[tuple[int, list[str]]], what: str = "file"
+    records: Iterator[tuple[int, list[Any]]],
+    what: str = "file",
+    required: frozenset[str] = FILE_COLUMNS,
 ) -> Iterator[ParsedRow]:
     """Rows of a header-led table: the first record is the header."""
     first = next(records, None)
     if first is None:
         raise FileRejected(f"The {what} is empty: it has no rows.")
-    fields = map_header(first[1])
+    fields = map_header(first[1], required)
     width = len(fields)
     pairs = [(index, name) for index, name in enumerate(fields) if name]
     for number, cells in records:
