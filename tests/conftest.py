@@ -17,6 +17,26 @@ def _immediate_tasks(settings: pytest.FixtureRequest) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _reference_data(request: pytest.FixtureRequest) -> None:
+    """Rows the migrations seed (recipients): a transactional test's flush removes them."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not uses_db:
+        return
+    from pars.learners.models import Recipient
+    from pars.learners.seed import seed_recipients
+
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    if not Recipient.objects.exists():
+        seed_recipients()
+
+
 @pytest.fixture
 def provider(db: None) -> Provider:
     return make_provider(name="Riverside Health", provider_id="0001234")

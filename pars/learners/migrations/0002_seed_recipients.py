@@ -6,21 +6,16 @@ Recipients added later are data too: staff add them in the admin.
 from django.db import migrations
 
 from pars.learners.dictionary import SEED_RECIPIENTS
-
-_FROZEN = [dict(row) for row in SEED_RECIPIENTS]
+from pars.learners.seed import seed_recipients
 
 
 def seed(apps, schema_editor):
-    Recipient = apps.get_model("learners", "Recipient")
-    for row in _FROZEN:
-        values = dict(row)
-        code = values.pop("code")
-        Recipient.objects.update_or_create(code=code, defaults=values)
+    seed_recipients(apps.get_model("learners", "Recipient"))
 
 
 def unseed(apps, schema_editor):
     Recipient = apps.get_model("learners", "Recipient")
-    Recipient.objects.filter(code__in=[row["code"] for row in _FROZEN]).delete()
+    Recipient.objects.filter(code__in=[row["code"] for row in SEED_RECIPIENTS]).delete()
 
 
 class Migration(migrations.Migration):
