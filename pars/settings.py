@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "pars.activities",
     "pars.reporting",
     "pars.learners",
+    "pars.accreditation",
+    "pars.datareports",
 ]
 
 MIDDLEWARE = [

@@ -20,11 +20,15 @@ from pars.testing import (
     register,
 )
 from tests.route_walker import Kind, Sample, Victim, walk_as_outsider
+from tests.tenancy_samples_accreditation import ACCREDITATION_SAMPLES
 from tests.tenancy_samples_activities import ACTIVITY_SAMPLES
+from tests.tenancy_samples_datareports import DATAREPORTS_SAMPLES
 from tests.tenancy_samples_learners import LEARNER_SAMPLES
 from tests.tenancy_samples_learners_api import LEARNER_API_SAMPLES
 from tests.tenancy_samples_reporting import REPORTING_SAMPLES
 from tests.tenancy_samples_reporting_api import REPORTING_API_SAMPLES
+from tests.tenancy_samples_research import RESEARCH_SAMPLES
+from tests.tenancy_samples_review import REVIEW_SAMPLES
 from tests.tenancy_samples_uploads import UPLOAD_SAMPLES
 
 
@@ -97,6 +101,10 @@ SAMPLES: dict[str, Sample] = {
     **REPORTING_API_SAMPLES,
     **LEARNER_SAMPLES,
     **LEARNER_API_SAMPLES,
+    **ACCREDITATION_SAMPLES,
+    **REVIEW_SAMPLES,
+    **DATAREPORTS_SAMPLES,
+    **RESEARCH_SAMPLES,
 }
 
 

@@ -1,0 +1,1 @@
+"""Accreditation cases: self-study, documents, performance-in-practice review, decision."""

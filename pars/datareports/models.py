@@ -1,0 +1,1 @@
+"""Data reports: generated research data sets."""

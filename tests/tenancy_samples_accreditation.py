@@ -1,0 +1,1 @@
+ACCREDITATION_SAMPLES: dict = {}  # filled by the accreditation work

@@ -1,0 +1,1 @@
+DATAREPORTS_SAMPLES: dict = {}  # filled by the datareports work

@@ -1,0 +1,1 @@
+RESEARCH_SAMPLES: dict = {}  # filled by the research work

@@ -1,0 +1,1 @@
+REVIEW_SAMPLES: dict = {}  # filled by the review work
