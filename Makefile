@@ -49,3 +49,7 @@ clean:
 bench: $(VENV)/.dev-installed
 	$(PY) bench/activities_upload.py $(BENCH_ARGS)
 	$(PY) bench/learners_upload.py $(LEARNER_BENCH_ARGS)
+
+## The national data report and research export on a year of national data (bench/national_data.py).
+bench-national: $(VENV)/.dev-installed
+	$(PY) bench/national_data.py $(NATIONAL_BENCH_ARGS)

@@ -19,7 +19,8 @@ def _immediate_tasks(settings: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _reference_data(request: pytest.FixtureRequest) -> None:
-    """Rows the migrations seed (recipients): a transactional test's flush removes them."""
+    """Rows the migrations seed (recipients, self-studies): a transactional test's flush
+    removes them, so every test that uses the database finds them again."""
     uses_db = request.node.get_closest_marker("django_db") is not None or bool(
         {"db", "transactional_db", "live_server"} & set(request.fixturenames)
     )
@@ -35,6 +36,13 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("transactional_db" if transactional else "db")
     if not Recipient.objects.exists():
         seed_recipients()
+    from django.apps import apps
+
+    from pars.accreditation.models import SelfStudyTemplate
+    from pars.accreditation.seed import seed_self_studies
+
+    if not SelfStudyTemplate.objects.exists():
+        seed_self_studies(apps)
 
 
 @pytest.fixture

@@ -286,3 +286,197 @@ def test_activity_list_filters_searches_and_pages(
     ).text
     assert "<html" not in page
     assert "Old grand rounds" in page
+
+
+def test_staff_search_providers_by_id_state_status_type_and_term(
+    staff: User, client_as: ClientAs
+) -> None:
+    import datetime
+
+    from pars.testing import make_accreditor
+
+    maine = make_accreditor("ME", "Maine Medical Association")
+    make_provider(
+        name="Alpha Health",
+        provider_id="0000101",
+        state="OH",
+        term_end=datetime.date(2026, 6, 30),
+        accreditation_status=AccreditationStatus.ACCREDITATION,
+    )
+    make_provider(
+        name="Beta Clinic",
+        provider_id="0000202",
+        accreditor_type="state",
+        recognized_accreditor=maine,
+        term_end=datetime.date(2029, 1, 31),
+        accreditation_status=AccreditationStatus.PROBATION,
+    )
+    make_provider(
+        name="Gamma College",
+        provider_id="0000303",
+        accreditor_type="joint",
+        state="me",
+        accreditation_status=AccreditationStatus.COMMENDATION,
+    )
+    client = client_as(staff)
+
+    def names(**params: str) -> set[str]:
+        text = client.get(reverse("providers:staff_list"), params).text
+        return {n for n in ("Alpha Health", "Beta Clinic", "Gamma College") if n in text}
+
+    assert names() == {"Alpha Health", "Beta Clinic", "Gamma College"}
+    assert names(q="0000202") == {"Beta Clinic"}
+    assert names(q="gamma") == {"Gamma College"}
+    # The provider's own state or the state of the society that accredits it.
+    assert names(state="ME") == {"Beta Clinic", "Gamma College"}
+    assert names(status=AccreditationStatus.PROBATION) == {"Beta Clinic"}
+    assert names(type="joint") == {"Gamma College"}
+    assert names(term_ends_before="2027-01-01") == {"Alpha Health"}
+    assert names(type="state", status=AccreditationStatus.PROBATION) == {"Beta Clinic"}
+    assert names(term_ends_before="not a date") == set()
+    # The htmx request gets only the rows.
+    rows = client.get(reverse("providers:staff_list"), {"q": "alpha"}, HTTP_HX_REQUEST="true")
+    assert "<h1>" not in rows.text
+    assert "Alpha Health" in rows.text
+
+
+def test_staff_edit_contact_data_with_an_audit_event(
+    provider: Provider, staff: User, client_as: ClientAs
+) -> None:
+    from pars.audit.models import AuditEvent
+
+    client = client_as(staff)
+    url = reverse("providers:staff_edit", args=[provider.provider_id])
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url,
+        {
+            "address_line1": "1 River Road",
+            "city": "Riverton",
+            "state": "ME",
+            "postal_code": "04000",
+            "country": "United States",
+            "phone": "+1 207 555 0100",
+            "website": "https://riverside.example",
+        },
+        follow=True,
+    )
+    assert "Contact data saved" in response.text
+    provider.refresh_from_db()
+    assert (provider.city, provider.phone) == ("Riverton", "+1 207 555 0100")
+    event = AuditEvent.objects.get(provider=provider, action="provider.updated")
+    assert event.user == staff
+    assert event.details["changes"]["city"][1] == "Riverton"
+    # An invalid website is refused and nothing changes.
+    response = client.post(url, {"website": "not a url", "country": "United States"})
+    assert response.status_code == 400
+    provider.refresh_from_db()
+    assert provider.website == "https://riverside.example"
+
+
+def test_staff_set_status_and_term_with_a_reason(
+    provider: Provider, staff: User, client_as: ClientAs
+) -> None:
+    from pars.audit.models import AuditEvent
+
+    client = client_as(staff)
+    url = reverse("providers:staff_status", args=[provider.provider_id])
+    assert client.get(url).status_code == 405
+    data = {
+        "accreditation_status": AccreditationStatus.PROBATION,
+        "term_start": "2022-07-01",
+        "term_end": "2026-12-31",
+        "reason": "Term extended by the board",
+    }
+    assert client.post(url, {**data, "term_end": "2020-01-01"}).status_code == 400
+    assert client.post(url, {**data, "reason": ""}).status_code == 400
+    provider.refresh_from_db()
+    assert provider.accreditation_status == AccreditationStatus.ACCREDITATION
+    response = client.post(url, data, follow=True)
+    assert "Status and term saved" in response.text
+    provider.refresh_from_db()
+    assert provider.accreditation_status == AccreditationStatus.PROBATION
+    assert str(provider.term_end) == "2026-12-31"
+    event = AuditEvent.objects.get(provider=provider, action="provider.status_set")
+    assert event.details["reason"] == "Term extended by the board"
+    assert event.details["changes"]["accreditation_status"] == ["accreditation", "probation"]
+    # The audit trail page shows it.
+    assert (
+        "Term extended by the board"
+        in client.get(reverse("audit:provider", args=[provider.provider_id])).text
+    )
+
+
+def test_a_recorded_decision_sets_status_and_term_and_is_audited(
+    provider: Provider, staff: User, client_as: ClientAs
+) -> None:
+    from pars.audit.models import AuditEvent
+
+    client = client_as(staff)
+    client.post(
+        reverse("providers:staff_decision_add", args=[provider.provider_id]),
+        {
+            "decision_type": "progress_report",
+            "outcome": AccreditationStatus.PROBATION,
+            "decided_on": "2026-03-01",
+        },
+    )
+    provider.refresh_from_db()
+    assert provider.accreditation_status == AccreditationStatus.PROBATION
+    event = AuditEvent.objects.get(provider=provider, action="provider.decision")
+    assert event.details["changes"]["accreditation_status"] == ["accreditation", "probation"]
+    # The edit page starts from what the decision set.
+    page = client.get(reverse("providers:staff_edit", args=[provider.provider_id])).text
+    assert 'value="probation" selected' in page
+    # An older decision recorded later does not override the current status.
+    client.post(
+        reverse("providers:staff_decision_add", args=[provider.provider_id]),
+        {
+            "decision_type": "reaccreditation",
+            "outcome": AccreditationStatus.COMMENDATION,
+            "decided_on": "2020-03-01",
+            "term_start": "2020-03-01",
+            "term_end": "2024-02-28",
+        },
+    )
+    provider.refresh_from_db()
+    assert provider.accreditation_status == AccreditationStatus.PROBATION
+
+
+@pytest.mark.django_db
+def test_state_accreditor_staff_edit_only_their_providers(client_as: ClientAs) -> None:
+    from pars.testing import make_accreditor, make_user
+
+    maine = make_accreditor("ME", "Maine Medical Association")
+    mine = make_provider(
+        name="Maine Provider", accreditor_type="state", recognized_accreditor=maine
+    )
+    national = make_provider(name="National Provider")
+    client = client_as(make_user("staff@mma.example", is_staff=True, staff_accreditor=maine))
+    status = {
+        "accreditation_status": AccreditationStatus.PROBATION,
+        "reason": "Progress report overdue",
+    }
+    assert client.get(reverse("providers:staff_edit", args=[mine.provider_id])).status_code == 200
+    assert (
+        client.post(reverse("providers:staff_status", args=[mine.provider_id]), status).status_code
+        == 302
+    )
+    for name in ("providers:staff_edit", "providers:staff_status"):
+        url = reverse(name, args=[national.provider_id])
+        assert client.get(url).status_code == 404
+        assert client.post(url, status).status_code == 404
+    national.refresh_from_db()
+    assert national.accreditation_status == AccreditationStatus.ACCREDITATION
+    # Their search never lists another society's provider, whatever the filters.
+    text = client.get(reverse("providers:staff_list"), {"q": "Provider"}).text
+    assert "Maine Provider" in text
+    assert "National Provider" not in text
+
+
+def test_provider_users_cannot_reach_staff_edits(
+    provider: Provider, admin_user: User, client_as: ClientAs
+) -> None:
+    client = client_as(admin_user)
+    for name in ("providers:staff_edit", "providers:staff_status"):
+        assert client.post(reverse(name, args=[provider.provider_id])).status_code == 404

@@ -129,7 +129,7 @@ def normalize_format(hint: str | None) -> str | None:
         ) from None
 
 
-class _HashingFile(File):
+class HashingFile(File):
     """Hands the upload to the storage chunk by chunk, hashing and counting on the way.
 
     It has no ``temporary_file_path``, so the file system storage copies it through
@@ -149,7 +149,7 @@ class _HashingFile(File):
             yield chunk
 
 
-def _megabytes(size: int) -> str:
+def megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
@@ -179,7 +179,7 @@ def store_upload(
     if size > limit:
         raise UploadRefused(
             "upload.file.too_large",
-            f"The file is {_megabytes(size)}; PARS accepts files of up to {_megabytes(limit)}. "
+            f"The file is {megabytes(size)}; PARS accepts files of up to {megabytes(limit)}. "
             "Split it into several files and upload each.",
             status_code=413,
         )
@@ -204,7 +204,7 @@ def store_upload(
         size=size,
         sha256="",
     )
-    hashing = _HashingFile(uploaded_file)
+    hashing = HashingFile(uploaded_file)
     # A random name: the provider's own file name stays in the database, not on disk.
     upload.file.save(f"{uuid.uuid4().hex}{_SUFFIXES[Channel(file_format)]}", hashing, save=False)
     if hashing.bytes_read != size:  # a storage that read the file some other way

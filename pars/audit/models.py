@@ -24,6 +24,19 @@ class AuditAction(models.TextChoices):
     REGISTRATION_DELETED = "registration.deleted", "Activity registration removed"
     LEARNERS_WRITTEN = "learners.written", "Learner completions submitted or changed"
     PERSONAL_DATA_VIEWED = "learners.personal_viewed", "Learner personal data shown to staff"
+    PROVIDER_UPDATED = "provider.updated", "Provider contact data changed by staff"
+    PROVIDER_STATUS_SET = "provider.status_set", "Accreditation status or term set by staff"
+    DECISION_RECORDED = "provider.decision", "Accreditation decision recorded"
+    CASE_OPENED = "accreditation.opened", "Accreditation case opened"
+    CASE_ANSWERS_SAVED = "accreditation.answers_saved", "Self-study answers saved"
+    CASE_DOCUMENT_ADDED = "accreditation.document_added", "Self-study document added"
+    CASE_DOCUMENT_REMOVED = "accreditation.document_removed", "Self-study document removed"
+    CASE_PIP_CHANGED = "accreditation.pip_changed", "Performance-in-practice selection changed"
+    CASE_SUBMITTED = "accreditation.submitted", "Accreditation case submitted"
+    CASE_REVIEW_STARTED = "accreditation.review_started", "Accreditation review started"
+    CASE_COMMENTED = "accreditation.commented", "Reviewer comment added"
+    CASE_INFO_REQUESTED = "accreditation.info_requested", "More information requested"
+    CASE_DECIDED = "accreditation.decided", "Accreditation case decided"
 
 
 class AuditEvent(models.Model):

@@ -1,5 +1,14 @@
-from django.urls import path  # noqa: F401
+"""The anonymised research data set (accreditor staff)."""
+
+from django.urls import path
+
+from pars.datareports import research_views as views
 
 app_name = "research"
 
-urlpatterns: list[object] = []
+urlpatterns = [
+    path("staff/research/", views.research_list, name="list"),
+    path("staff/research/request/", views.research_request, name="request"),
+    path("staff/research/<int:export_id>/", views.research_detail, name="detail"),
+    path("staff/research/<int:export_id>/download/", views.research_download, name="download"),
+]

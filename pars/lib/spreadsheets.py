@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import IO, Any, Protocol
@@ -74,4 +75,20 @@ def write_rows_xlsx(
     sheet.append([_cell(value, xlsx=True) for value in header])
     for row in rows:
         sheet.append([_cell(value, xlsx=True) for value in row])
+    workbook.save(stream)
+
+
+def write_sheets_xlsx(
+    stream: IO[bytes], sheets: Iterable[tuple[str, Iterable[Any], Iterable[Iterable[Any]]]]
+) -> None:
+    """Write a workbook of several sheets, each ``(title, header, rows)``, streaming.
+
+    Titles are cut to the 31 characters a sheet name may have, without ``[]:*?/\\``.
+    """
+    workbook = Workbook(write_only=True)
+    for title, header, rows in sheets:
+        sheet = workbook.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
+        sheet.append([_cell(value, xlsx=True) for value in header])
+        for row in rows:
+            sheet.append([_cell(value, xlsx=True) for value in row])
     workbook.save(stream)

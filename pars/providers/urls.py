@@ -20,4 +20,6 @@ urlpatterns = [
         views.staff_decision_add,
         name="staff_decision_add",
     ),
+    path("staff/providers/<str:provider_id>/edit/", views.staff_edit, name="staff_edit"),
+    path("staff/providers/<str:provider_id>/status/", views.staff_status, name="staff_status"),
 ]

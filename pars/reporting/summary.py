@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Aggregate, Count, Q, Sum
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.dictionary import FORMATS
@@ -35,15 +35,32 @@ class ActivityTotals:
         return [(FORMATS[code], count) for code, count in self.by_format.items()]
 
 
+def activity_aggregates() -> dict[str, Aggregate]:
+    """The SQL aggregates of a set of activities, for ``aggregate()`` or ``annotate()``
+    (also grouped, by the national data report in ``pars.datareports``)."""
+    return {
+        "count": Count("id"),
+        "hours": Sum("hours_of_instruction"),
+        "credits": Sum("ama_credits"),
+        "physicians": Sum("physician_learners"),
+        "others": Sum("other_learners"),
+    }
+
+
+def support_aggregates() -> dict[str, Aggregate]:
+    """The SQL aggregates of a set of commercial-support rows (whole dollars, in-kind
+    supports, distinct supporter names, activities supported)."""
+    return {
+        "monetary": Sum("monetary_amount"),
+        "in_kind": Count("id", filter=Q(in_kind=True)),
+        "sources": Count("source", distinct=True),
+        "activities": Count("activity", distinct=True),
+    }
+
+
 def activity_totals(access: ProviderAccess, year: int) -> ActivityTotals:
     activities = access.records(Activity).filter(reporting_year=year)
-    totals = activities.aggregate(
-        count=Count("id"),
-        hours=Sum("hours_of_instruction"),
-        credits=Sum("ama_credits"),
-        physicians=Sum("physician_learners"),
-        others=Sum("other_learners"),
-    )
+    totals = activities.aggregate(**activity_aggregates())
     by_format = dict(
         activities.order_by("activity_format")
         .values_list("activity_format")
@@ -51,12 +68,7 @@ def activity_totals(access: ProviderAccess, year: int) -> ActivityTotals:
         .values_list("activity_format", "count")
     )
     support = access.records(CommercialSupport).filter(activity__reporting_year=year)
-    money = support.aggregate(
-        monetary=Sum("monetary_amount"),
-        in_kind=Count("id", filter=Q(in_kind=True)),
-        sources=Count("source", distinct=True),
-        activities=Count("activity", distinct=True),
-    )
+    money = support.aggregate(**support_aggregates())
     return ActivityTotals(
         activities=totals["count"],
         by_format={code: by_format[code] for code in FORMATS if code in by_format},
