@@ -19,7 +19,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from pars.activities.models import CommercialSupport
 from pars.reporting.models import ReportingYear
-from pars.testing import TEST_PASSWORD, make_activity, make_provider, make_user
+from pars.testing import TEST_PASSWORD, make_activity, make_provider, make_user, register
 from tests.browser_support import skip_without_chromium
 from tests.test_browser import _log_in, _new_page
 
@@ -45,6 +45,7 @@ def test_staff_open_filter_and_download_the_data_report(
     CommercialSupport.objects.create(
         provider=joint, activity=activity, position=1, source="=HYPERLINK(1)", monetary_amount=900
     )
+    register(activity, "REMS", rems_rpc_id="EG-123456-001")
     make_user(STAFF_EMAIL, is_staff=True)
 
     context, page = _new_page(browser)
@@ -82,4 +83,15 @@ def test_staff_open_filter_and_download_the_data_report(
     sheet = workbook["Activities by provider type"]
     assert [cell.value for cell in sheet[2]][:2] == ["Jointly accredited", 2]
     assert workbook["Commercial supporters"]["A2"].value == "'=HYPERLINK(1)"
+
+    # The REMS report of the year, from the same page.
+    with page.expect_download() as info:
+        page.locator("#rems-downloads").get_by_role("link", name="Excel (XLSX)").click()
+    target = tmp_path / "rems.xlsx"
+    info.value.save_as(target)
+    rems = load_workbook(target)
+    assert rems.sheetnames == ["Activities", "Learners"]
+    header, *rows = list(rems["Activities"].values)
+    assert len(rows) == 1
+    assert dict(zip(header, rows[0], strict=True))["RPC ID"] == "EG-123456-001"
     context.close()
