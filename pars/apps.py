@@ -2,10 +2,13 @@ from django.apps import AppConfig
 
 
 class ParsConfig(AppConfig):
-    """Project-wide pieces: base templates, static files and system checks."""
+    """Project-wide pieces: base templates, static files, system checks, security logging."""
 
     name = "pars"
     verbose_name = "PARS"
 
     def ready(self) -> None:
         from pars import checks  # noqa: F401  (registers the checks)
+        from pars.lib.security_log import connect_signals
+
+        connect_signals()

@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_htmx",
     "ninja",
     "django_tasks_db",
@@ -57,6 +60,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # 429 with Retry-After for the API (per key) and the login form (per address).
+    "pars.lib.ratelimit.RateLimitMiddleware",
+    # Ends sessions 12 hours after login; then two-factor state and its enforcement.
+    "pars.accounts.middleware.SessionLifetimeMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "pars.accounts.middleware.MfaEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -131,6 +140,13 @@ PASSWORD_RESET_TIMEOUT = int(PARS_INVITATION_MAX_AGE.total_seconds())
 SESSION_COOKIE_AGE = env_int("PARS_SESSION_IDLE_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# ... and 12 hours after login however active they are (pars.accounts.middleware).
+PARS_SESSION_ABSOLUTE_HOURS = env_int("PARS_SESSION_ABSOLUTE_HOURS", 12)
+
+# Two-factor authentication (TOTP, django-otp): required for accreditor staff, optional
+# for provider users unless their provider requires it (pars.accounts.mfa).
+PARS_MFA_REQUIRED_FOR_STAFF = env_bool("PARS_MFA_REQUIRED_FOR_STAFF", True)
+OTP_TOTP_ISSUER = PARS_SITE_NAME
 
 # Lock a username+address pair after 5 failures for 15 minutes.
 AXES_FAILURE_LIMIT = env_int("PARS_LOGIN_FAILURE_LIMIT", 5)
@@ -211,14 +227,58 @@ CSRF_COOKIE_SECURE = _HTTPS
 SECURE_SSL_REDIRECT = _HTTPS and env_bool("PARS_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("PARS_HSTS_SECONDS", 31536000 if _HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS
+# Only a request to hstspreload.org puts a domain on the browsers' list; the header alone
+# does not (PARS_HSTS_PRELOAD=0 for a host whose parent domain must keep plain HTTP).
+SECURE_HSTS_PRELOAD = _HTTPS and env_bool("PARS_HSTS_PRELOAD", True)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if _HTTPS:
+    # __Host- cookies are sent only over HTTPS, only to this host, never set by a subdomain.
+    SESSION_COOKIE_NAME = "__Host-pars_session"
+    CSRF_COOKIE_NAME = "__Host-pars_csrftoken"
+
+# Content Security Policy (Django's own middleware, right after SecurityMiddleware):
+# scripts only from our static files (htmx; no inline script anywhere), no plugins, no
+# framing, forms post only here. Styles allow inline: the templates' <style> blocks and
+# style attributes, pygal's inline SVG charts and htmx's indicator style. data: images are
+# Pico CSS's icons (the TOTP QR code is inline SVG).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+)
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+if env_bool("PARS_BEHIND_PROXY", False):
+    # The proxy overwrites X-Forwarded-For with the client's address (docs/deployment.md):
+    # lockouts and rate limits must count clients, not the proxy.
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    RATELIMIT_IP_META_KEY = "HTTP_X_FORWARDED_FOR"
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("PARS_BEHIND_PROXY", False) else None
 )
 
+# Rate limits (django-ratelimit syntax; an empty value turns one off).
+PARS_API_RATE = env_str("PARS_API_RATE", "600/m")
+PARS_API_ANON_RATE = env_str("PARS_API_ANON_RATE", "60/m")
+PARS_LOGIN_RATE = env_str("PARS_LOGIN_RATE", "30/m")
+
+# Security events go to the "pars.security" logger; the redacting filter is a safety net
+# that masks NPI-like numbers, birth dates, secrets and tokens in every log line.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "pars.lib.security_log.RedactFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("PARS_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"}, "pars.security": {"level": "INFO"}},
 }

@@ -1,10 +1,19 @@
-"""What every browser test shares: Debian's chromium, its flags, and the skip rule."""
+"""What every browser test shares: Debian's chromium, its flags, the skip rule, and the
+two-factor step of logging in."""
+
+from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, Page, Playwright
+
+if TYPE_CHECKING:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from pars.accounts.models import User
 
 CHROMIUM = os.environ.get("PARS_CHROMIUM", "/usr/bin/chromium")
 # Headless, and no calls home: the machines have no internet.
@@ -29,3 +38,51 @@ def skip_without_chromium() -> None:
 
 def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def give_authenticator(user: User) -> TOTPDevice:
+    """A confirmed authenticator-app device for the user (what enrolment leaves behind)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Test app", confirmed=True)
+
+
+def totp_code(device: TOTPDevice) -> str:
+    """The code the user's app would show now, never one the device has already accepted."""
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    # Two logins in one 30-second step: use the next step (the device accepts ±1).
+    totp.drift = max(0, device.last_t + 1 - totp.t()) + device.drift
+    return f"{totp.token():0{device.digits}d}"
+
+
+def authenticator_for_login(email: str) -> TOTPDevice | None:
+    """Before the password step: the device whose code the user will be asked for.
+
+    Users who must use two-factor authentication (staff) get one, as if they had enrolled.
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from pars.accounts import mfa
+    from pars.accounts.models import User
+
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        return None
+    if mfa.required_for(user) and not mfa.has_confirmed_device(user):
+        give_authenticator(user)
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def enter_totp_code(page: Page, device: TOTPDevice | None) -> None:
+    """After the password step: enter the code the app would show (if the user has one)."""
+    if device is None:
+        return
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name="Enter your authentication code")).to_be_visible()
+    page.get_by_label("Authentication code").fill(totp_code(device))
+    page.get_by_role("button", name="Verify").click()

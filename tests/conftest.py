@@ -7,7 +7,7 @@ from playwright.sync_api import Browser, sync_playwright
 from pars.accounts.models import Role, User
 from pars.providers.models import Provider
 from pars.testing import make_member, make_provider, make_user
-from tests.browser_support import launch_chromium
+from tests.browser_support import give_authenticator, launch_chromium
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +15,12 @@ def _immediate_tasks(settings: pytest.FixtureRequest) -> None:
     # Tests run tasks in-process; the worker path has its own test.
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings: pytest.FixtureRequest) -> None:
+    # The limits count in the cache across tests; tests/security turns them on itself.
+    settings.RATELIMIT_ENABLE = False
 
 
 @pytest.fixture(autouse=True)
@@ -83,17 +89,33 @@ def staff(db: None) -> User:
 
 @pytest.fixture
 def client_as() -> Callable[[User], Client]:
+    """A client signed in as the user, past the two-factor step (required for staff)."""
+
     def login(user: User) -> Client:
         client = Client()
-        client.force_login(user)
+        log_in_verified(client, user)
         return client
 
     return login
 
 
+def log_in_verified(client: Client, user: User) -> None:
+    """Sign the client in as a user who has an authenticator and entered its code."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    device = give_authenticator(user)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
 @pytest.fixture(autouse=True)
 def _local_cache(settings: pytest.FixtureRequest) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    cache.clear()  # no counts (rate limits) carried over from an earlier test
 
 
 @pytest.fixture

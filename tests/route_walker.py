@@ -85,6 +85,7 @@ def _admin_url(route: Route, victim: Victim, urlconf: str | None) -> str:
     values = {
         "object_id": str(victim.provider.pk),
         "id": str(victim.user.pk),
+        "pk": str(victim.user.pk),  # django-otp's device admin pages
         "app_label": "providers",
         "content_type_id": "1",
         "url": "providers/",

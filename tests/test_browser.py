@@ -23,6 +23,8 @@ from pars.reporting.models import ReportingYear
 from pars.testing import TEST_PASSWORD, make_member, make_provider
 from tests.browser_support import (
     TIMEOUT_MS,
+    authenticator_for_login,
+    enter_totp_code,
     skip_without_chromium,
 )
 
@@ -53,7 +55,9 @@ def _log_in(page: Page, base_url: str, email: str, password: str) -> None:
     expect(page.get_by_role("heading", name="Log in to PARS")).to_be_visible()
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
+    device = authenticator_for_login(email)  # staff must use two-factor authentication
     page.get_by_role("button", name="Log in").click()
+    enter_totp_code(page, device)
 
 
 def _choose_password(page: Page, link: str, heading: str, password: str) -> None:

@@ -67,6 +67,13 @@ SAMPLES: dict[str, Sample] = {
         Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.membership.pk}
     ),
     "accounts:api_keys": Sample(Kind.PROVIDER, _provider),
+    "accounts:member_mfa_policy": Sample(Kind.PROVIDER, _provider),
+    "accounts:mfa_settings": Sample(Kind.SELF),
+    "accounts:mfa_verify": Sample(Kind.SELF),
+    "accounts:mfa_enrol": Sample(Kind.SELF),
+    "accounts:mfa_recovery": Sample(Kind.SELF),
+    "accounts:mfa_disable": Sample(Kind.SELF),
+    "accounts:staff_mfa_reset": Sample(Kind.STAFF, lambda v: {"pk": v.user.pk}),
     "accounts:api_key_revoke": Sample(
         Kind.PROVIDER, lambda v: {**_provider(v), "pk": v.api_key.pk}
     ),
@@ -228,13 +235,14 @@ def test_state_accreditor_staff_reach_no_provider_of_another_accreditor(
     from django.urls import reverse
 
     from pars.testing import make_accreditor, make_user
+    from tests.conftest import log_in_verified
     from tests.route_walker import _leaks, _text, all_routes
 
     state_staff = make_user(
         "staff@other-society.example", is_staff=True, staff_accreditor=make_accreditor("TN")
     )
     client = Client()
-    client.force_login(state_staff)
+    log_in_verified(client, state_staff)  # staff have passed two-factor authentication
     problems = []
     checked = 0
     for route in all_routes():

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from pars.accounts.models import Role, User
-from pars.accounts.tasks import send_password_reset_email
+from pars.accounts.tasks import send_password_reset_to_address
 
 
 class LoginForm(AuthenticationForm):
@@ -28,8 +28,20 @@ class PasswordResetRequestForm(PasswordResetForm):
         return User.objects.filter(email__iexact=email.strip(), is_active=True)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        for user in self.get_users(self.cleaned_data["email"]):
-            send_password_reset_email.enqueue(user.pk)
+        # One task per request whatever the address: the lookup happens in the worker,
+        # so neither the answer nor its timing tells whether the address has an account.
+        send_password_reset_to_address.enqueue(self.cleaned_data["email"].strip())
+
+
+class MfaCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Authentication code",
+        max_length=40,
+        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
 
 
 class InviteForm(forms.Form):

@@ -29,7 +29,9 @@ def invite_user(
     """Give a person a role at a provider and send them the "System Access Granted" email.
 
     Creates the user (without a usable password) if the address is new; re-inviting
-    an existing member updates the role and sends a fresh link.
+    an existing member updates the role and sends a fresh link. The inviter learns
+    nothing about the address: new, existing and deactivated accounts get the same
+    answer (a deactivated account gets the membership but no mail, and cannot sign in).
     """
     email = email.strip().lower()
     validate_email(email)
@@ -53,8 +55,6 @@ def _grant(
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         user = User.objects.create_user(email, first_name=first_name, last_name=last_name)
-    elif not user.is_active:
-        raise ValidationError({"email": "This account is deactivated; staff can reactivate it."})
     membership, created = Membership.objects.get_or_create(
         user=user, provider=provider, defaults={"role": role, "invited_by": invited_by}
     )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from pars.accounts import views
+from pars.accounts import mfa_views, views
 
 app_name = "accounts"
 
@@ -48,9 +48,20 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("accounts/two-factor/", mfa_views.mfa_settings, name="mfa_settings"),
+    path("accounts/two-factor/verify/", mfa_views.mfa_verify, name="mfa_verify"),
+    path("accounts/two-factor/set-up/", mfa_views.mfa_enrol, name="mfa_enrol"),
+    path("accounts/two-factor/recovery-codes/", mfa_views.mfa_recovery_codes, name="mfa_recovery"),
+    path("accounts/two-factor/turn-off/", mfa_views.mfa_disable, name="mfa_disable"),
+    path(
+        "accounts/users/<int:pk>/two-factor/reset/",
+        mfa_views.staff_mfa_reset,
+        name="staff_mfa_reset",
+    ),
     path("accounts/providers/", views.choose_provider, name="choose_provider"),
     path(P + "users/", views.member_list, name="member_list"),
     path(P + "users/invite/", views.member_invite, name="member_invite"),
+    path(P + "users/two-factor/", mfa_views.member_mfa_policy, name="member_mfa_policy"),
     path(P + "users/<int:pk>/role/", views.member_role, name="member_role"),
     path(P + "users/<int:pk>/remove/", views.member_remove, name="member_remove"),
     path(P + "users/<int:pk>/resend/", views.member_resend, name="member_resend"),

@@ -1,15 +1,20 @@
 """Sign-in, passwords, choosing a provider, and a provider's users and API keys."""
 
+from urllib.parse import urlencode
+
+from axes.utils import reset as axes_reset
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pars.accounts import services
+from pars.accounts import mfa, services
 from pars.accounts.access import ProviderAccess, providers_visible_to
 from pars.accounts.decorators import CURRENT_PROVIDER_SESSION_KEY, provider_view
 from pars.accounts.forms import (
@@ -24,9 +29,19 @@ from pars.accounts.tokens import invitation_token_generator, password_reset_toke
 
 
 class LoginView(auth_views.LoginView):
+    """The password step. Django gives the session a new key here (``login()``);
+    users with an authenticator then verify a code before anything else."""
+
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        if mfa.has_confirmed_device(form.get_user()):
+            verify = reverse("accounts:mfa_verify")
+            return redirect(f"{verify}?{urlencode({'next': self.get_success_url()})}")
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -40,6 +55,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_set.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
     extra_context = {"heading": "Choose a new password"}
+
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        # The new password ends every other session (Django's session auth hash) and
+        # lifts a login lockout on this address: a reset is the way out of one.
+        response = super().form_valid(form)
+        axes_reset(username=form.user.email)
+        return response
 
 
 class SetPasswordView(auth_views.PasswordResetConfirmView):
@@ -76,10 +98,25 @@ def choose_provider(request: HttpRequest) -> HttpResponse:
 @provider_view()
 def member_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     members = access.records(Membership).select_related("user").order_by("user__email")
+    with_mfa = set(
+        TOTPDevice.objects.filter(
+            user__memberships__provider=access.provider, confirmed=True
+        ).values_list("user_id", flat=True)
+    )
     return render(
         request,
         "accounts/member_list.html",
-        {"access": access, "members": members, "roles": Role.choices},
+        {
+            "access": access,
+            "members": members,
+            "roles": Role.choices,
+            "with_mfa": with_mfa,
+            # "Active" only once the person signed in after being added, so that the
+            # list does not tell an administrator whether an address already had an account.
+            "joined": {
+                m.pk for m in members if m.user.last_login and m.user.last_login > m.created_at
+            },
+        },
     )
 
 

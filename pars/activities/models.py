@@ -178,9 +178,15 @@ class Upload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The job's lease: the worker renews it while it processes the file (from outside
+    # the file's transaction); a running upload whose heartbeat is old lost its worker
+    # and is put back in the queue by pars.activities.uploads.recover_stale_uploads.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # runs started (claims)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="upload_status_heartbeat")]
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_status_display()})"

@@ -1,11 +1,22 @@
 """Background entry points of the activities app; the work itself is in uploads.py."""
 
+import logging
+
 from django.tasks import task
 
-from pars.activities.uploads import process_upload
+from pars.activities.uploads import process_upload, recover_stale_uploads
+
+logger = logging.getLogger(__name__)
 
 
 @task()
 def process_upload_task(upload_id: int) -> None:
-    """Process one uploaded batch file (safe to run twice: a claimed upload is skipped)."""
+    """Process one uploaded batch file (safe to run twice: a claimed upload is skipped).
+
+    First resumes uploads whose worker died (their lease ran out): a cheap indexed query.
+    """
+    try:
+        recover_stale_uploads()
+    except Exception:  # recovery must never stop this upload
+        logger.exception("Recovery of stale uploads failed")
     process_upload(upload_id)

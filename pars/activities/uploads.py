@@ -9,7 +9,9 @@ The policy, as the upload pages and the web service describe it:
   whole file can be fixed and uploaded again.
 * **A failure commits nothing.** The whole file is written inside one database
   transaction; an unexpected error or a worker that dies half-way leaves no partial
-  changes behind.
+  changes behind. A run cut off that way is repeated from the start: the job renews a
+  lease while it works, and :func:`recover_stale_uploads` queues an upload whose lease
+  ran out again (three interrupted runs and it fails with a message).
 * **The same file twice is a no-op.** A file whose SHA-256 equals that of an earlier
   upload of the same provider that was applied is marked *duplicate* and changes
   nothing; the result names the earlier upload.
@@ -29,11 +31,14 @@ import hashlib
 import logging
 import re
 import tempfile
+import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import PurePath
 from typing import IO, Any, BinaryIO, ClassVar, cast
 
@@ -41,7 +46,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
+from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -60,6 +74,13 @@ BATCH_SIZE = 2_000  # valid rows written per apply_activities call; also the pro
 MAX_STORED_ERRORS = 10_000  # error rows kept per upload; the rest are only counted
 PROGRESS_TIMEOUT = 6 * 60 * 60  # seconds a progress entry lives in the cache
 _LOCK_NAMESPACE = 0x50415253  # "PARS": first key of the advisory lock per provider
+# The job's lease (see "Recovery" below): a running upload renews its heartbeat at most
+# every HEARTBEAT_SECONDS (at least once per batch of rows); one whose heartbeat is older
+# than LEASE_SECONDS lost its worker and is queued again, up to MAX_ATTEMPTS runs.
+HEARTBEAT_SECONDS = 5.0
+LEASE_SECONDS = 300.0
+MAX_ATTEMPTS = 3
+QUEUED_STALE_SECONDS = 3600.0  # a queued upload this old (its task lost) is queued again
 
 FORMAT_CHOICES = [
     (Channel.TSV.value, "Tab-delimited text (.txt, .tsv)"),
@@ -518,13 +539,26 @@ def _access_for(upload: Upload) -> ProviderAccess:
 
 def process_upload(upload_id: int) -> None:
     """The job: validate every row of the file and apply it all, or nothing (see module doc)."""
+    now = timezone.now()
     claimed = Upload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(
-        status=UploadStatus.RUNNING, started_at=timezone.now()
+        status=UploadStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
     )
     if not claimed:
         return  # already processed, or being processed by another run of this job
     try:
         _process(upload_id)
+    except (OperationalError, InterfaceError):
+        # The database went away (restart, fail-over, a killed backend): the file's
+        # transaction is rolled back, so the run is simply repeated (or given up).
+        logger.exception("Upload %s interrupted by a database error", upload_id)
+        try:
+            _requeue_or_fail(upload_id, reason="the database connection was lost")
+        except DatabaseError:  # still away: recover_stale_uploads picks it up later
+            logger.warning("Upload %s left for recovery (database unavailable)", upload_id)
+        raise
     except Exception:
         logger.exception("Upload %s failed", upload_id)
         Upload.objects.filter(pk=upload_id, status=UploadStatus.RUNNING).update(
@@ -534,6 +568,8 @@ def process_upload(upload_id: int) -> None:
             "Please try again; if it fails again, contact PARS support.",
         )
         raise
+    finally:
+        _end_heartbeat()
 
 
 def _process(upload_id: int) -> None:
@@ -541,7 +577,7 @@ def _process(upload_id: int) -> None:
     estimate = _estimate_rows(upload)
     _set_progress(upload_id, 0, estimate, 0)
     with transaction.atomic():
-        _one_upload_at_a_time(upload.provider_id)
+        _one_upload_at_a_time(upload.provider_id, upload_id)
         upload = Upload.objects.select_related("provider", "created_by").get(pk=upload_id)
         if upload.status != UploadStatus.RUNNING:
             return
@@ -591,16 +627,27 @@ def _process(upload_id: int) -> None:
                 _finish_applied(run)
 
 
-def _one_upload_at_a_time(provider_pk: int) -> None:
+def _one_upload_at_a_time(provider_pk: int, upload_id: int | None = None) -> None:
     """Serialize a provider's uploads until the transaction ends (PostgreSQL).
 
     Their writes and the duplicate check must not interleave. An advisory lock blocks
     nothing else (a row lock on the provider would hold up edits of its profile).
-    SQLite needs none: it runs one writing transaction at a time.
+    SQLite needs none: it runs one writing transaction at a time. While it waits for
+    the provider's previous upload, the job keeps renewing its own lease.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, provider_pk])
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, provider_pk]
+            )
+            row = cursor.fetchone()
+            if row is not None and row[0]:
+                return
+            if upload_id is not None:
+                _beat(upload_id)
+            time.sleep(0.2)
 
 
 def _apply_file(run: FileRun) -> None:
@@ -617,6 +664,7 @@ def _apply_file(run: FileRun) -> None:
                         if read > 0:
                             estimate = int(run.rows_total * run.upload.size / read)
                     _set_progress(upload_id, run.rows_total, estimate, run.error_count)
+                    _beat(upload_id)
             run.flush()
     except FileRejected as rejected:
         run.file_message = rejected.message
@@ -730,3 +778,163 @@ def _finish(upload: Upload, status: str, message: str, **counts: Any) -> None:
     Upload.objects.filter(pk=upload.pk).update(
         status=status, message=message, finished_at=timezone.now(), **counts
     )
+
+
+# ---------------------------------------------------------------------------
+# Recovery: the job's lease, and what happens when a worker dies
+#
+# The rows of a file are written in one transaction, so a worker killed half-way (or
+# whose database connection is cut) leaves no rows behind; only the Upload stays
+# *running*. The job therefore holds a lease: it renews ``Upload.heartbeat_at`` while it
+# works, from a second database connection outside the file's transaction (PostgreSQL;
+# elsewhere the heartbeat goes to the shared cache). :func:`recover_stale_uploads`,
+# run at the start of every upload task, by ``manage.py recover_jobs`` (cron) and by
+# ``manage.py deliver_completions``, puts a running upload whose lease ran out back in
+# the queue, and the next run applies the file from scratch: the same data as a run
+# that was never interrupted. After MAX_ATTEMPTS interrupted runs the upload fails with
+# a clear message (a file that kills its worker every time must not loop forever).
+
+_heartbeat = threading.local()
+
+
+def heartbeat_key(upload_id: int) -> str:
+    return f"upload-heartbeat:{upload_id}"
+
+
+def _beat(upload_id: int, *, force: bool = False) -> None:
+    """Renew the running upload's lease (at most every HEARTBEAT_SECONDS)."""
+    clock = time.monotonic()
+    if not force and clock - getattr(_heartbeat, "last", 0.0) < HEARTBEAT_SECONDS:
+        return
+    _heartbeat.last = clock
+    now = timezone.now()
+    try:
+        cache.set(heartbeat_key(upload_id), now.timestamp(), timeout=PROGRESS_TIMEOUT)
+    except Exception:  # the database heartbeat below is the one that counts
+        logger.debug("Upload %s: no cache heartbeat", upload_id, exc_info=True)
+    if not connection.in_atomic_block:
+        Upload.objects.filter(pk=upload_id, status=UploadStatus.RUNNING).update(heartbeat_at=now)
+        return
+    if connection.vendor != "postgresql":
+        return  # SQLite: a second connection would wait for the file's write lock
+    side = getattr(_heartbeat, "connection", None)
+    try:
+        if side is None:
+            side = _heartbeat.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        with side.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Upload._meta.db_table} SET heartbeat_at = %s "  # noqa: S608 (a model's table)
+                "WHERE id = %s AND status = %s",
+                [now, upload_id, UploadStatus.RUNNING.value],
+            )
+    except DatabaseError:
+        # Not fatal: the lease may run out and the upload be resumed by recovery.
+        logger.warning("Upload %s: heartbeat not recorded", upload_id, exc_info=True)
+        _end_heartbeat()
+
+
+def _end_heartbeat() -> None:
+    side = getattr(_heartbeat, "connection", None)
+    _heartbeat.connection = None
+    _heartbeat.last = 0.0
+    if side is not None:
+        try:
+            side.close()
+        except DatabaseError:
+            logger.debug("Heartbeat connection not closed cleanly", exc_info=True)
+
+
+def _requeue_or_fail(
+    upload_id: int, *, reason: str, heartbeat_at: Any = ..., enqueue: bool = True
+) -> str | None:
+    """Put an interrupted running upload back in the queue, or fail it after MAX_ATTEMPTS.
+
+    ``heartbeat_at`` (when given) must still be the upload's heartbeat: a worker that
+    renewed its lease meanwhile is alive and keeps its upload. Returns the new status,
+    or None when the upload was not changed.
+    """
+    running = Upload.objects.filter(pk=upload_id, status=UploadStatus.RUNNING)
+    if heartbeat_at is not ...:
+        running = running.filter(
+            Q(heartbeat_at__isnull=True) if heartbeat_at is None else Q(heartbeat_at=heartbeat_at)
+        )
+    now = timezone.now()
+    exhausted = running.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=UploadStatus.FAILED,
+        finished_at=now,
+        message=f"Processing was interrupted {MAX_ATTEMPTS} times ({reason}); nothing was "
+        "changed. Please upload the file again; if it fails again, contact PARS support.",
+    )
+    if exhausted:
+        logger.error("Upload %s failed: interrupted %s times", upload_id, MAX_ATTEMPTS)
+        return UploadStatus.FAILED.value
+    requeued = running.update(
+        status=UploadStatus.QUEUED,
+        heartbeat_at=now,
+        message=f"Processing was interrupted ({reason}); nothing was changed. "
+        "It starts again automatically.",
+    )
+    if not requeued:
+        return None
+    logger.warning("Upload %s interrupted (%s): queued again", upload_id, reason)
+    cache.delete(progress_key(upload_id))
+    if enqueue:
+        queue_upload(Upload(pk=upload_id))
+    return UploadStatus.QUEUED.value
+
+
+@dataclass
+class Recovery:
+    """What :func:`recover_stale_uploads` did."""
+
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    resent: list[int] = field(default_factory=list)  # queued uploads whose task was lost
+
+
+def recover_stale_uploads(
+    stale_seconds: float = LEASE_SECONDS,
+    *,
+    queued_seconds: float = QUEUED_STALE_SECONDS,
+    enqueue: bool = True,
+) -> Recovery:
+    """Resume uploads whose worker died; safe to run at any time, from any process.
+
+    * *running* with a heartbeat older than ``stale_seconds``: queued again (its
+      rolled-back run is repeated from the start), or failed after MAX_ATTEMPTS runs;
+    * *queued* for longer than ``queued_seconds`` (the queue lost its task, e.g. the
+      worker died between taking the task and claiming the upload): queued once more
+      (a second task for it is harmless: only one run can claim it).
+    """
+    recovery = Recovery()
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=stale_seconds)
+    stale = Upload.objects.filter(status=UploadStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    for upload_id, heartbeat_at in stale.order_by("pk").values_list("pk", "heartbeat_at"):
+        beat = cache.get(heartbeat_key(upload_id))
+        if isinstance(beat, int | float) and beat >= cutoff.timestamp():
+            continue  # alive, renewing through the cache (a database without a side line)
+        outcome = _requeue_or_fail(
+            upload_id,
+            reason="the task worker stopped",
+            heartbeat_at=heartbeat_at,
+            enqueue=enqueue,
+        )
+        if outcome == UploadStatus.FAILED:
+            recovery.failed.append(upload_id)
+        elif outcome == UploadStatus.QUEUED:
+            recovery.requeued.append(upload_id)
+    queued_cutoff = now - timedelta(seconds=queued_seconds)
+    lost = Upload.objects.filter(status=UploadStatus.QUEUED).filter(
+        Q(heartbeat_at__lt=queued_cutoff)
+        | Q(heartbeat_at__isnull=True, created_at__lt=queued_cutoff)
+    )
+    for upload_id in lost.order_by("pk").values_list("pk", flat=True):
+        # Marked, so the next recovery does not queue it again before queued_seconds.
+        if Upload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(heartbeat_at=now):
+            recovery.resent.append(upload_id)
+            if enqueue:
+                queue_upload(Upload(pk=upload_id))
+    return recovery

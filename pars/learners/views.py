@@ -68,6 +68,7 @@ from pars.learners.models import (
 )
 from pars.learners.parsers import rows_from_cells
 from pars.learners.validation import load_recipients, validate_registration
+from pars.lib import security_log
 
 PER_PAGE = 50
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -1042,6 +1043,7 @@ def staff_completions(request: HttpRequest, provider_id: str) -> HttpResponse:
                     "page": page.number,
                 },
             )
+            security_log.personal_data_viewed(request, access, count=len(shown))
             revealed = True
         else:
             status = 400

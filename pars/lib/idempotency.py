@@ -67,6 +67,18 @@ def _stored(row: IdempotencyKey, request_fingerprint: str) -> Outcome:
     return Outcome(row.status_code, row.response_body, replayed=True)
 
 
+def _storable(value: Any) -> Any:
+    """`value` with NUL characters replaced (U+FFFD): PostgreSQL's jsonb cannot hold
+    U+0000, and an answer may echo one sent in the request (an unknown field's name)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
 def run_idempotent(
     provider: Provider,
     key: str | None,
@@ -91,6 +103,7 @@ def run_idempotent(
     try:
         with transaction.atomic():
             status_code, body = action()
+            body = _storable(body)  # the first answer is the one a retry replays
             if status_code < 500:
                 IdempotencyKey.objects.create(
                     provider=provider,

@@ -65,6 +65,12 @@ class Provider(models.Model):
     country = models.CharField(max_length=100, blank=True, default="United States")
     phone = models.CharField(max_length=40, blank=True)
     website = models.URLField(blank=True)
+    require_mfa = models.BooleanField(
+        "require two-factor authentication for all users",
+        default=False,
+        help_text="Set by a provider administrator: members must enrol an authenticator app "
+        "before they can use this provider's workspace.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

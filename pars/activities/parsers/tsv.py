@@ -27,7 +27,7 @@ import csv
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from pars.activities.parsers import FileRejected, ParsedRow
+from pars.activities.parsers import FileRejected, ParsedRow, refuse_binary
 from pars.activities.parsers.layouts import Layout, blank, recognise
 
 MAX_LINE_BYTES = 1024 * 1024
@@ -84,6 +84,7 @@ def _lines(stream: BinaryIO) -> Iterator[str]:
             return
         number += 1
         if number == 1:
+            refuse_binary(raw, "tab-delimited text")
             if raw.startswith(_UTF16_BOMS):
                 raise FileRejected(f"The file is UTF-16 ('Unicode Text'). {_SAVE_AS}")
             raw = raw.removeprefix(_UTF8_BOM)

@@ -54,7 +54,7 @@ from typing import Any, BinaryIO
 from lxml import etree  # type: ignore[import-untyped]
 
 from pars.activities.dictionary import NO_WORDS, YES_WORDS
-from pars.activities.parsers import FileRejected, ParsedRow
+from pars.activities.parsers import FileRejected, ParsedRow, refuse_binary
 
 METRICS_V1_NS = "http://ns.medbiq.org/metrics/v1/"
 METRICS_V2_NS = "http://ns.medbiq.org/metrics/v2/"
@@ -147,6 +147,7 @@ def feed(parser: Any, chunk: bytes) -> None:
 
 
 def prescan(chunk: bytes) -> None:
+    refuse_binary(chunk, "XML")
     head = chunk[:PRESCAN_BYTES]
     for marker in ("<!DOCTYPE", "<!ENTITY"):
         for encoding in ("utf-8", "utf-16-le", "utf-16-be"):

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from pars.activities.uploads import recover_stale_uploads
 from pars.learners.delivery import run_delivery
 from pars.learners.models import Recipient
 
@@ -25,6 +26,8 @@ class Command(BaseCommand):
         code = options["recipient"].strip().upper()
         if code and not Recipient.objects.filter(code=code).exists():
             raise CommandError(f"No recipient {code}.")
+        # The cron safety net also resumes uploads a dead worker left running (cheap).
+        recover_stale_uploads()
         run = run_delivery(code or None, retry_failed_batches=options["retry_failed"])
         self.stdout.write(
             f"Records sent: {run.records_sent}; answered: {run.records_answered}; "
