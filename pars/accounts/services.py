@@ -117,20 +117,5 @@ def create_api_key(
     return key, f"{API_KEY_PREFIX}_{prefix}_{secret}"
 
 
-def authenticate_api_key(presented: str) -> ApiKey | None:
-    """The live key matching a presented token, or None; records when it was used."""
-    parts = presented.strip().split("_", 2)
-    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
-        return None
-    _, prefix, secret = parts
-    key = ApiKey.objects.select_related("provider").filter(prefix=prefix).first()
-    if key is None or key.revoked_at is not None:
-        return None
-    if not secrets.compare_digest(key.secret_hash, _hash_secret(secret)):
-        return None
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
-    return key
-
-
 def revoke_api_key(key: ApiKey) -> None:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
