@@ -2,6 +2,8 @@
 
 PARS_FAULT_PAUSE_AFTER_SEND=<seconds>: the registry simulator sleeps after it recorded
 a batch, before the worker can mark it sent (the window a kill must hit).
+PARS_FAULT_PAUSE_MID_UPLOAD=<seconds>: an upload job sleeps once it has reported rows
+done, inside its transaction (a small file would otherwise finish before the kill).
 """
 
 import os
@@ -30,5 +32,20 @@ if pause:
         return receipt
 
     SimulatorConnector.send = slow_send  # type: ignore[method-assign]
+
+mid_upload = float(os.environ.get("PARS_FAULT_PAUSE_MID_UPLOAD") or 0)
+if mid_upload:
+    from pars.activities import uploads
+
+    original_progress = uploads._set_progress
+    paused: set[int] = set()
+
+    def slow_progress(upload_id: int, done: int, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original_progress(upload_id, done, *args, **kwargs)
+        if done > 0 and upload_id not in paused:
+            paused.add(upload_id)
+            time.sleep(mid_upload)
+
+    uploads._set_progress = slow_progress  # type: ignore[assignment]
 
 call_command("db_worker", "--no-startup-delay", "--no-reload", "--interval", "0.1", verbosity=1)

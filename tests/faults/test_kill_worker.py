@@ -64,7 +64,8 @@ def _running_with_rows_done(upload: Upload) -> bool:
 
 def _kill_mid_upload_then_recover(upload, env, tmp_path, count_rows) -> Upload:
     log = tmp_path / "worker.log"
-    worker = start_worker(env, log)
+    # The first worker pauses half-way, so the kill lands inside the file however fast it is.
+    worker = start_worker(env, log, pause_mid_upload="60")
     try:
         wait_for(lambda: _running_with_rows_done(upload), 120, "the upload to be half-way")
         kill(worker)
