@@ -36,7 +36,7 @@ from pars.accounts.access import ProviderAccess, get_provider_access
 from pars.accounts.decorators import provider_view, staff_view
 from pars.activities.forms import format_decimal
 from pars.activities.models import Activity, Channel, Upload
-from pars.activities.parsers import FileRejected
+from pars.activities.parsers import FileRejected, ParsedRow
 from pars.activities.uploads import MAX_STORED_ERRORS, UploadRefused, store_upload
 from pars.activities.validation import FieldError
 from pars.audit.models import AuditAction
@@ -787,9 +787,9 @@ MATCH_LABELS = {
 }
 
 
-def _table(records: Iterator[tuple[int, list[Any]]]) -> Iterator[TypedLearner]:
+def _table(rows: Iterator[ParsedRow]) -> Iterator[TypedLearner]:
     """Learners of a header-led table; the header names columns as learner files do."""
-    for parsed in rows_from_cells(records, what="list", required=_NEEDED_COLUMNS):
+    for parsed in rows:
         data = {name: value for name, value in parsed.data.items() if str(value).strip()}
         typed = " ".join(
             str(data.get(key, "")).strip() for key in ("first_name", "last_name")
@@ -797,31 +797,16 @@ def _table(records: Iterator[tuple[int, list[Any]]]) -> Iterator[TypedLearner]:
         yield TypedLearner(parsed.row, typed, data, parsed.problem or "")
 
 
-def _xlsx_records(uploaded: UploadedFile) -> Iterator[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-
-    from pars.activities.parsers.xlsx import NOT_XLSX, cell_records, check_xlsx_archive
+def _xlsx_learners(uploaded: UploadedFile, limit: int) -> list[TypedLearner]:
+    """The learners of an Excel list, read by the learner file parser (the same checks)."""
+    from pars.learners.parsers.xlsx import read_learner_xlsx
 
     with tempfile.NamedTemporaryFile(suffix=".xlsx") as local:
         for chunk in uploaded.chunks():
             local.write(chunk)
         local.flush()
-        check_xlsx_archive(local.name)
-        try:
-            workbook = load_workbook(local.name, read_only=True, data_only=True)
-        except Exception as error:  # openpyxl raises many kinds for a broken workbook
-            raise FileRejected(f"{NOT_XLSX} ({type(error).__name__})") from None
-        try:
-            sheet = workbook.worksheets[0]
-            rows = list(
-                itertools.islice(
-                    sheet.iter_rows(min_row=1, values_only=True),
-                    _max_learners() + 2,
-                )
-            )
-        finally:
-            workbook.close()
-    yield from cell_records(rows)
+        rows = read_learner_xlsx(local.name, required=_NEEDED_COLUMNS)
+        return list(itertools.islice(_table(rows), limit + 1))
 
 
 def _max_learners() -> int:
@@ -844,15 +829,18 @@ def _typed_learners(form: PrevalidationForm) -> list[TypedLearner]:
         head = uploaded.read(4)
         uploaded.seek(0)
         if head.startswith(b"PK\x03\x04"):
-            records = _xlsx_records(uploaded)
-        else:
-            records = read_records(io.BytesIO(uploaded.read()))
+            return _checked(_xlsx_learners(uploaded, _max_learners()))
+        records = read_records(io.BytesIO(uploaded.read()))
     elif text.strip():
         records = read_records(io.BytesIO(text.encode("utf-8")))
     else:
         raise FileRejected("Paste the learners (with their header row) or choose a file.")
+    rows = rows_from_cells(records, what="list", required=_NEEDED_COLUMNS)
+    return _checked(list(itertools.islice(_table(rows), _max_learners() + 1)))
+
+
+def _checked(learners: list[TypedLearner]) -> list[TypedLearner]:
     limit = _max_learners()
-    learners = list(itertools.islice(_table(records), limit + 1))
     if not learners:
         raise FileRejected("The list has a header row but no learners.")
     if len(learners) > limit:

@@ -34,11 +34,14 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from pars.activities.parsers import FileRejected, ParsedRow
 from pars.activities.parsers.xlsx import NOT_XLSX, cell_records, check_xlsx_archive
-from pars.learners.parsers import rows_from_cells
+from pars.learners.parsers import FILE_COLUMNS, rows_from_cells
 
 
-def read_learner_xlsx(path: str | Path) -> Iterator[ParsedRow]:
-    """The learner rows of the first worksheet (see the module docstring)."""
+def read_learner_xlsx(
+    path: str | Path, required: frozenset[str] = FILE_COLUMNS
+) -> Iterator[ParsedRow]:
+    """The learner rows of the first worksheet (see the module docstring); ``required``:
+    the columns its header must name (pre-validation lists need fewer than files)."""
     check_xlsx_archive(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -46,7 +49,7 @@ def read_learner_xlsx(path: str | Path) -> Iterator[ParsedRow]:
         sheet_rows = sheet.iter_rows(min_row=1, min_col=1, values_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise FileRejected(f"{NOT_XLSX} ({error})") from None
-    return _rows(workbook, rows_from_cells(cell_records(sheet_rows), "first worksheet"))
+    return _rows(workbook, rows_from_cells(cell_records(sheet_rows), "first worksheet", required))
 
 
 def _rows(workbook: Any, rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
