@@ -537,6 +537,23 @@ def _access_for(upload: Upload) -> ProviderAccess:
     return access
 
 
+# The COPY fast path talks to psycopg directly, so its errors arrive unwrapped by Django.
+try:
+    import psycopg
+
+    _DRIVER_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+except ImportError:  # SQLite only
+    _DRIVER_CONNECTION_ERRORS = ()
+_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    *_DRIVER_CONNECTION_ERRORS,
+)
+
+
 def process_upload(upload_id: int) -> None:
     """The job: validate every row of the file and apply it all, or nothing (see module doc)."""
     now = timezone.now()
@@ -550,7 +567,7 @@ def process_upload(upload_id: int) -> None:
         return  # already processed, or being processed by another run of this job
     try:
         _process(upload_id)
-    except (OperationalError, InterfaceError):
+    except _CONNECTION_ERRORS:
         # The database went away (restart, fail-over, a killed backend): the file's
         # transaction is rolled back, so the run is simply repeated (or given up).
         logger.exception("Upload %s interrupted by a database error", upload_id)
