@@ -5,18 +5,31 @@ ProviderAccess, so another provider's records answer 404.
 """
 
 import datetime
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
+from ninja.openapi.schema import OpenAPISchema
 
 from pars.accounts.api_auth import ApiKeyAuth, api_access
 from pars.activities.api import exports_router, rules_router
 from pars.activities.api import router as activities_router
 from pars.activities.upload_api import router as uploads_router
 from pars.learners.api import router as learners_router
+from pars.lib import api_errors
 from pars.reporting.api import router as reporting_router
 
-api = NinjaAPI(
+
+class ParsApi(NinjaAPI):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        api_errors.document_common_responses(schema)
+        return schema
+
+
+api = ParsApi(
     title="PARS web service",
     version="1",
     description="Program and Activity Reporting System. Authenticate with "
@@ -24,6 +37,8 @@ api = NinjaAPI(
     auth=ApiKeyAuth(),
     urls_namespace="api-v1",
 )
+# Every refusal in the one error shape (ApiErrors), none of them a 500.
+api_errors.install(api)
 
 
 class ProviderOut(Schema):

@@ -36,11 +36,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
-    "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "django_otp",  # its devices are pars.accounts' own (seeds encrypted, codes hashed)
     "django_htmx",
     "ninja",
+    # Before django_tasks_db: its db_worker command (the worker with recovery) wins.
+    "pars.jobs",
     "django_tasks_db",
     "pars",
     "pars.providers",
@@ -55,12 +55,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # no-store on every page, API answer and download; Permissions-Policy everywhere.
+    "pars.lib.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # 429 with Retry-After for the API (per key) and the login form (per address).
+    # The web service's refusals made outside its views (no route: 404) in its error shape.
+    "pars.lib.api_errors.ApiErrorMiddleware",
+    # 429 with Retry-After for the API (per key), sign-in and password resets.
     "pars.lib.ratelimit.RateLimitMiddleware",
     # Ends sessions 12 hours after login; then two-factor state and its enforcement.
     "pars.accounts.middleware.SessionLifetimeMiddleware",
@@ -147,6 +151,9 @@ PARS_SESSION_ABSOLUTE_HOURS = env_int("PARS_SESSION_ABSOLUTE_HOURS", 12)
 # for provider users unless their provider requires it (pars.accounts.mfa).
 PARS_MFA_REQUIRED_FOR_STAFF = env_bool("PARS_MFA_REQUIRED_FOR_STAFF", True)
 OTP_TOTP_ISSUER = PARS_SITE_NAME
+# Keys for secrets kept at rest (TOTP seeds encrypted, recovery codes hashed; see
+# pars.lib.field_crypto): long random strings, newest first; unset, derived from SECRET_KEY.
+PARS_FIELD_ENCRYPTION_KEYS = env_list("PARS_FIELD_ENCRYPTION_KEYS", [])
 
 # Lock a username+address pair after 5 failures for 15 minutes.
 AXES_FAILURE_LIMIT = env_int("PARS_LOGIN_FAILURE_LIMIT", 5)
@@ -154,7 +161,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("PARS_LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"  # the login form field, though users sign in by email
-AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+# Counted by the email lower-cased (case variants are one lockout); 429 with Retry-After.
+AXES_USERNAME_CALLABLE = "pars.accounts.lockout.lockout_username"
+AXES_LOCKOUT_CALLABLE = "pars.accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 
 # Mail goes through Django's mailers: the console by default, a file or SMTP by settings.
@@ -189,6 +198,11 @@ TASKS = {
         "BACKEND": env_str("PARS_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
     }
 }
+# A running upload whose heartbeat is older than this lost its worker and is queued again;
+# every task worker looks for such work (and for dead workers' tasks) when it starts and
+# then at this interval (pars/jobs).
+PARS_UPLOAD_LEASE_SECONDS = env_int("PARS_UPLOAD_LEASE_SECONDS", 300)
+PARS_RECOVERY_INTERVAL_SECONDS = env_int("PARS_RECOVERY_INTERVAL_SECONDS", 60)
 
 # Upload progress is shared between the task worker and the web processes through
 # the cache: a file cache on one machine, Redis (or another shared cache) beyond.
@@ -203,6 +217,14 @@ CACHES = {
 
 # Uploaded batch files larger than this are refused before they are read.
 PARS_MAX_UPLOAD_BYTES = env_int("PARS_MAX_UPLOAD_MB", 200) * 1024 * 1024
+# How far an Excel workbook may expand, checked from its zip directory before anything
+# is inflated (pars/activities/parsers/xlsx_reader.py): in total, per part, and its
+# shared strings (the table of distinct texts) by size and by count. Bigger files go as
+# tab-delimited text, which has no such limit.
+PARS_MAX_XLSX_UNCOMPRESSED_BYTES = env_int("PARS_MAX_XLSX_UNCOMPRESSED_MB", 200) * 1024 * 1024
+PARS_MAX_XLSX_PART_BYTES = env_int("PARS_MAX_XLSX_PART_MB", 150) * 1024 * 1024
+PARS_MAX_XLSX_SHARED_STRINGS_BYTES = env_int("PARS_MAX_XLSX_SHARED_STRINGS_MB", 64) * 1024 * 1024
+PARS_MAX_XLSX_SHARED_STRINGS = env_int("PARS_MAX_XLSX_SHARED_STRINGS", 1_000_000)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
@@ -267,10 +289,15 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("PARS_BEHIND_PROXY", False) else None
 )
 
-# Rate limits (django-ratelimit syntax; an empty value turns one off).
+# Rate limits (count/period; an empty value turns one off), counted in the database
+# (atomic across processes and machines) or, with PARS_RATELIMIT_STORE=cache, in Redis.
+PARS_RATELIMIT_STORE = env_str("PARS_RATELIMIT_STORE", "database")
 PARS_API_RATE = env_str("PARS_API_RATE", "600/m")
 PARS_API_ANON_RATE = env_str("PARS_API_ANON_RATE", "60/m")
 PARS_LOGIN_RATE = env_str("PARS_LOGIN_RATE", "30/m")
+PARS_LOGIN_EMAIL_RATE = env_str("PARS_LOGIN_EMAIL_RATE", "20/h")
+PARS_PASSWORD_RESET_RATE = env_str("PARS_PASSWORD_RESET_RATE", "20/h")
+PARS_PASSWORD_RESET_EMAIL_RATE = env_str("PARS_PASSWORD_RESET_EMAIL_RATE", "5/h")
 
 # Security events go to the "pars.security" logger; the redacting filter is a safety net
 # that masks NPI-like numbers, birth dates, secrets and tokens in every log line.

@@ -11,9 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright
 
 if TYPE_CHECKING:
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from pars.accounts.models import User
+    from pars.accounts.models import AuthenticatorDevice, User
 
 CHROMIUM = os.environ.get("PARS_CHROMIUM", "/usr/bin/chromium")
 # Headless, and no calls home: the machines have no internet.
@@ -40,15 +38,15 @@ def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def give_authenticator(user: User) -> TOTPDevice:
+def give_authenticator(user: User) -> AuthenticatorDevice:
     """A confirmed authenticator-app device for the user (what enrolment leaves behind)."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from pars.accounts.models import AuthenticatorDevice
 
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    return device or TOTPDevice.objects.create(user=user, name="Test app", confirmed=True)
+    device = AuthenticatorDevice.objects.filter(user=user, confirmed=True).first()
+    return device or AuthenticatorDevice.objects.create(user=user, name="Test app", confirmed=True)
 
 
-def totp_code(device: TOTPDevice) -> str:
+def totp_code(device: AuthenticatorDevice) -> str:
     """The code the user's app would show now, never one the device has already accepted."""
     from django_otp.oath import TOTP
 
@@ -59,25 +57,23 @@ def totp_code(device: TOTPDevice) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
-def authenticator_for_login(email: str) -> TOTPDevice | None:
+def authenticator_for_login(email: str) -> AuthenticatorDevice | None:
     """Before the password step: the device whose code the user will be asked for.
 
     Users who must use two-factor authentication (staff) get one, as if they had enrolled.
     """
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     from pars.accounts import mfa
-    from pars.accounts.models import User
+    from pars.accounts.models import AuthenticatorDevice, User
 
     user = User.objects.filter(email=email).first()
     if user is None:
         return None
     if mfa.required_for(user) and not mfa.has_confirmed_device(user):
         give_authenticator(user)
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return AuthenticatorDevice.objects.filter(user=user, confirmed=True).first()
 
 
-def enter_totp_code(page: Page, device: TOTPDevice | None) -> None:
+def enter_totp_code(page: Page, device: AuthenticatorDevice | None) -> None:
     """After the password step: enter the code the app would show (if the user has one)."""
     if device is None:
         return

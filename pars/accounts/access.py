@@ -9,6 +9,7 @@ existence of another provider's data is not revealed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -94,3 +95,33 @@ def get_api_access(provider: Provider, api_key: ApiKey | None = None) -> Provide
     return ProviderAccess(
         provider=provider, user=None, role=None, via_api_key=True, api_key=api_key
     )
+
+
+def users_administered_by(staff: User, user_ids: Iterable[int]) -> set[int]:
+    """Which of these users a staff member may change account-wide settings of (two-factor).
+
+    Account-wide settings reach every provider a user belongs to, so state-accreditor
+    staff may change them only for provider users all of whose memberships are at
+    providers they accredit (not for staff, nor for users without a membership).
+    Accreditor staff may for anyone; everybody else for no one.
+    """
+    ids = set(user_ids)
+    if not (staff.is_active and staff.is_staff) or not ids:
+        return set()
+    if staff.is_accreditor_staff:
+        return ids
+    members = set(
+        Membership.objects.filter(user_id__in=ids, user__is_staff=False, user__is_superuser=False)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    elsewhere = set(
+        Membership.objects.filter(user_id__in=members)
+        .exclude(provider__in=providers_visible_to(staff))
+        .values_list("user_id", flat=True)
+    )
+    return members - elsewhere
+
+
+def may_administer_user(staff: User, user: User) -> bool:
+    return user.pk in users_administered_by(staff, [user.pk])

@@ -1,4 +1,4 @@
-"""The account emails: "System Access Granted" and the password reset."""
+"""The account emails: "System Access Granted", the password reset, two-factor changes."""
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -13,6 +13,14 @@ from pars.providers.models import Provider
 
 ACCESS_GRANTED_SUBJECT = "System Access Granted"
 PASSWORD_RESET_SUBJECT = "Reset your password"
+
+# What changed in a user's two-factor authentication, and the subject that says so.
+TWO_FACTOR_CHANGES = {
+    "enrolled": "Two-factor authentication is on",
+    "disabled": "Two-factor authentication is off",
+    "reset": "Your two-factor authentication was reset",
+    "recovery_codes": "New recovery codes",
+}
 
 
 def _absolute(path: str) -> str:
@@ -64,6 +72,24 @@ def send_password_reset(user: User) -> None:
     send_mail(
         _subject(PASSWORD_RESET_SUBJECT),
         render_to_string("accounts/email/password_reset.txt", context),
+        None,
+        [user.email],
+    )
+
+
+def send_two_factor_changed(user: User, change: str) -> None:
+    """Tell a user their two-factor authentication changed, so that they notice if it
+    was not them (no codes or secrets in the mail)."""
+    context = {
+        "user": user,
+        "change": change,
+        "settings_url": _absolute(reverse("accounts:mfa_settings")),
+        "site_name": settings.PARS_SITE_NAME,
+        "support_email": settings.PARS_SUPPORT_EMAIL,
+    }
+    send_mail(
+        _subject(TWO_FACTOR_CHANGES[change]),
+        render_to_string("accounts/email/two_factor_changed.txt", context),
         None,
         [user.email],
     )

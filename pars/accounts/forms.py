@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from pars.accounts.models import Role, User
 from pars.accounts.tasks import send_password_reset_to_address
+from pars.lib import ratelimit, security_log
 
 
 class LoginForm(AuthenticationForm):
@@ -30,7 +31,19 @@ class PasswordResetRequestForm(PasswordResetForm):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # One task per request whatever the address: the lookup happens in the worker,
         # so neither the answer nor its timing tells whether the address has an account.
-        send_password_reset_to_address.enqueue(self.cleaned_data["email"].strip())
+        email = self.cleaned_data["email"].strip()
+        # At most PARS_PASSWORD_RESET_EMAIL_RATE mails per address, counted whether or not
+        # it has an account; over it the page answers the same and nothing is sent.
+        if ratelimit.hit(
+            ratelimit.PASSWORD_RESET_EMAIL_GROUP,
+            ratelimit.typed_email(email),
+            ratelimit.password_reset_email_rate(),
+        ):
+            request = kwargs.get("request")
+            if request is not None:
+                security_log.rate_limited(request, "password_reset_email")
+            return
+        send_password_reset_to_address.enqueue(email)
 
 
 class MfaCodeForm(forms.Form):

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from pars.accounts import mfa
-from pars.accounts.access import ProviderAccess, providers_visible_to
+from pars.accounts.access import ProviderAccess, may_administer_user
 from pars.accounts.decorators import provider_view, staff_view
 from pars.accounts.forms import MfaCodeForm
 from pars.accounts.models import User
@@ -63,7 +63,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         return redirect(_next_url(request))
     form = MfaCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = mfa.verify_code(user, form.cleaned_data["code"])
+        device = mfa.verify_code(user, form.cleaned_data["code"], request)
         if device is not None:
             _mark_verified(request, device)
             return redirect(_next_url(request))
@@ -83,7 +83,7 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
     device = mfa.start_enrolment(user)
     form = MfaCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        codes = mfa.confirm_enrolment(device, form.cleaned_data["code"])
+        codes = mfa.confirm_enrolment(device, form.cleaned_data["code"], request)
         if codes is not None:
             device.refresh_from_db()
             _mark_verified(request, device)
@@ -126,8 +126,8 @@ def mfa_settings(request: HttpRequest) -> HttpResponse:
 def mfa_recovery_codes(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     form = MfaCodeForm(request.POST)
-    if form.is_valid() and mfa.verify_code(user, form.cleaned_data["code"]) is not None:
-        return _recovery_codes_page(request, mfa.new_recovery_codes(user), first=False)
+    if form.is_valid() and mfa.verify_code(user, form.cleaned_data["code"], request) is not None:
+        return _recovery_codes_page(request, mfa.new_recovery_codes(user, request), first=False)
     messages.error(request, "That code is not valid; your recovery codes are unchanged.")
     return redirect("accounts:mfa_settings")
 
@@ -138,10 +138,12 @@ def mfa_recovery_codes(request: HttpRequest) -> HttpResponse:
 def mfa_disable(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     form = MfaCodeForm(request.POST)
-    if not (form.is_valid() and mfa.verify_code(user, form.cleaned_data["code"]) is not None):
+    if not (
+        form.is_valid() and mfa.verify_code(user, form.cleaned_data["code"], request) is not None
+    ):
         messages.error(request, "That code is not valid; two-factor authentication is still on.")
         return redirect("accounts:mfa_settings")
-    mfa.remove_all_devices(user)
+    mfa.turn_off(user, request)
     if mfa.required_for(user):
         messages.success(request, "Your authenticator is removed. Set up a new one to continue.")
         return redirect("accounts:mfa_enrol")
@@ -152,15 +154,18 @@ def mfa_disable(request: HttpRequest) -> HttpResponse:
 @staff_view
 @require_POST
 def staff_mfa_reset(request: HttpRequest, pk: int) -> HttpResponse:
-    """Staff remove a user's devices (a lost phone); the user enrols again at next login."""
+    """Staff remove a user's devices (a lost phone); the user enrols again at next login.
+
+    Two-factor covers every provider the user belongs to, so state-accreditor staff may
+    reset it only for users whose every membership is at a provider they accredit.
+    """
     target = get_object_or_404(User, pk=pk)
-    staff = _user(request)
-    if not staff.is_accreditor_staff and (
-        target.is_staff or not providers_visible_to(staff).filter(memberships__user=target).exists()
-    ):
+    if not may_administer_user(_user(request), target):
         raise Http404("No such user.")
-    mfa.remove_all_devices(target)
-    messages.success(request, f"Two-factor authentication is reset for {target.email}.")
+    if mfa.reset_by_staff(_user(request), target, request):
+        messages.success(request, f"Two-factor authentication is reset for {target.email}.")
+    else:
+        messages.info(request, f"{target.email} had no two-factor authentication to reset.")
     return redirect(_next_url(request))
 
 

@@ -27,3 +27,10 @@ def send_password_reset_to_address(email: str) -> None:
     """The reset link for every active account with this address (usually one, or none)."""
     for user in User.objects.filter(email__iexact=email.strip(), is_active=True):
         emails.send_password_reset(user)
+
+
+@task()
+def send_two_factor_email(user_id: int, change: str) -> None:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is not None:
+        emails.send_two_factor_changed(user, change)

@@ -12,10 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pars.accounts import mfa, services
-from pars.accounts.access import ProviderAccess, providers_visible_to
+from pars.accounts.access import ProviderAccess, providers_visible_to, users_administered_by
 from pars.accounts.decorators import CURRENT_PROVIDER_SESSION_KEY, provider_view
 from pars.accounts.forms import (
     ApiKeyForm,
@@ -24,8 +23,9 @@ from pars.accounts.forms import (
     PasswordResetRequestForm,
     RoleForm,
 )
-from pars.accounts.models import ApiKey, Membership, Role
+from pars.accounts.models import ApiKey, AuthenticatorDevice, Membership, Role
 from pars.accounts.tokens import invitation_token_generator, password_reset_token_generator
+from pars.lib import ratelimit
 
 
 class LoginView(auth_views.LoginView):
@@ -58,9 +58,15 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:
         # The new password ends every other session (Django's session auth hash) and
-        # lifts a login lockout on this address: a reset is the way out of one.
+        # lifts a login lockout on this address and the email's sign-in limit: a reset
+        # is the way out of both.
         response = super().form_valid(form)
         axes_reset(username=form.user.email)
+        ratelimit.clear(
+            ratelimit.LOGIN_EMAIL_GROUP,
+            ratelimit.typed_email(form.user.email),
+            ratelimit.login_email_rate(),
+        )
         return response
 
 
@@ -99,9 +105,16 @@ def choose_provider(request: HttpRequest) -> HttpResponse:
 def member_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     members = access.records(Membership).select_related("user").order_by("user__email")
     with_mfa = set(
-        TOTPDevice.objects.filter(
+        AuthenticatorDevice.objects.filter(
             user__memberships__provider=access.provider, confirmed=True
         ).values_list("user_id", flat=True)
+    )
+    # Staff see "Reset two-factor" only for users they may reset (all of whose providers
+    # are theirs); provider administrators never reset it (it covers other providers too).
+    resettable = (
+        users_administered_by(access.user, with_mfa)
+        if access.is_staff and access.user is not None
+        else set()
     )
     return render(
         request,
@@ -111,6 +124,7 @@ def member_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
             "members": members,
             "roles": Role.choices,
             "with_mfa": with_mfa,
+            "mfa_resettable": resettable,
             # "Active" only once the person signed in after being added, so that the
             # list does not tell an administrator whether an address already had an account.
             "joined": {

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from ninja import Field, HeaderEx, P, Router, Schema
+from ninja import Field, P, PathEx, QueryEx, Router, Schema
 from pydantic import create_model
 
 from pars.accounts.access import ProviderAccess
@@ -23,8 +23,10 @@ from pars.accounts.api_auth import api_access
 from pars.activities import services
 from pars.activities.dictionary import (
     FIELDS,
+    FIELDS_BY_NAME,
     FIRST_REPORTING_YEAR,
     LAST_REPORTING_YEAR,
+    MAX_WHOLE_NUMBER,
     MEASUREMENT_TYPES,
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
@@ -33,9 +35,16 @@ from pars.activities.dictionary import (
     Status,
 )
 from pars.activities.models import Activity, Channel
-from pars.activities.validation import FieldError, is_blank, rules_for_year, validate_activity
+from pars.activities.validation import (
+    HAS_LEARNER_RECORDS_RULE,
+    FieldError,
+    is_blank,
+    rules_for_year,
+    validate_activity,
+)
 from pars.activities.xml_export import xml_file_response
-from pars.lib.idempotency import HEADER, Outcome, fingerprint, run_idempotent
+from pars.lib.api_errors import MAX_OFFSET, ApiErrors, UploadErrorOut, parse_json
+from pars.lib.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
 
 router = Router(tags=["activities"])
 rules_router = Router(tags=["rules"])
@@ -64,24 +73,55 @@ _REQUIRED_WORDS = {
 }
 
 
+# Text: no control character but tab and line breaks (rule text.control_character).
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"
+# Required text: the same, with at least one character that is not a space.
+REQUIRED_TEXT_PATTERN = (
+    "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*[^\\s\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+    "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"
+)
+
+
+# A web address as Django's URLValidator accepts it (http or https, a host name with a
+# top-level domain), in the usual spelling.
+URL_PATTERN = (
+    "^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?\\.){1,4}[A-Za-z]{2,30}"
+    "(?::[1-9][0-9]{0,3})?(?:[/?#][^\\s]*)?$"
+)
+
+
+def text_schema(max_length: int | None = None, *, required: bool = False) -> dict[str, Any]:
+    """A text value as every validator reads it: no control characters, at most
+    `max_length` characters, and (`required`) not blank."""
+    schema: dict[str, Any] = {
+        "type": "string",
+        "pattern": REQUIRED_TEXT_PATTERN if required else TEXT_PATTERN,
+    }
+    if required:
+        schema["minLength"] = 1
+    if max_length:
+        schema["maxLength"] = max_length
+    return schema
+
+
 def value_schema(spec: FieldSpec) -> dict[str, Any]:
-    """The JSON Schema of one field's value, for the documentation only."""
+    """The JSON Schema of one field's value (the validator also reads other spellings:
+    labels for codes, mm/dd/yyyy dates, numbers as text)."""
     kind = spec.kind
     schema: dict[str, Any]
     if kind in (Kind.TEXT, Kind.URL):
-        schema = {"type": "string"}
+        schema = text_schema(spec.max_length)
         if kind is Kind.URL:
-            schema["format"] = "uri"
-        if spec.max_length:
-            schema["maxLength"] = spec.max_length
+            schema.update(format="uri", pattern=URL_PATTERN)
     elif kind in (Kind.INTEGER, Kind.MONEY):
-        schema = {"type": "integer", "minimum": 0}
+        schema = {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE_NUMBER}
     elif kind is Kind.DECIMAL:
         schema = {"type": "number", "minimum": 0}
+        if spec.positive:
+            schema = {"type": "number", "exclusiveMinimum": 0}
         if spec.max_value is not None:
             schema["maximum"] = float(spec.max_value)
-        if spec.step is not None:
-            schema["multipleOf"] = float(spec.step)
+        schema["multipleOf"] = float(spec.step) if spec.step is not None else 0.01
     elif kind is Kind.BOOLEAN:
         schema = {"type": "boolean"}
     elif kind is Kind.DATE:
@@ -97,10 +137,7 @@ def value_schema(spec: FieldSpec) -> dict[str, Any]:
     elif kind is Kind.CHOICE_LIST:
         schema = {"type": "array", "items": {"type": "string", "enum": list(spec.choices)}}
     elif kind is Kind.TEXT_LIST:
-        item: dict[str, Any] = {"type": "string"}
-        if spec.max_length:
-            item["maxLength"] = spec.max_length
-        schema = {"type": "array", "items": item}
+        schema = {"type": "array", "items": text_schema(spec.max_length, required=True)}
     elif kind is Kind.OUTCOMES:
         schema = {
             "type": "array",
@@ -172,10 +209,43 @@ ActivityIn = create_model(  # type: ignore[call-overload]
     ),
 )
 
+# What even a draft needs (the validator refuses a record without it).
+DRAFT_REQUIRED = tuple(spec.name for spec in FIELDS if spec.required_for is Status.DRAFT)
+
+
+def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
+    schema: dict[str, Any] = ActivityIn.model_json_schema()
+    for name in DRAFT_REQUIRED:
+        spec = FIELDS_BY_NAME[name]
+        schema["properties"][name].update(text_schema(spec.max_length, required=True))
+    for name in READ_ONLY_FIELDS:
+        schema["properties"][name] = {"description": "Read-only: ignored in a request"}
+    schema["additionalProperties"] = False  # other names: rule api.field.unknown
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+ID_LENGTH = FIELDS_BY_NAME["provider_activity_id"].max_length
+ID_DESCRIPTION = "The Provider Activity ID (not blank, no control characters)"
+
 REQUEST_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": ActivityIn.model_json_schema()}},
+        "content": {"application/json": {"schema": _activity_schema(DRAFT_REQUIRED)}},
+    }
+}
+# PUT: the Provider Activity ID is the one in the address.
+PUT_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": _activity_schema(
+                    tuple(name for name in DRAFT_REQUIRED if name != "provider_activity_id")
+                )
+            }
+        },
     }
 }
 
@@ -228,15 +298,9 @@ ActivityOut = create_model(  # type: ignore[call-overload]
 )
 
 
-class ErrorOut(Schema):
-    row: int | None
-    field: str
-    rule: str
-    message: str
-
-
-class ErrorsOut(Schema):
-    errors: list[ErrorOut]
+# The web service's one error shape (the names of this module kept for its importers).
+ErrorOut = UploadErrorOut
+ErrorsOut = ApiErrors
 
 
 class RuleOut(Schema):
@@ -260,7 +324,8 @@ def activity_json(activity: Activity) -> dict[str, Any]:
 
 
 def _errors(errors: list[FieldError]) -> tuple[int, dict[str, Any]]:
-    return 400, {"errors": [error.as_dict() for error in errors]}
+    detail = errors[0].message if len(errors) == 1 else f"{len(errors)} problems; see errors."
+    return 400, {"detail": detail, "errors": [error.as_dict() for error in errors]}
 
 
 def _channel_error(field: str, rule: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -286,10 +351,9 @@ def _answer(outcome: Outcome) -> HttpResponse:
 
 def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[int, Any]:
     """Parse, validate and save one activity: (status, JSON answer)."""
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return _channel_error("body", RULE_BODY, "The request body is not valid JSON.")
+    data, problem = parse_json(body)
+    if problem:
+        return _channel_error("body", RULE_BODY, problem)
     if not isinstance(data, dict):
         return _channel_error(
             "body", RULE_BODY, "The request body must be a JSON object of activity fields."
@@ -370,16 +434,15 @@ def activities(
     request: HttpRequest,
     response: HttpResponse,
     year: int | None = None,
-    limit: int = DEFAULT_LIMIT,
-    offset: int = 0,
+    limit: QueryEx[int, P(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    offset: QueryEx[int, P(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Any:
-    """Ordered by Provider Activity ID; `limit` (at most 1000) and `offset` page through
-    them, and the `X-Total-Count` header counts them all."""
+    """Ordered by Provider Activity ID; `limit` (1 to 1000) and `offset` page through
+    them, and the `X-Total-Count` header counts them all. A `limit` or `offset` out of
+    range answers 422."""
     records = api_access(request).records(Activity).order_by("provider_activity_id")
     if year is not None:
         records = records.filter(reporting_year=year)
-    limit = min(max(limit, 1), MAX_LIMIT)
-    offset = max(offset, 0)
     response["X-Total-Count"] = str(records.count())
     return records.prefetch_related("supporters")[offset : offset + limit]
 
@@ -394,7 +457,7 @@ def activities(
 )
 def create_activity(
     request: HttpRequest,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _idempotent_write(request, idempotency_key, None)
 
@@ -416,22 +479,27 @@ def activity(request: HttpRequest, provider_activity_id: str) -> Any:
     summary="Create or update an activity by Provider Activity ID",
     description=_WRITE_DESCRIPTION
     + " The Provider Activity ID is the one in the address; the body may leave it out.",
-    openapi_extra=REQUEST_BODY,
+    openapi_extra=PUT_REQUEST_BODY,
 )
 def put_activity(
     request: HttpRequest,
-    provider_activity_id: str,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    provider_activity_id: PathEx[
+        str, P(max_length=ID_LENGTH, pattern=REQUIRED_TEXT_PATTERN, description=ID_DESCRIPTION)
+    ],
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _idempotent_write(request, idempotency_key, provider_activity_id)
 
 
 @router.delete(
     "/{provider_activity_id}",
-    response={204: None},
+    response={204: None, 400: ErrorsOut, 409: ErrorsOut},
     url_name="activity_delete",
     summary="Delete an activity",
-    description="Answers 204, or 404 when this provider has no activity with that ID.",
+    description="Answers 204, or 404 when this provider has no activity with that ID. "
+    "**409** with rule `activity.delete.has_learner_records` when learner completions or "
+    "registrations refer to the activity (completions are withdrawn, never deleted); "
+    "**400** with rule `activity.reporting_year.locked` when its reporting year is closed.",
 )
 def delete_activity(request: HttpRequest, provider_activity_id: str) -> HttpResponse:
     access = api_access(request)
@@ -440,6 +508,8 @@ def delete_activity(request: HttpRequest, provider_activity_id: str) -> HttpResp
         services.delete_activity(access, activity, channel=Channel.API)
     except services.ActivityRefused as refused:
         status, body = _errors(refused.errors)
+        if any(error.rule == HAS_LEARNER_RECORDS_RULE for error in refused.errors):
+            status = 409  # the activity's state conflicts with the delete, not the request
         return JsonResponse(body, status=status)
     return HttpResponse(status=204)
 
@@ -466,6 +536,14 @@ exports_router = Router(tags=["exports"])
     summary="Activities as MEMS XML",
     description="The key's activities (optionally one reporting year) as an ACCMEActivities "
     "document that re-imports to the same records through POST /api/v1/uploads.",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The document, as a download (attachment)",
+                "content": {"application/xml": {"schema": {"type": "string"}}},
+            }
+        }
+    },
 )
 def activities_xml(request: HttpRequest, year: int | None = None) -> Any:
     records = api_access(request).records(Activity).order_by("provider_activity_id")

@@ -15,6 +15,8 @@ from decimal import Decimal
 
 import iso3166
 
+from pars.lib import text
+
 
 class Kind(enum.Enum):
     TEXT = "text"
@@ -298,6 +300,11 @@ LAST_REPORTING_YEAR = 2100
 
 # Counts and dollar amounts are stored as 32-bit integers.
 MAX_WHOLE_NUMBER = 2_147_483_647
+
+# Every text value (text, text lists, web addresses; learner text fields too) refuses
+# control characters other than tab and line breaks, under this one rule: they cannot
+# be written to XML (see pars.lib.text).
+CONTROL_CHARACTER_RULE = text.CONTROL_CHARACTER_RULE
 
 # Reporting years of the two generations of PARS (reference 1.1).
 LAST_LEGACY_YEAR = 2021

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from pars.activities.dictionary import FIRST_REPORTING_YEAR
 from pars.activities.forms import error_label
 from pars.activities.validation import Rule, rules_for_year
+from pars.lib.text import CONTROL_CHARACTER_FIELD
 
 FIRST_RULE_YEAR = FIRST_REPORTING_YEAR
 
@@ -46,6 +47,8 @@ def field_label(field_name: str) -> str:
         )
     if field_name == "row":
         return "The whole record"
+    if field_name == CONTROL_CHARACTER_FIELD:
+        return "Every text field"
     return error_label(field_name)
 
 

@@ -13,12 +13,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity, ActivityChange, CommercialSupport
-from pars.activities.validation import RULES, CleanActivity, FieldError
+from pars.activities.validation import (
+    HAS_LEARNER_RECORDS_RULE,
+    RULES,
+    CleanActivity,
+    FieldError,
+)
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
 from pars.reporting.locks import LOCKED_RULE, locked_message, locked_years
@@ -73,6 +79,7 @@ def apply_activities(
         if deletes:
             known = _existing_ids(access, deletes)
             result.errors.extend(_unknown_deletes(deletes, known))
+            result.errors.extend(_held_deletes(access, deletes, lock=True))
         if result.errors:
             return result
         if event is None:
@@ -82,7 +89,9 @@ def apply_activities(
                 channel=channel,
             )
         if known:
-            doomed = access.records(Activity).filter(provider_activity_id__in=known)
+            # By primary key: the index probe already found them (see activities_by_key).
+            found = activities_by_key(access, sorted(known), "pk")
+            doomed = access.records(Activity).filter(pk__in=[pk for (pk,) in found])
             # The trail keeps what was deleted: every reported value, as [old, None].
             gone = _old_values(doomed)
             doomed.delete()
@@ -110,11 +119,39 @@ def apply_activities(
 def _existing_ids(
     access: ProviderAccess, records: Sequence[tuple[int | None, CleanActivity]]
 ) -> set[str]:
-    return set(
-        access.records(Activity)
-        .filter(provider_activity_id__in=[record.provider_activity_id for _, record in records])
-        .values_list("provider_activity_id", flat=True)
-    )
+    keys = [record.provider_activity_id for _, record in records]
+    return {key for (key,) in activities_by_key(access, keys, "provider_activity_id")}
+
+
+def activities_by_key(
+    access: ProviderAccess, keys: Sequence[str], *fields: str
+) -> list[tuple[Any, ...]]:
+    """`fields` of the provider's activities with these Provider Activity IDs.
+
+    On PostgreSQL, one probe of the unique (provider, ID) index per key, whatever plan
+    the statistics suggest. Given the provider as a constant, the planner trusts the
+    statistics for it: for a provider they have not seen yet (a new provider's first
+    file) it expects one row while the file's transaction has written thousands, and
+    reads all of them for each batch, or for each key (time growing with the square
+    of the file). Here the provider comes with each key, and OFFSET 0 keeps the probe
+    from being merged into a join the planner could reorder.
+    """
+    if connection.vendor != "postgresql":
+        return list(
+            access.records(Activity).filter(provider_activity_id__in=keys).values_list(*fields)
+        )
+    meta = Activity._meta
+    column = {field.name: field.column for field in meta.concrete_fields}
+    columns = ", ".join(f"a.{column['id' if name == 'pk' else name]}" for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Table and column names come from the model, never from input.
+            f"SELECT {columns} FROM unnest(%s::bigint[], %s::text[]) AS k(provider, id) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT * FROM {meta.db_table} a WHERE a.provider_id = "
+            "k.provider AND a.provider_activity_id = k.id OFFSET 0) a",
+            [[access.provider.pk] * len(keys), list(keys)],
+        )
+        return cursor.fetchall()
 
 
 def _unknown_deletes(
@@ -128,14 +165,60 @@ def _unknown_deletes(
     ]
 
 
+def _held_deletes(
+    access: ProviderAccess,
+    deletes: Sequence[tuple[int | None, CleanActivity]],
+    *,
+    lock: bool = False,
+) -> list[FieldError]:
+    """An error for each delete of an activity that other records keep.
+
+    Learner completions and registrations point at their activity with a foreign key
+    that protects it (``on_delete`` PROTECT or RESTRICT, and the database's own
+    constraint): found here through the model's relations, so this app needs no import
+    of the apps that depend on it. `lock` holds the activities first, so that a
+    completion written meanwhile waits for this transaction or is seen by the check.
+    """
+    keys = [record.provider_activity_id for _, record in deletes]
+    found = activities_by_key(access, keys, "pk")
+    activities = Activity.objects.filter(pk__in=[pk for (pk,) in found])
+    if lock:
+        list(activities.order_by("pk").select_for_update().values_list("pk", flat=True))
+    keeping = [
+        relation
+        for relation in Activity._meta.related_objects
+        if relation.on_delete in (models.PROTECT, models.RESTRICT)
+    ]
+    if not keeping:
+        return []
+    held_by = Q()
+    for relation in keeping:
+        held_by |= Q(
+            Exists(
+                relation.related_model._base_manager.filter(
+                    **{relation.field.attname: OuterRef("pk")}
+                )
+            )
+        )
+    held = set(activities.filter(held_by).values_list("provider_activity_id", flat=True))
+    rule = HAS_LEARNER_RECORDS_RULE
+    return [
+        FieldError(row, "provider_activity_id", rule, RULES[rule].message)
+        for row, record in deletes
+        if record.provider_activity_id in held
+    ]
+
+
 def refusals(
     access: ProviderAccess, records: Sequence[tuple[int | None, CleanActivity]]
 ) -> list[FieldError]:
-    """What apply_activities would refuse, found without writing (deletes of unknown IDs,
-    changes to closed years): a rejected file still reports every problem."""
+    """What apply_activities would refuse, found without writing (deletes of unknown IDs
+    or of activities learner records keep, changes to closed years): a rejected file
+    still reports every problem."""
     deletes = [(row, record) for row, record in records if record.action == "delete"]
     unknown = _unknown_deletes(deletes, _existing_ids(access, deletes)) if deletes else []
-    return unknown + locked_year_errors(access, records)
+    held = _held_deletes(access, deletes) if deletes else []
+    return unknown + held + locked_year_errors(access, records)
 
 
 def _check_locks(
@@ -165,14 +248,12 @@ def locked_year_errors(
         if record.values.get("reporting_year") in locked
     ]
     # Moving or deleting an activity out of a closed year is a change to that year too.
-    existing = dict(
-        access.records(Activity)
-        .filter(
-            reporting_year__in=locked,
-            provider_activity_id__in=[record.provider_activity_id for _, record in records],
-        )
-        .values_list("provider_activity_id", "reporting_year")
-    )
+    keys = [record.provider_activity_id for _, record in records]
+    existing = {
+        key: year
+        for key, year in activities_by_key(access, keys, "provider_activity_id", "reporting_year")
+        if year in locked
+    }
     for row, record in records:
         year = existing.get(record.provider_activity_id)
         if year is not None and record.values.get("reporting_year") != year:
@@ -299,7 +380,8 @@ def save_activity(access: ProviderAccess, record: CleanActivity, *, channel: str
 
 
 def delete_activity(access: ProviderAccess, activity: Activity, *, channel: str = "web") -> None:
-    """Delete one activity; raises ActivityRefused when its reporting year is closed."""
+    """Delete one activity; raises ActivityRefused when its reporting year is closed or
+    learner records keep it."""
     record = CleanActivity(activity.provider_activity_id, "delete")
     record.values["reporting_year"] = activity.reporting_year
     result = apply_activities(access, [(None, record)], channel=channel)
@@ -372,16 +454,10 @@ def _upsert_postgresql(
             for record in records:
                 copy.write_row(_stage_row(record.values, fixed))
         # The rows about to be overwritten, for the audit trail (none for new activities).
-        before = _old_values(
-            access.records(Activity).extra(  # noqa: S610 (a fixed join, no input)
-                tables=["pars_activity_stage"],
-                where=[
-                    f"pars_activity_stage.provider_id = {_ACTIVITY_TABLE}.provider_id",
-                    "pars_activity_stage.provider_activity_id = "
-                    f"{_ACTIVITY_TABLE}.provider_activity_id",
-                ],
-            )
-        )
+        # Found by key, then read by primary key: no provider constant for the planner
+        # to misjudge (see activities_by_key).
+        found = activities_by_key(access, [record.provider_activity_id for record in records], "pk")
+        before = _old_values(Activity.objects.filter(pk__in=[pk for (pk,) in found]))
         cursor.execute(
             # Table and column names come from the models, never from input.
             f"INSERT INTO {_ACTIVITY_TABLE} ({columns}) SELECT {columns} "  # noqa: S608

@@ -12,12 +12,13 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import File, FormEx, HeaderEx, P, Router, Schema, Status, UploadedFile
+from ninja import File, FormEx, P, QueryEx, Router, Schema, Status, UploadedFile
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities.models import Upload, UploadError
 from pars.activities.uploads import (
+    FORMAT_ALIASES,
     MAX_STORED_ERRORS,
     UploadRefused,
     get_progress,
@@ -25,7 +26,8 @@ from pars.activities.uploads import (
     queue_upload,
     store_upload,
 )
-from pars.lib.idempotency import fingerprint, run_idempotent
+from pars.lib.api_errors import MAX_OFFSET, ApiErrors, UploadErrorOut
+from pars.lib.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
 
 router = Router(tags=["uploads"])
 
@@ -36,18 +38,6 @@ class UploadAccepted(Schema):
     id: int
     status: str
     url: str
-
-
-class UploadErrorOut(Schema):
-    row: int | None
-    field: str
-    rule: str
-    message: str
-
-
-class ApiErrors(Schema):
-    detail: str
-    errors: list[UploadErrorOut]
 
 
 class ProgressOut(Schema):
@@ -90,6 +80,19 @@ class ErrorPage(Schema):
     next: str | None
 
 
+FORMAT = P(alias="format", description="tsv, xlsx or xml; leave out (or auto) to detect it")
+
+
+def format_fields(*names: str) -> dict[str, Any]:
+    """openapi_extra of an upload: its format fields take the spellings `normalize_format`
+    reads (anything else answers 400, rule upload.format.unknown)."""
+    choices = {"type": "string", "enum": ["", "auto", *FORMAT_ALIASES]}
+    properties = dict.fromkeys(names, choices)
+    return {
+        "requestBody": {"content": {"multipart/form-data": {"schema": {"properties": properties}}}}
+    }
+
+
 def _upload_url(upload_id: int) -> str:
     return reverse("api-v1:upload", kwargs={"upload_id": upload_id})
 
@@ -112,15 +115,21 @@ def _errors_url(upload_id: int, offset: int, limit: int) -> str:
     "marked `duplicate` and changes nothing. Send an `Idempotency-Key` header to make a "
     "retry safe: the same key and file get the first answer again (with "
     "`Idempotent-Replayed: true`) instead of a second upload.",
+    openapi_extra=format_fields("format", "kind"),
 )
 def create_upload(
     request: HttpRequest,
     response: HttpResponse,
     file: File[UploadedFile],
-    file_format: FormEx[str | None, P(alias="format", description="tsv, xlsx or xml")] = None,
-    kind: FormEx[str | None, P(description="The same as `format`")] = None,
-    idempotency_key: HeaderEx[str | None, P(alias="Idempotency-Key")] = None,
+    file_format: FormEx[str, FORMAT] = "",
+    kind: FormEx[str, P(description="The same as `format`")] = "",
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
+    if file_format and kind:  # both given: the unused one must be a format too
+        try:
+            normalize_format(kind)
+        except UploadRefused as refused:
+            return Status(refused.status_code, _refusal(refused))
     return accept_upload(request, response, file, file_format or kind, idempotency_key)
 
 
@@ -249,12 +258,13 @@ def upload_detail(request: HttpRequest, upload_id: int) -> Any:
     "counts them all.",
 )
 def upload_errors(
-    request: HttpRequest, upload_id: int, offset: int = 0, limit: int = ERRORS_INLINE
+    request: HttpRequest,
+    upload_id: int,
+    offset: QueryEx[int, P(ge=0, le=MAX_OFFSET)] = 0,
+    limit: QueryEx[int, P(ge=1, le=ERRORS_INLINE)] = ERRORS_INLINE,
 ) -> Any:
     access = api_access(request)
     upload = access.get(Upload, pk=upload_id)
-    offset = max(offset, 0)
-    limit = min(max(limit, 1), ERRORS_INLINE)
     stored = min(upload.error_count, MAX_STORED_ERRORS)
     return {
         "count": stored,

@@ -77,6 +77,7 @@ _LOCK_NAMESPACE = 0x50415253  # "PARS": first key of the advisory lock per provi
 # The job's lease (see "Recovery" below): a running upload renews its heartbeat at most
 # every HEARTBEAT_SECONDS (at least once per batch of rows); one whose heartbeat is older
 # than LEASE_SECONDS lost its worker and is queued again, up to MAX_ATTEMPTS runs.
+# LEASE_SECONDS is the default of settings.PARS_UPLOAD_LEASE_SECONDS (see lease_seconds()).
 HEARTBEAT_SECONDS = 5.0
 LEASE_SECONDS = 300.0
 MAX_ATTEMPTS = 3
@@ -96,6 +97,7 @@ _FORMAT_ALIASES = {
     "excel": Channel.XLSX,
     "xml": Channel.XML,
 }
+FORMAT_ALIASES = tuple(_FORMAT_ALIASES)  # what an explicit format choice may say
 _SUFFIXES = {Channel.TSV: ".txt", Channel.XLSX: ".xlsx", Channel.XML: ".xml"}
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8"),
@@ -805,9 +807,10 @@ def _finish(upload: Upload, status: str, message: str, **counts: Any) -> None:
 # *running*. The job therefore holds a lease: it renews ``Upload.heartbeat_at`` while it
 # works, from a second database connection outside the file's transaction (PostgreSQL;
 # elsewhere the heartbeat goes to the shared cache). :func:`recover_stale_uploads`,
-# run at the start of every upload task, by ``manage.py recover_jobs`` (cron) and by
-# ``manage.py deliver_completions``, puts a running upload whose lease ran out back in
-# the queue, and the next run applies the file from scratch: the same data as a run
+# run by every task worker when it starts and then every PARS_RECOVERY_INTERVAL_SECONDS
+# (pars.jobs), at the start of every upload task, by ``manage.py recover_jobs`` (cron)
+# and by ``manage.py deliver_completions``, puts a running upload whose lease ran out
+# back in the queue, and the next run applies the file from scratch: the same data as a run
 # that was never interrupted. After MAX_ATTEMPTS interrupted runs the upload fails with
 # a clear message (a file that kills its worker every time must not loop forever).
 
@@ -818,10 +821,20 @@ def heartbeat_key(upload_id: int) -> str:
     return f"upload-heartbeat:{upload_id}"
 
 
+def lease_seconds() -> float:
+    """How long a running upload may go without a heartbeat before it counts as lost."""
+    return float(getattr(settings, "PARS_UPLOAD_LEASE_SECONDS", LEASE_SECONDS))
+
+
+def _heartbeat_seconds() -> float:
+    # At least three beats per lease, so a live run never looks lost (short test leases).
+    return min(HEARTBEAT_SECONDS, lease_seconds() / 3)
+
+
 def _beat(upload_id: int, *, force: bool = False) -> None:
-    """Renew the running upload's lease (at most every HEARTBEAT_SECONDS)."""
+    """Renew the running upload's lease (at most every few seconds)."""
     clock = time.monotonic()
-    if not force and clock - getattr(_heartbeat, "last", 0.0) < HEARTBEAT_SECONDS:
+    if not force and clock - getattr(_heartbeat, "last", 0.0) < _heartbeat_seconds():
         return
     _heartbeat.last = clock
     now = timezone.now()
@@ -910,22 +923,26 @@ class Recovery:
 
 
 def recover_stale_uploads(
-    stale_seconds: float = LEASE_SECONDS,
+    stale_seconds: float | None = None,
     *,
     queued_seconds: float = QUEUED_STALE_SECONDS,
     enqueue: bool = True,
 ) -> Recovery:
     """Resume uploads whose worker died; safe to run at any time, from any process.
 
-    * *running* with a heartbeat older than ``stale_seconds``: queued again (its
-      rolled-back run is repeated from the start), or failed after MAX_ATTEMPTS runs;
+    * *running* with a heartbeat older than ``stale_seconds`` (default: the lease,
+      settings.PARS_UPLOAD_LEASE_SECONDS): queued again (its rolled-back run is repeated
+      from the start), or failed after MAX_ATTEMPTS runs;
     * *queued* for longer than ``queued_seconds`` (the queue lost its task, e.g. the
       worker died between taking the task and claiming the upload): queued once more
       (a second task for it is harmless: only one run can claim it).
+
+    Every change is a conditional UPDATE on what was read, so when two workers recover
+    at once each upload is queued again by one of them only.
     """
     recovery = Recovery()
     now = timezone.now()
-    cutoff = now - timedelta(seconds=stale_seconds)
+    cutoff = now - timedelta(seconds=lease_seconds() if stale_seconds is None else stale_seconds)
     stale = Upload.objects.filter(status=UploadStatus.RUNNING).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
@@ -944,13 +961,19 @@ def recover_stale_uploads(
         elif outcome == UploadStatus.QUEUED:
             recovery.requeued.append(upload_id)
     queued_cutoff = now - timedelta(seconds=queued_seconds)
-    lost = Upload.objects.filter(status=UploadStatus.QUEUED).filter(
-        Q(heartbeat_at__lt=queued_cutoff)
-        | Q(heartbeat_at__isnull=True, created_at__lt=queued_cutoff)
+    lost_since = Q(heartbeat_at__lt=queued_cutoff) | Q(
+        heartbeat_at__isnull=True, created_at__lt=queued_cutoff
     )
+    lost = Upload.objects.filter(status=UploadStatus.QUEUED).filter(lost_since)
     for upload_id in lost.order_by("pk").values_list("pk", flat=True):
-        # Marked, so the next recovery does not queue it again before queued_seconds.
-        if Upload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(heartbeat_at=now):
+        # Marked, so the next recovery does not queue it again before queued_seconds; only
+        # while still lost, so a recovery running beside this one does not queue it twice.
+        marked = (
+            Upload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED)
+            .filter(lost_since)
+            .update(heartbeat_at=now)
+        )
+        if marked:
             recovery.resent.append(upload_id)
             if enqueue:
                 queue_upload(Upload(pk=upload_id))

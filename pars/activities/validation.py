@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from pars.activities.dictionary import (
+    CONTROL_CHARACTER_RULE,
     COUNTRY_ALIASES,
     FIELDS,
     FIELDS_BY_NAME,
@@ -39,9 +40,18 @@ from pars.activities.dictionary import (
     Kind,
     Status,
 )
+from pars.lib.text import (
+    CONTROL_CHARACTER_FIELD,
+    CONTROL_CHARACTER_MESSAGE,
+    control_character,
+    control_character_message,
+)
 
 # ---------------------------------------------------------------------------
 # The rule catalogue
+
+# Refused by the writer: a delete of an activity that learner records depend on.
+HAS_LEARNER_RECORDS_RULE = "activity.delete.has_learner_records"
 
 
 @dataclass(frozen=True)
@@ -229,6 +239,16 @@ _CROSS_FIELD_RULES = [
         "row",
         "The row could not be read (wrong number of columns, or bad structure).",
     ),
+    Rule(CONTROL_CHARACTER_RULE, CONTROL_CHARACTER_FIELD, CONTROL_CHARACTER_MESSAGE),
+    Rule(
+        HAS_LEARNER_RECORDS_RULE,
+        "provider_activity_id",
+        "Learner completions or board registrations refer to this activity, so it cannot "
+        "be deleted (nor renamed): completions reported to a board are kept, with their "
+        "history. Withdraw the completions that should not count (withdrawals are sent to "
+        "the board); an activity without completions can be deleted once its "
+        "registrations are removed.",
+    ),
 ]
 
 
@@ -251,11 +271,16 @@ RULES: dict[str, Rule] = _build_rules()
 
 
 class _Invalid(Exception):
-    """A value that cannot be read as its field's kind; carries the rule suffix."""
+    """A value that cannot be read as its field's kind; carries the rule suffix (or, for
+    a rule shared by many fields, the whole rule ID)."""
 
-    def __init__(self, suffix: str, message: str) -> None:
+    def __init__(self, suffix: str, message: str, rule: str | None = None) -> None:
         self.suffix = suffix
         self.message = message
+        self.rule = rule
+
+    def rule_id(self, rule_field: str) -> str:
+        return self.rule or f"activity.{rule_field}.{self.suffix}"
 
 
 def is_blank(value: Any) -> bool:
@@ -291,6 +316,13 @@ def _as_text(spec: FieldSpec, value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a number typed into a text cell of a spreadsheet or JSON
     text = str(value).strip()
+    character = control_character(text)
+    if character is not None:
+        raise _Invalid(
+            "control_character",
+            control_character_message(spec.label, character),
+            rule=CONTROL_CHARACTER_RULE,
+        )
     if spec.max_length and len(text) > spec.max_length:
         raise _Invalid("too_long", f"{spec.label} must be at most {spec.max_length} characters.")
     return text
@@ -491,6 +523,7 @@ _MEMO_LIMIT = 100_000
 class _Refusal:
     suffix: str
     message: str
+    rule: str | None
 
 
 def _memoized(spec: FieldSpec, value: str) -> Any:
@@ -503,12 +536,12 @@ def _memoized(spec: FieldSpec, value: str) -> Any:
         except _Invalid as invalid:
             # Keep the words, not the exception: a re-raised exception keeps every
             # earlier row's frame alive through its traceback.
-            result = _Refusal(invalid.suffix, invalid.message)
+            result = _Refusal(invalid.suffix, invalid.message, invalid.rule)
         if len(_MEMO) >= _MEMO_LIMIT:
             _MEMO.clear()
         _MEMO[key] = result
     if isinstance(result, _Refusal):
-        raise _Invalid(result.suffix, result.message)
+        raise _Invalid(result.suffix, result.message, result.rule)
     return result
 
 
@@ -533,7 +566,7 @@ def _memoized_list(spec: FieldSpec, value: str) -> list[Any]:
         try:
             result = _COERCE[spec.kind](spec, value)
         except _Invalid as invalid:
-            _MEMO[key] = _Refusal(invalid.suffix, invalid.message)
+            _MEMO[key] = _Refusal(invalid.suffix, invalid.message, invalid.rule)
             raise
         frozen = tuple(
             (item["outcome"], tuple(item["measurement_types"])) if isinstance(item, dict) else item
@@ -541,7 +574,7 @@ def _memoized_list(spec: FieldSpec, value: str) -> list[Any]:
         )
         _MEMO[key] = frozen
     if isinstance(frozen, _Refusal):
-        raise _Invalid(frozen.suffix, frozen.message)
+        raise _Invalid(frozen.suffix, frozen.message, frozen.rule)
     return [
         {"outcome": item[0], "measurement_types": list(item[1])}
         if isinstance(item, tuple)
@@ -607,7 +640,7 @@ class _Checker:
         try:
             return _COERCE[spec.kind](spec, value)
         except _Invalid as invalid:
-            self.error(field_name, f"activity.{rule_field}.{invalid.suffix}", invalid.message)
+            self.error(field_name, invalid.rule_id(rule_field), invalid.message)
             return None
 
 
@@ -685,7 +718,7 @@ def validate_activity(
         try:
             values[spec.name] = coerce(spec, value)
         except _Invalid as invalid:
-            check.error(spec.name, f"activity.{spec.name}.{invalid.suffix}", invalid.message)
+            check.error(spec.name, invalid.rule_id(spec.name), invalid.message)
             values[spec.name] = None
     values["legacy_activity_type"] = legacy_code
 

@@ -71,6 +71,7 @@ from pars.activities.parsers.xml import (
     METRICS_V1_NS,
     PARS_EXTENSIONS_NS,
 )
+from pars.lib.text import xml_safe
 
 NSMAP = {
     None: METRICS_V1_NS,
@@ -110,14 +111,18 @@ def write_activities_xml(
     return count
 
 
+def _attributes(attrib: Mapping[str, str] | None) -> dict[str, str]:
+    return {name: xml_safe(value) for name, value in (attrib or {}).items()}
+
+
 @contextmanager
 def _element(xf: Any, tag: str, attrib: Mapping[str, str] | None = None) -> Iterator[None]:
-    with xf.element(tag, dict(attrib or {})):
+    with xf.element(tag, _attributes(attrib)):
         yield
 
 
 def _leaf(xf: Any, tag: str, text: Any, attrib: Mapping[str, str] | None = None) -> None:
-    with xf.element(tag, dict(attrib or {})):
+    with xf.element(tag, _attributes(attrib)):
         xf.write(_lexical(text))
 
 
@@ -128,7 +133,9 @@ def _lexical(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, datetime.date):
         return value.isoformat()
-    return str(value)
+    # Stored text may hold what XML cannot (rows from before the validator refused it):
+    # the export leaves it out rather than fail.
+    return xml_safe(str(value))
 
 
 def _lang_string(xf: Any, tag: str, text: str) -> None:

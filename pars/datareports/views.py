@@ -41,7 +41,8 @@ def _spool() -> Any:
 
 def _download(raw: Any, filename: str, content_type: str) -> Any:
     raw.seek(0)
-    return FileResponse(raw, filename=filename, content_type=content_type)
+    # An attachment: a browser saves the file instead of showing it in the tab.
+    return FileResponse(raw, as_attachment=True, filename=filename, content_type=content_type)
 
 
 def _accreditor_id(user: Any) -> int | None:

@@ -68,6 +68,10 @@ class DeliveryBatchAdmin(admin.ModelAdmin[DeliveryBatch]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    # A batch and its items are the record of what was sent to a recipient: kept.
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):

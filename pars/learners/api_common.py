@@ -11,7 +11,6 @@ field, rule, message}]}``; messages never quote an identifier or a birth date.
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -25,6 +24,7 @@ from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD, value_schema
 from pars.activities.dictionary import FieldSpec, Kind
 from pars.activities.validation import FieldError
 from pars.learners.dictionary import RECORD_ACTIONS
+from pars.lib import api_errors
 from pars.lib.idempotency import Outcome
 
 # Errors of the JSON channel itself (not business rules, so not in validation.RULES).
@@ -90,6 +90,50 @@ ACTION_FIELD = (
 )
 
 
+# A birth month and day (MM-DD, a day the month has) or a full date whose year is ignored.
+BIRTH_DATE_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": "^((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])|(0[13-9]|1[0-2])-30"
+            "|(0[13578]|1[02])-31)$",
+        },
+        {"type": "string", "format": "date"},
+    ]
+}
+
+
+def strict(
+    schema: dict[str, Any], required: Iterable[str] = (), *one_of_each: tuple[str, ...]
+) -> dict[str, Any]:
+    """`schema` (of an input model) as the endpoint reads it: no other names (rule
+    api.field.unknown), `required` fields not blank, and of each group in `one_of_each` at
+    least one field given and not blank."""
+    from pars.activities.api import text_schema
+
+    def given(name: str) -> dict[str, Any]:
+        field = dict(schema["properties"][name])
+        if name == "birth_date":
+            field = {key: field[key] for key in ("title", "description") if key in field}
+            field.update(BIRTH_DATE_SCHEMA)
+        elif field.get("type") == "string" and "format" not in field:
+            field.update(text_schema(field.get("maxLength"), required=True))
+        field.pop("default", None)
+        return field
+
+    properties = dict(schema["properties"])
+    properties.update({name: given(name) for name in required})
+    schema = {**schema, "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    if one_of_each:  # e.g. the learner ID or the NPI: one of them given and not blank
+        schema["allOf"] = [
+            {"anyOf": [{"required": [name], "properties": {name: given(name)}} for name in group]}
+            for group in one_of_each
+        ]
+    return schema
+
+
 def request_body(schema: dict[str, Any], content_type: str = "application/json") -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {content_type: {"schema": schema}}}}
 
@@ -111,11 +155,11 @@ def refusal(
 
 
 def parse_json(body: bytes) -> tuple[Any, tuple[int, dict[str, Any]] | None]:
-    """(data, None) or (None, the 400 answer) for a body that is not JSON."""
-    try:
-        return json.loads(body or b"null"), None
-    except (ValueError, UnicodeDecodeError):
-        return None, refusal("body", RULE_BODY, "The request body is not valid JSON.")
+    """(data, None) or (None, the 400 answer) for a body that is not JSON (or too deep)."""
+    data, problem = api_errors.parse_json(body)
+    if problem:
+        return None, refusal("body", RULE_BODY, problem)
+    return data, None
 
 
 def unknown_fields(

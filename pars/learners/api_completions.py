@@ -18,7 +18,7 @@ import binascii
 import datetime
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from django.db import transaction
 from django.db.models import DateTimeField, Q, QuerySet
@@ -26,14 +26,20 @@ from django.db.models.functions import Greatest
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from ninja import Field, File, FormEx, HeaderEx, P, Router, Schema, UploadedFile
-from pydantic import create_model
+from ninja import Field, File, FormEx, P, QueryEx, Router, Schema, UploadedFile
+from pydantic import WithJsonSchema, create_model
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities.dictionary import Kind
 from pars.activities.models import Channel
-from pars.activities.upload_api import ApiErrors, UploadAccepted, accept_upload
+from pars.activities.upload_api import (
+    FORMAT,
+    ApiErrors,
+    UploadAccepted,
+    accept_upload,
+    format_fields,
+)
 from pars.activities.validation import FieldError
 from pars.learners.api_common import (
     ACTION_FIELD,
@@ -50,6 +56,7 @@ from pars.learners.api_common import (
     parse_json,
     refusal,
     request_body,
+    strict,
     timestamp,
     unknown_fields,
 )
@@ -78,7 +85,7 @@ from pars.learners.validation import (
     month_day,
     validate_completion,
 )
-from pars.lib.idempotency import HEADER, fingerprint, run_idempotent
+from pars.lib.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
 
 router = Router(tags=["learner completions"])
 
@@ -87,6 +94,14 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1_000
 
 RULE_CURSOR = "api.cursor.invalid"
+# An ISO 8601 date-time (the offset may be left out: the server's time zone), years 1000
+# to 9998 (the time zones must not take it out of Python's range). Only this spelling: a
+# bare number or date would otherwise be read as one.
+DATE_TIME_PATTERN = (
+    "^(1[0-9]{3}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+    "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    "(:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
 
 # The fields that place a record (activity and recipient): a correction keeps them.
 PLACEMENT_FIELDS = ("provider_activity_id", "accme_activity_id", "recipient")
@@ -129,7 +144,12 @@ BATCH_SCHEMA = {
     "whose `records` holds that array.",
     "oneOf": [
         _RECORDS,
-        {"type": "object", "properties": {"records": _RECORDS}, "required": ["records"]},
+        {
+            "type": "object",
+            "properties": {"records": _RECORDS},
+            "required": ["records"],
+            "additionalProperties": False,
+        },
     ],
 }
 STATUS_QUERY_FIELDS = (
@@ -172,6 +192,16 @@ def _out_field(spec: Any) -> tuple[Any, Any]:
 
 
 _STATUSES = ", ".join(CompletionStatus.values)
+# One status or several separated by commas (spaces and case do not matter).
+_ONE_STATUS = "\\s*(" + "|".join(CompletionStatus.values) + ")\\s*"
+STATUS_LIST_PATTERN = f"^({_ONE_STATUS}(,{_ONE_STATUS})*)?$"
+
+
+def _documented(pattern: str, description: str) -> WithJsonSchema:
+    """A filter's spelling for the OpenAPI description; the endpoint checks it itself
+    (400, rule api.query.invalid, like its other filters)."""
+    return WithJsonSchema({"type": "string", "pattern": pattern, "description": description})
+
 
 CompletionOut = create_model(  # type: ignore[call-overload]
     "LearnerCompletionOut",
@@ -537,7 +567,7 @@ _BATCH_DESCRIPTION = (
     openapi_extra=request_body(BATCH_SCHEMA),
 )
 def report_completions(
-    request: HttpRequest, idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None
+    request: HttpRequest, idempotency_key: IdempotencyKeyHeader = None
 ) -> HttpResponse:
     access = api_access(request)
     access.require_edit()
@@ -595,11 +625,13 @@ def list_completions(
     request: HttpRequest,
     activity: str | None = None,
     recipient: str | None = None,
-    status: str | None = None,
-    updated_since: datetime.datetime | None = None,
+    status: Annotated[str, _documented(STATUS_LIST_PATTERN, _STATUSES)] = "",
+    updated_since: QueryEx[
+        str | None, P(pattern=DATE_TIME_PATTERN, description="ISO 8601 date-time")
+    ] = None,
     cursor: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-    include: str | None = None,
+    limit: QueryEx[int, P(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    include: Annotated[str, _documented("^(personal)?$", "personal")] = "",
 ) -> HttpResponse:
     access = api_access(request)
     if include not in (None, "", "personal"):
@@ -612,7 +644,11 @@ def list_completions(
     if recipient:
         code = recipient.strip().upper()
         if not Recipient.objects.filter(code=code).exists():
-            return _query_error("recipient", "No recipient has this code (see /api/v1/recipients).")
+            return _query_error(
+                "recipient",
+                "No recipient has this code (see /api/v1/recipients).",
+                "learner.recipient.unknown",
+            )
         records = records.filter(recipient__code=code)
     if status:
         wanted = [part.strip().lower() for part in status.split(",") if part.strip()]
@@ -621,16 +657,19 @@ def list_completions(
             return _query_error("status", f"A status is one of: {_STATUSES}.")
         records = records.filter(status__in=wanted)
     if updated_since is not None:
-        if timezone.is_naive(updated_since):
-            updated_since = timezone.make_aware(updated_since)
-        records = records.filter(changed_at__gte=updated_since)
+        try:
+            since = datetime.datetime.fromisoformat(updated_since)
+        except ValueError:  # the pattern holds, the date does not (February 30)
+            return _query_error("updated_since", "Not a real date and time.")
+        if timezone.is_naive(since):
+            since = timezone.make_aware(since)
+        records = records.filter(changed_at__gte=since)
     if cursor:
         position = _decode_cursor(cursor)
         if position is None:
             return _query_error("cursor", "This cursor is not one PARS gave.", RULE_CURSOR)
         changed_at, pk = position
         records = records.filter(Q(changed_at__gt=changed_at) | Q(changed_at=changed_at, pk__gt=pk))
-    limit = min(max(limit, 1), MAX_LIMIT)
     page = list(records.order_by("changed_at", "pk")[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
@@ -776,7 +815,7 @@ _ONE_RESPONSES = {200: LearnerCompletionDetailOut, 400: ApiErrors, 422: ApiError
 def correct(
     request: HttpRequest,
     completion_id: int,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _one_record_write(request, completion_id, idempotency_key, _correct)
 
@@ -793,7 +832,7 @@ def correct(
 def resubmit(
     request: HttpRequest,
     completion_id: int,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _one_record_write(request, completion_id, idempotency_key, _resubmit)
 
@@ -816,7 +855,7 @@ _WITHDRAW_DESCRIPTION = (
 def withdraw(
     request: HttpRequest,
     completion_id: int,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _one_record_write(request, completion_id, idempotency_key, _withdraw)
 
@@ -905,7 +944,14 @@ class LearnerStatusResults(Schema):
     "identifier and birth date never appear in a URL (and so in no server log). Answers 200 "
     "with the matching records (an empty list when none matches); the personal fields are "
     "left out of the answer. Reads only.",
-    openapi_extra=request_body(StatusQueryIn.model_json_schema()),
+    openapi_extra=request_body(
+        strict(
+            StatusQueryIn.model_json_schema(),
+            ("birth_date", "completion_date"),
+            ("provider_activity_id", "accme_activity_id"),
+            ("learner_id", "npi"),
+        )
+    ),
 )
 def status_query(request: HttpRequest) -> HttpResponse:
     access = api_access(request)
@@ -929,13 +975,14 @@ def status_query(request: HttpRequest) -> HttpResponse:
     "**Explicitly partial**, like POST /api/v1/learner-completions: every valid row is "
     "applied and every invalid row listed in the upload's errors with its rule ID; the same "
     "file again changes nothing. `Idempotency-Key` makes a retry safe.",
+    openapi_extra=format_fields("format"),
 )
 def upload_learners(
     request: HttpRequest,
     response: HttpResponse,
     file: File[UploadedFile],
-    file_format: FormEx[str | None, P(alias="format", description="tsv, xlsx or xml")] = None,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    file_format: FormEx[str, FORMAT] = "",
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
     return accept_upload(
         request, response, file, file_format, idempotency_key, kind=LEARNER_UPLOADS

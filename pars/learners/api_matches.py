@@ -15,6 +15,7 @@ from ninja import Field, Router, Schema
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
+from pars.activities.api import text_schema
 from pars.activities.upload_api import ApiErrors
 from pars.activities.validation import FieldError
 from pars.learners.api_common import (
@@ -26,6 +27,7 @@ from pars.learners.api_common import (
     parse_json,
     refusal,
     request_body,
+    strict,
     unknown_fields,
 )
 from pars.learners.dictionary import COMPLETION_FIELDS, COMPLETION_FIELDS_BY_NAME
@@ -58,16 +60,17 @@ MATCH_SCHEMA = {
         "recipient": {
             "title": _RECIPIENT.label,
             "description": _RECIPIENT.help,
-            "type": "string",
+            **text_schema(_RECIPIENT.max_length, required=True),
         },
         "learners": {
             "type": "array",
-            "items": LearnerIn.model_json_schema(),
+            "items": strict(LearnerIn.model_json_schema()),
             "minItems": 1,
             "maxItems": MAX_LEARNERS,
         },
     },
     "required": ["recipient", "learners"],
+    "additionalProperties": False,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from ninja import Field, HeaderEx, P, Router, Schema
+from ninja import Field, Router, Schema
 from pydantic import create_model
 
 from pars.accounts.access import ProviderAccess
@@ -42,7 +42,7 @@ from pars.learners.models import ActivityRegistration, Recipient
 from pars.learners.services import RegistrationRefused, delete_registration, save_registration
 from pars.learners.validation import RULES, load_recipients, rules_from_recipient
 from pars.learners.validation import validate_registration as validate
-from pars.lib.idempotency import HEADER, fingerprint, run_idempotent
+from pars.lib.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
 
 router = Router(tags=["recipients and registrations"])
 rules_router = Router(tags=["rules"])
@@ -307,7 +307,7 @@ def put_registration(
     request: HttpRequest,
     provider_activity_id: str,
     recipient: str,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     access = api_access(request)
     access.require_edit()

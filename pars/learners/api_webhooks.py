@@ -13,9 +13,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
+from pydantic import ConfigDict
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
+from pars.activities.api import TEXT_PATTERN
 from pars.activities.upload_api import ApiErrors
 from pars.activities.validation import FieldError
 from pars.learners import webhooks
@@ -30,6 +32,7 @@ from pars.learners.api_common import (
     unknown_fields,
 )
 from pars.learners.models import WebhookEndpoint
+from pars.lib.text import CONTROL_CHARACTER_RULE, control_character, control_character_message
 
 router = Router(tags=["webhooks"])
 
@@ -60,8 +63,19 @@ class NewWebhookOut(WebhookOut):
 
 
 class WebhookIn(Schema):
-    url: str = Field(description="The address PARS POSTs notifications to", max_length=500)
-    description: str = Field("", description="What the endpoint is for", max_length=200)
+    model_config = ConfigDict(extra="forbid")  # other names: rule api.field.unknown
+
+    url: str = Field(
+        description="The address PARS POSTs notifications to: https, on a public host",
+        max_length=500,
+        json_schema_extra={"format": "uri", "pattern": "^https://[^\\s/?#]+[^\\s]*$"},
+    )
+    description: str = Field(
+        "",
+        description="What the endpoint is for",
+        max_length=200,
+        json_schema_extra={"pattern": TEXT_PATTERN},
+    )
 
 
 def webhook_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -99,6 +113,22 @@ def _create(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
     if not isinstance(data, dict):
         return refusal("body", RULE_BODY, "The request body must be a JSON object with `url`.")
     errors = unknown_fields(data, WebhookIn.model_fields)
+    errors += [
+        FieldError(None, name, f"webhook.{name}.invalid", "This field takes text.")
+        for name in WebhookIn.model_fields
+        if name in data and not isinstance(data[name], str)
+    ]
+    errors += [
+        FieldError(
+            None,
+            name,
+            CONTROL_CHARACTER_RULE,
+            control_character_message(name.capitalize(), character),
+        )
+        for name in WebhookIn.model_fields
+        if isinstance(data.get(name), str)
+        and (character := control_character(data[name])) is not None
+    ]
     if errors:
         return 400, error_body(errors)
     # The web page's form: one set of rules for an endpoint's address and description.

@@ -35,7 +35,7 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
@@ -883,6 +883,69 @@ def run_delivery(code: str | None = None, *, retry_failed_batches: bool = False)
     return run
 
 
+# ---------------------------------------------------------------------------
+# Recovery: work a dead worker left behind
+
+
+@dataclass
+class DeliveryRecovery:
+    """What :func:`recover_stale_deliveries` queued again (batch ids)."""
+
+    sending: list[int] = field(default_factory=list)
+    collecting: list[int] = field(default_factory=list)
+
+
+def recover_stale_deliveries(*, enqueue: bool = True) -> DeliveryRecovery:
+    """Queue again the sending and collecting that a dead worker left behind.
+
+    A batch whose lease ran out (its worker died while sending it or fetching its
+    results), or whose retry or collection is overdue by more than a lease (the deferred
+    task was lost), is made due now and its task queued. Each batch is taken with a
+    conditional UPDATE on what was read, so two workers recovering at once queue it once;
+    a task queued twice anyway is harmless (the batch lease lets one run send it).
+    Run by every task worker periodically (pars.jobs) and by ``recover_jobs``.
+    """
+    from pars.learners.tasks import collect_results_task
+
+    now = timezone.now()
+    recovery = DeliveryRecovery()
+    codes: set[str] = set()
+    candidates = (
+        DeliveryBatch.objects.filter(status__in=(BatchStatus.SENDING, BatchStatus.SENT))
+        .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True, next_attempt_at__lt=now))
+        .select_related("recipient")
+        .order_by("pk")
+    )
+    for batch in candidates:
+        if batch.lease_until is None:
+            overdue = now - datetime.timedelta(seconds=_lease_seconds(batch.recipient))
+            if batch.next_attempt_at is None or batch.next_attempt_at >= overdue:
+                continue  # its deferred task is due and should run any moment
+        taken = DeliveryBatch.objects.filter(
+            pk=batch.pk,
+            status=batch.status,
+            lease_until=batch.lease_until,
+            next_attempt_at=batch.next_attempt_at,
+        ).update(lease_until=None, next_attempt_at=now)
+        if not taken:
+            continue  # sent, answered or recovered meanwhile
+        if batch.status == BatchStatus.SENDING:
+            recovery.sending.append(batch.pk)
+            codes.add(batch.recipient.code)
+        else:
+            recovery.collecting.append(batch.pk)
+            if enqueue:
+                collect_results_task.enqueue(batch.pk)
+        logger.warning(
+            "Delivery %s: batch %s left by a stopped worker: queued again",
+            batch.recipient.code,
+            batch.pk,
+        )
+    if enqueue:
+        schedule_delivery(codes)
+    return recovery
+
+
 __all__ = [
     "BATCH_SIZE",
     "DeliveryRun",
@@ -891,6 +954,7 @@ __all__ = [
     "collect_due",
     "collect_results",
     "deliver",
+    "recover_stale_deliveries",
     "release_held",
     "retry_failed",
     "run_delivery",

@@ -113,7 +113,9 @@ class ActivityRegistration(models.Model):
     """An activity registered with one recipient (MOC board, REMS or a state board)."""
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
-    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="registrations")
+    # An activity with registrations is not deleted unless the registrations go first
+    # (or its whole provider is deleted); the activity writer refuses it with a rule.
+    activity = models.ForeignKey(Activity, on_delete=models.RESTRICT, related_name="registrations")
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="+")
     moc_points = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     credit_types = models.JSONField(default=list, blank=True)
@@ -177,8 +179,11 @@ class LearnerCompletion(models.Model):
     provider = models.ForeignKey(
         Provider, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
+    # Completions (accepted by a board, with their history and deliveries) are never lost
+    # to a delete of their activity, nor of its provider: PROTECT here, and the database
+    # constraint refuses any delete that gets past Django.
     activity = models.ForeignKey(
-        Activity, on_delete=models.CASCADE, related_name="learner_completions", db_index=False
+        Activity, on_delete=models.PROTECT, related_name="learner_completions", db_index=False
     )
     recipient = models.ForeignKey(
         Recipient,

@@ -22,11 +22,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity, Upload
+from pars.activities.services import activities_by_key
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
 from pars.learners.models import (
@@ -205,11 +206,7 @@ class ActivityLookup:
         fields = ("pk", "provider_activity_id", "accme_activity_id", "start_date", "end_date")
         found: dict[str, tuple[Any, ...]] = {}
         if by_pid:
-            for row in (
-                self.access.records(Activity)
-                .filter(provider_activity_id__in=by_pid)
-                .values_list(*fields)
-            ):
+            for row in activities_by_key(self.access, by_pid, *fields):
                 found[row[1]] = row
         if by_accme:
             for row in (
@@ -219,12 +216,19 @@ class ActivityLookup:
             ):
                 found[f"#{row[2]}"] = row
         registrations: dict[int, dict[str, _Registered]] = {row[0]: {} for row in found.values()}
-        reported = LearnerCompletion.objects.filter(
-            activity_id=OuterRef("activity_id"), recipient_id=OuterRef("recipient_id")
+        # A pair's first record in the unique index's order: the plan must probe that
+        # index, whatever the statistics say. An EXISTS may be planned as a scan that
+        # stops at the first match, which reads the whole table for a pair with none.
+        first_record = (
+            LearnerCompletion.objects.filter(
+                activity_id=OuterRef("activity_id"), recipient_id=OuterRef("recipient_id")
+            )
+            .order_by("learner_key", "completion_date")
+            .values("pk")[:1]
         )
         for reg in (
             ActivityRegistration.objects.filter(activity_id__in=list(registrations))
-            .annotate(reported=Exists(reported))
+            .annotate(reported=Subquery(first_record))
             .values_list(
                 "activity_id",
                 "recipient__code",
@@ -235,7 +239,7 @@ class ActivityLookup:
                 "reported",
             )
         ):
-            if not reg[6]:
+            if reg[6] is None:
                 self.fresh.add((reg[0], reg[2]))
             registrations[reg[0]][reg[1]] = _Registered(
                 reg[2], reg[3], frozenset(reg[4] or ()), reg[5]
@@ -478,16 +482,19 @@ def _existing(
         return {}
     rows: Iterable[LearnerCompletion]
     if connection.vendor == "postgresql":
-        # Four arrays instead of thousands of parameters: one index probe per record. The
-        # rows are locked: delivery must not change a status this batch is about to rewrite.
+        # Four arrays instead of thousands of parameters, and one probe of the unique
+        # index per record: OFFSET 0 keeps the planner from making it a join that reads
+        # the table (or an activity's records) once per batch, whatever the statistics
+        # say. The rows are locked: delivery must not change a status this batch is
+        # about to rewrite.
         activity_pks, recipient_pks, learner_keys, dates = (
             list(column) for column in zip(*keys, strict=True)
         )
         rows = LearnerCompletion.objects.raw(
-            "SELECT c.* FROM learners_learnercompletion c JOIN unnest(%s::bigint[], "
-            "%s::bigint[], %s::text[], %s::date[]) AS k(a, r, l, d) ON c.activity_id = k.a "
-            "AND c.recipient_id = k.r AND c.learner_key = k.l AND c.completion_date = k.d "
-            "FOR UPDATE OF c",
+            "SELECT c.* FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::date[]) "
+            "AS k(a, r, l, d) CROSS JOIN LATERAL (SELECT * FROM learners_learnercompletion "
+            "x WHERE x.activity_id = k.a AND x.recipient_id = k.r AND x.learner_key = k.l "
+            "AND x.completion_date = k.d OFFSET 0) c FOR UPDATE OF c",
             [activity_pks, recipient_pks, learner_keys, dates],
         )
     else:

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from pars.activities.dictionary import (
+    CONTROL_CHARACTER_RULE,
     NO_WORDS,
     US_STATE_NAMES,
     US_STATES,
@@ -44,6 +45,12 @@ from pars.learners.dictionary import (
     REGISTRATION_FIELDS,
     REMS_PRACTICE_AREAS,
     TIME_IN_PRACTICE,
+)
+from pars.lib.text import (
+    CONTROL_CHARACTER_FIELD,
+    CONTROL_CHARACTER_MESSAGE,
+    control_character,
+    control_character_message,
 )
 
 __all__ = [
@@ -263,6 +270,8 @@ _RULE_LIST = [
         "The same completion appears twice in the file.",
     ),
     Rule("learner.row.unreadable", "row", "The row could not be read."),
+    # The activities' rule, shared: no text field holds control characters.
+    Rule(CONTROL_CHARACTER_RULE, CONTROL_CHARACTER_FIELD, CONTROL_CHARACTER_MESSAGE),
 ]
 
 
@@ -634,6 +643,8 @@ class _Errors:
         self.errors: list[FieldError] = []
 
     def add(self, field_name: str, rule: str, message: str | None = None) -> None:
+        if rule.endswith(".required") and any(e.field == field_name for e in self.errors):
+            return  # already reported as unreadable; "required" would say it twice
         self.errors.append(FieldError(self.row, field_name, rule, message or RULES[rule].message))
 
 
@@ -643,6 +654,10 @@ def _text(raw: Mapping[str, Any], name: str, errors: _Errors, *, personal: bool 
         return ""
     text = _whole_text(value) if not isinstance(value, str) else value.strip()
     spec = _SPEC[name]
+    character = control_character(text)
+    if character is not None:
+        errors.add(name, CONTROL_CHARACTER_RULE, control_character_message(spec.label, character))
+        return ""
     if spec.max_length and len(text) > spec.max_length:
         errors.add(
             name,
@@ -1025,6 +1040,10 @@ def _pick(items: Iterable[str], allowed: tuple[str, ...], rule: str, label: str)
 
 def _registration_value(spec: FieldSpec, value: Any, rules: RecipientRules) -> Any:
     name = spec.name
+    for item in value if isinstance(value, list | tuple) else [value]:
+        character = control_character(str(item))
+        if character is not None:
+            raise _Invalid(CONTROL_CHARACTER_RULE, control_character_message(spec.label, character))
     if name == "moc_points":
         number = _parse_decimal(_whole_text(value))
         if number is None or number <= 0 or number > (spec.max_value or number):

@@ -755,7 +755,13 @@ def learner_template(request: HttpRequest, access: ProviderAccess) -> HttpRespon
 # Pre-validation
 
 
-PREVALIDATION_MAX_BYTES = 2 * 1024 * 1024  # a list of 1,000 learners is far smaller
+# Pre-validation reads its list inside the request, so the list must be small: a file
+# of at most 1 MB and, for Excel, a workbook that expands to at most 8 MB with at most
+# 50,000 shared strings (1,000 learners take far less). Everything else is refused
+# before it is inflated; big files belong in a learner upload (a background job).
+PREVALIDATION_MAX_BYTES = 1024 * 1024
+PREVALIDATION_MAX_XLSX_BYTES = 8 * 1024 * 1024
+PREVALIDATION_MAX_SHARED_STRINGS = 50_000
 _NEEDED_COLUMNS = frozenset({"first_name", "last_name"})
 
 
@@ -798,15 +804,23 @@ def _table(rows: Iterator[ParsedRow]) -> Iterator[TypedLearner]:
 
 
 def _xlsx_learners(uploaded: UploadedFile, limit: int) -> list[TypedLearner]:
-    """The learners of an Excel list, read by the learner file parser (the same checks)."""
+    """The learners of an Excel list, read by the learner file parser (the same checks,
+    with the smaller limits of a list read in a request)."""
+    from pars.activities.parsers.xlsx import XlsxLimits
     from pars.learners.parsers.xlsx import read_learner_xlsx
 
+    limits = XlsxLimits.from_settings().at_most(
+        PREVALIDATION_MAX_XLSX_BYTES, PREVALIDATION_MAX_SHARED_STRINGS
+    )
     with tempfile.NamedTemporaryFile(suffix=".xlsx") as local:
         for chunk in uploaded.chunks():
             local.write(chunk)
         local.flush()
-        rows = read_learner_xlsx(local.name, required=_NEEDED_COLUMNS)
-        return list(itertools.islice(_table(rows), limit + 1))
+        rows = read_learner_xlsx(local.name, required=_NEEDED_COLUMNS, limits=limits)
+        try:
+            return list(itertools.islice(_table(rows), limit + 1))
+        finally:
+            rows.close()  # stopped early: the workbook's files are closed now
 
 
 def _max_learners() -> int:
@@ -824,7 +838,8 @@ def _typed_learners(form: PrevalidationForm) -> list[TypedLearner]:
     if uploaded is not None:
         if uploaded.size > PREVALIDATION_MAX_BYTES:
             raise FileRejected(
-                "The file is larger than 2 MB: pre-validate at most 1,000 learners at a time."
+                "The file is larger than 1 MB: pre-validate at most 1,000 learners at a time "
+                "(a bigger file belongs in a learner upload)."
             )
         head = uploaded.read(4)
         uploaded.seek(0)

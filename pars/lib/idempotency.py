@@ -24,12 +24,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from ninja import HeaderEx, P
 
 from pars.activities.models import IdempotencyKey
 from pars.providers.models import Provider
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+# The printable characters a header can carry (Latin-1 but its controls, no-break space
+# and soft hyphen): what ``str.isprintable`` accepts below, said for the OpenAPI description.
+KEY_PATTERN = "^[ -~\u00a1-\u00ac\u00ae-\u00ff]*$"
+# The header as an endpoint declares it (django-ninja checks it: 422 otherwise).
+IdempotencyKeyHeader = HeaderEx[
+    str | None,
+    P(
+        alias=HEADER,
+        max_length=MAX_KEY_LENGTH,
+        pattern=KEY_PATTERN,
+        description="Makes a retry safe: the same key and request get the first answer again",
+    ),
+]
 RULE_REUSED = "api.idempotency_key.reused"
 RULE_INVALID = "api.idempotency_key.invalid"
 

@@ -1,18 +1,32 @@
-"""Rate limits for the web service and the login form, and logging of refusals.
+"""Rate limits for the web service, sign-in and password resets, and logging of refusals.
 
-One middleware, :class:`RateLimitMiddleware`, counts requests in the Django cache
-with django-ratelimit's core (fixed windows per key) and answers over-limit
-requests with ``429 Too Many Requests`` and a ``Retry-After`` header:
+:func:`hit` counts one request in a fixed window and says whether it is over its limit.
+By default the counts live in the database (:class:`pars.models.RateLimitCounter`): one
+``INSERT … ON CONFLICT DO UPDATE SET count = count + 1 … RETURNING count`` per request, so
+the count is exact however many web processes on however many machines share the
+database (a file cache's read-then-write increment over-admits under concurrency).
+``PARS_RATELIMIT_STORE=cache`` counts in the default cache instead, with ``add``/``incr``:
+atomic only on Redis or Memcached, never on the file or local-memory caches.
+
+:class:`RateLimitMiddleware` answers over-limit requests with ``429 Too Many Requests``
+and a ``Retry-After`` header (seconds until the window ends):
 
 - the web service (``/api/``) per API key: ``PARS_API_RATE`` (default ``600/m``);
 - the web service without a valid key, per client address: ``PARS_API_ANON_RATE``
   (default ``60/m``), so guessing keys is slow;
-- login attempts (POSTs to the login page) per client address: ``PARS_LOGIN_RATE``
-  (default ``30/m``), in addition to axes' lockout of one email + address.
+- sign-in attempts (POSTs to the login page and to the admin's login page) per client
+  address: ``PARS_LOGIN_RATE`` (default ``30/m``), and per typed email whatever the
+  address: ``PARS_LOGIN_EMAIL_RATE`` (default ``20/h``), on top of axes' lockout of one
+  email + address; a password reset clears the email's count;
+- password-reset requests per client address: ``PARS_PASSWORD_RESET_RATE`` (``20/h``).
 
-Rates read like django-ratelimit's (``"100/m"``, ``"5/10s"``, ``"1000/h"``); an empty
-rate turns that limit off. The client address is ``REMOTE_ADDR`` unless
-django-ratelimit's ``RATELIMIT_IP_META_KEY`` says otherwise (behind a proxy).
+Reset mails per target email (``PARS_PASSWORD_RESET_EMAIL_RATE``, ``5/h``) are limited by
+the reset form itself, which answers the same page either way (no enumeration).
+
+Rates read ``count/period`` (``"100/m"``, ``"5/10s"``, ``"1000/h"``); an empty rate turns
+that limit off and ``RATELIMIT_ENABLE = False`` turns them all off (the test suite does).
+The client address is ``REMOTE_ADDR`` unless django-ratelimit's ``RATELIMIT_IP_META_KEY``
+says otherwise (behind a proxy).
 
 On the way out it writes security log lines (``pars.lib.security_log``) for 401
 responses of the web service and for 403 and 404 responses in providers'
@@ -22,30 +36,179 @@ rule answers another provider's data with 404, so probing shows up there.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import re
+import time
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.template import engines
 from django.urls import NoReverseMatch, reverse
-from django_ratelimit.core import get_usage  # type: ignore[import-untyped]
+from django_ratelimit.core import _get_ip  # type: ignore[import-untyped]
 
 from pars.lib import security_log
 
 DEFAULT_API_RATE = "600/m"
 DEFAULT_API_ANON_RATE = "60/m"
 DEFAULT_LOGIN_RATE = "30/m"
+DEFAULT_LOGIN_EMAIL_RATE = "20/h"
+DEFAULT_PASSWORD_RESET_RATE = "20/h"
+DEFAULT_PASSWORD_RESET_EMAIL_RATE = "5/h"
 LOGGED_PREFIXES = ("/p/", "/staff/", "/api/")
 
-_LOGIN_PAGE = """{% extends "base.html" %}
+LOGIN_EMAIL_GROUP = "pars.login.email"
+PASSWORD_RESET_EMAIL_GROUP = "pars.password_reset.email"
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE = re.compile(r"(\d+)/(\d*)([smhd])")
+_PRUNE_EVERY = 500  # increments per process between deletions of ended windows
+_increments = itertools.count(1)
+
+
+# ---------------------------------------------------------------------------
+# Counting
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "RATELIMIT_ENABLE", True))
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"5/10s"`` → (5, 10): requests allowed, window length in seconds."""
+    match = _RATE.fullmatch(rate.strip())
+    if match is None:
+        raise ImproperlyConfigured(f"A rate limit reads like 100/m or 5/10s, not {rate!r}.")
+    count, multiple, unit = match.groups()
+    return int(count), int(multiple or 1) * _PERIODS[unit]
+
+
+def hit(group: str, value: str, rate: str) -> int | None:
+    """Count one request of ``value`` (a key, an address, an email) against ``group``'s
+    ``rate``: the seconds until the window ends if it is over the limit, else None."""
+    if not rate or not enabled():
+        return None
+    limit, period = parse_rate(rate)
+    bucket = _bucket(group, value)
+    now = int(time.time())
+    window_end = _window_end(bucket, period, now)
+    if _store() == "cache":
+        count = _increment_cache(bucket, window_end, now)
+    else:
+        count = _increment_database(bucket, window_end, now)
+    if count <= limit:
+        return None
+    return max(1, window_end - now)
+
+
+def clear(group: str, value: str, rate: str) -> None:
+    """Forget ``value``'s count in ``group`` (a password reset clears sign-in counts)."""
+    if not rate:
+        return
+    bucket = _bucket(group, value)
+    if _store() == "cache":
+        _, period = parse_rate(rate)
+        cache.delete(_cache_key(bucket, _window_end(bucket, period, int(time.time()))))
+    else:
+        from pars.models import RateLimitCounter
+
+        RateLimitCounter.objects.filter(bucket=bucket).delete()
+
+
+def _store() -> str:
+    store = str(getattr(settings, "PARS_RATELIMIT_STORE", "database") or "database")
+    if store not in ("database", "cache"):
+        raise ImproperlyConfigured("PARS_RATELIMIT_STORE is 'database' or 'cache'.")
+    return store
+
+
+def _bucket(group: str, value: str) -> str:
+    # Hashed: the counters never hold an address or an email in clear.
+    return hashlib.sha256(f"{group}\0{value}".encode()).hexdigest()
+
+
+def _window_end(bucket: str, period: int, now: int) -> int:
+    """When the current window of this bucket ends; windows of different buckets are
+    staggered (as django-ratelimit's) so that they do not all restart at once."""
+    offset = int(bucket[:8], 16) % period
+    return now - (now - offset) % period + period
+
+
+# One statement, atomic on both databases PARS runs on (SQLite 3.35+, PostgreSQL): a new
+# window starts at 1; a request stamped with an older window (a machine's clock behind)
+# counts into the newer one.
+_UPSERT = """
+INSERT INTO {table} (bucket, window_end, count) VALUES (%s, %s, 1)
+ON CONFLICT (bucket) DO UPDATE SET
+    count = CASE WHEN {table}.window_end >= excluded.window_end
+                 THEN {table}.count + 1 ELSE 1 END,
+    window_end = CASE WHEN {table}.window_end >= excluded.window_end
+                      THEN {table}.window_end ELSE excluded.window_end END
+RETURNING count
+"""
+
+
+def _increment_database(bucket: str, window_end: int, now: int) -> int:
+    from pars.models import RateLimitCounter
+
+    connection = connections[router.db_for_write(RateLimitCounter)]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        raise ImproperlyConfigured(
+            "Rate limits count in PostgreSQL or SQLite; on another database set "
+            "PARS_RATELIMIT_STORE=cache with a Redis cache."
+        )
+    table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT.format(table=table), [bucket, window_end])
+        (count,) = cursor.fetchone()
+    if next(_increments) % _PRUNE_EVERY == 0:
+        RateLimitCounter.objects.filter(window_end__lt=now).delete()
+    return int(count)
+
+
+def _cache_key(bucket: str, window_end: int) -> str:
+    return f"pars.ratelimit:{bucket}:{window_end}"
+
+
+def _increment_cache(bucket: str, window_end: int, now: int) -> int:
+    key = _cache_key(bucket, window_end)
+    timeout = window_end - now + 5
+    if cache.add(key, 1, timeout):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr: this request opens a new count
+        cache.add(key, 0, timeout)
+        return int(cache.incr(key))
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as the limits count it (``RATELIMIT_IP_META_KEY``)."""
+    return str(_get_ip(request))
+
+
+def typed_email(value: object) -> str:
+    """An email as typed into a form, as it is counted and looked up: case does not matter."""
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+# ---------------------------------------------------------------------------
+# The middleware
+
+
+_PAGE_429 = """{% extends "base.html" %}
 {% block title %}Too many attempts{% endblock %}
 {% block content %}
 <article style="max-width: 34rem; margin: 2rem auto;">
-  <h1>Too many login attempts</h1>
-  <p>Too many logins were tried from your address. Please wait {{ seconds }}
-     second{{ seconds|pluralize }} and try again.</p>
+  <h1>{{ heading }}</h1>
+  <p>{{ text }} Please wait {{ seconds }} second{{ seconds|pluralize }} and try again.</p>
+  {% if reset %}<p>Or <a href="{% url 'accounts:password_reset' %}">reset your password</a>:
+     that always works.</p>{% endif %}
 </article>
 {% endblock %}"""
 
@@ -67,13 +230,55 @@ class RateLimitMiddleware:
         path = request.path_info
         if path.startswith(_setting("PARS_API_PATH_PREFIX", "/api/")):
             return self._check_api(request)
-        if request.method == "POST" and path == _login_path():
-            seconds = _over_limit(
-                request, "pars.login", "ip", _setting("PARS_LOGIN_RATE", DEFAULT_LOGIN_RATE)
+        if request.method != "POST":
+            return None
+        if path in _login_paths():
+            return self._check_login(request)
+        if path == _reverse("accounts:password_reset"):
+            seconds = hit(
+                "pars.password_reset",
+                client_address(request),
+                _setting("PARS_PASSWORD_RESET_RATE", DEFAULT_PASSWORD_RESET_RATE),
             )
             if seconds is not None:
-                security_log.rate_limited(request, "login")
-                return _login_429(request, seconds)
+                security_log.rate_limited(request, "password_reset")
+                return _page_429(
+                    request,
+                    seconds,
+                    "Too many password reset requests",
+                    "Too many password resets were asked for from your address.",
+                )
+        return None
+
+    def _check_login(self, request: HttpRequest) -> HttpResponseBase | None:
+        seconds = hit(
+            "pars.login",
+            client_address(request),
+            _setting("PARS_LOGIN_RATE", DEFAULT_LOGIN_RATE),
+        )
+        if seconds is not None:
+            security_log.rate_limited(request, "login")
+            return _page_429(
+                request,
+                seconds,
+                "Too many login attempts",
+                "Too many logins were tried from your address.",
+            )
+        email = typed_email(request.POST.get("username"))
+        if not email:
+            return None
+        seconds = hit(LOGIN_EMAIL_GROUP, email, login_email_rate())
+        if seconds is not None:
+            # Per account whatever the address, against guessing from many addresses;
+            # a password reset clears it (pars.accounts.views.PasswordResetConfirmView).
+            security_log.rate_limited(request, "login_email")
+            return _page_429(
+                request,
+                seconds,
+                "Too many login attempts",
+                "Too many logins were tried with this email.",
+                reset=True,
+            )
         return None
 
     def _check_api(self, request: HttpRequest) -> HttpResponseBase | None:
@@ -81,18 +286,12 @@ class RateLimitMiddleware:
 
         key = request_api_key(request)
         if key is not None:
-            seconds = _over_limit(
-                request,
-                "pars.api.key",
-                lambda group, request: str(key.pk),
-                _setting("PARS_API_RATE", DEFAULT_API_RATE),
-            )
+            seconds = hit("pars.api.key", str(key.pk), _setting("PARS_API_RATE", DEFAULT_API_RATE))
             scope, prefix = "api_key", key.prefix
         else:
-            seconds = _over_limit(
-                request,
+            seconds = hit(
                 "pars.api.anon",
-                "ip",
+                client_address(request),
                 _setting("PARS_API_ANON_RATE", DEFAULT_API_ANON_RATE),
             )
             from pars.accounts.api_auth import bearer_token
@@ -102,41 +301,48 @@ class RateLimitMiddleware:
             return None
         security_log.rate_limited(request, scope, prefix)
         plural = "s" if seconds != 1 else ""
-        response = JsonResponse(
-            {"detail": f"Too many requests: retry in {seconds} second{plural}."}, status=429
-        )
+        from pars.lib.api_errors import RULE_RATE_LIMITED, error_body
+
+        message = f"Too many requests: retry in {seconds} second{plural}."
+        response = JsonResponse(error_body("Authorization", RULE_RATE_LIMITED, message), status=429)
         response["Retry-After"] = str(seconds)
         return response
+
+
+def login_email_rate() -> str:
+    return _setting("PARS_LOGIN_EMAIL_RATE", DEFAULT_LOGIN_EMAIL_RATE)
+
+
+def password_reset_email_rate() -> str:
+    return _setting("PARS_PASSWORD_RESET_EMAIL_RATE", DEFAULT_PASSWORD_RESET_EMAIL_RATE)
 
 
 def _setting(name: str, default: str) -> str:
     return str(getattr(settings, name, default) or "")
 
 
-def _login_path() -> str:
+def _reverse(name: str) -> str:
     try:
-        return reverse("accounts:login")
+        return reverse(name)
     except NoReverseMatch:
         return ""
 
 
-def _over_limit(request: HttpRequest, group: str, key: Any, rate: str) -> int | None:
-    """Count this request; the seconds until the window ends if it is over the limit."""
-    if not rate:
-        return None
-    usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
-    if usage is None or not usage["should_limit"]:
-        return None
-    return max(1, int(usage["time_left"]))
+def _login_paths() -> set[str]:
+    # The admin's login page signs in with the same accounts: the same limits apply.
+    return {_reverse("accounts:login"), _reverse("admin:login")} - {""}
 
 
-def _login_429(request: HttpRequest, seconds: int) -> HttpResponse:
+def _page_429(
+    request: HttpRequest, seconds: int, heading: str, text: str, *, reset: bool = False
+) -> HttpResponse:
+    context = {"seconds": seconds, "heading": heading, "text": text, "reset": reset}
     try:
-        html = engines["django"].from_string(_LOGIN_PAGE).render({"seconds": seconds}, request)
+        html = engines["django"].from_string(_PAGE_429).render(context, request)
     except Exception:  # the page must not fail: fall back to plain HTML
         html = (
-            "<!doctype html><title>Too many attempts</title><h1>Too many login attempts</h1>"
-            f"<p>Please wait {seconds} seconds and try again.</p>"
+            f"<!doctype html><title>Too many attempts</title><h1>{heading}</h1>"
+            f"<p>{text} Please wait {seconds} seconds and try again.</p>"
         )
     response = HttpResponse(html, status=429)
     response["Retry-After"] = str(seconds)

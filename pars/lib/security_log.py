@@ -41,6 +41,12 @@ API_KEY_USED = "api_key_used"
 API_KEY_REJECTED = "api_key_rejected"
 RATE_LIMITED = "rate_limited"
 PERSONAL_DATA_VIEWED = "personal_data_viewed"
+MFA_ENROLLED = "mfa_enrolled"
+MFA_DISABLED = "mfa_disabled"
+MFA_RESET = "mfa_reset"
+MFA_RECOVERY_CODES_REPLACED = "mfa_recovery_codes_replaced"
+MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used"
+MFA_FAILED = "mfa_failed"
 
 
 def client_ip(request: HttpRequest | None) -> str:
@@ -176,6 +182,33 @@ def personal_data_viewed(request: HttpRequest, access: ProviderAccess, count: in
         provider_id=access.provider.provider_id,
         records=count,
     )
+
+
+def mfa_enrolled(request: HttpRequest | None, user: Any) -> None:
+    _log(MFA_ENROLLED, request, user=user)
+
+
+def mfa_disabled(request: HttpRequest | None, user: Any) -> None:
+    """The user removed their own two-factor devices (after entering a code)."""
+    _log(MFA_DISABLED, request, level=logging.WARNING, user=user)
+
+
+def mfa_reset(request: HttpRequest | None, staff: Any, target: Any) -> None:
+    """Staff removed another user's two-factor devices: ``user`` is the staff member."""
+    _log(MFA_RESET, request, level=logging.WARNING, user=staff, target=target.pk)
+
+
+def mfa_recovery_codes_replaced(request: HttpRequest | None, user: Any) -> None:
+    _log(MFA_RECOVERY_CODES_REPLACED, request, user=user)
+
+
+def mfa_recovery_code_used(request: HttpRequest | None, user: Any, left: int) -> None:
+    _log(MFA_RECOVERY_CODE_USED, request, level=logging.WARNING, user=user, codes_left=left)
+
+
+def mfa_failed(request: HttpRequest | None, user: Any) -> None:
+    """A wrong (or throttled) two-factor code from a user who passed the password step."""
+    _log(MFA_FAILED, request, level=logging.WARNING, user=user)
 
 
 def _existing_user(username: str) -> Any:

@@ -1,9 +1,9 @@
 """Writing rows for spreadsheets (CSV and XLSX) without formula injection.
 
 A cell a user typed (an uploaded value echoed in an error report, say) that starts
-with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return could be run as a
-formula by a spreadsheet program; :func:`escape_formula` prefixes such text with an
-apostrophe, and both writers apply it to every text cell, header included.
+with ``=``, ``+``, ``-``, ``@`` (or their full-width forms), a tab or a carriage return
+could be run as a formula by a spreadsheet program; :func:`escape_formula` prefixes such
+text with an apostrophe, and both writers apply it to every text cell, header included.
 """
 
 from __future__ import annotations
@@ -18,7 +18,24 @@ from typing import IO, Any, Protocol
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# With the full-width and small forms of = + - @: spreadsheet programs (Excel with East
+# Asian input among them) may read them as the ASCII characters.
+FORMULA_PREFIXES = (
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+    "\uff1d",  # FULLWIDTH EQUALS SIGN
+    "\uff0b",  # FULLWIDTH PLUS SIGN
+    "\uff0d",  # FULLWIDTH HYPHEN-MINUS
+    "\uff20",  # FULLWIDTH COMMERCIAL AT
+    "\ufe66",  # SMALL EQUALS SIGN
+    "\ufe62",  # SMALL PLUS SIGN
+    "\ufe63",  # SMALL HYPHEN-MINUS
+    "\ufe6b",  # SMALL COMMERCIAL AT
+)
 
 
 class TextWriter(Protocol):

@@ -31,21 +31,21 @@ Decisions, as the OpenAPI description states them:
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Field, HeaderEx, P, Router, Schema
+from ninja import Field, Router, Schema
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
-from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD, ErrorsOut
+from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD
 from pars.activities.models import Channel
 from pars.activities.validation import FieldError
-from pars.lib.idempotency import HEADER, Outcome, fingerprint, run_idempotent
+from pars.lib.api_errors import ApiErrors, parse_json
+from pars.lib.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
 from pars.reporting.models import AnnualReport, ReportingYear
 from pars.reporting.services import (
     PROGRAM_SUMMARY_FIELDS,
@@ -242,7 +242,8 @@ def report_json(access: ProviderAccess, reporting_year: ReportingYear) -> dict[s
 
 def _errors(errors: list[FieldError]) -> tuple[int, dict[str, Any]]:
     status = 404 if any(error.rule == RULE_YEAR_UNKNOWN for error in errors) else 400
-    return status, {"errors": [error.as_dict() for error in errors]}
+    detail = errors[0].message if len(errors) == 1 else f"{len(errors)} problems; see errors."
+    return status, {"detail": detail, "errors": [error.as_dict() for error in errors]}
 
 
 def _error(field: str, rule: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -267,10 +268,9 @@ def _answer(outcome: Outcome) -> HttpResponse:
 
 def _json_object(body: bytes, what: str) -> dict[str, Any] | tuple[int, dict[str, Any]]:
     """The body as a JSON object (numbers as exact decimals), or the 400 answer."""
-    try:
-        data = json.loads(body or b"null", parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        return _error("body", RULE_BODY, "The request body is not valid JSON.")
+    data, problem = parse_json(body, parse_float=Decimal)
+    if problem:
+        return _error("body", RULE_BODY, problem)
     if not isinstance(data, dict):
         return _error("body", RULE_BODY, f"The request body must be a JSON object {what}.")
     return data
@@ -397,7 +397,7 @@ def _not_current(sent: int, current: int) -> tuple[int, dict[str, Any]]:
 # ---------------------------------------------------------------------------
 # Endpoints
 
-_WRITE_RESPONSES = {200: AnnualReportOut, 400: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut}
+_WRITE_RESPONSES = {200: AnnualReportOut, 400: ApiErrors, 404: ApiErrors, 422: ApiErrors}
 _REPORT = (
     "Answers **200** with the annual report (as `GET /api/v1/annual-reports/{year}`). "
     "A refusal answers **400** with `errors`, each naming its `field` and `rule`; once the "
@@ -411,7 +411,7 @@ _REPORT = (
 
 @router.get(
     "/{int:year}",
-    response={200: AnnualReportOut, 404: ErrorsOut},
+    response={200: AnnualReportOut, 404: ApiErrors},
     url_name="annual_report",
     summary="The annual report of one reporting year",
     description="The key's provider's report for the year: the four program-summary figures "
@@ -444,7 +444,7 @@ def annual_report_detail(request: HttpRequest, year: int) -> Any:
 def put_program_summary(
     request: HttpRequest,
     year: int,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _write(request, year, idempotency_key, _save_summary(year))
 
@@ -460,7 +460,7 @@ def put_program_summary(
 def complete_summary(
     request: HttpRequest,
     year: int,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _write(request, year, idempotency_key, _complete(year))
 
@@ -486,6 +486,6 @@ def complete_summary(
 def post_attestation(
     request: HttpRequest,
     year: int,
-    idempotency_key: HeaderEx[str | None, P(alias=HEADER)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _write(request, year, idempotency_key, _attest(year))

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from pars.accounts.models import User
 from pars.accounts.services import create_api_key
+from pars.activities.api import READ_ONLY_FIELDS
 from pars.activities.dictionary import FIELDS, SUPPORTER_FIELDS
 from pars.activities.models import Activity, IdempotencyKey
 from pars.activities.validation import validate_activity
@@ -265,7 +266,12 @@ def test_openapi_documents_the_activity_body_with_every_dictionary_field(db: Non
         operation = paths[path][method]
         schema = operation["requestBody"]["content"]["application/json"]["schema"]
         properties = schema["properties"]
-        assert set(properties) == {spec.name for spec in FIELDS} | {"status"}
+        # The read-only fields of an answer are ignored (a record read can be sent back);
+        # any other name is refused.
+        assert set(properties) == {spec.name for spec in FIELDS} | {"status"} | set(
+            READ_ONLY_FIELDS
+        )
+        assert schema["additionalProperties"] is False
         assert properties["start_date"]["format"] == "date"
         assert "course" in properties["activity_format"]["enum"]
         assert properties["ama_credits"]["multipleOf"] == 0.25

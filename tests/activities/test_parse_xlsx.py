@@ -400,3 +400,182 @@ def test_a_big_sheet_streams_with_flat_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == 5_000
     assert peak < 10 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+# ---------------------------------------------------------------------------
+# Bounded reading (issue 11, point 5): limits per part and on the shared strings, and
+# shared strings resolved from disk rather than held in memory
+
+
+def _workbook_with_strings(path: Path, count: int, *, declared: bool = True) -> Path:
+    """A header row and `count` rows of two distinct texts each, as Excel writes them:
+    every text in the shared strings, the cells referring to them by number."""
+    strings = [b"Provider Activity ID", b"Activity Title"]
+    rows = [b'<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>']
+    for number in range(count):
+        strings += [b"S-%07d" % number, b"A title of some length, number %07d" % number]
+        row = number + 2
+        rows.append(
+            b'<row r="%d"><c r="A%d" t="s"><v>%d</v></c><c r="B%d" t="s"><v>%d</v></c></row>'
+            % (row, row, len(strings) - 2, row, len(strings) - 1)
+        )
+    unique = b' count="%d" uniqueCount="%d"' % (len(strings), len(strings)) if declared else b""
+    return _zip(
+        path,
+        {
+            **PACKAGE,
+            "xl/worksheets/sheet1.xml": b"<worksheet "
+            + MAIN
+            + b"><sheetData>"
+            + b"".join(rows)
+            + b"</sheetData></worksheet>",
+            "xl/sharedStrings.xml": b"<sst "
+            + MAIN
+            + unique
+            + b">"
+            + b"".join(b"<si><t>%s</t></si>" % text for text in strings)
+            + b"</sst>",
+        },
+    )
+
+
+MAIN = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_SML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+# The parts openpyxl needs as well, so that the same files show what it would do.
+PACKAGE = {
+    "[Content_Types].xml": (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_SML}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_SML}.worksheet+xml"/>'
+        f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_SML}.sharedStrings+xml"/>'
+        "</Types>"
+    ).encode(),
+    "_rels/.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_R}/officeDocument" Target="xl/workbook.xml"/>'
+        "</Relationships>"
+    ).encode(),
+    "xl/_rels/workbook.xml.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_R}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_R}/sharedStrings" Target="sharedStrings.xml"/>'
+        "</Relationships>"
+    ).encode(),
+    "xl/workbook.xml": (
+        f'<workbook {MAIN.decode()} xmlns:r="{_R}">'
+        '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ).encode(),
+}
+
+
+def test_shared_strings_are_read_from_disk_not_held(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = _workbook_with_strings(tmp_path / "strings.xlsx", 20_000)
+    tracemalloc.start()
+    try:
+        _, rows = read_xlsx(path)
+        count = sum(1 for _ in rows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 20_000
+    # 40,000 strings: held in a list (and openpyxl's index of them) they take over 5 MB.
+    assert peak < 3 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "counted"])
+def test_too_many_shared_strings_are_refused(tmp_path: Path, settings: Any, declared: bool) -> None:
+    path = _workbook_with_strings(tmp_path / "strings.xlsx", 1_000, declared=declared)
+    settings.PARS_MAX_XLSX_SHARED_STRINGS = 1_500
+    with pytest.raises(FileRejected, match=r"shared strings .*more than the limit of 1,500"):
+        read_xlsx(path)
+    settings.PARS_MAX_XLSX_SHARED_STRINGS = 2_002  # the header's two, and two per row
+    assert sum(1 for _ in read_xlsx(path)[1]) == 1_000
+
+
+def test_part_and_shared_strings_size_limits(tmp_path: Path, settings: Any) -> None:
+    path = _workbook_with_strings(tmp_path / "strings.xlsx", 1_000)
+    settings.PARS_MAX_XLSX_SHARED_STRINGS_BYTES = 10_000
+    with pytest.raises(FileRejected, match=r"its shared strings \('xl/sharedStrings.xml'\)"):
+        read_xlsx(path)
+    settings.PARS_MAX_XLSX_SHARED_STRINGS_BYTES = 10_000_000
+    settings.PARS_MAX_XLSX_PART_BYTES = 20_000
+    with pytest.raises(FileRejected, match=r"its part 'xl/worksheets/sheet1.xml' would take"):
+        read_xlsx(path)
+
+
+def test_a_sheet_of_many_rows_keeps_nothing_per_row(tmp_path: Path) -> None:
+    """openpyxl keeps an emptied element per row read (about 90 bytes): not this reader."""
+    import tracemalloc
+
+    path = tmp_path / "rows.xlsx"
+    rows = b"".join(
+        b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(2, 50_002)
+    )
+    _zip(
+        path,
+        {
+            **PACKAGE,
+            "xl/sharedStrings.xml": b"<sst " + MAIN + b"/>",
+            "xl/worksheets/sheet1.xml": b"<worksheet "
+            + MAIN
+            + b'><sheetData><row r="1"><c r="A1" t="inlineStr">'
+            b"<is><t>Provider Activity ID</t></is></c></row>" + rows + b"</sheetData></worksheet>",
+        },
+    )
+    tracemalloc.start()
+    try:
+        _, parsed = read_xlsx(path)
+        last = None
+        for row in parsed:
+            last = row
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert last is not None
+    assert last.row == 50_001
+    assert last.data == {"provider_activity_id": 50_001}
+    assert peak < 3 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"  # openpyxl: over 4.5 MB
+
+
+@pytest.mark.parametrize(
+    ("cells", "words"),
+    [
+        (b'<c r="A2" t="inlineStr"><is><t>' + b"x" * 40_000 + b"</t></is></c>", "32,767"),
+        (b'<c r="XFE2"><v>1</v></c>', "beyond column XFD"),
+        (b'<c r="A2" t="s"><v>7</v></c>', "shared string"),
+        (b'<c r="A2"><v>12abc</v></c>', "not a number"),
+    ],
+    ids=["cell over 32,767 characters", "beyond XFD", "unknown shared string", "bad number"],
+)
+def test_cells_excel_cannot_hold_are_refused(tmp_path: Path, cells: bytes, words: str) -> None:
+    path = _zip(
+        tmp_path / "cells.xlsx",
+        {
+            **PACKAGE,
+            "xl/worksheets/sheet1.xml": b"<worksheet "
+            + MAIN
+            + b'><sheetData><row r="1"><c r="A1" t="inlineStr">'
+            b'<is><t>Provider Activity ID</t></is></c></row><row r="2">'
+            + cells
+            + b"</row></sheetData></worksheet>",
+        },
+    )
+    with pytest.raises(FileRejected, match=words):
+        list(read_xlsx(path)[1])
+
+
+def test_a_doctype_in_a_part_is_refused(tmp_path: Path) -> None:
+    path = _zip(
+        tmp_path / "doctype.xlsx",
+        {
+            "xl/workbook.xml": b'<!DOCTYPE w [<!ENTITY e "x">]><workbook><sheets>'
+            b'<sheet name="S" sheetId="1"/></sheets></workbook>',
+            "xl/worksheets/sheet1.xml": b"<worksheet/>",
+        },
+    )
+    with pytest.raises(FileRejected, match="DOCTYPE"):
+        read_xlsx(path)

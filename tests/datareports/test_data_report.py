@@ -385,7 +385,7 @@ def _csv(response: Any) -> list[list[str]]:
 def test_csv_download_escapes_formulas(national: National, client_as: Any) -> None:  # noqa: F811
     response = _staff_client(client_as).get(f"/staff/data-report/{YEAR}.csv?type=accme")
     assert response.status_code == 200
-    assert 'filename="data-report-2026-accme.csv"' in response["Content-Disposition"]
+    assert response["Content-Disposition"] == 'attachment; filename="data-report-2026-accme.csv"'
     rows = _csv(response)
     cells = [cell for row in rows for cell in row]
     assert "'" + FORMULA_SUPPORTER in cells

@@ -37,7 +37,7 @@ def test_the_workbook_holds_only_rems_records_of_the_year(
     client_as: Any,
 ) -> None:
     response = _staff(client_as).get(f"/staff/rems-report/{YEAR}.xlsx")
-    assert 'filename="rems-report-2026.xlsx"' in response["Content-Disposition"]
+    assert response["Content-Disposition"] == 'attachment; filename="rems-report-2026.xlsx"'
     workbook = _workbook(response)
     assert workbook.sheetnames == ["Activities", "Learners"]
 
@@ -101,7 +101,8 @@ def test_csv_variants(national: National, client_as: Any) -> None:  # noqa: F811
     ):
         response = client.get(f"/staff/rems-report/{YEAR}-{sheet}.csv")
         assert response.status_code == 200
-        assert f'filename="rems-report-2026-{sheet}.csv"' in response["Content-Disposition"]
+        disposition = f'attachment; filename="rems-report-2026-{sheet}.csv"'
+        assert response["Content-Disposition"] == disposition
         body = b"".join(response.streaming_content).decode("utf-8-sig")
         rows = list(csv.reader(io.StringIO(body)))
         assert rows[0] == list(columns)

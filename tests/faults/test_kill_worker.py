@@ -73,7 +73,7 @@ def _kill_mid_upload_then_recover(upload, env, tmp_path, count_rows) -> Upload:
         stop(worker)
     time.sleep(0.5)  # PostgreSQL ends the dead worker's session, rolling back its transaction
     upload.refresh_from_db()
-    assert upload.status == UploadStatus.RUNNING  # the known gap: stuck without recovery
+    assert upload.status == UploadStatus.RUNNING  # until its lease (5 minutes) runs out
     assert count_rows() == 0, "a killed worker left rows behind"
 
     out = manage(env, "recover_jobs", "--stale-seconds", "0")
@@ -138,6 +138,53 @@ def test_a_worker_killed_mid_learner_upload_is_resumed_with_the_same_data(env, t
     again.refresh_from_db()
     assert again.status == UploadStatus.DUPLICATE
     assert count() == LEARNER_ROWS
+
+
+def test_a_new_worker_resumes_a_killed_workers_upload_by_itself(env, tmp_path):
+    """No cron, no recover_jobs: the restarted worker notices the lost lease itself."""
+    from django_tasks_db.models import DBTaskResult
+
+    # A short lease and recovery interval, so the test waits seconds, not minutes.
+    env = {**env, "PARS_UPLOAD_LEASE_SECONDS": "5", "PARS_RECOVERY_INTERVAL_SECONDS": "1"}
+    provider = make_provider(name="Fault Restart", provider_id="0007005")
+    rows = activity_file(tmp_path / "activities.txt", ACTIVITY_ROWS)
+    upload = _store(tmp_path / "activities.txt", provider, "activities")
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log, pause_mid_upload="60")
+    try:
+        wait_for(lambda: _running_with_rows_done(upload), 120, "the upload to be half-way")
+        kill(worker)
+    finally:
+        stop(worker)
+    dead = DBTaskResult.objects.get(status="RUNNING")
+    assert Activity.objects.filter(provider=provider).count() == 0
+
+    worker = start_worker(env, log)  # a new worker, and nothing else
+    try:
+        wait_for(
+            lambda: Upload.objects.get(pk=upload.pk).is_finished,
+            180,
+            "the new worker to resume the upload",
+        )
+        wait_for(
+            lambda: not DBTaskResult.objects.filter(status="RUNNING").exists(),
+            60,
+            "the dead worker's task row to be marked",
+        )
+    finally:
+        stop(worker)
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.SUCCEEDED, upload.message
+    assert upload.attempts == 2, log.read_text()[-3000:]
+    stored = dict(
+        Activity.objects.filter(provider=provider).values_list("provider_activity_id", "title")
+    )
+    assert stored == {row["provider_activity_id"]: row["title"] for row in rows}
+    dead.refresh_from_db()
+    assert dead.status == "FAILED"
+    assert dead.exception_class_path == "pars.jobs.recovery.WorkerLost"
+    rerun = DBTaskResult.objects.filter(status="SUCCESSFUL", task_path=dead.task_path)
+    assert rerun.count() == 1
 
 
 def test_recovery_gives_up_after_three_interrupted_runs(env, tmp_path):

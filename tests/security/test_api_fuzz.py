@@ -1,8 +1,17 @@
 """Schemathesis over the web service's OpenAPI description (issue 7, "API fuzzing").
 
 * ``test_no_operation_answers_a_server_error``: for every operation, generated requests
-  with a valid key of a test provider never produce a 5xx, and responses conform to the
-  documented status codes and schemas.
+  with a valid key of a test provider pass every check of schemathesis (what
+  ``st run --checks all`` runs): no 5xx, only documented status codes, content types,
+  headers and bodies, schema-valid requests accepted and schema-invalid ones refused, no
+  operation that ignores its key. The one allowance: a schema-valid request refused only
+  under rules that relate several values or the stored data (``BEYOND_THE_SCHEMA``),
+  which JSON Schema cannot state.
+* ``test_*_is_no_server_error``: a body over the size limit (413), JSON nested 50,000
+  levels deep (400) on every operation with a JSON body, and a huge ``offset`` or
+  ``limit`` (422), each in the API's error shape.
+* ``test_every_documented_refusal_has_the_one_error_shape``: every 4xx of the OpenAPI
+  description is ``ApiErrors``.
 * ``test_every_private_operation_refuses_missing_and_wrong_keys``: every operation but
   the public ones (the rule catalogues, the OpenAPI description) answers 401 without
   credentials, with a wrong key and with a revoked key.
@@ -25,11 +34,9 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, Phase, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-)
+from schemathesis.checks import CHECKS, CheckContext
+from schemathesis.core.failures import Failure
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from pars.accounts.services import create_api_key
 from pars.providers.models import Provider
@@ -95,6 +102,69 @@ def _no_rate_limit(settings: Any) -> None:
 
 schema = _load_schema()
 
+# Rules a schema-valid request may still break: they relate several values (dates and
+# reporting year, a requested status and the fields it needs, the body and the address),
+# or the stored data and the world (an unknown recipient or activity, a year already
+# attested, a web address PARS will not call, a file whose content is no activity file,
+# an Idempotency-Key an earlier request used: 422, a list cursor PARS did not give).
+BEYOND_THE_SCHEMA = re.compile(
+    r"^(activity\.(reporting_year\.(outside_dates|locked)|end_date\.(before_start|too_long)"
+    r"|[a-z_]+\.required(_[a-z]+)?|supporters\.[a-z_.]+|outcome_measures\.measurement_type"
+    r"|status\.not_allowed)"
+    r"|api\.provider_activity_id\.mismatch|api\.path\.mismatch"
+    r"|learner\.recipient\.unknown|registration\.[a-z_.]+"
+    r"|webhook\.(url\.invalid|endpoints\.too_many)"
+    r"|upload\.[a-z_.]+"
+    r"|report\.year\.unknown|attestation\.[a-z_.]+|program_summary\.[a-z_.]+\.required"
+    r"|api\.idempotency_key\.reused|api\.cursor\.invalid)$"
+)
+
+# Known gaps, to be closed (issue 11, point 6): these validators read more spellings than
+# the description states (numbers and years as text, labels for codes, mm/dd/yyyy dates,
+# lists as ";"-separated text), and the learner batch answers a bad record inside a 200
+# ("explicitly partial"), so some schema-invalid requests are rightly accepted there. Every
+# other check runs on them; negative_data_rejection runs on every other operation.
+LENIENT_OPERATIONS = {
+    "POST /api/v1/activities",
+    "PUT /api/v1/activities/{provider_activity_id}",
+    "POST /api/v1/learner-completions",
+    "PATCH /api/v1/learner-completions/{completion_id}",
+    "PUT /api/v1/activities/{provider_activity_id}/registrations/{recipient}",
+    "POST /api/v1/learner-completions/status",
+    "POST /api/v1/learner-matches",
+    "PUT /api/v1/annual-reports/{year}/program-summary",
+    "POST /api/v1/annual-reports/{year}/attestation",
+}
+
+
+def _refused_only_beyond_the_schema(response: Any) -> bool:
+    if response.status_code not in (400, 422):
+        return False
+    try:
+        errors = json.loads(response.content)["errors"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return bool(errors) and all(BEYOND_THE_SCHEMA.match(error["rule"]) for error in errors)
+
+
+def positive_data_accepted_unless_beyond_the_schema(
+    ctx: CheckContext, response: Any, case: Any
+) -> bool | None:
+    """schemathesis's positive_data_acceptance, but for a refusal whose every error is a
+    rule JSON Schema cannot state (any other refusal of schema-valid data still fails)."""
+    try:
+        return positive_data_acceptance(ctx, response, case)
+    except Failure:
+        if _refused_only_beyond_the_schema(response):
+            return None
+        raise
+
+
+ALL_CHECKS = [
+    *(check for check in CHECKS.get_all() if check is not positive_data_acceptance),
+    positive_data_accepted_unless_beyond_the_schema,
+]
+
 
 @pytest.mark.django_db
 @schema.parametrize()
@@ -106,16 +176,16 @@ schema = _load_schema()
     suppress_health_check=list(HealthCheck),
 )
 def test_no_operation_answers_a_server_error(case: Any, api_key: str) -> None:
-    response = case.call(headers={"Authorization": f"Bearer {api_key}"})
-    # Never a 5xx, for every request generated (negative ones included: schemathesis may
-    # also drop the key or break a parameter, which must give a 4xx).
-    case.validate_response(response, checks=[not_a_server_error])
-    if 200 <= response.status_code < 300:
-        # Successful answers are what the description promises (Ninja documents no 401,
-        # 404 or 422 shapes, so refusals are held to "not a 5xx" only).
-        case.validate_response(
-            response, checks=[content_type_conformance, response_schema_conformance]
-        )
+    label = f"{case.operation.method.upper()} {case.operation.path}"
+    checks = ALL_CHECKS
+    if label in LENIENT_OPERATIONS:
+        checks = [check for check in ALL_CHECKS if check is not negative_data_rejection]
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {api_key}"},
+        checks=checks,
+        # What every server sets (the rate limits count client addresses).
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
 
 
 def _operations(client: Client) -> list[tuple[str, str]]:
@@ -196,3 +266,167 @@ def test_nul_characters_in_a_json_body_are_no_server_error(
     again = client.post(path, json.dumps(body), content_type="application/json", **headers)
     # The retry replays the first answer (PostgreSQL's jsonb may reorder its keys).
     assert (again.status_code, again.json()) == (first.status_code, first.json())
+
+
+# ---------------------------------------------------------------------------
+# Requests that answered 500: in the API's error shape on every JSON operation
+
+
+def _json_operations() -> list[tuple[str, str]]:
+    from pars.api import api
+
+    paths = api.get_openapi_schema(path_prefix="/api/v1/")["paths"]
+    return [
+        (method.upper(), path)
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+JSON_OPERATIONS = _json_operations()
+JSON_IDS = [f"{method} {path}" for method, path in JSON_OPERATIONS]
+
+
+@pytest.fixture
+def existing(fuzz_provider: Provider, api_key: str) -> dict[str, str]:
+    """Path values naming records of the key's provider, so each operation reads its body."""
+    import datetime
+
+    from pars.activities.models import Activity
+    from pars.reporting.models import ReportingYear
+    from pars.testing import learner_row, register
+
+    activity = Activity.objects.get(provider=fuzz_provider, provider_activity_id="FUZZ-1")
+    register(activity, "ABIM")
+    ReportingYear.objects.create(year=2026, deadline=datetime.date(2027, 3, 31))
+    reported = Client().post(
+        "/api/v1/learner-completions",
+        json.dumps([learner_row(activity)]),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {api_key}",
+    )
+    completion_id = reported.json()["results"][0]["id"]
+    assert completion_id, reported.content
+    return {
+        "provider_activity_id": "FUZZ-1",
+        "recipient": "ABIM",
+        "completion_id": str(completion_id),
+        "year": "2026",
+    }
+
+
+def _send(method: str, path: str, values: dict[str, str], body: bytes, api_key: str) -> Any:
+    address = re.sub(r"\{([^}]+)\}", lambda match: values[match.group(1)], path)
+    return Client().generic(
+        method,
+        address,
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {api_key}",
+    )
+
+
+def _assert_error_shape(response: Any, status: int, rule: str) -> None:
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["detail"]
+    assert [error["rule"] for error in body["errors"]] == [rule]
+
+
+def test_there_are_json_operations_to_test() -> None:
+    assert len(JSON_OPERATIONS) >= 8
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS, ids=JSON_IDS)
+def test_a_body_over_the_size_limit_is_413_not_a_server_error(
+    method: str, path: str, existing: dict[str, str], api_key: str, settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    body = json.dumps({"description": "x" * 2_000}).encode()
+    response = _send(method, path, existing, body, api_key)
+    _assert_error_shape(response, 413, "api.body.too_large")
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS, ids=JSON_IDS)
+def test_json_nested_50000_levels_deep_is_400_not_a_server_error(
+    method: str, path: str, existing: dict[str, str], api_key: str
+) -> None:
+    body = b"[" * 50_000 + b"]" * 50_000
+    response = _send(method, path, existing, body, api_key)
+    _assert_error_shape(response, 400, "api.body.invalid")
+    assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/v1/activities?offset=100000000000000000000",
+        "/api/v1/activities?limit=100000000000000000000",
+        "/api/v1/activities?offset=-1",
+        "/api/v1/learner-completions?limit=100000000000000000000",
+        "/api/v1/uploads/{upload}/errors?offset=100000000000000000000",
+        "/api/v1/uploads/{upload}/errors?limit=100000000000000000000",
+    ],
+)
+def test_a_huge_offset_or_limit_is_422_not_a_server_error(
+    query: str, fuzz_provider: Provider, api_key: str
+) -> None:
+    from pars.activities.models import Upload
+
+    upload = Upload.objects.create(provider=fuzz_provider, original_name="a.txt", size=1)
+    response = Client().get(query.format(upload=upload.pk), HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    _assert_error_shape(response, 422, "api.parameter.invalid")
+
+
+def test_refusals_outside_the_views_have_the_error_shape(api_key: str) -> None:
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    _assert_error_shape(client.get("/api/v1/no-such-thing", **headers), 404, "api.not_found")
+    _assert_error_shape(
+        client.get("/api/v1/learner-completions/not-a-number", **headers), 404, "api.not_found"
+    )
+    _assert_error_shape(client.get("/api/v1/provider"), 401, "api.key.invalid")
+    not_allowed = client.patch("/api/v1/provider", **headers)
+    _assert_error_shape(not_allowed, 405, "api.method.not_allowed")
+    assert not_allowed["Allow"] == "GET"
+
+
+def test_every_documented_refusal_has_the_one_error_shape() -> None:
+    from pars.api import api
+
+    description = api.get_openapi_schema(path_prefix="/api/v1/")
+    refusals = {
+        f"{method.upper()} {path} {status}": answer.get("content", {})
+        for path, item in description["paths"].items()
+        for method, operation in item.items()
+        for status, answer in operation["responses"].items()
+        if str(status).startswith("4")
+    }
+    assert len(refusals) > 100
+    wrong = [
+        name
+        for name, content in refusals.items()
+        if list(content) != ["application/json"]
+        or content["application/json"]["schema"] != {"$ref": "#/components/schemas/ApiErrors"}
+    ]
+    assert wrong == []
+    shape = description["components"]["schemas"]["ApiErrors"]
+    assert set(shape["required"]) == {"detail", "errors"}
+
+
+def test_the_rate_limit_answers_in_the_error_shape(api_key: str, settings: Any) -> None:
+    import time
+
+    import time_machine
+
+    settings.RATELIMIT_ENABLE = True
+    settings.PARS_API_RATE = "1/m"
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    with time_machine.travel(time.time(), tick=False):  # one counting window
+        assert client.get("/api/v1/provider", **headers).status_code == 200
+        limited = client.get("/api/v1/provider", **headers)
+    _assert_error_shape(limited, 429, "api.rate_limited")
+    assert int(limited["Retry-After"]) > 0

@@ -1,10 +1,12 @@
 """Every CSV and XLSX the app produces escapes formula-like cells (issue 7, "Exports").
 
 Text a provider or learner typed (activity title, supporter, provider name, city, learner
-name, an upload's echoed value…) is planted beginning with ``=``, ``+``, ``-``, ``@``, a tab
-or a carriage return; every export is fetched as the user who may fetch it, and no cell may
-start with one of those characters (they must come out behind an apostrophe, as
+name, an upload's echoed value…) is planted beginning with ``=``, ``+``, ``-``, ``@`` (and
+their full-width forms, U+FF1D, U+FF0B, U+FF0D, U+FF20), a tab or a carriage return; every
+export is fetched as the user who may fetch it, and no cell may start with one of those
+characters (they must come out behind an apostrophe, as
 `pars.lib.spreadsheets.escape_formula` writes them), and no XLSX cell may be a formula.
+Every export is served as an attachment.
 
 ``test_every_spreadsheet_export_is_covered`` fails when a module starts producing CSV or
 XLSX, or a URL starts serving it, without an entry in :data:`EXPORTS` here.
@@ -29,7 +31,6 @@ from openpyxl import load_workbook
 from pars.accounts.models import Role, User
 from pars.activities.models import Activity, CommercialSupport, Upload, UploadError, UploadStatus
 from pars.learners.models import LearnerCompletion
-from pars.lib.spreadsheets import FORMULA_PREFIXES
 from pars.providers.models import Provider
 from pars.testing import make_contact, make_decision, make_member, make_user
 from tests.datareports.national_data import YEAR, National, national  # noqa: F401
@@ -41,7 +42,15 @@ PAYLOADS = [
     "@SUM(1+1)*cmd|' /C calc'!A0",
     "\t=1+1",
     "\r=1+1",
+    # Full-width forms, which spreadsheet programs may read as the ASCII ones (issue 11).
+    '\uff1dHYPERLINK("http://evil.example","x")',
+    "\uff0b1+cmd|' /C calc'!A0",
+    "\uff0d2+3+cmd|' /C calc'!A0",
+    "\uff20SUM(1+1)*cmd|' /C calc'!A0",
 ]
+# What no exported cell may start with (unless behind an apostrophe): written out here, not
+# taken from the module under test, so that a prefix it forgets fails this test.
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")  # a negative number is no formula
 
 
@@ -126,6 +135,9 @@ def planted(
 
 def _body(response: Any) -> bytes:
     assert response.status_code == 200, response.status_code
+    # Every export is saved as a file, never shown in the browser tab (issue 11).
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment;"), disposition
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content)
     return bytes(response.content)
@@ -157,9 +169,7 @@ def unescaped(cells: Iterator[Any]) -> list[str]:
     return [
         value
         for value in cells
-        if isinstance(value, str)
-        and value.startswith(FORMULA_PREFIXES)
-        and not NUMBER.fullmatch(value)
+        if isinstance(value, str) and value.startswith(DANGEROUS) and not NUMBER.fullmatch(value)
     ]
 
 
@@ -253,9 +263,11 @@ def test_no_exported_cell_starts_like_a_formula(
     assert unescaped(iter(cells)) == []
     if export.planted_text:
         escaped = [c for c in cells if isinstance(c, str) and c.startswith("'")]
-        assert any(c[1:].startswith(FORMULA_PREFIXES) for c in escaped), (
+        assert any(c[1:].startswith(DANGEROUS) for c in escaped), (
             "no planted value reached this export: the test plants nothing it shows"
         )
+        full_width = [c for c in escaped if c[1:].startswith(DANGEROUS[6:])]
+        assert full_width, "no full-width payload reached this export"
 
 
 # ---------------------------------------------------------------------------

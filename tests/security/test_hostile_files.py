@@ -5,6 +5,13 @@ job (the tests' ImmediateBackend runs it in-process), once as an activity file a
 as a learner file. Each must end refused (rejected or failed), with nothing written,
 quickly, with a message naming the problem, and without memory growth.
 
+Hostile workbooks (issue 11, point 5) are generated here at the size the issue found: a
+5 MB workbook whose shared strings inflate to 188 MB within the 100:1 ratio, 1.2 million
+shared strings, a 170 MB sheet, parts that add up to more than the limit, a row of cells
+referring to long strings, one huge cell. They go through the activity job, the learner
+job and the pre-validation page; the process's peak resident memory (reset before each
+file through ``/proc/self/clear_refs``) may grow by at most 100 MB.
+
 The builders of the parser-level suites are reused (``tests/activities/test_parse_xml.py``,
 ``test_parse_xlsx.py``); this suite adds the end-to-end path: format sniffing, the
 stored file, the job and the Upload's final state.
@@ -12,7 +19,10 @@ stored file, the job and the Upload's final state.
 
 from __future__ import annotations
 
+import functools
 import io
+import random
+import re
 import struct
 import time
 import tracemalloc
@@ -24,6 +34,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import User
@@ -37,6 +49,7 @@ from tests.activities.test_parse_xml import _LAUGHS, LONG_COMMENT
 
 MAX_SECONDS = 5.0  # wall time of store_upload + the job, per file (generous for CI)
 MAX_PEAK_BYTES = 50 * 1024 * 1024  # tracemalloc peak while storing and processing
+MAX_RSS_GROWTH = 100 * 1024 * 1024  # the process's peak resident memory, over its start
 
 ROOTS = {"activities": b"ACCMEActivities", "learners": b"ACCMELearnerReports"}
 ENTITY_REFUSED = "DOCTYPE"
@@ -242,6 +255,203 @@ HOSTILE: dict[str, Hostile] = {
 }
 
 
+# ---------------------------------------------------------------------------
+# Hostile workbooks (built once per session: the big ones take a second each)
+
+MB = 1_000_000
+_MAIN = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_REL = b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_BOOK = (
+    b'<?xml version="1.0"?><workbook ' + _MAIN + b' xmlns:r="' + _REL + b'">'
+    b'<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_BOOK_RELS = (
+    b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+    b'2006/relationships"><Relationship Id="rId1" Type="' + _REL + b'/worksheet" '
+    b'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="' + _REL + b'/sharedStrings" '
+    b'Target="sharedStrings.xml"/></Relationships>'
+)
+_TYPES = (
+    b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+    b'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+    b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    b'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+    b'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+    b'worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'
+)
+_ROOT_RELS = (
+    b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+    b'2006/relationships"><Relationship Id="rId1" Type="' + _REL + b'/officeDocument" '
+    b'Target="xl/workbook.xml"/></Relationships>'
+)
+# A header each upload kind accepts (the same columns as TEXT_HEADERS).
+XLSX_HEADERS = {
+    root: [cell.decode() for cell in header.rstrip(b"\n").split(b"\t")]
+    for root, header in TEXT_HEADERS.items()
+}
+
+
+def _filler(prefix: bytes, suffix: bytes) -> bytes:
+    """About 1.3 MB of XML items that deflate about 45:1 (under the 100:1 ratio check)."""
+    rng = random.Random(11)
+    return b"".join(
+        prefix + b"Cardiology grand rounds " + b"update " * 40 + rng.randbytes(3).hex().encode()
+        + suffix
+        for _ in range(4_000)
+    )  # fmt: skip
+
+
+def _write_workbook(
+    sheet: bytes | tuple[bytes, int] = b"",
+    strings: bytes | tuple[bytes, int] = b"",
+    extra: tuple[str, bytes, int] | None = None,
+    declared: int | None = None,
+) -> bytes:
+    """A workbook: its sheet's rows and shared strings' items, each as bytes or as
+    (an item block, bytes to reach by repeating it), streamed into the zip."""
+
+    def write(archive: zipfile.ZipFile, name: str, head: bytes, body: Any, tail: bytes) -> None:
+        with archive.open(name, "w", force_zip64=True) as part:
+            part.write(head)
+            if isinstance(body, tuple):
+                block, size = body
+                for _ in range(size // len(block) + 1):
+                    part.write(block)
+            else:
+                part.write(body)
+            part.write(tail)
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("[Content_Types].xml", _TYPES)  # openpyxl needs these two
+        archive.writestr("_rels/.rels", _ROOT_RELS)
+        archive.writestr("xl/workbook.xml", _BOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", _BOOK_RELS)
+        count = b' uniqueCount="%d"' % declared if declared is not None else b""
+        write(archive, "xl/sharedStrings.xml", b"<sst " + _MAIN + count + b">", strings, b"</sst>")
+        write(
+            archive,
+            "xl/worksheets/sheet1.xml",
+            b"<worksheet " + _MAIN + b"><sheetData>",
+            sheet,
+            b"</sheetData></worksheet>",
+        )
+        if extra is not None:
+            name, block, size = extra
+            write(archive, name, b"", (block, size), b"")
+    return out.getvalue()
+
+
+def _inline_row(number: int, cells: list[str]) -> bytes:
+    return (
+        b'<row r="%d">' % number
+        + b"".join(b'<c t="inlineStr"><is><t>%s</t></is></c>' % cell.encode() for cell in cells)
+        + b"</row>"
+    )
+
+
+@functools.cache
+def shared_strings_bomb() -> bytes:
+    """The issue's workbook: shared strings that inflate to 188 MB, each part under 100:1."""
+    return _write_workbook(strings=(_filler(b"<si><t>", b"</t></si>"), 188 * MB))
+
+
+@functools.cache
+def shared_strings_count() -> bytes:
+    """1.2 million different short texts (26 MB of XML): each costs ~100 bytes in a list."""
+    items = b"".join(b"<si><t>L%07d</t></si>" % number for number in range(1_200_000))
+    return _write_workbook(strings=items, declared=1_200_000)
+
+
+@functools.cache
+def huge_sheet() -> bytes:
+    """A 170 MB sheet of rows (openpyxl keeps an element per row: ~90 bytes each)."""
+    return _write_workbook(
+        sheet=(_filler(b'<row><c t="inlineStr"><is><t>', b"</t></is></c></row>"), 170 * MB)
+    )
+
+
+@functools.cache
+def inflated_total() -> bytes:
+    """Two parts of 110 MB each: every part within its limit, the whole beyond it."""
+    rows = _filler(b'<row><c t="inlineStr"><is><t>', b"</t></is></c></row>")
+    return _write_workbook(sheet=(rows, 110 * MB), extra=("xl/media/image1.bin", rows, 110 * MB))
+
+
+@functools.cache
+def long_strings(root: bytes) -> bytes:
+    """200 shared strings of 32,000 characters, and a row of 40 cells referring to them
+    (1.3 million characters: a reader that copies each cell's text holds them all)."""
+    rng = random.Random(5)
+    strings = b"".join(  # each a random 2,000 characters 16 times: deflates about 16:1
+        b"<si><t>%s</t></si>" % (rng.randbytes(1_000).hex() * 16).encode()[:31_990]
+        for _ in range(200)
+    )
+    cells = b"".join(b'<c t="s"><v>%d</v></c>' % (column % 200) for column in range(40))
+    sheet = _inline_row(1, XLSX_HEADERS[root]) + b'<row r="2">' + cells + b"</row>"
+    return _write_workbook(sheet=sheet, strings=strings)
+
+
+@functools.cache
+def huge_cell(root: bytes) -> bytes:
+    """One inline string of 4 MB, far beyond the 32,767 characters of an Excel cell."""
+    text = random.Random(3).randbytes(2 * MB).hex()
+    return _write_workbook(sheet=_inline_row(1, XLSX_HEADERS[root]) + _inline_row(2, [text]))
+
+
+XLSX_HOSTILE = [
+    Hostile(
+        "shared-strings-bomb.xlsx",
+        lambda root: shared_strings_bomb(),
+        ("shared strings", "more than the limit of 67,108,864"),
+    ),
+    Hostile(
+        "shared-strings-count.xlsx",
+        lambda root: shared_strings_count(),
+        ("1,200,000 shared strings", "more than the limit of 1,000,000"),
+    ),
+    Hostile("huge-sheet.xlsx", lambda root: huge_sheet(), ("sheet1.xml", "more than the limit")),
+    Hostile(
+        "inflated-total.xlsx",
+        lambda root: inflated_total(),
+        ("uncompressed it would take", "more than the limit of 209,715,200"),
+    ),
+    Hostile("long-strings.xlsx", long_strings, ("row 2 holds more than 1,000,000 characters",)),
+    Hostile("huge-cell.xlsx", huge_cell, ("more than 32,767 characters",)),
+]
+HOSTILE.update((case.name, case) for case in XLSX_HOSTILE)
+
+
+def _proc_status(field: str) -> int | None:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else None
+
+
+class PeakMemory:
+    """The process's peak resident memory over a block, less its resident memory at the
+    start (Linux: the peak is reset through /proc/self/clear_refs; elsewhere 0)."""
+
+    def __enter__(self) -> PeakMemory:
+        self.growth = 0
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+            self.start = _proc_status("VmRSS")
+        except OSError:
+            self.start = None
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        peak = _proc_status("VmHWM")
+        if self.start is not None and peak is not None:
+            self.growth = peak - self.start
+
+
 @pytest.fixture(autouse=True)
 def _media(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -266,14 +476,15 @@ def test_a_hostile_file_is_refused_quickly_in_bounded_memory(
     access = get_provider_access(editor, provider.provider_id)
     before = _written(provider)
     uploaded = SimpleUploadedFile(hostile.name, content)
-    tracemalloc.start()
-    started = time.monotonic()
-    try:
-        upload = store_upload(access, uploaded, kind=kind, kind_hint=hostile.hint)
-        elapsed = time.monotonic() - started
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with PeakMemory() as memory:
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            upload = store_upload(access, uploaded, kind=kind, kind_hint=hostile.hint)
+            elapsed = time.monotonic() - started
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
     upload = Upload.objects.get(pk=upload.pk)
     assert upload.status in (UploadStatus.REJECTED, UploadStatus.FAILED), upload.message
     assert upload.message.startswith("The file could not be read: "), upload.message
@@ -284,6 +495,7 @@ def test_a_hostile_file_is_refused_quickly_in_bounded_memory(
     assert "root:" not in upload.message  # no file content leaks into the message
     assert elapsed < MAX_SECONDS, f"{case}: {elapsed:.1f} s"
     assert peak < MAX_PEAK_BYTES, f"{case}: peak {peak / 2**20:.1f} MiB"
+    assert memory.growth < MAX_RSS_GROWTH, f"{case}: RSS +{memory.growth / 2**20:.0f} MiB"
     assert _written(provider) == before
     assert not UploadError.objects.filter(upload=upload).exists()
     assert upload.added == upload.updated == upload.deleted == 0
@@ -306,5 +518,63 @@ def test_every_issue_case_is_covered() -> None:
         "nul-bytes",
         "invalid-utf8",
         "utf16",
+        # issue 11, point 5
+        "shared-strings-bomb",
+        "shared-strings-count",
+        "huge-sheet",
+        "inflated-total",
+        "long-strings",
     }
     assert needed <= {name.split(".")[0] for name in HOSTILE}
+
+
+# ---------------------------------------------------------------------------
+# Pre-validation reads its list inside the request: small files only
+
+
+@functools.cache
+def small_strings_bomb() -> bytes:
+    """Under 1 MB, but its shared strings inflate to 30 MB: too much for a request."""
+    return _write_workbook(strings=(_filler(b"<si><t>", b"</t></si>"), 30 * MB))
+
+
+PREVALIDATION_HOSTILE = {
+    **{case.name: case for case in XLSX_HOSTILE},
+    "small-strings-bomb.xlsx": Hostile(
+        "small-strings-bomb.xlsx",
+        lambda root: small_strings_bomb(),
+        ("shared strings", "more than the limit of 8,388,608"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PREVALIDATION_HOSTILE))
+def test_prevalidation_refuses_a_hostile_workbook_within_the_request_in_bounded_memory(
+    provider: Provider, editor: User, client_as: Any, case: str
+) -> None:
+    hostile = PREVALIDATION_HOSTILE[case]
+    content, words = hostile.bytes_for("learners"), hostile.words
+    if len(content) > 1024 * 1024:
+        words = ("larger than 1 MB", "learner upload")  # refused before it is read
+    client: Client = client_as(editor)
+    page_url = reverse("learners:prevalidate", kwargs={"provider_id": provider.provider_id})
+    assert client.get(page_url).status_code == 200  # imports and templates loaded: not measured
+    before = _written(provider)
+    with PeakMemory() as memory:
+        tracemalloc.start()
+        try:
+            response = client.post(
+                page_url,
+                {"recipient": "ABIM", "file": SimpleUploadedFile(case, content)},
+            )
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    page = re.sub(r"\s+", " ", response.content.decode())
+    assert response.status_code == 400
+    for word in words:
+        assert word in page, (case, word)
+    assert 'id="match-results"' not in page
+    assert peak < MAX_PEAK_BYTES, f"{case}: peak {peak / 2**20:.1f} MiB"
+    assert memory.growth < MAX_RSS_GROWTH, f"{case}: RSS +{memory.growth / 2**20:.0f} MiB"
+    assert _written(provider) == before

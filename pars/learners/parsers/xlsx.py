@@ -18,54 +18,37 @@ validator accepts all of them.
 
 The archive is checked before the workbook is opened
 (`pars.activities.parsers.xlsx.check_xlsx_archive`: zip bombs, unsafe member paths,
-size limit), and the sheet is streamed by openpyxl in read-only mode, so memory stays
-flat however many learners the sheet holds.
+the size limits of the whole, of each part and of the shared strings), and the sheet is
+streamed by the bounded reader (`pars.activities.parsers.xlsx_reader`), so memory stays
+flat however many learners, cells or shared strings the sheet holds. ``limits`` lowers
+them for lists read inside a web request (pre-validation).
 """
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-
-from pars.activities.parsers import FileRejected, ParsedRow
-from pars.activities.parsers.xlsx import NOT_XLSX, cell_records, check_xlsx_archive
+from pars.activities.parsers import ParsedRow
+from pars.activities.parsers.xlsx import XlsxLimits, open_sheet_records
+from pars.activities.parsers.xlsx_reader import FirstSheet
 from pars.learners.parsers import FILE_COLUMNS, rows_from_cells
 
 
 def read_learner_xlsx(
-    path: str | Path, required: frozenset[str] = FILE_COLUMNS
-) -> Iterator[ParsedRow]:
+    path: str | Path,
+    required: frozenset[str] = FILE_COLUMNS,
+    *,
+    limits: XlsxLimits | None = None,
+) -> Generator[ParsedRow]:
     """The learner rows of the first worksheet (see the module docstring); ``required``:
     the columns its header must name (pre-validation lists need fewer than files)."""
-    check_xlsx_archive(path)
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-        sheet_rows = sheet.iter_rows(min_row=1, min_col=1, values_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise FileRejected(f"{NOT_XLSX} ({error})") from None
-    return _rows(workbook, rows_from_cells(cell_records(sheet_rows), "first worksheet", required))
+    sheet, records = open_sheet_records(path, limits)
+    return _rows(sheet, rows_from_cells(records, "first worksheet", required))
 
 
-def _rows(workbook: Any, rows: Iterator[ParsedRow]) -> Iterator[ParsedRow]:
+def _rows(sheet: FirstSheet, rows: Iterator[ParsedRow]) -> Generator[ParsedRow]:
     try:
         yield from rows
-    except FileRejected:
-        raise
-    except (
-        InvalidFileException,
-        zipfile.BadZipFile,
-        KeyError,
-        ValueError,
-        OSError,
-        SyntaxError,  # xml.etree's ParseError: the sheet's XML breaks off
-    ) as error:
-        # A sheet whose XML breaks off or holds what openpyxl cannot read.
-        raise FileRejected(f"{NOT_XLSX} ({error})") from None
     finally:
-        workbook.close()  # read-only workbooks keep the file open until closed
+        sheet.close()  # the shared strings' temporary file and the zip
