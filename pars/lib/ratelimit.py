@@ -188,8 +188,14 @@ def _increment_cache(bucket: str, window_end: int, now: int) -> int:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's address as the limits count it (``RATELIMIT_IP_META_KEY``)."""
-    return str(_get_ip(request))
+    """The client's address as the limits count it (``RATELIMIT_IP_META_KEY``).
+
+    A request without one (a misconfigured proxy header, a WSGI test client) is counted
+    under one shared key rather than failing with a 500."""
+    try:
+        return str(_get_ip(request))
+    except (KeyError, ImproperlyConfigured):
+        return "unknown"
 
 
 def typed_email(value: object) -> str:

@@ -90,6 +90,20 @@ def test_calls_without_a_valid_key_are_limited_per_address(provider: Provider, s
     assert Client(REMOTE_ADDR="203.0.113.6").get("/api/v1/provider").status_code == 401
 
 
+def test_a_request_without_a_client_address_is_counted_not_a_server_error(
+    provider: Provider, settings
+) -> None:
+    """Behind a proxy that drops the address header (or a bare WSGI client) the limit
+    still answers: a shared budget, never a 500."""
+    settings.PARS_API_ANON_RATE = "2/m"
+    request = RequestFactory().get("/api/v1/provider")
+    del request.META["REMOTE_ADDR"]
+    middleware = RateLimitMiddleware(lambda request: HttpResponse("ok"))
+    assert middleware(request).status_code == 200
+    assert middleware(request).status_code == 200
+    assert_too_many(middleware(request))
+
+
 def test_login_attempts_are_limited_per_address(admin_user: User, settings) -> None:
     settings.PARS_LOGIN_RATE = "3/m"
     login = reverse("accounts:login")
