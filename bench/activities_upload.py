@@ -186,7 +186,8 @@ def copy_baseline(payload: Path, columns: list[str], rows: int) -> float:
 
 
 def bench_provider() -> Any:
-    from pars.activities.models import Activity, Upload
+    from pars.activities.models import Activity
+    from pars.intake.models import Upload
     from pars.providers.models import Provider
 
     provider, _ = Provider.objects.get_or_create(
@@ -243,8 +244,9 @@ def child(tsv: str) -> None:
 
     from pars.accounts.access import get_api_access
     from pars.accounts.services import create_api_key
-    from pars.activities.models import Upload
-    from pars.activities.uploads import process_upload, store_upload
+    from pars.intake.models import Upload
+    from pars.intake.process import process_upload
+    from pars.intake.store import store_upload
     from pars.providers.models import Provider
 
     provider = Provider.objects.get(provider_id=PROVIDER_ID)

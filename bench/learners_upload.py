@@ -302,8 +302,9 @@ def child(tsv: str, profile: str | None) -> None:
 
     from pars.accounts.access import get_api_access
     from pars.accounts.services import create_api_key
-    from pars.activities.models import Upload
-    from pars.activities.uploads import process_upload, store_upload
+    from pars.intake.models import Upload
+    from pars.intake.process import process_upload
+    from pars.intake.store import store_upload
     from pars.providers.models import Provider
 
     provider = Provider.objects.get(provider_id=PROVIDER_ID)

@@ -254,7 +254,7 @@ def run_load(base: str, plans: list[Plan], threads_per_provider: int = 3) -> Sta
 
 
 def wait_for_uploads(plans: list[Plan], timeout: float) -> None:
-    from pars.activities.models import Upload
+    from pars.intake.models import Upload
 
     ids = [pk for plan in plans for pk in plan.uploads]
     deadline = time.monotonic() + timeout
@@ -269,7 +269,8 @@ def verify(plans: list[Plan], stats: Stats) -> list[str]:
     """Problems found (an empty list: none): 5xx, lost rows, mixed-up rows."""
     from django.db.models import F
 
-    from pars.activities.models import Activity, Upload
+    from pars.activities.models import Activity
+    from pars.intake.models import Upload
     from pars.learners.models import LearnerCompletion
 
     problems = list(stats.server_errors)

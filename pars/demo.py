@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.models import Membership, Role, User
-from pars.activities.models import Activity, Channel
+from pars.activities.models import Activity
 from pars.activities.services import apply_activities
 from pars.activities.validation import validate_activity
 from pars.audit.models import AuditAction, AuditEvent
+from pars.intake.models import Channel
 from pars.providers.models import (
     AccreditationDecision,
     AccreditationStatus,

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "pars.providers",
     "pars.accounts",
     "pars.audit",
+    "pars.intake",
     "pars.activities",
     "pars.reporting",
     "pars.learners",
@@ -218,7 +219,7 @@ CACHES = {
 # Uploaded batch files larger than this are refused before they are read.
 PARS_MAX_UPLOAD_BYTES = env_int("PARS_MAX_UPLOAD_MB", 200) * 1024 * 1024
 # How far an Excel workbook may expand, checked from its zip directory before anything
-# is inflated (pars/activities/parsers/xlsx_reader.py): in total, per part, and its
+# is inflated (pars/intake/readers/xlsx.py): in total, per part, and its
 # shared strings (the table of distinct texts) by size and by count. Bigger files go as
 # tab-delimited text, which has no such limit.
 PARS_MAX_XLSX_UNCOMPRESSED_BYTES = env_int("PARS_MAX_XLSX_UNCOMPRESSED_MB", 200) * 1024 * 1024

@@ -123,3 +123,38 @@ def learner_row(activity: Activity, **overrides: Any) -> dict[str, Any]:
     row = {"provider_activity_id": activity.provider_activity_id, **LEARNER_ROW}
     row.update(overrides)
     return row
+
+
+def as_json_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A learner record written as file text, as a JSON client sends it: credits as JSON
+    numbers, credit types as an array, Yes/No as booleans (text that is no such value is
+    left as it is)."""
+    from decimal import Decimal, InvalidOperation
+
+    from pars.activities.dictionary import Kind
+    from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
+
+    yes, no = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
+    record = dict(row)
+    for name, value in row.items():
+        spec = COMPLETION_FIELDS_BY_NAME.get(name)
+        if spec is None or not isinstance(value, str):
+            continue
+        if not value.strip():  # an empty cell: no value (null), unless text
+            record[name] = value if spec.kind is Kind.TEXT else None
+        elif spec.kind is Kind.DECIMAL:
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                continue
+            record[name] = int(number) if number == number.to_integral_value() else float(number)
+        elif spec.kind is Kind.TEXT_LIST:
+            record[name] = [part.strip() for part in value.split(";") if part.strip()]
+        elif spec.kind is Kind.BOOLEAN and value.strip().lower() in yes | no:
+            record[name] = value.strip().lower() in yes
+    return record
+
+
+def learner_json(activity: Activity, **overrides: Any) -> dict[str, Any]:
+    """:func:`learner_row` as the JSON body of the web service sends it."""
+    return as_json_record(learner_row(activity, **overrides))

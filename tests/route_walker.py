@@ -17,7 +17,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from pars.accounts.models import ApiKey, Membership, User
-from pars.activities.models import Activity, Upload
+from pars.activities.models import Activity
+from pars.intake.models import Upload
 from pars.providers.models import AccreditationDecision, Contact, Provider
 
 

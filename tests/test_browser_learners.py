@@ -29,7 +29,7 @@ from pytest_django import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from pars.accounts.models import Role
-from pars.activities.models import Upload
+from pars.intake.models import Upload
 from pars.learners.connectors.simulator import load_registry
 from pars.learners.models import ActivityRegistration, CompletionStatus, LearnerCompletion
 from pars.testing import TEST_PASSWORD, make_activity, make_member, make_provider

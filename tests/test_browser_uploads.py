@@ -41,9 +41,10 @@ from pytest_django.live_server_helper import LiveServer
 
 from pars.accounts.models import User
 from pars.accounts.services import create_api_key
-from pars.activities.models import Activity, Upload
+from pars.activities.models import Activity
 from pars.activities.parsers.layouts import CURRENT
 from pars.activities.xlsx_template import TEMPLATE_SUPPORTERS
+from pars.intake.models import Upload
 from pars.providers.models import Provider
 from pars.testing import TEST_PASSWORD
 from tests.browser_support import TIMEOUT_MS, launch_chromium, skip_without_chromium

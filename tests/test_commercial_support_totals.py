@@ -32,9 +32,10 @@ from django.urls import reverse
 from pars.accounts.access import ProviderAccess, get_api_access, get_provider_access
 from pars.accounts.models import User
 from pars.accounts.services import create_api_key
-from pars.activities.models import Activity, CommercialSupport, Upload, UploadStatus
+from pars.activities.models import Activity, CommercialSupport
 from pars.activities.parsers.layouts import CURRENT
-from pars.activities.uploads import store_upload
+from pars.intake.models import Upload, UploadStatus
+from pars.intake.store import store_upload
 from pars.providers.models import Provider
 from pars.reporting.models import ReportingYear
 from pars.reporting.summary import activity_totals

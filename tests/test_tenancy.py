@@ -8,7 +8,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from pars.accounts.models import Role, User
 from pars.accounts.services import create_api_key
-from pars.activities.models import Upload
+from pars.intake.models import Upload
 from pars.learners.models import LearnerCompletion, Recipient, WebhookEndpoint
 from pars.providers.models import ContactRole, Provider
 from pars.testing import (

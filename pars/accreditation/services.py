@@ -34,9 +34,9 @@ from pars.accounts.access import ProviderAccess, get_provider_access
 from pars.accounts.models import Role, User
 from pars.accounts.services import invite_user
 from pars.activities.models import Activity
-from pars.activities.uploads import HashingFile, megabytes
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
+from pars.intake.store import HashingFile, megabytes
 from pars.providers.models import AccreditationDecision, AccreditationStatus, Provider
 from pars.providers.services import create_provider, record_decision
 

@@ -1,15 +1,18 @@
 """Activities in the web service: create-or-update by Provider Activity ID, read, list, delete.
 
-The JSON body is handed to the one validator as it is (dictionary field names to
-values); the request schema published in OpenAPI is generated from the data
-dictionary and rejects nothing. Problems come back as 400 with the validator's
-field errors, each with its rule ID (see ``/api/v1/rules/activities``).
+The request schema published in OpenAPI is generated from the data dictionary and is
+the JSON channel's contract (``pars.lib.json_contract``): a value of the wrong JSON type
+answers 422 (rule ``api.field.type``); the body then goes to the one validator
+(dictionary field names to values), and its problems come back as 400 with field
+errors, each with its rule ID (see ``/api/v1/rules/activities``), with ``api.field.invalid``
+for a spelling files may use but JSON may not (a label for a code, mm/dd/yyyy).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -25,26 +28,25 @@ from pars.activities.dictionary import (
     FIELDS,
     FIELDS_BY_NAME,
     FIRST_REPORTING_YEAR,
+    FORMATS,
     LAST_REPORTING_YEAR,
+    LEGACY_ACTIVITY_TYPES,
     MAX_WHOLE_NUMBER,
     MEASUREMENT_TYPES,
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
-    FieldSpec,
-    Kind,
-    Status,
 )
-from pars.activities.models import Activity, Channel
-from pars.activities.validation import (
-    HAS_LEARNER_RECORDS_RULE,
-    FieldError,
-    is_blank,
-    rules_for_year,
-    validate_activity,
-)
+from pars.activities.models import Activity
+from pars.activities.validation import HAS_LEARNER_RECORDS_RULE, rules_for_year, validate_activity
 from pars.activities.xml_export import xml_file_response
+from pars.intake.coerce import is_blank
+from pars.intake.fields import FieldSpec, Kind, Status
+from pars.intake.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
+from pars.intake.models import Channel
+from pars.intake.rules import FieldError
+from pars.lib import json_contract
 from pars.lib.api_errors import MAX_OFFSET, ApiErrors, UploadErrorOut, parse_json
-from pars.lib.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
+from pars.lib.json_contract import Violation
 
 router = Router(tags=["activities"])
 rules_router = Router(tags=["rules"])
@@ -64,7 +66,7 @@ INPUT_FIELDS = (*(spec.name for spec in FIELDS), "status")
 
 
 # ---------------------------------------------------------------------------
-# The request body: generated from the dictionary, every value accepted as it is
+# The request body: generated from the dictionary; the JSON channel's contract
 
 _REQUIRED_WORDS = {
     Status.DRAFT: "Required.",
@@ -83,10 +85,12 @@ REQUIRED_TEXT_PATTERN = (
 
 
 # A web address as Django's URLValidator accepts it (http or https, a host name with a
-# top-level domain), in the usual spelling.
+# top-level domain), written as an RFC 3986 URI (ASCII; other characters percent-encoded).
+_URI_CHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
 URL_PATTERN = (
     "^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?\\.){1,4}[A-Za-z]{2,30}"
-    "(?::[1-9][0-9]{0,3})?(?:[/?#][^\\s]*)?$"
+    f"(?::[1-9][0-9]{{0,3}})?(?:/{_URI_CHAR}*)*(?:\\?(?:{_URI_CHAR}|[/?])*)?"
+    f"(?:#(?:{_URI_CHAR}|[/?])*)?$"
 )
 
 
@@ -104,17 +108,54 @@ def text_schema(max_length: int | None = None, *, required: bool = False) -> dic
     return schema
 
 
+def codes(spec: FieldSpec) -> list[str]:
+    """The codes a choice field takes in JSON (the Activity Format also takes the legacy
+    activity-type codes); files and the web form also read their labels."""
+    if spec.name == "activity_format":
+        return [*spec.choices, *LEGACY_ACTIVITY_TYPES]
+    return list(spec.choices)
+
+
+def code_schema(spec: FieldSpec, *, blank: bool = False) -> dict[str, Any]:
+    """One code: an `enum`, each code's label in `x-enum-descriptions`; `blank`: also ""
+    (no value, as GET answers a field left empty)."""
+    labels = {**spec.choices}
+    if spec.name == "activity_format":
+        labels.update(
+            {
+                code: f"Legacy activity type: {FORMATS[target]}"
+                for code, (target, _) in LEGACY_ACTIVITY_TYPES.items()
+            }
+        )
+    enum, descriptions = codes(spec), [labels[code] for code in codes(spec)]
+    if blank:
+        enum, descriptions = [*enum, ""], [*descriptions, "No value"]
+    return {"type": "string", "enum": enum, "x-enum-descriptions": descriptions}
+
+
+# An empty string: no value.
+BLANK: dict[str, Any] = {"type": "string", "maxLength": 0}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional value: `null` (or leaving the field out) gives none, as GET answers it."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
 def value_schema(spec: FieldSpec) -> dict[str, Any]:
-    """The JSON Schema of one field's value (the validator also reads other spellings:
-    labels for codes, mm/dd/yyyy dates, numbers as text)."""
+    """The JSON Schema of one field's value: the JSON channel's contract, checked by
+    pars.lib.json_contract (JSON types, codes only, dates as yyyy-mm-dd, lists as arrays;
+    files and the web form also read labels, mm/dd/yyyy and ';'-separated text)."""
     kind = spec.kind
     schema: dict[str, Any]
     if kind in (Kind.TEXT, Kind.URL):
         schema = text_schema(spec.max_length)
-        if kind is Kind.URL:
-            schema.update(format="uri", pattern=URL_PATTERN)
+        if kind is Kind.URL:  # or "" (no value, as GET answers it)
+            schema = {"anyOf": [{**schema, "format": "uri", "pattern": URL_PATTERN}, BLANK]}
     elif kind in (Kind.INTEGER, Kind.MONEY):
         schema = {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE_NUMBER}
+        if spec.max_value is not None:
+            schema["maximum"] = int(spec.max_value)
     elif kind is Kind.DECIMAL:
         schema = {"type": "number", "minimum": 0}
         if spec.positive:
@@ -133,9 +174,9 @@ def value_schema(spec: FieldSpec) -> dict[str, Any]:
             "maximum": LAST_REPORTING_YEAR,
         }
     elif kind is Kind.CHOICE:
-        schema = {"type": "string", "enum": list(spec.choices)}
+        schema = code_schema(spec, blank=True)
     elif kind is Kind.CHOICE_LIST:
-        schema = {"type": "array", "items": {"type": "string", "enum": list(spec.choices)}}
+        schema = {"type": "array", "items": code_schema(spec)}
     elif kind is Kind.TEXT_LIST:
         schema = {"type": "array", "items": text_schema(spec.max_length, required=True)}
     elif kind is Kind.OUTCOMES:
@@ -144,11 +185,17 @@ def value_schema(spec: FieldSpec) -> dict[str, Any]:
             "items": {
                 "type": "object",
                 "properties": {
-                    "outcome": {"type": "string", "enum": list(spec.choices)},
-                    "measurement_types": {
-                        "type": "array",
-                        "items": {"type": "string", "enum": list(MEASUREMENT_TYPES)},
-                    },
+                    "outcome": code_schema(spec),
+                    "measurement_types": nullable(
+                        {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "enum": list(MEASUREMENT_TYPES),
+                                "x-enum-descriptions": list(MEASUREMENT_TYPES.values()),
+                            },
+                        }
+                    ),
                 },
                 "required": ["outcome"],
             },
@@ -159,7 +206,8 @@ def value_schema(spec: FieldSpec) -> dict[str, Any]:
             "items": {
                 "type": "object",
                 "properties": {
-                    sub.name: {"title": sub.label, **value_schema(sub)} for sub in SUPPORTER_FIELDS
+                    sub.name: {"title": sub.label, **nullable(value_schema(sub))}
+                    for sub in SUPPORTER_FIELDS
                 },
             },
         }
@@ -168,16 +216,30 @@ def value_schema(spec: FieldSpec) -> dict[str, Any]:
     return schema
 
 
+# How the files' help words a list; JSON sends an array instead.
+_SEPARATED = re.compile(r",? separated by (';'|semicolons)")
+
+
+def json_help(spec: FieldSpec) -> str:
+    """A field's help as it applies to JSON (the dictionary's help is written for files)."""
+    if spec.kind is Kind.DATE:
+        return "A date, yyyy-mm-dd."
+    if spec.kind is Kind.OUTCOMES:
+        return "Each outcome measured, with its measurement types (objective, subjective)."
+    text = _SEPARATED.sub("", spec.help)
+    if spec.kind in (Kind.CHOICE_LIST, Kind.TEXT_LIST, Kind.OUTCOMES):
+        text = (text + " An array.").strip()
+    return text
+
+
 def _description(spec: FieldSpec) -> str:
-    parts = [spec.help] if spec.help else []
+    parts = [json_help(spec)] if json_help(spec) else []
     if spec.required_for is not None:
         parts.append(_REQUIRED_WORDS[spec.required_for])
     if spec.years != "all years":
         parts.append(f"Collected {spec.years}.")
-    if spec.kind is Kind.DATE:
-        parts.append("yyyy-mm-dd (mm/dd/yyyy is accepted too).")
     if spec.kind in (Kind.CHOICE, Kind.CHOICE_LIST, Kind.OUTCOMES) and spec.name != "country":
-        parts.append("Codes or labels: " + "; ".join(f"{c} = {t}" for c, t in spec.choices.items()))
+        parts.append("Codes: " + "; ".join(f"{c} = {t}" for c, t in spec.choices.items()) + ".")
     return " ".join(parts)
 
 
@@ -186,7 +248,7 @@ def _input_field(spec: FieldSpec) -> Any:
         default=None,
         title=spec.label,
         description=_description(spec),
-        json_schema_extra=value_schema(spec),
+        json_schema_extra=nullable(value_schema(spec)),
     )
 
 
@@ -204,7 +266,13 @@ ActivityIn = create_model(  # type: ignore[call-overload]
             title="Save as",
             description="The highest status to save the activity with: draft, active or "
             "closed. Leave out to save it with the highest status its data allows.",
-            json_schema_extra={"type": "string", "enum": list(REQUESTED_STATUSES)},
+            json_schema_extra=nullable(
+                {
+                    "type": "string",
+                    "enum": list(REQUESTED_STATUSES),
+                    "x-enum-descriptions": list(REQUESTED_STATUSES.values()),
+                }
+            ),
         ),
     ),
 )
@@ -217,7 +285,15 @@ def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
     schema: dict[str, Any] = ActivityIn.model_json_schema()
     for name in DRAFT_REQUIRED:
         spec = FIELDS_BY_NAME[name]
-        schema["properties"][name].update(text_schema(spec.max_length, required=True))
+        field = schema["properties"][name]
+        required_value = code_schema(spec) if spec.kind is Kind.CHOICE else value_schema(spec)
+        if spec.kind is Kind.TEXT:
+            required_value.update(text_schema(spec.max_length, required=True))
+        schema["properties"][name] = {
+            "title": field["title"],
+            "description": field["description"],
+            **required_value,
+        }
     for name in READ_ONLY_FIELDS:
         schema["properties"][name] = {"description": "Read-only: ignored in a request"}
     schema["additionalProperties"] = False  # other names: rule api.field.unknown
@@ -229,24 +305,16 @@ def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
 ID_LENGTH = FIELDS_BY_NAME["provider_activity_id"].max_length
 ID_DESCRIPTION = "The Provider Activity ID (not blank, no control characters)"
 
-REQUEST_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": _activity_schema(DRAFT_REQUIRED)}},
-    }
-}
+POST_SCHEMA = _activity_schema(DRAFT_REQUIRED)
 # PUT: the Provider Activity ID is the one in the address.
+PUT_SCHEMA = _activity_schema(
+    tuple(name for name in DRAFT_REQUIRED if name != "provider_activity_id")
+)
+REQUEST_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": POST_SCHEMA}}}
+}
 PUT_REQUEST_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": _activity_schema(
-                    tuple(name for name in DRAFT_REQUIRED if name != "provider_activity_id")
-                )
-            }
-        },
-    }
+    "requestBody": {"required": True, "content": {"application/json": {"schema": PUT_SCHEMA}}}
 }
 
 
@@ -332,6 +400,11 @@ def _channel_error(field: str, rule: str, message: str) -> tuple[int, dict[str, 
     return _errors([FieldError(None, field, rule, message)])
 
 
+def contract_errors(found: list[Violation], row: int | None = None) -> list[FieldError]:
+    """Violations of the request schema as errors of the one shape."""
+    return [FieldError(row, item.field, item.rule, item.message) for item in found]
+
+
 def _activity_url(provider_activity_id: str) -> str:
     return reverse("api-v1:activity", kwargs={"provider_activity_id": provider_activity_id})
 
@@ -372,6 +445,11 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
                 for name in unknown
             ]
         )
+    # The JSON contract: a value of the wrong JSON type makes the request malformed (422).
+    found = json_contract.violations(POST_SCHEMA if path_id is None else PUT_SCHEMA, data)
+    typed = json_contract.type_violations(found)
+    if typed:
+        return 422, _errors(contract_errors(typed))[1]
     raw = {name: data[name] for name in INPUT_FIELDS if name in data}
     if path_id is not None:
         body_id = raw.get("provider_activity_id")
@@ -384,7 +462,9 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
             )
         raw["provider_activity_id"] = path_id
     record, errors = validate_activity(raw)
-    if record is None:
+    # Spellings the validator reads from files but the JSON contract does not allow.
+    errors += contract_errors(json_contract.unreported(found, [e.field for e in errors]))
+    if record is None or errors:
         return _errors(errors)
     existed = (
         access.records(Activity).filter(provider_activity_id=record.provider_activity_id).exists()
@@ -412,10 +492,15 @@ def _idempotent_write(request: HttpRequest, key: str | None, path_id: str | None
 _WRITE_RESPONSES = {200: ActivityOut, 201: ActivityOut, 400: ErrorsOut, 422: ErrorsOut}
 _WRITE_DESCRIPTION = (
     "The body is one activity as a JSON object with the field names of the data dictionary "
-    "(lists as arrays, `supporters` as an array of objects) and an optional `status`. It is "
-    "checked by the same validator as the web form and the batch files: problems answer "
-    "**400** with `errors`, each naming its `field` and `rule` (see `/api/v1/rules/activities`); "
-    "names that are not activity fields are refused with rule `api.field.unknown`. A new "
+    "(lists as arrays, `supporters` as an array of objects) and an optional `status`. The "
+    "request schema is the contract: numbers, booleans and lists arrive as JSON numbers, "
+    "booleans and arrays (a value of another JSON type answers **422**, rule "
+    "`api.field.type`), codes as one of the codes listed (not their labels) and dates as "
+    "yyyy-mm-dd (rule `api.field.invalid` when only that is wrong); `null` gives no value. "
+    "The record is checked by the same validator as the web form and the batch files: "
+    "problems answer **400** with `errors`, each naming its `field` and `rule` (see "
+    "`/api/v1/rules/activities`); names that are not activity fields are refused with rule "
+    "`api.field.unknown`. A new "
     "activity answers **201**, an update **200**; both return the saved record, which "
     "replaces the stored one as a whole (supporters included). Send an `Idempotency-Key` "
     "header to make a retry safe: the same key and body get the first answer again (with "

@@ -8,39 +8,12 @@ web service, the XLSX template and the published rule catalogue. Code lists foll
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import iso3166
 
+from pars.intake.fields import FieldSpec, Kind, Status
 from pars.lib import text
-
-
-class Kind(enum.Enum):
-    TEXT = "text"
-    INTEGER = "integer"  # whole number >= 0
-    MONEY = "money"  # whole US dollars >= 0
-    DECIMAL = "decimal"
-    BOOLEAN = "boolean"  # Yes/No
-    DATE = "date"
-    YEAR = "year"
-    CHOICE = "choice"
-    CHOICE_LIST = "choice list"
-    TEXT_LIST = "text list"
-    URL = "url"
-    OUTCOMES = "outcome measures"
-    SUPPORTERS = "commercial supporters"
-
-
-class Status(enum.IntEnum):
-    """Activity statuses, ordered by how much they require (reference 2.2)."""
-
-    DRAFT = 1
-    ACTIVE = 2  # ACTIVE and READY_TO_CLOSE need the same fields; the end date decides
-    CLOSED = 3
-
 
 STATUS_CODES = {
     "draft": "Draft",
@@ -293,8 +266,6 @@ COUNTRY_ALIASES = {
 }
 
 # The Yes/No words every channel accepts (case-insensitive), and the reporting years.
-YES_WORDS = frozenset({"yes", "y", "true", "1"})
-NO_WORDS = frozenset({"no", "n", "false", "0"})
 FIRST_REPORTING_YEAR = 2005
 LAST_REPORTING_YEAR = 2100
 
@@ -309,44 +280,6 @@ CONTROL_CHARACTER_RULE = text.CONTROL_CHARACTER_RULE
 # Reporting years of the two generations of PARS (reference 1.1).
 LAST_LEGACY_YEAR = 2021
 FIRST_CURRENT_YEAR = 2022
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: str
-    kind: Kind
-    help: str = ""
-    choices: Mapping[str, str] = field(default_factory=dict)
-    max_length: int | None = None
-    max_value: Decimal | None = None
-    step: Decimal | None = None
-    positive: bool = False  # a number that must be more than 0
-    # The lowest status that requires the field (None: never required on its own).
-    required_for: Status | None = None
-    # The reporting years in which PARS collects the field; its requirement applies
-    # only in those years, but a value given outside them is kept.
-    first_year: int | None = None
-    last_year: int | None = None
-    # Legacy-only fields (the seed's generation) are kept on the record.
-    legacy: bool = False
-
-    def collected_in(self, year: int | None) -> bool:
-        if year is None:
-            return True
-        if self.first_year is not None and year < self.first_year:
-            return False
-        return not (self.last_year is not None and year > self.last_year)
-
-    @property
-    def years(self) -> str:
-        if self.first_year and self.last_year:
-            return f"{self.first_year}–{self.last_year}"
-        if self.first_year:
-            return f"{self.first_year} onward"
-        if self.last_year:
-            return f"until {self.last_year}"
-        return "all years"
 
 
 _YES_NO_FLAGS = [

@@ -28,11 +28,10 @@ from pars.activities.dictionary import (
     OUTCOMES,
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS_BY_NAME,
-    FieldSpec,
-    Kind,
 )
 from pars.activities.models import Activity
-from pars.activities.validation import FieldError
+from pars.intake.fields import FieldSpec, Kind
+from pars.intake.rules import FieldError
 
 # ---------------------------------------------------------------------------
 # Fieldsets: every dictionary field in exactly one group (tests/activities checks it)

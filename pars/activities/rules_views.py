@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET
 
 from pars.activities.dictionary import FIRST_REPORTING_YEAR
 from pars.activities.forms import error_label
-from pars.activities.validation import Rule, rules_for_year
+from pars.activities.validation import rules_for_year
+from pars.intake.rules import Rule
 from pars.lib.text import CONTROL_CHARACTER_FIELD
 
 FIRST_RULE_YEAR = FIRST_REPORTING_YEAR

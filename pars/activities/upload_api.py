@@ -1,6 +1,6 @@
 """Batch files through the web service: POST /api/v1/uploads, GET its status.
 
-The file is processed in the background, all or nothing (see `pars.activities.uploads`):
+The file is processed in the background, all or nothing (see `pars.intake.process`):
 the POST answers 202 with the upload's URL, which the client polls until ``finished``.
 """
 
@@ -16,18 +16,18 @@ from ninja import File, FormEx, P, QueryEx, Router, Schema, Status, UploadedFile
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
-from pars.activities.models import Upload, UploadError
-from pars.activities.uploads import (
+from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
+from pars.intake.kinds import MAX_STORED_ERRORS
+from pars.intake.models import Upload, UploadError
+from pars.intake.progress import get_progress
+from pars.intake.store import (
     FORMAT_ALIASES,
-    MAX_STORED_ERRORS,
     UploadRefused,
-    get_progress,
     normalize_format,
     queue_upload,
     store_upload,
 )
 from pars.lib.api_errors import MAX_OFFSET, ApiErrors, UploadErrorOut
-from pars.lib.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
 
 router = Router(tags=["uploads"])
 

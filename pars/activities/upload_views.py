@@ -16,16 +16,12 @@ from django.views.decorators.http import require_GET
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.decorators import provider_view
-from pars.activities.models import Upload, UploadError
 from pars.activities.parsers.layouts import LAYOUTS
-from pars.activities.uploads import (
-    FORMAT_CHOICES,
-    MAX_STORED_ERRORS,
-    UploadRefused,
-    get_progress,
-    store_upload,
-)
 from pars.activities.xlsx_template import write_activity_template
+from pars.intake.kinds import MAX_STORED_ERRORS
+from pars.intake.models import Upload, UploadError
+from pars.intake.progress import get_progress
+from pars.intake.store import FORMAT_CHOICES, UploadRefused, store_upload
 from pars.lib.spreadsheets import write_rows_csv, write_rows_xlsx
 
 ERRORS_SHOWN = 200  # errors listed on the page; the downloads have them all

@@ -31,15 +31,13 @@ from pars.activities.dictionary import (
     LIVE_FORMATS,
     MAX_WHOLE_NUMBER,
     MEASUREMENT_TYPES,
-    NO_WORDS,
     RECORD_ACTIONS,
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
-    YES_WORDS,
-    FieldSpec,
-    Kind,
-    Status,
 )
+from pars.intake.coerce import NO_WORDS, YES_WORDS, is_blank, label_lookup
+from pars.intake.fields import FieldSpec, Kind, Status
+from pars.intake.rules import FieldError, Rule
 from pars.lib.text import (
     CONTROL_CHARACTER_FIELD,
     CONTROL_CHARACTER_MESSAGE,
@@ -52,35 +50,6 @@ from pars.lib.text import (
 
 # Refused by the writer: a delete of an activity that learner records depend on.
 HAS_LEARNER_RECORDS_RULE = "activity.delete.has_learner_records"
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    field: str
-    message: str
-    first_year: int | None = None
-    last_year: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "field": self.field,
-            "message": self.message,
-            "first_year": self.first_year,
-            "last_year": self.last_year,
-        }
-
-
-@dataclass(frozen=True)
-class FieldError:
-    row: int | None
-    field: str
-    rule: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "rule": self.rule, "message": self.message}
 
 
 _KIND_FORMS = {
@@ -283,16 +252,6 @@ class _Invalid(Exception):
         return self.rule or f"activity.{rule_field}.{self.suffix}"
 
 
-def is_blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | tuple):
-        return not value
-    return False
-
-
 _DATE_PATTERNS = (
     (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"), ("m", "d", "y")),
     (
@@ -408,10 +367,7 @@ def _as_boolean(spec: FieldSpec, value: Any) -> bool:
 
 
 def _choice_lookup(spec: FieldSpec) -> dict[str, str]:
-    lookup = {}
-    for code, label in spec.choices.items():
-        lookup[code.lower()] = code
-        lookup[label.lower()] = code
+    lookup = label_lookup(spec.choices)
     if spec.name == "country":
         lookup.update({alias.lower(): code for alias, code in COUNTRY_ALIASES.items()})
     return lookup

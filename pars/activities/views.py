@@ -36,9 +36,11 @@ from pars.activities.forms import (
     supporter_formset,
     supporter_rows,
 )
-from pars.activities.models import Activity, ActivityFormat, ActivityStatus, Channel
-from pars.activities.validation import CleanActivity, FieldError, validate_activity
+from pars.activities.models import Activity, ActivityFormat, ActivityStatus
+from pars.activities.validation import CleanActivity, validate_activity
 from pars.activities.xml_export import xml_file_response
+from pars.intake.models import Channel
+from pars.intake.rules import FieldError
 
 SORTABLE = {"start_date", "-start_date", "title", "-title", "provider_activity_id", "status"}
 

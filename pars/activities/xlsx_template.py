@@ -30,11 +30,9 @@ from pars.activities.dictionary import (
     REQUESTED_STATUSES,
     STATUS_CODES,
     SUPPORTER_FIELDS_BY_NAME,
-    FieldSpec,
-    Kind,
-    Status,
 )
 from pars.activities.parsers.layouts import CURRENT
+from pars.intake.fields import FieldSpec, Kind, Status
 from pars.lib.spreadsheets import escape_formula, write_rows_xlsx
 
 __all__ = ["TEMPLATE_SUPPORTERS", "column_specs", "write_activity_template", "write_rows_xlsx"]

@@ -52,14 +52,9 @@ from urllib.parse import unquote
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from pars.activities.parsers import FileRejected
-from pars.activities.parsers.xml import (
-    METRICS_V1_NS,
-    METRICS_V2_NS,
-    hardened_parser,
-    iter_metrics,
-    namespace,
-)
+from pars.activities.parsers.xml import METRICS_V1_NS, METRICS_V2_NS, iter_metrics
+from pars.intake.readers import FileRejected
+from pars.intake.readers.xml import hardened_parser, namespace
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "medbiq"
 METRICS_VERSIONS = {METRICS_V1_NS: "v1", METRICS_V2_NS: "v2"}

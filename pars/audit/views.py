@@ -19,8 +19,9 @@ from django.shortcuts import render
 from pars.accounts.access import ProviderAccess, get_provider_access
 from pars.accounts.decorators import staff_view
 from pars.activities.dictionary import FIELDS_BY_NAME, SUPPORTER_FIELDS_BY_NAME
-from pars.activities.models import Activity, ActivityChange, ActivityStatus, Channel
+from pars.activities.models import Activity, ActivityChange, ActivityStatus
 from pars.audit.models import AuditAction, AuditEvent
+from pars.intake.models import Channel
 from pars.reporting.services import PROGRAM_SUMMARY_FIELDS
 
 EVENTS_PER_PAGE = 25

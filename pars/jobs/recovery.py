@@ -8,7 +8,7 @@ therefore
 * records that it is alive (:class:`~pars.jobs.models.TaskWorker`, renewed from a
   thread, so a long task does not make it look dead);
 * runs :func:`recover_all` when it starts and every PARS_RECOVERY_INTERVAL_SECONDS:
-  uploads whose lease ran out are queued again (pars.activities.uploads), delivery
+  uploads whose lease ran out are queued again (pars.intake.recover), delivery
   batches a dead worker held are queued again (pars.learners.delivery), and the task
   rows its dead colleagues left RUNNING are marked FAILED (:func:`prune_dead_tasks`).
 
@@ -34,8 +34,9 @@ from django.db import connections
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from pars.activities.models import Upload, UploadStatus
-from pars.activities.uploads import Recovery, lease_seconds, recover_stale_uploads
+from pars.intake.models import Upload, UploadStatus
+from pars.intake.progress import lease_seconds
+from pars.intake.recover import Recovery, recover_stale_uploads
 from pars.jobs.models import TaskWorker
 from pars.learners.delivery import DeliveryRecovery, recover_stale_deliveries
 
@@ -145,7 +146,7 @@ def _work_in_hand(task_path: str, args_kwargs: Any) -> bool:
     The upload is queued again by recover_stale_uploads once its own lease runs out;
     the row is marked only after that, so it never says FAILED for work still pending.
     """
-    from pars.activities.tasks import process_upload_task
+    from pars.intake.tasks import process_upload_task
 
     if task_path != process_upload_task.module_path:
         return False

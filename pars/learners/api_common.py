@@ -1,17 +1,19 @@
 """What the learner endpoints of the web service share: request schemas generated from the
 learner data dictionary, the error shape, JSON answers.
 
-The request schemas are documentation: like the activity endpoints
-(``pars.activities.api``), the learner endpoints hand the JSON they receive, as it is, to
-the one validator (``pars.learners.validation``), so the OpenAPI description and the
-rules cannot drift apart. Every refusal answers ``{"detail": ..., "errors": [{row,
-field, rule, message}]}``; messages never quote an identifier or a birth date.
+The request schemas are the JSON channel's contract: like the activity endpoints
+(``pars.activities.api``), the learner endpoints check the JSON they receive against them
+(``pars.lib.json_contract``: a value of the wrong JSON type is a malformed request, 422)
+and hand it to the one validator (``pars.learners.validation``), so the OpenAPI
+description and the rules cannot drift apart. Every refusal answers ``{"detail": ...,
+"errors": [{row, field, rule, message}]}``; messages never quote an identifier or a birth
+date.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,12 +22,12 @@ from django.http import HttpResponse, JsonResponse
 from ninja import Field, Schema
 from pydantic import create_model
 
-from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD, value_schema
-from pars.activities.dictionary import FieldSpec, Kind
-from pars.activities.validation import FieldError
+from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD, json_help, nullable, value_schema
+from pars.intake.fields import FieldSpec, Kind
+from pars.intake.idempotency import Outcome
+from pars.intake.rules import FieldError
 from pars.learners.dictionary import RECORD_ACTIONS
-from pars.lib import api_errors
-from pars.lib.idempotency import Outcome
+from pars.lib import api_errors, json_contract
 
 # Errors of the JSON channel itself (not business rules, so not in validation.RULES).
 RULE_TOO_MANY = "api.body.too_many"
@@ -48,13 +50,9 @@ class RecordError(Schema):
 
 
 def _description(spec: FieldSpec) -> str:
-    parts = [spec.help] if spec.help else []
-    if spec.kind is Kind.DATE:
-        parts.append("yyyy-mm-dd (mm/dd/yyyy is accepted too).")
+    parts = [json_help(spec)] if json_help(spec) else []
     if spec.kind is Kind.CHOICE and spec.name not in ("license_state", "practice_state"):
-        parts.append("Codes or labels: " + "; ".join(f"{c} = {t}" for c, t in spec.choices.items()))
-    if spec.kind is Kind.TEXT_LIST:
-        parts.append("An array of names (a string separated by `;` is accepted too).")
+        parts.append("Codes: " + "; ".join(f"{c} = {t}" for c, t in spec.choices.items()) + ".")
     return " ".join(parts)
 
 
@@ -63,12 +61,13 @@ def _input_field(spec: FieldSpec) -> Any:
         default=None,
         title=spec.label,
         description=_description(spec),
-        json_schema_extra=value_schema(spec),
+        json_schema_extra=nullable(value_schema(spec)),
     )
 
 
 def input_model(name: str, doc: str, specs: Iterable[FieldSpec], **extra: tuple[Any, Any]) -> Any:
-    """A pydantic model of dictionary fields, every value accepted as it is (for OpenAPI)."""
+    """A pydantic model of dictionary fields for the OpenAPI description; its JSON schema
+    is the request's contract (checked by pars.lib.json_contract, then the validator)."""
     return create_model(  # type: ignore[call-overload]
         name,
         __doc__=doc,
@@ -85,7 +84,13 @@ ACTION_FIELD = (
         description="`add` (the default: adds the record, or corrects it when the same learner, "
         "activity, recipient and completion date are already in PARS) or `delete` (withdraws "
         "it from the recipient).",
-        json_schema_extra={"type": "string", "enum": list(RECORD_ACTIONS)},
+        json_schema_extra=nullable(
+            {
+                "type": "string",
+                "enum": list(RECORD_ACTIONS),
+                "x-enum-descriptions": list(RECORD_ACTIONS.values()),
+            }
+        ),
     ),
 )
 
@@ -113,6 +118,8 @@ def strict(
 
     def given(name: str) -> dict[str, Any]:
         field = dict(schema["properties"][name])
+        # Given: the value itself, not null.
+        field.update(field.pop("anyOf", [{}])[0])
         if name == "birth_date":
             field = {key: field[key] for key in ("title", "description") if key in field}
             field.update(BIRTH_DATE_SCHEMA)
@@ -152,6 +159,32 @@ def refusal(
     field: str, rule: str, message: str, status: int = 400, row: int | None = None
 ) -> tuple[int, dict[str, Any]]:
     return status, error_body([FieldError(row, field, rule, message)])
+
+
+def contract_errors(
+    found: Iterable[json_contract.Violation], row: int | None = None
+) -> list[FieldError]:
+    return [FieldError(row, item.field, item.rule, item.message) for item in found]
+
+
+def checked(
+    schema: Mapping[str, Any],
+    data: Any,
+    validate: Callable[[], list[FieldError]],
+    row: int | None = None,
+) -> tuple[bool, list[FieldError]]:
+    """One record against its request schema, then `validate` (the one validator):
+    (malformed, errors). Malformed: a value of the wrong JSON type (only those errors,
+    rule api.field.type). Otherwise the validator's errors, and the schema's own for
+    spellings the validator reads from files but JSON may not use (a label for a code, a
+    date written mm/dd/yyyy); `errors` is empty when the record passes both."""
+    found = json_contract.violations(schema, data)
+    typed = json_contract.type_violations(found)
+    if typed:
+        return True, contract_errors(typed, row)
+    errors = validate()
+    unreported = json_contract.unreported(found, [error.field for error in errors])
+    return False, [*errors, *contract_errors(unreported, row)]
 
 
 def parse_json(body: bytes) -> tuple[Any, tuple[int, dict[str, Any]] | None]:

@@ -31,8 +31,6 @@ from pydantic import WithJsonSchema, create_model
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
-from pars.activities.dictionary import Kind
-from pars.activities.models import Channel
 from pars.activities.upload_api import (
     FORMAT,
     ApiErrors,
@@ -40,7 +38,10 @@ from pars.activities.upload_api import (
     accept_upload,
     format_fields,
 )
-from pars.activities.validation import FieldError
+from pars.intake.fields import Kind
+from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
+from pars.intake.models import Channel
+from pars.intake.rules import FieldError
 from pars.learners.api_common import (
     ACTION_FIELD,
     RULE_BODY,
@@ -49,6 +50,7 @@ from pars.learners.api_common import (
     RULE_TOO_MANY,
     RecordError,
     answer,
+    contract_errors,
     error_body,
     input_model,
     json_response,
@@ -85,7 +87,8 @@ from pars.learners.validation import (
     month_day,
     validate_completion,
 )
-from pars.lib.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
+from pars.lib import json_contract
+from pars.lib.json_contract import RULE_TYPE as RULE_FIELD_TYPE
 
 router = Router(tags=["learner completions"])
 
@@ -137,6 +140,7 @@ CompletionChanges = input_model(
     [spec for spec in COMPLETION_FIELDS if spec.name in CHANGEABLE_FIELDS],
 )
 _RECORD_SCHEMA = CompletionIn.model_json_schema()
+_CHANGES_SCHEMA = CompletionChanges.model_json_schema()
 _RECORDS = {"type": "array", "items": _RECORD_SCHEMA, "minItems": 1, "maxItems": MAX_RECORDS}
 BATCH_SCHEMA = {
     "title": "LearnerCompletionBatch",
@@ -439,11 +443,19 @@ def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, An
     errors: dict[int, list[FieldError]] = {}
     clean: list[tuple[int, CleanCompletion]] = []
     first_seen: dict[tuple[str, str, str, datetime.date], int] = {}
+    # Records that break the request schema make the whole request malformed (422, nothing
+    # written); the validator's and the writer's refusals stay per record in the 200.
+    malformed: list[FieldError] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            errors[index] = [
-                FieldError(index, "record", RULE_BODY, "A record must be a JSON object.")
-            ]
+            malformed.append(
+                FieldError(index, "record", RULE_FIELD_TYPE, "A record must be a JSON object.")
+            )
+            continue
+        violations = json_contract.violations(_RECORD_SCHEMA, item)
+        typed = json_contract.type_violations(violations)
+        if typed:
+            malformed += contract_errors(typed, index)
             continue
         unknown = unknown_fields(item, INPUT_FIELDS | _READ_ONLY_FIELDS, row=index)
         if unknown:
@@ -451,6 +463,12 @@ def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, An
             continue
         raw = {name: item[name] for name in INPUT_FIELDS if name in item}
         record, found = validate_completion(raw, row=index, recipients=recipients, today=today)
+        if violations:
+            # All that is wrong with the record: the validator's errors (the rules of every
+            # channel) and the schema's for spellings files may use but JSON may not.
+            unreported = json_contract.unreported(violations, [error.field for error in found])
+            malformed += [*found, *contract_errors(unreported, index)]
+            continue
         if record is None:
             errors[index] = found
             continue
@@ -469,6 +487,13 @@ def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, An
         first_seen[identity] = index
         clean.append((index, record))
 
+    if malformed:
+        rows = len({error.row for error in malformed})
+        return 422, error_body(
+            malformed,
+            f"{rows} of {len(items)} records do not match the request schema; nothing was "
+            "written. See errors (`row` is the record's index).",
+        )
     with transaction.atomic():
         before = _stored(access, clean)
         result = apply_completions(
@@ -553,7 +578,11 @@ _BATCH_DESCRIPTION = (
     "`errors` naming the `field` and `rule` (see /api/v1/rules/learners); the rules are "
     "those of every other channel. A record is the same record again when its activity, "
     "recipient, learner and completion date are the same. Only a body that is not such a "
-    "list answers **400**. Accepted records are queued for delivery; follow them with GET "
+    "list answers **400**. The request schema is the contract: a record whose values do not "
+    "match it (credits as JSON numbers, credit types as an array, codes as listed, dates as "
+    "yyyy-mm-dd) makes the request malformed: **422**, nothing written, with the errors of "
+    "every such record (`row` is its index; rule `api.field.type` for a value of the wrong "
+    "JSON type). Accepted records are queued for delivery; follow them with GET "
     "/api/v1/learner-completions. Send an `Idempotency-Key` header to make a retry safe."
 )
 
@@ -745,6 +774,10 @@ def _correct(
         return refusal(
             "body", RULE_BODY, "The request body must be a JSON object of the fields to change."
         )
+    violations = json_contract.violations(_CHANGES_SCHEMA, data)
+    typed = json_contract.type_violations(violations)
+    if typed:
+        return 422, error_body(contract_errors(typed))
     errors = unknown_fields(data, INPUT_FIELDS | _READ_ONLY_FIELDS)
     current = {
         spec.name: _value(spec, completion)
@@ -770,10 +803,18 @@ def _correct(
     if errors:
         return 400, error_body(errors)
     changes = {name: data[name] for name in CHANGEABLE_FIELDS if name in data}
-    try:
-        corrected = correct_completion(access, completion, changes, channel=Channel.API)
-    except CompletionRefused as refused:
-        return 400, error_body(refused.errors)
+    with transaction.atomic():
+        try:
+            corrected = correct_completion(access, completion, changes, channel=Channel.API)
+            errors = []
+        except CompletionRefused as refused:
+            errors = list(refused.errors)
+        # Spellings the validator reads from files but JSON may not use: undo and refuse.
+        unreported = json_contract.unreported(violations, [error.field for error in errors])
+        errors += contract_errors(unreported)
+        if errors:
+            transaction.set_rollback(True)
+            return 400, error_body(errors)
     return 200, detail_json(access, corrected)
 
 
@@ -810,7 +851,7 @@ _ONE_RESPONSES = {200: LearnerCompletionDetailOut, 400: ApiErrors, 422: ApiError
     "record sent back unchanged is resubmitted. The fields of the answer that are not "
     "completion fields are ignored, so a record read by GET can be edited and sent back. "
     "`Idempotency-Key` makes a retry safe.",
-    openapi_extra=request_body(CompletionChanges.model_json_schema()),
+    openapi_extra=request_body(_CHANGES_SCHEMA),
 )
 def correct(
     request: HttpRequest,
@@ -875,6 +916,14 @@ def delete_completion(request: HttpRequest, completion_id: int) -> HttpResponse:
 # The status query
 
 
+STATUS_QUERY_SCHEMA = strict(
+    StatusQueryIn.model_json_schema(),
+    ("birth_date", "completion_date"),
+    ("provider_activity_id", "accme_activity_id"),
+    ("learner_id", "npi"),
+)
+
+
 def _status_query(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
     data, problem = parse_json(body)
     if problem:
@@ -884,6 +933,10 @@ def _status_query(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, A
     errors = unknown_fields(data, STATUS_QUERY_FIELDS)
     if errors:
         return 400, error_body(errors)
+    violations = json_contract.violations(STATUS_QUERY_SCHEMA, data)
+    typed = json_contract.type_violations(violations)
+    if typed:
+        return 422, error_body(contract_errors(typed))
 
     def text(name: str) -> str:
         value = data.get(name)
@@ -910,6 +963,10 @@ def _status_query(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, A
         completion_date = as_date(data.get("completion_date"))
         if completion_date is None:
             rule("completion_date", "learner.completion_date.invalid")
+    # What the query reads but JSON may not send (a date written mm/dd/yyyy, a code too long).
+    errors += contract_errors(
+        json_contract.unreported(violations, [error.field for error in errors])
+    )
     if errors or not isinstance(birth, tuple) or completion_date is None:
         return 400, error_body(errors)
     records = _records(access).filter(
@@ -944,14 +1001,7 @@ class LearnerStatusResults(Schema):
     "identifier and birth date never appear in a URL (and so in no server log). Answers 200 "
     "with the matching records (an empty list when none matches); the personal fields are "
     "left out of the answer. Reads only.",
-    openapi_extra=request_body(
-        strict(
-            StatusQueryIn.model_json_schema(),
-            ("birth_date", "completion_date"),
-            ("provider_activity_id", "accme_activity_id"),
-            ("learner_id", "npi"),
-        )
-    ),
+    openapi_extra=request_body(STATUS_QUERY_SCHEMA),
 )
 def status_query(request: HttpRequest) -> HttpResponse:
     access = api_access(request)

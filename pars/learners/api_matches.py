@@ -17,10 +17,11 @@ from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities.api import text_schema
 from pars.activities.upload_api import ApiErrors
-from pars.activities.validation import FieldError
+from pars.intake.rules import FieldError
 from pars.learners.api_common import (
     RULE_BODY,
     RULE_TOO_MANY,
+    contract_errors,
     error_body,
     input_model,
     json_response,
@@ -38,6 +39,7 @@ from pars.learners.prevalidation import (
     prevalidate,
 )
 from pars.learners.validation import RULES, load_recipients
+from pars.lib import json_contract
 
 router = Router(tags=["learner matches"])
 
@@ -97,6 +99,10 @@ def _matches(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
             RULE_BODY,
             "The request body must be a JSON object with `recipient` and a `learners` array.",
         )
+    violations = json_contract.violations(MATCH_SCHEMA, data)
+    typed = json_contract.type_violations(violations)
+    if typed:
+        return 422, error_body(contract_errors(typed))
     errors = unknown_fields(data, ("recipient", "learners"))
     code = str(data.get("recipient") or "").strip().upper()
     recipients = load_recipients()
@@ -127,6 +133,11 @@ def _matches(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
             errors.append(FieldError(index, "learner", RULE_BODY, "A learner is a JSON object."))
         else:
             errors.extend(unknown_fields(learner, MATCH_FIELDS, row=index))
+    # A learner's value the schema does not allow (a code, a date's spelling) is a malformed
+    # request, not a learner to report as invalid.
+    errors += contract_errors(
+        json_contract.unreported(violations, [error.field for error in errors])
+    )
     if errors:
         return 400, error_body(errors)
     try:

@@ -20,13 +20,16 @@ from pydantic import create_model
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities.api import RulesOut
-from pars.activities.dictionary import Kind
-from pars.activities.models import Activity, Channel
+from pars.activities.models import Activity
 from pars.activities.upload_api import ApiErrors
+from pars.intake.fields import Kind
+from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
+from pars.intake.models import Channel
 from pars.learners.api_common import (
     RULE_BODY,
     RULE_MISMATCH,
     answer,
+    contract_errors,
     error_body,
     input_model,
     json_response,
@@ -42,7 +45,7 @@ from pars.learners.models import ActivityRegistration, Recipient
 from pars.learners.services import RegistrationRefused, delete_registration, save_registration
 from pars.learners.validation import RULES, load_recipients, rules_from_recipient
 from pars.learners.validation import validate_registration as validate
-from pars.lib.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
+from pars.lib import json_contract
 
 router = Router(tags=["recipients and registrations"])
 rules_router = Router(tags=["rules"])
@@ -200,6 +203,7 @@ READ_ONLY_FIELDS = frozenset(RegistrationOut.model_fields) - {
     spec.name for spec in REGISTRATION_FIELDS
 }
 INPUT_FIELDS = frozenset({spec.name for spec in REGISTRATION_FIELDS} | {"attest"})
+REGISTRATION_SCHEMA = RegistrationIn.model_json_schema()
 
 
 def registration_url(provider_activity_id: str, code: str) -> str:
@@ -268,6 +272,10 @@ def _put(
     unknown = unknown_fields(data, INPUT_FIELDS | READ_ONLY_FIELDS)
     if unknown:
         return 400, error_body(unknown)
+    violations = json_contract.violations(REGISTRATION_SCHEMA, data)
+    typed = json_contract.type_violations(violations)
+    if typed:
+        return 422, error_body(contract_errors(typed))
     body_code = data.get("recipient")
     if body_code not in (None, "") and str(body_code).strip().upper() != code.upper():
         return refusal(
@@ -279,7 +287,11 @@ def _put(
     raw = {name: data[name] for name in INPUT_FIELDS if name in data}
     raw["recipient"] = code
     clean, errors = validate(raw, recipients=load_recipients(), ama_credits=activity.ama_credits)
-    if clean is None:
+    # Spellings the validator reads from the web form but JSON may not use.
+    errors += contract_errors(
+        json_contract.unreported(violations, [error.field for error in errors])
+    )
+    if clean is None or errors:
         return 400, error_body(errors)
     existed = (
         access.records(ActivityRegistration)
@@ -301,7 +313,7 @@ def _put(
     "IDs (`registration.*`, see /api/v1/rules/learners). A new registration answers **201** "
     "with `Location`, a change **200**; both return the registration, which replaces the "
     "stored one as a whole. `Idempotency-Key` makes a retry safe.",
-    openapi_extra=request_body(RegistrationIn.model_json_schema()),
+    openapi_extra=request_body(REGISTRATION_SCHEMA),
 )
 def put_registration(
     request: HttpRequest,

@@ -19,7 +19,7 @@ from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities.api import TEXT_PATTERN
 from pars.activities.upload_api import ApiErrors
-from pars.activities.validation import FieldError
+from pars.intake.rules import FieldError
 from pars.learners import webhooks
 from pars.learners.api_common import (
     RULE_BODY,

@@ -13,7 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pars.activities.dictionary import US_STATES, FieldSpec, Kind
+from pars.activities.dictionary import US_STATES
+from pars.intake.fields import FieldSpec, Kind
 
 RECORD_ACTIONS = {"add": "Add", "delete": "Delete"}
 

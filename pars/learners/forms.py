@@ -21,9 +21,9 @@ from typing import Any
 
 from django import forms
 
-from pars.activities.dictionary import FieldSpec, Kind
 from pars.activities.forms import ErrorItem, RawListField, format_decimal
-from pars.activities.validation import FieldError
+from pars.intake.fields import FieldSpec, Kind
+from pars.intake.rules import FieldError
 from pars.learners.dictionary import (
     COMPLETION_FIELDS_BY_NAME,
     REGISTRATION_FIELDS,
@@ -309,7 +309,7 @@ class LearnerUploadForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from pars.activities.uploads import FORMAT_CHOICES
+        from pars.intake.store import FORMAT_CHOICES
 
         super().__init__(*args, **kwargs)
         choices = [

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from pars.activities.models import Activity, Channel
+from pars.activities.models import Activity
+from pars.intake.models import Channel
 from pars.providers.models import Provider
 
 
@@ -235,7 +236,7 @@ class LearnerCompletion(models.Model):
     ever_sent = models.BooleanField(default=False)
     last_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
     upload = models.ForeignKey(
-        "activities.Upload",
+        "intake.Upload",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

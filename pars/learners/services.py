@@ -26,10 +26,11 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
-from pars.activities.models import Activity, Upload
+from pars.activities.models import Activity
 from pars.activities.services import activities_by_key
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
+from pars.intake.models import Upload
 from pars.learners.models import (
     ActivityRegistration,
     CompletionEvent,

@@ -1,6 +1,6 @@
-"""Learner files through the shared upload job (``pars.activities.uploads``).
+"""Learner files through the shared upload job (``pars.intake``).
 
-The job, its progress, duplicate-file check and error report are the activities' own;
+The job, its progress, duplicate-file check and error report are the shared ones;
 what differs is the policy. Learner files are **explicitly partial**: every valid row
 is applied and every invalid row is reported, because one learner's typo must not
 hold back hundreds of other learners' credit. Re-uploading the file (or the corrected
@@ -17,10 +17,10 @@ from typing import ClassVar
 from django.db import transaction
 from django.utils import timezone
 
-from pars.activities.parsers import ParsedRow
-from pars.activities.uploads import BATCH_SIZE, FileRun, UploadKind, register_upload_kind
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
+from pars.intake.kinds import BATCH_SIZE, FileRun, UploadKind, register_upload_kind
+from pars.intake.readers import ParsedRow
 from pars.learners.delivery import schedule_delivery
 from pars.learners.parsers import open_learner_rows
 from pars.learners.services import ActivityLookup, apply_completions

@@ -26,16 +26,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from pars.activities.dictionary import (
-    CONTROL_CHARACTER_RULE,
-    NO_WORDS,
-    US_STATE_NAMES,
-    US_STATES,
-    YES_WORDS,
-    FieldSpec,
-    Kind,
-)
-from pars.activities.validation import FieldError, Rule
+from pars.activities.dictionary import US_STATE_NAMES, US_STATES
+from pars.intake.coerce import NO_WORDS, YES_WORDS, is_blank, label_lookup
+from pars.intake.fields import FieldSpec, Kind
+from pars.intake.rules import FieldError, Rule
 from pars.learners.dictionary import (
     COMPLETION_FIELDS,
     COMPLETION_FIELDS_BY_NAME,
@@ -49,6 +43,7 @@ from pars.learners.dictionary import (
 from pars.lib.text import (
     CONTROL_CHARACTER_FIELD,
     CONTROL_CHARACTER_MESSAGE,
+    CONTROL_CHARACTER_RULE,
     control_character,
     control_character_message,
 )
@@ -388,16 +383,6 @@ class _Invalid(Exception):
         self.message = message
 
 
-def _blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | tuple):
-        return not value
-    return False
-
-
 _DATE_FORMS = (
     (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$"), "ymd"),
     (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"), "mdy"),
@@ -448,12 +433,12 @@ def month_day(raw: Mapping[str, Any]) -> tuple[int, int] | bool | None:
     value = raw.get("birth_date")
     if isinstance(value, datetime.date):
         return value.month, value.day
-    if not _blank(value):
+    if not is_blank(value):
         return parse_month_day(str(value).strip())
     month, day = raw.get("birth_month"), raw.get("birth_day")
-    if _blank(month) and _blank(day):
+    if is_blank(month) and is_blank(day):
         return False
-    if _blank(month) or _blank(day):
+    if is_blank(month) or is_blank(day):
         return None
     return parse_month_day(f"{_whole_text(month)}-{_whole_text(day)}")
 
@@ -513,19 +498,11 @@ def _choice(spec: FieldSpec, value: Any, lookup: Mapping[str, str]) -> str:
     return code
 
 
-def _label_lookup(choices: Mapping[str, str]) -> dict[str, str]:
-    lookup = {}
-    for code, label in choices.items():
-        lookup[code.lower()] = code
-        lookup[label.lower()] = code
-    return lookup
-
-
 _LOOKUPS = {
-    "profession": _label_lookup(PROFESSIONS),
-    "dea_registration": _label_lookup(DEA_REGISTRATIONS),
-    "practice_area": _label_lookup(REMS_PRACTICE_AREAS),
-    "time_in_practice": _label_lookup(TIME_IN_PRACTICE),
+    "profession": label_lookup(PROFESSIONS),
+    "dea_registration": label_lookup(DEA_REGISTRATIONS),
+    "practice_area": label_lookup(REMS_PRACTICE_AREAS),
+    "time_in_practice": label_lookup(TIME_IN_PRACTICE),
     "license_state": _STATE_LOOKUP,
     "practice_state": _STATE_LOOKUP,
 }
@@ -685,7 +662,7 @@ def validate_completion(
 
     action_raw = raw.get("action")
     action = "add"
-    if not _blank(action_raw):
+    if not is_blank(action_raw):
         action = str(action_raw).strip().lower()
         if action not in RECORD_ACTIONS:
             errors.add("action", "learner.action.not_allowed")
@@ -730,7 +707,7 @@ def validate_completion(
 
     license_state = ""
     state_raw = raw.get("license_state")
-    if not _blank(state_raw):
+    if not is_blank(state_raw):
         try:
             license_state = _choice(_SPEC["license_state"], state_raw, _STATE_LOOKUP)
         except _Invalid:
@@ -738,7 +715,7 @@ def validate_completion(
 
     completion_date = None
     date_raw = raw.get("completion_date")
-    if _blank(date_raw):
+    if is_blank(date_raw):
         errors.add("completion_date", "learner.completion_date.required")
     else:
         completion_date = as_date(date_raw)
@@ -881,7 +858,7 @@ def _credit_and_rems(
 
     for name in ("cme_credits", "moc_points"):
         value = raw.get(name)
-        if _blank(value):
+        if is_blank(value):
             if name in required:
                 errors.add(name, f"learner.{name}.required")
             continue
@@ -892,9 +869,9 @@ def _credit_and_rems(
             errors.add(name, invalid.rule, invalid.message)
 
     types_raw = raw.get("moc_credit_types")
-    if not _blank(types_raw):
+    if not is_blank(types_raw):
         items = (
-            [str(item) for item in types_raw if not _blank(item)]
+            [str(item) for item in types_raw if not is_blank(item)]
             if isinstance(types_raw, list | tuple)
             else [part for part in str(types_raw).split(";") if part.strip()]
         )
@@ -928,7 +905,7 @@ def _credit_and_rems(
         "time_in_practice",
     ):
         value = raw.get(name)
-        if _blank(value):
+        if is_blank(value):
             if name in required:
                 errors.add(
                     name,
@@ -942,7 +919,7 @@ def _credit_and_rems(
             errors.add(name, invalid.rule, invalid.message)
 
     surgical = raw.get("surgical_procedures")
-    if not _blank(surgical):
+    if not is_blank(surgical):
         if isinstance(surgical, bool):
             values["surgical_procedures"] = surgical
         else:
@@ -994,7 +971,7 @@ def validate_registration(
         if spec.name not in asked:
             continue
         value = raw.get(spec.name)
-        if _blank(value):
+        if is_blank(value):
             if spec.name in rules.required_registration_fields:
                 errors.add(
                     spec.name,
@@ -1020,7 +997,7 @@ def validate_registration(
 
 def _list_items(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
-        return [str(item).strip() for item in value if not _blank(item)]
+        return [str(item).strip() for item in value if not is_blank(item)]
     return [part.strip() for part in str(value).split(";") if part.strip()]
 
 
@@ -1093,7 +1070,7 @@ def _registration_value(spec: FieldSpec, value: Any, rules: RecipientRules) -> A
             raise _Invalid(f"registration.{name}.invalid", f"{spec.label} must be a date.")
         return day
     if name == "rems_type":
-        lookup = _label_lookup(spec.choices)
+        lookup = label_lookup(spec.choices)
         code = lookup.get(str(value).strip().lower())
         if code is None:
             raise _Invalid(

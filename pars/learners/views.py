@@ -35,12 +35,14 @@ from django.views.decorators.http import require_GET, require_POST
 from pars.accounts.access import ProviderAccess, get_provider_access
 from pars.accounts.decorators import provider_view, staff_view
 from pars.activities.forms import format_decimal
-from pars.activities.models import Activity, Channel, Upload
-from pars.activities.parsers import FileRejected, ParsedRow
-from pars.activities.uploads import MAX_STORED_ERRORS, UploadRefused, store_upload
-from pars.activities.validation import FieldError
+from pars.activities.models import Activity
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
+from pars.intake.kinds import MAX_STORED_ERRORS
+from pars.intake.models import Channel, Upload
+from pars.intake.readers import FileRejected, ParsedRow
+from pars.intake.rules import FieldError
+from pars.intake.store import UploadRefused, store_upload
 from pars.learners import services
 from pars.learners.dictionary import COMPLETION_FIELDS, COMPLETION_FIELDS_BY_NAME, HEADER_ALIASES
 from pars.learners.forms import (
@@ -806,7 +808,7 @@ def _table(rows: Iterator[ParsedRow]) -> Iterator[TypedLearner]:
 def _xlsx_learners(uploaded: UploadedFile, limit: int) -> list[TypedLearner]:
     """The learners of an Excel list, read by the learner file parser (the same checks,
     with the smaller limits of a list read in a request)."""
-    from pars.activities.parsers.xlsx import XlsxLimits
+    from pars.intake.readers.xlsx import XlsxLimits
     from pars.learners.parsers.xlsx import read_learner_xlsx
 
     limits = XlsxLimits.from_settings().at_most(
@@ -831,7 +833,7 @@ def _max_learners() -> int:
 
 def _typed_learners(form: PrevalidationForm) -> list[TypedLearner]:
     """The learners of the pasted text or the file; FileRejected when they cannot be read."""
-    from pars.activities.parsers.tsv import read_records
+    from pars.intake.readers.delimited import read_records
 
     uploaded = form.cleaned_data.get("file")
     text = form.cleaned_data.get("learners") or ""

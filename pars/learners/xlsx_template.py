@@ -29,7 +29,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from pars.activities.dictionary import FieldSpec, Kind
+from pars.intake.fields import FieldSpec, Kind
 from pars.learners.dictionary import (
     COMPLETION_FIELDS,
     HEADER_ALIASES,

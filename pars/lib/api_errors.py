@@ -280,7 +280,12 @@ def document_common_responses(schema: dict[str, Any]) -> dict[str, Any]:
                 common[413] = "The body is too large (rule `api.body.too_large`)."
             if parameters or body:
                 common[422] = (
-                    "A parameter does not match the description (rule `api.parameter.invalid`)."
+                    "A parameter does not match the description (rule `api.parameter.invalid`)"
+                    + (
+                        ", or a body value is not of the JSON type it states (`api.field.type`)."
+                        if body
+                        else "."
+                    )
                 )
             common[429] = "Too many requests: see Retry-After (rule `api.rate_limited`)."
             for status, description in common.items():

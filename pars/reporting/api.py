@@ -42,10 +42,11 @@ from ninja import Field, Router, Schema
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD
-from pars.activities.models import Channel
-from pars.activities.validation import FieldError
+from pars.intake.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
+from pars.intake.models import Channel
+from pars.intake.rules import FieldError
+from pars.lib import json_contract
 from pars.lib.api_errors import ApiErrors, parse_json
-from pars.lib.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
 from pars.reporting.models import AnnualReport, ReportingYear
 from pars.reporting.services import (
     PROGRAM_SUMMARY_FIELDS,
@@ -54,6 +55,7 @@ from pars.reporting.services import (
     complete_program_summary,
     current_statement,
     save_program_summary,
+    validate_program_summary,
     year_status,
 )
 from pars.reporting.summary import activity_totals
@@ -73,9 +75,21 @@ _CENT = Decimal("0.01")
 # Schemas
 
 _AMOUNT_IN = (
-    'US dollars, at most two decimals, not negative: a JSON string (`"12500.50"`; `$` and '
-    "thousands commas are accepted) or number (`12500.5`). Leave out or `null` to clear it."
+    'US dollars, at most two decimals, not negative: a JSON string (`"12500.50"`, with an '
+    'optional `$` and thousands commas: `"$12,500.50"`) or number (`12500.5`). Leave out, '
+    '`null` or `""` to clear it.'
 )
+# The amounts as the schema states them (and the JSON channel takes them): a number, or a
+# string of digits with an optional `$`, thousands commas and two decimals, or empty.
+_MAX_AMOUNT = 999_999_999_999.99
+AMOUNT_PATTERN = "^(\\$?([0-9]{1,12}|[0-9]{1,3}(,[0-9]{3}){1,3})(\\.[0-9]{1,2})?)?$"
+_AMOUNT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": _MAX_AMOUNT, "multipleOf": 0.01},
+        {"type": "string", "pattern": AMOUNT_PATTERN},
+        {"type": "null"},
+    ]
+}
 _AMOUNT_OUT = 'US dollars as a string with two decimals (`"12500.50"`); `null` when not entered.'
 
 
@@ -83,16 +97,28 @@ class ProgramSummaryIn(Schema):
     """The four figures of the program summary typed by the provider (PUT replaces all four)."""
 
     advertising_exhibit_income: str | float | None = Field(
-        None, title=PROGRAM_SUMMARY_FIELDS["advertising_exhibit_income"], description=_AMOUNT_IN
+        None,
+        title=PROGRAM_SUMMARY_FIELDS["advertising_exhibit_income"],
+        description=_AMOUNT_IN,
+        json_schema_extra=_AMOUNT_SCHEMA,
     )
     registration_fees: str | float | None = Field(
-        None, title=PROGRAM_SUMMARY_FIELDS["registration_fees"], description=_AMOUNT_IN
+        None,
+        title=PROGRAM_SUMMARY_FIELDS["registration_fees"],
+        description=_AMOUNT_IN,
+        json_schema_extra=_AMOUNT_SCHEMA,
     )
     government_grants: str | float | None = Field(
-        None, title=PROGRAM_SUMMARY_FIELDS["government_grants"], description=_AMOUNT_IN
+        None,
+        title=PROGRAM_SUMMARY_FIELDS["government_grants"],
+        description=_AMOUNT_IN,
+        json_schema_extra=_AMOUNT_SCHEMA,
     )
     private_donations: str | float | None = Field(
-        None, title=PROGRAM_SUMMARY_FIELDS["private_donations"], description=_AMOUNT_IN
+        None,
+        title=PROGRAM_SUMMARY_FIELDS["private_donations"],
+        description=_AMOUNT_IN,
+        json_schema_extra=_AMOUNT_SCHEMA,
     )
 
 
@@ -168,6 +194,10 @@ class AnnualReportOut(Schema):
 
 # What the answer carries besides the four figures: ignored in a PUT body.
 READ_ONLY_FIELDS = frozenset(AnnualReportOut.model_fields) - set(PROGRAM_SUMMARY_FIELDS)
+
+
+SUMMARY_SCHEMA = ProgramSummaryIn.model_json_schema()
+ATTESTATION_SCHEMA = AttestationIn.model_json_schema()
 
 
 def _request_body(model: type[Schema]) -> dict[str, Any]:
@@ -250,6 +280,15 @@ def _error(field: str, rule: str, message: str) -> tuple[int, dict[str, Any]]:
     return _errors([FieldError(None, field, rule, message)])
 
 
+def _contract_errors(found: list[json_contract.Violation]) -> list[FieldError]:
+    return [FieldError(None, item.field, item.rule, item.message) for item in found]
+
+
+def _malformed(found: list[json_contract.Violation]) -> tuple[int, dict[str, Any]]:
+    """A value of the wrong JSON type: the request is malformed (422, api.field.type)."""
+    return 422, _errors(_contract_errors(found))[1]
+
+
 def _reporting_year(year: int) -> ReportingYear | None:
     return ReportingYear.objects.filter(year=year).first()
 
@@ -328,6 +367,15 @@ def _save_summary(year: int) -> Action:
                     for name in unknown
                 ]
             )
+        violations = json_contract.violations(SUMMARY_SCHEMA, data)
+        typed = json_contract.type_violations(violations)
+        if typed:
+            return _malformed(typed)
+        # What the web form's spellings allow but the schema does not ("1,2,3"): refused.
+        _, errors = validate_program_summary(data)
+        unreported = json_contract.unreported(violations, [error.field for error in errors])
+        if unreported:
+            return _errors([*errors, *_contract_errors(unreported)])
         try:
             save_program_summary(access, year, data, channel=Channel.API)
         except AnnualReportRefused as refused:
@@ -357,6 +405,9 @@ def _attest(year: int) -> Action:
         data = _json_object(body, 'such as {"statement_version": 1}')
         if isinstance(data, tuple):
             return data
+        typed = json_contract.type_violations(json_contract.violations(ATTESTATION_SCHEMA, data))
+        if typed:
+            return _malformed(typed)
         statement = current_statement()
         version = data.get("statement_version")
         if not isinstance(version, int) or isinstance(version, bool):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 
-from pars.activities.validation import FieldError
+from pars.intake.rules import FieldError
 from pars.reporting.models import AnnualReport
 from pars.reporting.services import PROGRAM_SUMMARY_FIELDS
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 from pars.accounts.access import ProviderAccess
 from pars.accounts.models import Membership, Role, User
 from pars.activities.models import Activity, ActivityStatus
-from pars.activities.validation import FieldError
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
+from pars.intake.rules import FieldError
 from pars.providers.models import Contact
 from pars.reporting.locks import LOCKED_RULE, hold_provider_exclusively, locked_message
 from pars.reporting.models import (

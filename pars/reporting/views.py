@@ -24,8 +24,9 @@ from django.views.decorators.http import require_POST
 from pars.accounts.access import ProviderAccess, get_provider_access, providers_visible_to
 from pars.accounts.decorators import provider_view, staff_view
 from pars.accounts.models import Membership, Role, User
-from pars.activities.models import ActivityStatus, Channel
-from pars.activities.validation import FieldError
+from pars.activities.models import ActivityStatus
+from pars.intake.models import Channel
+from pars.intake.rules import FieldError
 from pars.providers.models import Provider
 from pars.reporting.forms import ProgramSummaryForm, ReminderForm, ReopenForm
 from pars.reporting.locks import locked_message

@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from django.test import Client
@@ -12,8 +13,9 @@ from pars.accounts.models import User
 from pars.accounts.services import create_api_key
 from pars.activities.api import READ_ONLY_FIELDS
 from pars.activities.dictionary import FIELDS, SUPPORTER_FIELDS
-from pars.activities.models import Activity, IdempotencyKey
+from pars.activities.models import Activity
 from pars.activities.validation import validate_activity
+from pars.intake.models import IdempotencyKey
 from pars.providers.models import Provider
 from pars.testing import make_activity
 from tests.activities.test_activity_form import course_form, supporter_rows
@@ -256,6 +258,62 @@ def test_a_refused_request_is_replayed_too(api: Api) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"hours_of_instruction": "2.5"}, "hours_of_instruction"),
+        ({"physician_learners": "120"}, "physician_learners"),
+        ({"reporting_year": "2026"}, "reporting_year"),
+        ({"listed_on_passport": "No"}, "listed_on_passport"),
+        ({"delivery_methods": "in_person;online"}, "delivery_methods"),
+        (
+            {"supporters": [{"source": "X", "monetary_amount": "5000"}]},
+            "supporters[1].monetary_amount",
+        ),
+        ({"outcome_measures": ["Learner Competence:Objective"]}, "outcome_measures[1]"),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_a_malformed_request(
+    api: Api, change: dict[str, Any], field: str
+) -> None:
+    # The JSON channel is strict: numbers, booleans and lists arrive as JSON numbers,
+    # booleans and arrays (files and the web form read them as text).
+    response = api.post({"provider_activity_id": "T-1", **course(**change)})
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"] == [
+        {"row": None, "field": field, "rule": "api.field.type", "message": ANY}
+    ]
+    assert field in response.json()["detail"]
+    assert not Activity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"activity_format": "Course"}, "activity_format"),  # a label, not the code
+        ({"start_date": "03/01/2026"}, "start_date"),
+        ({"delivery_methods": ["In-Person"]}, "delivery_methods"),
+        ({"country": "US"}, "country"),
+        ({"status": "Draft"}, "status"),
+        ({"joint_providers": [""]}, "joint_providers"),
+    ],
+)
+def test_only_the_documented_spelling_is_read_from_json(
+    api: Api, change: dict[str, Any], field: str
+) -> None:
+    response = api.post({"provider_activity_id": "T-1", **course(**change)})
+    assert response.status_code == 400, response.content
+    assert [(e["field"].split("[")[0], e["rule"]) for e in response.json()["errors"]] == [
+        (field, "api.field.invalid")
+    ]
+    assert not Activity.objects.exists()
+
+
+def test_null_and_empty_codes_are_no_value(api: Api) -> None:
+    body = course(hours_of_instruction=None, fee="", activity_url="", reporting_year=None)
+    assert api.put("N-1", body).status_code == 201
+
+
 def test_openapi_documents_the_activity_body_with_every_dictionary_field(db: None) -> None:
     spec = Client().get("/api/v1/openapi.json").json()
     paths = spec["paths"]
@@ -274,9 +332,11 @@ def test_openapi_documents_the_activity_body_with_every_dictionary_field(db: Non
         assert schema["additionalProperties"] is False
         assert properties["start_date"]["format"] == "date"
         assert "course" in properties["activity_format"]["enum"]
-        assert properties["ama_credits"]["multipleOf"] == 0.25
-        assert properties["delivery_methods"]["type"] == "array"
-        supporter = properties["supporters"]["items"]["properties"]
+        # Optional values may also be null (no value, as GET answers it).
+        ama_credits, null = properties["ama_credits"]["anyOf"]
+        assert (ama_credits["multipleOf"], null) == (0.25, {"type": "null"})
+        assert properties["delivery_methods"]["anyOf"][0]["type"] == "array"
+        supporter = properties["supporters"]["anyOf"][0]["items"]["properties"]
         assert set(supporter) == {sub.name for sub in SUPPORTER_FIELDS}
         assert {"200", "201", "400", "422"} <= set(operation["responses"])
     assert "204" in paths["/api/v1/activities/{provider_activity_id}"]["delete"]["responses"]

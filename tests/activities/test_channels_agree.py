@@ -14,10 +14,10 @@ from django.urls import reverse
 
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import User
-from pars.activities.models import Upload, UploadStatus
 from pars.activities.parsers.layouts import CURRENT
-from pars.activities.uploads import store_upload
 from pars.activities.validation import validate_activity
+from pars.intake.models import Upload, UploadStatus
+from pars.intake.store import store_upload
 from pars.providers.models import Provider
 from tests.activities.test_activity_api import Api
 from tests.activities.test_activity_api import course as json_course

@@ -21,15 +21,11 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from pars.accounts.models import User
 from pars.accounts.services import create_api_key
-from pars.activities.dictionary import (
-    CONTROL_CHARACTER_RULE,
-    FIELDS,
-    SUPPORTER_FIELDS,
-    Kind,
-)
+from pars.activities.dictionary import CONTROL_CHARACTER_RULE, FIELDS, SUPPORTER_FIELDS
 from pars.activities.models import Activity, CommercialSupport
 from pars.activities.parsers.xml import read_xml
 from pars.activities.validation import RULES, validate_activity
+from pars.intake.fields import Kind
 from pars.lib.text import xml_safe
 from pars.providers.models import Provider
 from pars.testing import make_activity

@@ -12,7 +12,6 @@ import pytest
 
 from pars.activities import validation
 from pars.activities.dictionary import FIELDS_BY_NAME
-from pars.activities.parsers import FileRejected, ParsedRow
 from pars.activities.parsers.layouts import (
     CURRENT,
     LAYOUTS,
@@ -25,6 +24,7 @@ from pars.activities.parsers.layouts import (
 )
 from pars.activities.parsers.tsv import read_tsv
 from pars.activities.validation import CleanActivity, validate_activity
+from pars.intake.readers import FileRejected, ParsedRow
 
 DATA = Path(__file__).parent / "data"
 TODAY = datetime.date(2025, 6, 1)

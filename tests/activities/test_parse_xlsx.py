@@ -12,12 +12,12 @@ from typing import Any
 import openpyxl
 import pytest
 
-from pars.activities.parsers import FileRejected, ParsedRow
 from pars.activities.parsers.layouts import CURRENT, LEGACY_43, TEMPLATE_C, TEMPLATE_D, Layout
 from pars.activities.parsers.tsv import read_tsv
 from pars.activities.parsers.xlsx import read_xlsx
 from pars.activities.validation import CleanActivity, validate_activity
 from pars.activities.xlsx_template import column_specs, write_activity_template
+from pars.intake.readers import FileRejected, ParsedRow
 from pars.lib.spreadsheets import escape_formula, write_rows_csv, write_rows_xlsx
 from tests.activities import make_golden
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from pars.activities.parsers import FileRejected, ParsedRow
 from pars.activities.parsers.xml import MAX_GAP_BYTES, read_xml
 from pars.activities.validation import validate_activity
 from pars.activities.xml_schema import validate_against_mems
+from pars.intake.readers import FileRejected, ParsedRow
 
 TODAY = datetime.date(2026, 11, 27)
 DATA = Path(__file__).parent / "data"
@@ -682,7 +682,7 @@ def test_the_document_info_check_backs_up_the_prolog_guard(
     # Were the parser target's DOCTYPE callback ever skipped, the first activity's
     # document info still shows the DOCTYPE. (An entity declaration would not even get
     # that far: the target parser has no document to declare it in.)
-    monkeypatch.setattr("pars.activities.parsers.xml.Prolog.doctype", lambda *args: None)
+    monkeypatch.setattr("pars.intake.readers.xml.Prolog.doctype", lambda *args: None)
     hidden = document(activity()).replace(
         b"<ACCMEActivities",
         LONG_COMMENT + b"<!DOCTYPE ACCMEActivities><ACCMEActivities",

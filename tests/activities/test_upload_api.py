@@ -12,7 +12,8 @@ from django.test import Client
 
 from pars.accounts.services import create_api_key
 from pars.activities import upload_api
-from pars.activities.models import Activity, IdempotencyKey, Upload, UploadStatus
+from pars.activities.models import Activity
+from pars.intake.models import IdempotencyKey, Upload, UploadStatus
 from pars.providers.models import Provider
 from tests.activities.test_uploads import GOOD, THREE_GOOD_ONE_BAD, row, tsv
 

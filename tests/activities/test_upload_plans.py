@@ -11,8 +11,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from pars.accounts.access import get_api_access
 from pars.accounts.services import create_api_key
-from pars.activities.models import Activity, UploadStatus
-from pars.activities.uploads import BATCH_SIZE, process_upload, store_upload
+from pars.activities.models import Activity
+from pars.intake.kinds import BATCH_SIZE
+from pars.intake.models import UploadStatus
+from pars.intake.process import process_upload
+from pars.intake.store import store_upload
 from pars.testing import make_provider
 from tests.plan_support import analyze, explain, postgresql_only, quadratic_reads, recorded_selects
 

@@ -19,9 +19,13 @@ from openpyxl import load_workbook
 
 from pars.accounts.models import Membership, Role, User
 from pars.activities import uploads
-from pars.activities.models import Activity, Upload, UploadError, UploadStatus
-from pars.activities.parsers import FileRejected, ParsedRow
-from pars.activities.uploads import detect_format, process_upload, progress_key, store_upload
+from pars.activities.models import Activity
+from pars.intake import kinds, process, store
+from pars.intake.models import Upload, UploadError, UploadStatus
+from pars.intake.process import process_upload
+from pars.intake.progress import progress_key
+from pars.intake.readers import FileRejected, ParsedRow
+from pars.intake.store import detect_format, store_upload
 from pars.providers.models import Provider
 from pars.testing import make_activity
 
@@ -384,7 +388,7 @@ def test_an_explicit_format_overrides_detection_and_unknown_ones_are_refused(
     assert upload.file_format == "xlsx"
     assert upload.status == UploadStatus.REJECTED  # the Excel reader says what is wrong
     assert upload.message.startswith("The file could not be read")
-    with pytest.raises(uploads.UploadRefused):
+    with pytest.raises(store.UploadRefused):
         _upload(provider, GOOD, editor, kind_hint="pdf")
 
 
@@ -423,7 +427,7 @@ def _raw(activity_id: str, fmt: str = "Course") -> dict[str, Any]:
 def test_at_most_so_many_errors_are_kept_and_the_rest_counted(
     provider: Provider, editor: User, fake_tsv: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(uploads, "MAX_STORED_ERRORS", 3)
+    monkeypatch.setattr(kinds, "MAX_STORED_ERRORS", 3)
     fake_tsv([ParsedRow(n, _raw(f"A-{n}", fmt="Bad")) for n in range(1, 6)])
     upload = _upload(provider, b"anything", editor)
     assert upload.status == UploadStatus.REJECTED
@@ -452,15 +456,15 @@ def test_a_file_rejected_by_the_parser_mid_way_writes_nothing(
 def test_progress_goes_to_the_cache_every_batch(
     provider: Provider, editor: User, fake_tsv: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(uploads, "BATCH_SIZE", 2)
+    monkeypatch.setattr(process, "BATCH_SIZE", 2)
     seen: list[dict[str, Any]] = []
-    real_set = uploads._set_progress
+    real_set = process.set_progress
 
     def record(upload_id: int, done: int, total: int | None, errors: int) -> None:
         real_set(upload_id, done, total, errors)
         seen.append(cache.get(progress_key(upload_id)))
 
-    monkeypatch.setattr(uploads, "_set_progress", record)
+    monkeypatch.setattr(process, "set_progress", record)
     fake_tsv([ParsedRow(n, _raw(f"A-{n}")) for n in range(1, 6)])
     upload = _upload(provider, b"a\nb\nc\nd\ne\nf\n", editor)
     assert upload.status == UploadStatus.SUCCEEDED

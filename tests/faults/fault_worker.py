@@ -35,9 +35,9 @@ if pause:
 
 mid_upload = float(os.environ.get("PARS_FAULT_PAUSE_MID_UPLOAD") or 0)
 if mid_upload:
-    from pars.activities import uploads
+    from pars.intake import process
 
-    original_progress = uploads._set_progress
+    original_progress = process.set_progress
     paused: set[int] = set()
 
     def slow_progress(upload_id: int, done: int, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -46,6 +46,6 @@ if mid_upload:
             paused.add(upload_id)
             time.sleep(mid_upload)
 
-    uploads._set_progress = slow_progress  # type: ignore[assignment]
+    process.set_progress = slow_progress  # type: ignore[assignment]
 
 call_command("db_worker", "--no-startup-delay", "--no-reload", "--interval", "0.1", verbosity=1)

@@ -19,9 +19,11 @@ from pars.accounts.access import get_provider_access
 from pars.accounts.models import Role
 from pars.accounts.services import create_api_key
 from pars.activities import services
-from pars.activities.models import Activity, Upload, UploadStatus
-from pars.activities.uploads import get_progress, store_upload
+from pars.activities.models import Activity
 from pars.audit.models import AuditEvent
+from pars.intake.models import Upload, UploadStatus
+from pars.intake.progress import get_progress
+from pars.intake.store import store_upload
 from pars.testing import make_member, make_provider
 from tests.activities.test_activity_api import course
 from tests.faults.support import (

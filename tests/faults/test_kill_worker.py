@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import Role
-from pars.activities.models import Activity, Upload, UploadStatus
-from pars.activities.uploads import get_progress, store_upload
+from pars.activities.models import Activity
+from pars.intake.models import Upload, UploadStatus
+from pars.intake.progress import get_progress
+from pars.intake.store import store_upload
 from pars.learners.models import (
     CompletionEvent,
     CompletionEventKind,
@@ -191,7 +193,7 @@ def test_recovery_gives_up_after_three_interrupted_runs(env, tmp_path):
     provider = make_provider(name="Fault Thrice", provider_id="0007003")
     activity_file(tmp_path / "a.txt", 10)
     upload = _store(tmp_path / "a.txt", provider, "activities")
-    from pars.activities.uploads import recover_stale_uploads
+    from pars.intake.recover import recover_stale_uploads
 
     for attempt in (1, 2, 3):
         Upload.objects.filter(pk=upload.pk).update(

@@ -17,9 +17,11 @@ from django.utils import timezone
 
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import User
-from pars.activities import uploads
-from pars.activities.models import Activity, Upload, UploadStatus
-from pars.activities.uploads import recover_stale_uploads, store_upload
+from pars.activities.models import Activity
+from pars.intake import recover
+from pars.intake.models import Upload, UploadStatus
+from pars.intake.recover import recover_stale_uploads
+from pars.intake.store import store_upload
 from pars.jobs.models import TaskWorker
 from pars.jobs.recovery import prune_dead_tasks
 from pars.learners import delivery
@@ -175,7 +177,7 @@ def test_only_the_rows_of_dead_workers_are_marked_failed(provider: Provider, edi
     Upload.objects.filter(pk=upload.pk).update(
         status=UploadStatus.RUNNING, heartbeat_at=now, started_at=long_ago
     )
-    from pars.activities.tasks import process_upload_task
+    from pars.intake.tasks import process_upload_task
 
     running_upload = _task_row(
         "gone", started=long_ago, task_path=process_upload_task.module_path, args=[upload.pk]
@@ -224,7 +226,7 @@ def test_two_workers_recovering_at_once_queue_an_upload_once(
         heartbeat_at=long_ago,
     )
     queued: list[int] = []
-    monkeypatch.setattr(uploads, "queue_upload", lambda upload: queued.append(upload.pk))
+    monkeypatch.setattr(recover, "queue_upload", lambda upload: queued.append(upload.pk))
     other = _in_between(monkeypatch, Upload.objects, recover_stale_uploads)
 
     first = recover_stale_uploads()

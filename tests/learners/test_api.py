@@ -11,7 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from pars.accounts.services import create_api_key
-from pars.activities.models import Activity, IdempotencyKey, Upload
+from pars.activities.models import Activity
+from pars.intake.models import IdempotencyKey, Upload
 from pars.learners.dictionary import COMPLETION_FIELDS, REGISTRATION_FIELDS
 from pars.learners.models import (
     ActivityRegistration,
@@ -25,7 +26,7 @@ from pars.learners.models import (
 )
 from pars.learners.validation import RULES
 from pars.providers.models import Provider
-from pars.testing import learner_row, make_activity, register
+from pars.testing import learner_json, learner_row, make_activity, register
 
 PERSONAL = {"learner_id", "npi", "license_state", "birth_date"}
 
@@ -85,7 +86,7 @@ def rules(body: dict[str, Any]) -> list[str]:
 
 def reported(api: Api, activity: Activity, **overrides: Any) -> dict[str, Any]:
     """Report one record that must be accepted; its result."""
-    response = api.report([learner_row(activity, **overrides)])
+    response = api.report([learner_json(activity, **overrides)])
     assert response.status_code == 200, response.content
     result = response.json()["results"][0]
     assert result["status"] == "accepted", result
@@ -161,7 +162,7 @@ def test_register_an_activity_then_change_read_and_remove_it(provider: Provider,
     assert saved["last_channel"] == "api"
     assert saved["completions"] == "/api/v1/learner-completions?activity=GR-2&recipient=ABIM"
     # A registration read back can be sent back; a change answers 200.
-    changed = {**saved, "moc_points": "8.5", "attest": True}
+    changed = {**saved, "moc_points": 8.5, "attest": True}
     response = api.put("/activities/GR-2/registrations/ABIM", changed)
     assert response.status_code == 200
     assert ActivityRegistration.objects.get().moc_points == 8.5
@@ -239,10 +240,10 @@ def test_a_list_is_explicitly_partial_with_a_result_per_record(
 ) -> None:
     unregistered = make_activity(provider, provider_activity_id="GR-9")
     records = [
-        learner_row(activity),
-        learner_row(activity, learner_id="654321", birth_date="13-01"),
-        learner_row(unregistered, learner_id="111111"),
-        learner_row(activity, learner_id="222222", moc_points=10, moc_credit_types=[]),
+        learner_json(activity),
+        learner_json(activity, learner_id="654321", birth_date="13-01"),
+        learner_json(unregistered, learner_id="111111"),
+        learner_json(activity, learner_id="222222", moc_points=10, moc_credit_types=[]),
     ]
     response = api.report(records)
     assert response.status_code == 200
@@ -288,29 +289,29 @@ def test_sending_again_is_unchanged_a_change_corrects_and_delete_withdraws(
     api: Api, activity: Activity
 ) -> None:
     added = reported(api, activity)
-    again = api.report({"records": [learner_row(activity)]}).json()
+    again = api.report({"records": [learner_json(activity)]}).json()
     assert again["results"][0]["status"] == "unchanged"
     assert again["results"][0]["id"] == added["id"]
     assert again["counts"]["unchanged"] == 1
-    corrected = api.report([learner_row(activity, cme_credits=8)]).json()["results"][0]
+    corrected = api.report([learner_json(activity, cme_credits=8)]).json()["results"][0]
     assert (corrected["status"], corrected["outcome"], corrected["version"]) == (
         "accepted",
         "corrected",
         2,
     )
-    deleted = api.report([learner_row(activity, action="Delete")]).json()
+    deleted = api.report([learner_json(activity, action="delete")]).json()
     assert deleted["results"][0]["outcome"] == "withdrawn"
     assert deleted["results"][0]["completion_status"] == "withdrawn"  # never sent
     assert deleted["counts"]["withdrawn"] == 1
-    again = api.report([learner_row(activity, action="delete")]).json()["results"][0]
+    again = api.report([learner_json(activity, action="delete")]).json()["results"][0]
     assert again["status"] == "unchanged"
-    back = api.report([learner_row(activity)]).json()["results"][0]
+    back = api.report([learner_json(activity)]).json()["results"][0]
     assert (back["outcome"], back["completion_status"], back["id"]) == (
         "resubmitted",
         "queued",
         added["id"],
     )
-    missing = api.report([learner_row(activity, learner_id="999999", action="delete")]).json()
+    missing = api.report([learner_json(activity, learner_id="999999", action="delete")]).json()
     assert rules(missing["results"][0]) == ["learner.record.not_found"]
     assert LearnerCompletion.objects.count() == 1
 
@@ -320,37 +321,47 @@ def test_what_the_json_channel_itself_refuses(api: Api, activity: Activity) -> N
         response = api.report(body)
         assert response.status_code == 400, body
         assert rules(response.json()) == ["api.body.invalid"]
-    response = api.report([learner_row(activity, learner_id=f"{n:06d}") for n in range(1001)])
+    response = api.report([learner_json(activity, learner_id=f"{n:06d}") for n in range(1001)])
     assert response.status_code == 400
     assert rules(response.json()) == ["api.body.too_many"]
+    # A record that is no JSON object makes the whole request malformed: nothing written.
+    response = api.report([learner_json(activity), "not a record"])
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "row": 1,
+            "field": "record",
+            "rule": "api.field.type",
+            "message": "A record must be a JSON object.",
+        }
+    ]
+    assert not LearnerCompletion.objects.exists()
     body = api.report(
         [
-            learner_row(activity, learnerid="123456"),
-            "not a record",
-            learner_row(activity),
-            learner_row(activity, cme_credits="9"),
+            learner_json(activity, learnerid="123456"),
+            learner_json(activity),
+            learner_json(activity, cme_credits="9"),
         ]
     ).json()
-    first, second, third, fourth = body["results"]
+    first, second, third = body["results"]
     assert rules(first) == ["api.field.unknown"]
     assert first["errors"][0]["field"] == "learnerid"
-    assert rules(second) == ["api.body.invalid"]
-    assert third["status"] == "accepted"
+    assert second["status"] == "accepted"
     # The same completion twice in one request: as in a file, the second is refused.
-    assert rules(fourth) == ["learner.record.duplicate_in_file"]
-    assert fourth["errors"][0]["field"] == "row"
+    assert rules(third) == ["learner.record.duplicate_in_file"]
+    assert third["errors"][0]["field"] == "row"
     assert LearnerCompletion.objects.get().cme_credits == 10
     assert not LearnerCompletion.objects.exclude(last_channel="api").exists()
 
 
-def test_json_values_and_file_text_are_read_alike(api: Api, activity: Activity) -> None:
+def test_json_values_are_read_as_their_json_types(api: Api, activity: Activity) -> None:
     record = {
-        **learner_row(activity),
+        **learner_json(activity),
         "birth_date": "1980-12-10",
         "cme_credits": 10,
         "moc_points": 9.75,
         "moc_credit_types": ["Medical Knowledge"],
-        "completion_date": "03/02/2026",
+        "completion_date": "2026-03-02",
     }
     reported_id = api.report([record]).json()["results"][0]["id"]
     completion = LearnerCompletion.objects.get(pk=reported_id)
@@ -359,17 +370,44 @@ def test_json_values_and_file_text_are_read_alike(api: Api, activity: Activity) 
     assert completion.completion_date == datetime.date(2026, 3, 2)
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        # The spellings files may use, but not JSON: the schema is the contract.
+        ({"moc_points": "abc"}, "moc_points", "api.field.type"),
+        ({"moc_points": "9.75"}, "moc_points", "api.field.type"),
+        ({"moc_credit_types": "Medical Knowledge"}, "moc_credit_types", "api.field.type"),
+        ({"surgical_procedures": "Yes"}, "surgical_procedures", "api.field.type"),
+        ({"completion_date": "03/02/2026"}, "completion_date", "api.field.invalid"),
+        ({"profession": "Physician"}, "profession", "api.field.invalid"),
+        ({"action": "Delete"}, "action", "api.field.invalid"),
+        ({"action": "update"}, "action", "learner.action.not_allowed"),
+        ({"moc_points": 9.8}, "moc_points", "learner.moc_points.step"),
+    ],
+)
+def test_a_record_that_breaks_the_schema_makes_the_whole_list_malformed(
+    api: Api, activity: Activity, change: dict[str, Any], field: str, rule: str
+) -> None:
+    good = learner_json(activity, learner_id="100001")
+    response = api.report([good, {**learner_json(activity), **change}])
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert (body["errors"][0]["row"], body["errors"][0]["field"]) == (1, field)
+    assert rule in rules(body)
+    assert "nothing was written" in body["detail"]
+    assert not LearnerCompletion.objects.exists()
+
+
 def test_error_messages_never_quote_personal_values(api: Api, activity: Activity) -> None:
-    body = api.report(
-        [
-            learner_row(activity, learner_id="98765X", npi="1234567890"),
-            learner_row(activity, birth_date="31-31", learner_id="Z" * 41),
-        ]
-    ).json()
-    text = json.dumps(body)
+    partial = api.report([learner_json(activity, learner_id="98765X", npi="1234567890")])
+    # Longer than the schema allows: the request is malformed (422), with the same rules.
+    malformed = api.report([learner_json(activity, birth_date="31-31", learner_id="Z" * 41)])
+    assert (partial.status_code, malformed.status_code) == (200, 422)
+    text = json.dumps([partial.json(), malformed.json()])
     for value in ("98765X", "1234567890", "31-31", "Z" * 41):
         assert value not in text
-    assert {rule for result in body["results"] for rule in rules(result)} >= {
+    found = [rules(result) for result in partial.json()["results"]] + [rules(malformed.json())]
+    assert {rule for result in found for rule in result} >= {
         "learner.learner_id.invalid",
         "learner.npi.invalid",
         "learner.birth_date.invalid",
@@ -378,7 +416,7 @@ def test_error_messages_never_quote_personal_values(api: Api, activity: Activity
 
 
 def test_an_idempotent_retry_gets_the_first_answer(api: Api, activity: Activity) -> None:
-    records = [learner_row(activity), learner_row(activity, birth_date="")]
+    records = [learner_json(activity), learner_json(activity, birth_date="")]
     first = api.report(records, **{"Idempotency-Key": "batch-1"})
     LearnerCompletion.objects.update(cme_credits=3)  # changed behind the API's back
     replay = api.report(records, **{"Idempotency-Key": "batch-1"})
@@ -393,7 +431,7 @@ def test_an_idempotent_retry_gets_the_first_answer(api: Api, activity: Activity)
 
 def test_reporting_needs_a_key(activity: Activity) -> None:
     response = Client().post(
-        "/api/v1/learner-completions", json.dumps([learner_row(activity)]), "application/json"
+        "/api/v1/learner-completions", json.dumps([learner_json(activity)]), "application/json"
     )
     assert response.status_code == 401
     assert not LearnerCompletion.objects.exists()
@@ -408,8 +446,8 @@ def test_the_list_pages_by_cursor_and_filters(
 ) -> None:
     other = make_activity(provider, provider_activity_id="GR-2")
     register(other, "ABIM")
-    api.report([learner_row(activity, learner_id=f"{100000 + n}") for n in range(5)])
-    api.report([learner_row(other, learner_id="200000")])
+    api.report([learner_json(activity, learner_id=f"{100000 + n}") for n in range(5)])
+    api.report([learner_json(other, learner_id="200000")])
     first = api.get("/learner-completions", limit=2)
     assert first.status_code == 200
     page = first.json()
@@ -429,7 +467,7 @@ def test_the_list_pages_by_cursor_and_filters(
         "next": None,
         "next_cursor": kept,
     }
-    corrected = api.report([learner_row(activity, learner_id="100002", cme_credits=9)])
+    corrected = api.report([learner_json(activity, learner_id="100002", cme_credits=9)])
     changed_id = corrected.json()["results"][0]["id"]
     since = api.get("/learner-completions", cursor=kept).json()
     assert [record["id"] for record in since["results"]] == [changed_id]
@@ -638,7 +676,7 @@ def test_another_providers_key_reaches_no_completion(
     }
     assert other_api.post("/learner-completions/status", query).json() == {"results": []}
     # Its report names an activity it does not have: refused, ours untouched.
-    body = other_api.report([learner_row(activity)]).json()
+    body = other_api.report([learner_json(activity)]).json()
     assert rules(body["results"][0]) == ["learner.activity.not_found"]
     completion = LearnerCompletion.objects.get()
     assert (completion.version, completion.status) == (1, CompletionStatus.QUEUED)
@@ -786,11 +824,15 @@ def test_openapi_describes_the_learner_bodies_with_the_dictionarys_names(db: Non
     record = as_list["items"]["properties"]
     assert set(record) == completion_names | {"action"}
     assert as_object["properties"]["records"]["items"]["properties"] == record
-    assert record["completion_date"]["format"] == "date"
-    assert record["moc_points"]["multipleOf"] == 0.25
-    assert record["moc_credit_types"]["type"] == "array"
-    assert "physician" in record["profession"]["enum"]
-    assert record["action"]["enum"] == ["add", "delete"]
+    # Optional values: the value's schema, or null.
+    value = {name: field["anyOf"][0] for name, field in record.items()}
+    assert {field["anyOf"][1]["type"] for field in record.values()} == {"null"}
+    assert value["completion_date"]["format"] == "date"
+    assert value["moc_points"]["multipleOf"] == 0.25
+    assert value["moc_credit_types"]["type"] == "array"
+    assert "physician" in value["profession"]["enum"]
+    assert value["profession"]["x-enum-descriptions"][0] == "Physician"
+    assert value["action"]["enum"] == ["add", "delete"]
     changes = body("/learner-completions/{completion_id}", "patch")["properties"]
     assert set(changes) == completion_names - {
         "provider_activity_id",

@@ -8,11 +8,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import User
-from pars.activities.models import UploadError
-from pars.activities.uploads import store_upload
+from pars.intake.models import UploadError
+from pars.intake.store import store_upload
 from pars.learners.models import LearnerCompletion
 from pars.providers.models import Provider
-from pars.testing import learner_row, make_activity, register
+from pars.testing import as_json_record, learner_row, make_activity, register
 from tests.learners.test_api import Api
 
 
@@ -38,7 +38,7 @@ def test_the_same_bad_records_get_the_same_errors_from_the_api_and_a_file(
         learner_row(activity, first_name="", completion_date="2027-01-01", action="Update"),
         learner_row(activity, recipient="NC", learner_id="", license_state="ME", **no_moc),
         learner_row(activity, recipient="REMS", learner_id="L-1", **no_moc),
-        learner_row(activity, moc_credit_types="Lifelong Learning", cme_credits="abc"),
+        learner_row(activity, moc_credit_types="Lifelong Learning", cme_credits="-1"),
         # ... and the writer's.
         learner_row(activity, learner_id="100001", moc_points="12"),
         learner_row(unregistered, learner_id="100002"),
@@ -48,12 +48,25 @@ def test_the_same_bad_records_get_the_same_errors_from_the_api_and_a_file(
         # A good one, so that the file is applied in part.
         learner_row(activity, learner_id="100006"),
     ]
-    response = Api(provider).post("/learner-completions", records)
-    assert response.status_code == 200
-    api_errors = {
-        result["index"]: {(e["field"], e["rule"], e["message"]) for e in result["errors"]}
-        for result in response.json()["results"]
-    }
+    # JSON sends the same records with JSON types. Those whose values break the request
+    # schema (points not a multiple of 0.25, an action that is no code, negative credits)
+    # make a request malformed as a whole (422), so they travel in a request of their own;
+    # their errors are the same.
+    as_json = [as_json_record(record) for record in records]
+    malformed = [0, 1, 4]
+    api = Api(provider)
+    refused = api.post("/learner-completions", [as_json[i] for i in malformed])
+    assert refused.status_code == 422, refused.content
+    api_errors: dict[int, set[tuple[str, str, str]]] = defaultdict(set)
+    for error in refused.json()["errors"]:
+        api_errors[malformed[error["row"]]].add((error["field"], error["rule"], error["message"]))
+    rest = [i for i in range(len(records)) if i not in malformed]
+    response = api.post("/learner-completions", [as_json[i] for i in rest])
+    assert response.status_code == 200, response.content
+    for result in response.json()["results"]:
+        api_errors[rest[result["index"]]] = {
+            (e["field"], e["rule"], e["message"]) for e in result["errors"]
+        }
     LearnerCompletion.objects.all().delete()
 
     access = get_provider_access(editor, provider.provider_id)

@@ -95,7 +95,12 @@ def test_what_the_match_endpoint_refuses(api: Api, roster: None) -> None:
         "/learner-matches", {"recipient": "ABIM", "learners": [learner(), learner(dob="1-1")]}
     ).json()["errors"]
     assert [(e["row"], e["field"], e["rule"]) for e in errors] == [(1, "dob", "api.field.unknown")]
-    assert refused({"recipient": "ABIM", "learners": ["Ada"]}) == ["api.body.invalid"]
+    # A learner that is no JSON object: the request is malformed (422).
+    malformed = api.post("/learner-matches", {"recipient": "ABIM", "learners": ["Ada"]})
+    assert malformed.status_code == 422
+    assert [(e["row"], e["field"], e["rule"]) for e in malformed.json()["errors"]] == [
+        (None, "learners[1]", "api.field.type")
+    ]
     body = json.dumps({"recipient": "ABIM", "learners": [learner()]})
     assert Client().post("/api/v1/learner-matches", body, "application/json").status_code == 401
 

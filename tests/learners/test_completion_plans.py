@@ -10,8 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from pars.accounts.access import get_api_access
 from pars.accounts.services import create_api_key
-from pars.activities.models import UploadStatus
-from pars.activities.uploads import BATCH_SIZE, process_upload, store_upload
+from pars.intake.kinds import BATCH_SIZE
+from pars.intake.models import UploadStatus
+from pars.intake.process import process_upload
+from pars.intake.store import store_upload
 from pars.learners.models import LearnerCompletion
 from pars.learners.services import submit_completion
 from pars.testing import LEARNER_ROW, make_activity, make_provider, register

@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from pars.accounts.access import get_provider_access
-from pars.activities.models import Upload, UploadError
-from pars.activities.uploads import store_upload
+from pars.intake.models import Upload, UploadError
+from pars.intake.store import store_upload
 from pars.learners.models import CompletionEvent, CompletionStatus, LearnerCompletion
 from pars.learners.services import (
     CompletionRefused,

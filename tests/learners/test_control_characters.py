@@ -19,7 +19,7 @@ from pars.learners.validation import (
     validate_registration,
 )
 from pars.providers.models import Provider
-from pars.testing import learner_row, make_activity, register
+from pars.testing import learner_json, learner_row, make_activity, register
 
 TODAY = datetime.date(2026, 11, 27)
 BELL = "\x07"
@@ -68,12 +68,13 @@ def test_the_api_refuses_the_record_and_stores_nothing(
     _, secret = create_api_key(provider=provider)
     response = Client(HTTP_AUTHORIZATION=f"Bearer {secret}").post(
         "/api/v1/learner-completions",
-        json.dumps([learner_row(activity, first_name="A" + BELL + "da")]),
+        json.dumps([learner_json(activity, first_name="A" + BELL + "da")]),
         content_type="application/json",
     )
-    assert response.status_code == 200  # explicitly partial: per-record results
-    (result,) = response.json()["results"]
-    assert [(e["field"], e["rule"]) for e in result["errors"]] == [
-        ("first_name", CONTROL_CHARACTER_RULE)
+    # The request schema allows no control character: a malformed request (422), with
+    # the rule every channel gives.
+    assert response.status_code == 422
+    assert [(e["row"], e["field"], e["rule"]) for e in response.json()["errors"]] == [
+        (0, "first_name", CONTROL_CHARACTER_RULE)
     ]
     assert not LearnerCompletion.objects.exists()

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from pars.accounts.access import get_provider_access
-from pars.activities.uploads import store_upload
+from pars.intake.store import store_upload
 from pars.learners import delivery
 from pars.learners.connectors.simulator import add_to_registry
 from pars.learners.models import (

@@ -19,9 +19,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from pars.accounts.access import get_provider_access
-from pars.activities.models import UploadError
-from pars.activities.parsers import FileRejected, ParsedRow
-from pars.activities.uploads import store_upload
+from pars.intake.models import UploadError
+from pars.intake.readers import FileRejected, ParsedRow
+from pars.intake.store import store_upload
 from pars.learners.dictionary import COMPLETION_FIELDS
 from pars.learners.models import CompletionStatus, LearnerCompletion, Recipient
 from pars.learners.parsers import read_learner_tsv

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
-from pars.activities.models import Upload
+from pars.intake.models import Upload
 from pars.learners.connectors.simulator import load_registry
 from pars.learners.models import LearnerCompletion
 from pars.testing import learner_row, make_activity, register

@@ -36,7 +36,8 @@ from django.test import Client
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import CHECKS, CheckContext
 from schemathesis.core.failures import Failure
-from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.transport.serialization import Binary, serialize_binary
 
 from pars.accounts.services import create_api_key
 from pars.providers.models import Provider
@@ -102,6 +103,19 @@ def _no_rate_limit(settings: Any) -> None:
 
 schema = _load_schema()
 
+
+@schema.hook
+def filter_body(context: Any, body: Any) -> bool:
+    """Leave out multipart bodies with an empty file: schemathesis's WSGI transport
+    (Werkzeug) encodes an empty part without the line break before the next boundary,
+    and Django then reads no file, so the request sent is not the one generated."""
+    if not isinstance(body, dict):
+        return True
+    return not any(
+        isinstance(value, bytes | Binary) and not serialize_binary(value) for value in body.values()
+    )
+
+
 # Rules a schema-valid request may still break: they relate several values (dates and
 # reporting year, a requested status and the fields it needs, the body and the address),
 # or the stored data and the world (an unknown recipient or activity, a year already
@@ -118,23 +132,6 @@ BEYOND_THE_SCHEMA = re.compile(
     r"|report\.year\.unknown|attestation\.[a-z_.]+|program_summary\.[a-z_.]+\.required"
     r"|api\.idempotency_key\.reused|api\.cursor\.invalid)$"
 )
-
-# Known gaps, to be closed (issue 11, point 6): these validators read more spellings than
-# the description states (numbers and years as text, labels for codes, mm/dd/yyyy dates,
-# lists as ";"-separated text), and the learner batch answers a bad record inside a 200
-# ("explicitly partial"), so some schema-invalid requests are rightly accepted there. Every
-# other check runs on them; negative_data_rejection runs on every other operation.
-LENIENT_OPERATIONS = {
-    "POST /api/v1/activities",
-    "PUT /api/v1/activities/{provider_activity_id}",
-    "POST /api/v1/learner-completions",
-    "PATCH /api/v1/learner-completions/{completion_id}",
-    "PUT /api/v1/activities/{provider_activity_id}/registrations/{recipient}",
-    "POST /api/v1/learner-completions/status",
-    "POST /api/v1/learner-matches",
-    "PUT /api/v1/annual-reports/{year}/program-summary",
-    "POST /api/v1/annual-reports/{year}/attestation",
-}
 
 
 def _refused_only_beyond_the_schema(response: Any) -> bool:
@@ -176,13 +173,12 @@ ALL_CHECKS = [
     suppress_health_check=list(HealthCheck),
 )
 def test_no_operation_answers_a_server_error(case: Any, api_key: str) -> None:
-    label = f"{case.operation.method.upper()} {case.operation.path}"
-    checks = ALL_CHECKS
-    if label in LENIENT_OPERATIONS:
-        checks = [check for check in ALL_CHECKS if check is not negative_data_rejection]
+    # The key on every request but those whose negative mutation is a missing
+    # Authorization header (with it, they would be valid requests).
+    negated = case.operation.schema.is_security_param_negated(case)
     case.call_and_validate(
-        headers={"Authorization": f"Bearer {api_key}"},
-        checks=checks,
+        headers={} if negated else {"Authorization": f"Bearer {api_key}"},
+        checks=ALL_CHECKS,
         # What every server sets (the rate limits count client addresses).
         environ_base={"REMOTE_ADDR": "127.0.0.1"},
     )
@@ -295,14 +291,14 @@ def existing(fuzz_provider: Provider, api_key: str) -> dict[str, str]:
 
     from pars.activities.models import Activity
     from pars.reporting.models import ReportingYear
-    from pars.testing import learner_row, register
+    from pars.testing import learner_json, register
 
     activity = Activity.objects.get(provider=fuzz_provider, provider_activity_id="FUZZ-1")
     register(activity, "ABIM")
     ReportingYear.objects.create(year=2026, deadline=datetime.date(2027, 3, 31))
     reported = Client().post(
         "/api/v1/learner-completions",
-        json.dumps([learner_row(activity)]),
+        json.dumps([learner_json(activity)]),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {api_key}",
     )
@@ -373,7 +369,7 @@ def test_json_nested_50000_levels_deep_is_400_not_a_server_error(
 def test_a_huge_offset_or_limit_is_422_not_a_server_error(
     query: str, fuzz_provider: Provider, api_key: str
 ) -> None:
-    from pars.activities.models import Upload
+    from pars.intake.models import Upload
 
     upload = Upload.objects.create(provider=fuzz_provider, original_name="a.txt", size=1)
     response = Client().get(query.format(upload=upload.pk), HTTP_AUTHORIZATION=f"Bearer {api_key}")

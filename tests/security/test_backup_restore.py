@@ -29,10 +29,11 @@ from django.db import connection
 from psycopg import sql
 
 from pars.accounts.access import ProviderAccess
-from pars.activities.models import Activity, CommercialSupport, Upload
-from pars.activities.uploads import store_upload
+from pars.activities.models import Activity, CommercialSupport
 from pars.audit.models import AuditEvent
 from pars.demo import load_demo
+from pars.intake.models import Upload
+from pars.intake.store import store_upload
 from pars.learners.models import LearnerCompletion
 from pars.providers.models import Provider
 from pars.testing import learner_row, make_activity

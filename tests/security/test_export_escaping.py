@@ -29,7 +29,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from openpyxl import load_workbook
 
 from pars.accounts.models import Role, User
-from pars.activities.models import Activity, CommercialSupport, Upload, UploadError, UploadStatus
+from pars.activities.models import Activity, CommercialSupport
+from pars.intake.models import Upload, UploadError, UploadStatus
 from pars.learners.models import LearnerCompletion
 from pars.providers.models import Provider
 from pars.testing import make_contact, make_decision, make_member, make_user

@@ -1,6 +1,6 @@
 """Hostile files through the real upload path (issue 7, "Uploads and XML").
 
-Each file goes through :func:`pars.activities.uploads.store_upload` and the background
+Each file goes through :func:`pars.intake.store.store_upload` and the background
 job (the tests' ImmediateBackend runs it in-process), once as an activity file and once
 as a learner file. Each must end refused (rejected or failed), with nothing written,
 quickly, with a message naming the problem, and without memory growth.
@@ -39,9 +39,10 @@ from django.urls import reverse
 
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import User
-from pars.activities.models import Activity, Upload, UploadError, UploadStatus
-from pars.activities.uploads import store_upload
+from pars.activities.models import Activity
 from pars.audit.models import AuditEvent
+from pars.intake.models import Upload, UploadError, UploadStatus
+from pars.intake.store import store_upload
 from pars.learners.models import LearnerCompletion
 from pars.providers.models import Provider
 from tests.activities.test_parse_xlsx import WORKBOOK_XML

@@ -16,7 +16,7 @@ from django.urls import reverse
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import User
 from pars.accounts.services import create_api_key
-from pars.activities.uploads import store_upload
+from pars.intake.store import store_upload
 from pars.learners.connectors.simulator import add_to_registry
 from pars.learners.models import LearnerCompletion
 from pars.lib.security_log import RedactFilter, redact

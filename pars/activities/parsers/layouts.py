@@ -66,11 +66,10 @@ from pars.activities.dictionary import (
     FIELDS_BY_NAME,
     IN_KIND_TYPES,
     LEARNING_FORMATS,
-    NO_WORDS,
-    YES_WORDS,
-    Kind,
 )
-from pars.activities.parsers import FileRejected, ParsedRow
+from pars.intake.coerce import NO_WORDS, YES_WORDS
+from pars.intake.fields import Kind
+from pars.intake.readers import FileRejected, ParsedRow, blank
 
 # Markers for columns that are not a plain dictionary field.
 TEMPLATE = "@template"
@@ -144,15 +143,6 @@ def normalise_header(text: Any) -> str:
 @functools.cache
 def _template_keys(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(normalise_header(value) for value in values)
-
-
-def blank(value: Any) -> bool:
-    """An empty cell (or an empty list of codes)."""
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | tuple):
-        return not value
-    return value is None
 
 
 def yes_no(value: Any) -> bool | None:

@@ -12,56 +12,19 @@ passed through natively (dates as ``datetime.date``/``datetime``, numbers, boole
 except that whole-number floats become ints (Excel stores every number as a float:
 an ID typed as 1004 must not become "1004.0"). Row numbers are 1-based sheet rows.
 
-Before the workbook is opened, the zip archive is inspected without decompressing
-anything (:func:`check_xlsx_archive`): it must be a zip holding ``xl/workbook.xml``,
-with no absolute or ``..`` member path, no member of more than ``RATIO_GRACE_BYTES``
-expanding more than 100 times (a zip bomb), and within the limits of
-:class:`~pars.activities.parsers.xlsx_reader.XlsxLimits` (settings
-``PARS_MAX_XLSX_UNCOMPRESSED_BYTES`` in total, ``PARS_MAX_XLSX_PART_BYTES`` per part,
-``PARS_MAX_XLSX_SHARED_STRINGS_BYTES`` and ``PARS_MAX_XLSX_SHARED_STRINGS`` for the
-shared strings). The sheet is then read by the bounded streaming reader of
-:mod:`~pars.activities.parsers.xlsx_reader`, not by openpyxl (which holds every shared
-string in memory).
+The workbook is checked and streamed by :mod:`pars.intake.readers.xlsx` (zip bombs,
+unsafe member paths, the limits of ``XlsxLimits``), not by openpyxl, so memory stays
+flat however many rows, cells or shared strings it has.
 """
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from pars.activities.parsers import FileRejected, ParsedRow
-from pars.activities.parsers.layouts import Layout, blank, recognise
-from pars.activities.parsers.xlsx_reader import (
-    MAX_COMPRESSION_RATIO,
-    NOT_XLSX,
-    RATIO_GRACE_BYTES,
-    FirstSheet,
-    XlsxLimits,
-    check_xlsx_archive,
-)
-
-__all__ = [
-    "MAX_COMPRESSION_RATIO",
-    "NOT_XLSX",
-    "RATIO_GRACE_BYTES",
-    "XlsxLimits",
-    "cell_records",
-    "check_xlsx_archive",
-    "open_sheet_records",
-    "read_xlsx",
-]
-
-
-def open_sheet_records(
-    path: str | Path, limits: XlsxLimits | None = None
-) -> tuple[FirstSheet, Iterator[tuple[int, list[Any]]]]:
-    """The checked, opened first sheet and its non-blank rows; close the sheet when done."""
-    limits = limits or XlsxLimits.from_settings()
-    check_xlsx_archive(path, limits)
-    sheet = FirstSheet(path, limits)
-    return sheet, cell_records(sheet.rows())
+from pars.activities.parsers.layouts import Layout, recognise
+from pars.intake.readers import FileRejected, ParsedRow
+from pars.intake.readers.xlsx import open_sheet_records
 
 
 def read_xlsx(path: str | Path) -> tuple[Layout, Iterator[ParsedRow]]:
@@ -91,21 +54,3 @@ def read_xlsx(path: str | Path) -> tuple[Layout, Iterator[ParsedRow]]:
             sheet.close()  # the shared strings' temporary file and the zip
 
     return reader.layout, rows()
-
-
-def cell_records(rows: Iterable[tuple[int, Sequence[Any]]]) -> Iterator[tuple[int, list[Any]]]:
-    """The non-blank rows, numbered, with Excel's values as the parsers take them."""
-    for number, row in rows:
-        if all(blank(value) for value in row):
-            continue
-        yield number, [_value(value) for value in row]
-
-
-def _value(value: Any) -> Any:
-    if value is None:
-        return ""  # an empty cell, as in a tab-delimited file
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
-        return value.date()  # Excel keeps dates as midnight date-times
-    return value

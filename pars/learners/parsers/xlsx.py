@@ -11,15 +11,15 @@ alias, any order), exactly as in tab-delimited learner files. Row numbers are 1-
 sheet rows; blank rows are skipped.
 
 Cell values pass through natively, as the activity Excel reader gives them
-(`pars.activities.parsers.xlsx.cell_records`): dates as ``datetime.date`` (a date-time
+(`pars.intake.readers.xlsx.cell_records`): dates as ``datetime.date`` (a date-time
 with a time of day stays a ``datetime``), numbers as ``int`` when whole (a board ID
 typed as 123456 must not become "123456.0") or ``float``, booleans as ``bool``. The
 validator accepts all of them.
 
 The archive is checked before the workbook is opened
-(`pars.activities.parsers.xlsx.check_xlsx_archive`: zip bombs, unsafe member paths,
+(`pars.intake.readers.xlsx.check_xlsx_archive`: zip bombs, unsafe member paths,
 the size limits of the whole, of each part and of the shared strings), and the sheet is
-streamed by the bounded reader (`pars.activities.parsers.xlsx_reader`), so memory stays
+streamed by the bounded reader (`pars.intake.readers.xlsx`), so memory stays
 flat however many learners, cells or shared strings the sheet holds. ``limits`` lowers
 them for lists read inside a web request (pre-validation).
 """
@@ -29,9 +29,8 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
-from pars.activities.parsers import ParsedRow
-from pars.activities.parsers.xlsx import XlsxLimits, open_sheet_records
-from pars.activities.parsers.xlsx_reader import FirstSheet
+from pars.intake.readers import ParsedRow
+from pars.intake.readers.xlsx import FirstSheet, XlsxLimits, open_sheet_records
 from pars.learners.parsers import FILE_COLUMNS, rows_from_cells
 
 

@@ -72,8 +72,9 @@ from typing import Any, BinaryIO
 from lxml import etree  # type: ignore[import-untyped]
 
 from pars.activities.dictionary import US_STATES
-from pars.activities.parsers import FileRejected, ParsedRow
-from pars.activities.parsers.xml import (
+from pars.activities.parsers.xml import MAX_GAP_BYTES as ACTIVITY_GAP_BYTES
+from pars.intake.readers import FileRejected, ParsedRow
+from pars.intake.readers.xml import (
     CHUNK_BYTES,
     HARDENED_OPTIONS,
     Prolog,
@@ -84,7 +85,6 @@ from pars.activities.parsers.xml import (
     release,
     syntax_error,
 )
-from pars.activities.parsers.xml import MAX_GAP_BYTES as ACTIVITY_GAP_BYTES
 
 ROOT_NAMES = ("ACCMELearnerReports", "ActivityReports")
 RECORD_NAMES = ("LearnerReport", "ActivityReport")

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from pars.activities.uploads import QUEUED_STALE_SECONDS, recover_stale_uploads
+from pars.intake.recover import QUEUED_STALE_SECONDS, recover_stale_uploads
 from pars.jobs.recovery import prune_dead_tasks
 from pars.learners.delivery import recover_stale_deliveries
 

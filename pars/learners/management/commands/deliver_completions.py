@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pars.activities.uploads import recover_stale_uploads
+from pars.intake.recover import recover_stale_uploads
 from pars.learners.delivery import run_delivery
 from pars.learners.models import Recipient
 

@@ -1,10 +1,11 @@
-"""Background entry points of the activities app; the work itself is in uploads.py."""
+"""Background entry point of the upload job; the work itself is in process.py."""
 
 import logging
 
 from django.tasks import task
 
-from pars.activities.uploads import process_upload, recover_stale_uploads
+from pars.intake.process import process_upload
+from pars.intake.recover import recover_stale_uploads
 
 logger = logging.getLogger(__name__)
 

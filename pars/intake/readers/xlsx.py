@@ -26,7 +26,8 @@ What a workbook may hold (besides the zip checks of :func:`check_xlsx_archive`):
 Values come as openpyxl gives them with ``data_only=True``: numbers as int or float,
 dates (a number in a date format) as ``datetime`` (or ``timedelta`` for a duration
 format), booleans as bool, text as str, formulas as their cached value, error cells as
-their text (``#N/A``), empty cells as None.
+their text (``#N/A``), empty cells as None. :func:`open_sheet_records` does it all
+and hands on the non-blank rows as the parsers take them (:func:`cell_records`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import tempfile
 import zipfile
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -55,7 +56,7 @@ from openpyxl.styles.numbers import (
 )
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH, from_excel, from_ISO8601
 
-from pars.activities.parsers import FileRejected
+from pars.intake.readers import FileRejected, blank
 
 MiB = 1024 * 1024
 MAX_COMPRESSION_RATIO = 100
@@ -667,3 +668,31 @@ def _letters(column: int) -> str:
         column, rest = divmod(column - 1, 26)
         letters = chr(65 + rest) + letters
     return letters or "?"
+
+
+def open_sheet_records(
+    path: str | Path, limits: XlsxLimits | None = None
+) -> tuple[FirstSheet, Iterator[tuple[int, list[Any]]]]:
+    """The checked, opened first sheet and its non-blank rows; close the sheet when done."""
+    limits = limits or XlsxLimits.from_settings()
+    check_xlsx_archive(path, limits)
+    sheet = FirstSheet(path, limits)
+    return sheet, cell_records(sheet.rows())
+
+
+def cell_records(rows: Iterable[tuple[int, Sequence[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+    """The non-blank rows, numbered, with Excel's values as the parsers take them."""
+    for number, row in rows:
+        if all(blank(value) for value in row):
+            continue
+        yield number, [_value(value) for value in row]
+
+
+def _value(value: Any) -> Any:
+    if value is None:
+        return ""  # an empty cell, as in a tab-delimited file
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        return value.date()  # Excel keeps dates as midnight date-times
+    return value

@@ -26,7 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from ninja import HeaderEx, P
 
-from pars.activities.models import IdempotencyKey
+from pars.intake.models import IdempotencyKey
 from pars.providers.models import Provider
 
 HEADER = "Idempotency-Key"

@@ -1,0 +1,79 @@
+"""Kinds of batch file: each record kind registers how its rows are read and taken.
+
+``pars.activities.uploads`` registers "activities" (all or nothing) and
+``pars.learners.uploads`` "learners" (explicitly partial); the job (process.py) is the
+same for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import IO, ClassVar
+
+from pars.accounts.access import ProviderAccess
+from pars.audit.models import AuditEvent
+from pars.intake.models import Upload
+from pars.intake.readers import ParsedRow
+from pars.intake.rules import FieldError
+
+BATCH_SIZE = 2_000  # valid rows written per batch; also the progress step
+MAX_STORED_ERRORS = 10_000  # error rows kept per upload; the rest are only counted
+
+# (layout name, parsed rows, the open byte stream if any) of a file.
+OpenedRows = tuple[str, Iterator[ParsedRow], IO[bytes] | None]
+
+
+@dataclass
+class FileRun:
+    """What one pass over a file found and did; each kind of upload says how rows are taken.
+
+    ``partial`` runs apply their valid rows and report the others; the others apply the
+    file only when every row is valid.
+    """
+
+    upload: Upload
+    access: ProviderAccess
+    estimate: int | None = None
+    rows_total: int = 0
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    error_count: int = 0
+    errors: list[FieldError] = field(default_factory=list)
+    layout: str = ""
+    file_message: str = ""
+    event: AuditEvent | None = None
+    partial: ClassVar[bool] = False
+    noun: ClassVar[str] = "record"
+
+    def report(self, errors: Iterable[FieldError]) -> None:
+        for error in errors:
+            self.error_count += 1
+            if len(self.errors) < MAX_STORED_ERRORS:
+                self.errors.append(error)
+
+    def take(self, parsed: ParsedRow) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class UploadKind:
+    """A kind of batch file: how to read its rows and how to take them."""
+
+    name: str
+    open_rows: Callable[[Upload], AbstractContextManager[OpenedRows]]
+    new_run: Callable[[Upload, ProviderAccess, int | None], FileRun]
+
+
+UPLOAD_KINDS: dict[str, UploadKind] = {}
+
+
+def register_upload_kind(kind: UploadKind) -> None:
+    UPLOAD_KINDS[kind.name] = kind

@@ -1,0 +1,379 @@
+"""The upload job: read a stored batch file, check every row, apply it, report.
+
+The policy, as the upload pages and the web service describe it:
+
+* **All or nothing** (activity files). A file changes PARS only if every row in it is
+  valid. One invalid row and nothing in the file is applied; the error report lists
+  every problem found (the first 10,000 are kept, with a count of the rest), so the
+  whole file can be fixed and uploaded again. Kinds whose runs are ``partial``
+  (learner files) apply their valid rows and report the others.
+* **A failure commits nothing.** The whole file is written inside one database
+  transaction; an unexpected error or a worker that dies half-way leaves no partial
+  changes behind. A run cut off that way is repeated from the start: the job renews a
+  lease while it works, and recovery (recover.py) queues an upload whose lease ran out
+  again (three interrupted runs and it fails with a message).
+* **The same file twice is a no-op.** A file whose SHA-256 equals that of an earlier
+  upload of the same provider and kind that was applied is marked *duplicate* and
+  changes nothing; the result names the earlier upload.
+* **Processing is idempotent.** The job claims its upload by moving it from *queued* to
+  *running*; a second run of the same job (queues deliver at least once) finds it
+  claimed or finished and does nothing. A provider's uploads are applied one at a time.
+
+What a row is and how it is written is the kind's (kinds.py): ``pars.activities.uploads``
+and ``pars.learners.uploads`` register theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import zipfile
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+
+from pars.accounts.access import ProviderAccess, get_api_access, get_provider_access
+from pars.intake.kinds import BATCH_SIZE, UPLOAD_KINDS, FileRun
+from pars.intake.models import Channel, Upload, UploadError, UploadStatus
+from pars.intake.progress import beat, end_heartbeat, set_progress
+from pars.intake.readers import FileRejected
+from pars.intake.recover import requeue_or_fail
+from pars.intake.store import local_path
+
+logger = logging.getLogger(__name__)
+
+_LOCK_NAMESPACE = 0x50415253  # "PARS": first key of the advisory lock per provider
+
+
+def _estimate_rows(upload: Upload) -> int | None:
+    """A cheap estimate of the number of rows, for the progress bar (None: unknown)."""
+    try:
+        if upload.file_format == Channel.TSV:
+            lines = 0
+            last = b"\n"
+            with upload.file.open("rb") as stream:
+                while chunk := stream.read(1024 * 1024):
+                    lines += chunk.count(b"\n")
+                    last = chunk[-1:]
+            return lines + (last != b"\n")
+        if upload.file_format == Channel.XLSX:
+            return _xlsx_dimension_rows(upload)
+    except Exception:  # an estimate only: the parser reports what is really wrong
+        logger.debug("No row estimate for upload %s", upload.pk, exc_info=True)
+    return None
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="[A-Z]+\d+:[A-Z]+(\d+)"')
+
+
+def _xlsx_dimension_rows(upload: Upload) -> int | None:
+    """The row count the first sheet declares, from the first bytes of its XML only.
+
+    The workbook is not opened here: the Excel reader checks the archive first (zip
+    bombs), and this reads at most 4 KiB of one decompressed member.
+    """
+    with (
+        local_path(upload) as path,
+        zipfile.ZipFile(path) as archive,
+        archive.open("xl/worksheets/sheet1.xml") as sheet,
+    ):
+        match = _DIMENSION.search(sheet.read(4096))
+    if match is None:
+        return None
+    return max(int(match.group(1)) - 1, 0) or None  # less the header row
+
+
+class _Rollback(Exception):
+    """Undo the file's writes (it has errors, or it was refused) and keep the report."""
+
+
+class _NotAllowed(Exception):
+    pass
+
+
+def _access_for(upload: Upload) -> ProviderAccess:
+    """The uploader's access now: someone who lost edit rights since cannot apply a file."""
+    if upload.via_api:
+        # A key revoked (or deleted) since the file was sent may not apply it any more.
+        if upload.api_key is None or upload.api_key.revoked_at is not None:
+            raise _NotAllowed
+        return get_api_access(upload.provider, upload.api_key)
+    if upload.created_by is None:
+        raise _NotAllowed
+    try:
+        access = get_provider_access(upload.created_by, upload.provider.provider_id)
+        access.require_edit()
+    except (Http404, PermissionDenied):
+        raise _NotAllowed from None
+    return access
+
+
+# The COPY fast path talks to psycopg directly, so its errors arrive unwrapped by Django.
+try:
+    import psycopg
+
+    _DRIVER_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+except ImportError:  # SQLite only
+    _DRIVER_CONNECTION_ERRORS = ()
+_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    *_DRIVER_CONNECTION_ERRORS,
+)
+
+
+def process_upload(upload_id: int) -> None:
+    """The job: validate every row of the file and apply it all, or nothing (see module doc)."""
+    now = timezone.now()
+    claimed = Upload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(
+        status=UploadStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return  # already processed, or being processed by another run of this job
+    try:
+        _process(upload_id)
+    except _CONNECTION_ERRORS:
+        # The database went away (restart, fail-over, a killed backend): the file's
+        # transaction is rolled back, so the run is simply repeated (or given up).
+        logger.exception("Upload %s interrupted by a database error", upload_id)
+        try:
+            requeue_or_fail(upload_id, reason="the database connection was lost")
+        except DatabaseError:  # still away: recover_stale_uploads picks it up later
+            logger.warning("Upload %s left for recovery (database unavailable)", upload_id)
+        raise
+    except Exception:
+        logger.exception("Upload %s failed", upload_id)
+        Upload.objects.filter(pk=upload_id, status=UploadStatus.RUNNING).update(
+            status=UploadStatus.FAILED,
+            finished_at=timezone.now(),
+            message="Processing stopped on an unexpected error; nothing was changed. "
+            "Please try again; if it fails again, contact PARS support.",
+        )
+        raise
+    finally:
+        end_heartbeat()
+
+
+def _process(upload_id: int) -> None:
+    upload = Upload.objects.select_related("provider", "created_by").get(pk=upload_id)
+    estimate = _estimate_rows(upload)
+    set_progress(upload_id, 0, estimate, 0)
+    with transaction.atomic():
+        _one_upload_at_a_time(upload.provider_id, upload_id)
+        upload = Upload.objects.select_related("provider", "created_by").get(pk=upload_id)
+        if upload.status != UploadStatus.RUNNING:
+            return
+        earlier = (
+            Upload.objects.filter(
+                provider=upload.provider_id,
+                kind=upload.kind,
+                sha256=upload.sha256,
+                status=UploadStatus.SUCCEEDED,
+            )
+            .exclude(pk=upload.pk)
+            .order_by("created_at")
+            .first()
+        )
+        if earlier is not None:
+            when = timezone.localtime(earlier.created_at)
+            _finish(
+                upload,
+                UploadStatus.DUPLICATE,
+                f"This file was already applied by upload #{earlier.pk} "
+                f"({earlier.original_name}, {when:%Y-%m-%d %H:%M}); nothing was changed.",
+                duplicate_of=earlier,
+            )
+            return
+        try:
+            access = _access_for(upload)
+        except _NotAllowed:
+            _finish(
+                upload,
+                UploadStatus.FAILED,
+                "The person (or API key) that uploaded the file no longer has edit rights "
+                "at this provider; nothing was changed.",
+            )
+            return
+        run = UPLOAD_KINDS[upload.kind].new_run(upload, access, estimate)
+        try:
+            with transaction.atomic():
+                _apply_file(run)
+                if run.file_message or not run.rows_total or (run.error_count and not run.partial):
+                    raise _Rollback
+        except _Rollback:
+            _finish_refused(run)
+        else:
+            if run.error_count:
+                _finish_partly(run)
+            else:
+                _finish_applied(run)
+
+
+def _one_upload_at_a_time(provider_pk: int, upload_id: int | None = None) -> None:
+    """Serialize a provider's uploads until the transaction ends (PostgreSQL).
+
+    Their writes and the duplicate check must not interleave. An advisory lock blocks
+    nothing else (a row lock on the provider would hold up edits of its profile).
+    SQLite needs none: it runs one writing transaction at a time. While it waits for
+    the provider's previous upload, the job keeps renewing its own lease.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, provider_pk]
+            )
+            row = cursor.fetchone()
+            if row is not None and row[0]:
+                return
+            if upload_id is not None:
+                beat(upload_id)
+            time.sleep(0.2)
+
+
+def _apply_file(run: FileRun) -> None:
+    upload_id = run.upload.pk
+    try:
+        with UPLOAD_KINDS[run.upload.kind].open_rows(run.upload) as (layout, rows, stream):
+            run.layout = layout
+            for parsed in rows:
+                run.take(parsed)
+                if run.rows_total % BATCH_SIZE == 0:
+                    estimate = run.estimate
+                    if estimate is None and stream is not None and run.upload.size:
+                        read = stream.tell()  # bytes consumed: a fair guess at the share done
+                        if read > 0:
+                            estimate = int(run.rows_total * run.upload.size / read)
+                    set_progress(upload_id, run.rows_total, estimate, run.error_count)
+                    beat(upload_id)
+            run.flush()
+    except FileRejected as rejected:
+        run.file_message = rejected.message
+    set_progress(upload_id, run.rows_total, run.rows_total, run.error_count)
+
+
+def _counts_text(run: FileRun) -> str:
+    if run.partial:
+        text = f"{run.added} added, {run.updated} corrected, {run.deleted} withdrawn"
+        return text + (f", {run.unchanged} already in PARS" if run.unchanged else "")
+    return f"{run.added} added, {run.updated} updated, {run.deleted} deleted"
+
+
+def _finish_applied(run: FileRun) -> None:
+    message = (
+        f"Applied: {_counts_text(run)} ({run.rows_total} row{'s' if run.rows_total != 1 else ''})."
+    )
+    _finish(
+        run.upload,
+        UploadStatus.SUCCEEDED,
+        message,
+        layout=run.layout,
+        rows_total=run.rows_total,
+        added=run.added,
+        updated=run.updated,
+        deleted=run.deleted,
+        unchanged=run.unchanged,
+    )
+
+
+def _finish_partly(run: FileRun) -> None:
+    """A partial run with errors: the valid rows are in, the others are reported."""
+    applied = run.rows_total - run.rejected
+    if applied <= 0:
+        message = (
+            f"All {run.rows_total} rows have errors; nothing was applied. Fix the errors "
+            "listed and upload the file again."
+        )
+        status = UploadStatus.REJECTED
+    else:
+        message = (
+            f"Applied {applied} of {run.rows_total} rows ({_counts_text(run)}). "
+            f"{run.rejected} row{'s' if run.rejected != 1 else ''} with errors "
+            f"{'was' if run.rejected == 1 else 'were'} not applied: fix them and upload them "
+            "again (uploading the whole corrected file is safe: rows already in PARS are "
+            "recognised and not sent twice)."
+        )
+        status = UploadStatus.PARTIAL
+    _store_errors(run)
+    _finish(
+        run.upload,
+        status,
+        message,
+        layout=run.layout,
+        rows_total=run.rows_total,
+        added=run.added,
+        updated=run.updated,
+        deleted=run.deleted,
+        unchanged=run.unchanged,
+        rejected=run.rejected,
+        error_count=run.error_count,
+    )
+
+
+def _store_errors(run: FileRun) -> None:
+    UploadError.objects.bulk_create(
+        (
+            UploadError(
+                provider=run.upload.provider,
+                upload=run.upload,
+                row=error.row,
+                field=error.field[:100],
+                rule=error.rule[:100],
+                message=error.message,
+            )
+            for error in run.errors
+        ),
+        batch_size=1_000,
+    )
+
+
+def _finish_refused(run: FileRun) -> None:
+    if run.file_message:
+        message = f"The file could not be read: {run.file_message} Nothing was changed."
+    elif not run.rows_total:
+        message = f"The file contains no {run.noun} rows; nothing was changed."
+    else:
+        message = (
+            f"{run.rejected} of {run.rows_total} row{'s' if run.rows_total != 1 else ''} "
+            f"{'has' if run.rejected == 1 else 'have'} errors, so nothing in the file was "
+            "applied. Fix every error listed and upload the whole file again."
+        )
+        hidden = run.error_count - len(run.errors)
+        if hidden:
+            message += (
+                f" The report lists the first {len(run.errors):,} errors and {hidden:,} more."
+            )
+    _store_errors(run)
+    _finish(
+        run.upload,
+        UploadStatus.REJECTED,
+        message,
+        layout=run.layout,
+        rows_total=run.rows_total,
+        rejected=run.rejected,
+        error_count=run.error_count,
+    )
+
+
+def _finish(upload: Upload, status: str, message: str, **counts: Any) -> None:
+    Upload.objects.filter(pk=upload.pk).update(
+        status=status, message=message, finished_at=timezone.now(), **counts
+    )
