@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint typecheck check clean worker bench
+.PHONY: run test lint typecheck imports check clean worker bench
 
 $(PY):
 	@PYBIN=$$(bin/find-python) && echo "Using $$PYBIN" && "$$PYBIN" -m venv $(VENV)
@@ -34,8 +34,12 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(VENV)/bin/mypy
 
+## The layering of the apps (the contracts are in pyproject.toml).
+imports: $(VENV)/.dev-installed
+	$(VENV)/bin/lint-imports
+
 ## Everything CI checks besides the tests.
-check: lint typecheck
+check: lint typecheck imports
 	PARS_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 worker: $(VENV)/.base-installed

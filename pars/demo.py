@@ -16,6 +16,13 @@ from pars.activities.services import apply_activities
 from pars.activities.validation import validate_activity
 from pars.audit.models import AuditAction, AuditEvent
 from pars.intake.models import Channel
+from pars.learners.demo import demo_learners, seed_registry
+from pars.learners.services import apply_completions, save_registration
+from pars.learners.validation import (
+    load_recipients,
+    validate_completion,
+    validate_registration,
+)
 from pars.providers.models import (
     AccreditationDecision,
     AccreditationStatus,
@@ -139,14 +146,6 @@ def _learners(provider: Provider) -> None:
     The simulator's registry knows 16 of them: the other two end up *held* (learner not
     matched) once the task worker has delivered the records, for the demo of fixing them.
     """
-    from pars.learners.demo import demo_learners, seed_registry
-    from pars.learners.services import apply_completions, save_registration
-    from pars.learners.validation import (
-        load_recipients,
-        validate_completion,
-        validate_registration,
-    )
-
     today = timezone.localdate()
     finished = list(
         Activity.objects.filter(

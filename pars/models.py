@@ -4,7 +4,7 @@ from django.db import models
 
 
 class RateLimitCounter(models.Model):
-    """Requests counted in one fixed window of one rate limit (``pars.lib.ratelimit``).
+    """Requests counted in one fixed window of one rate limit (``pars.accounts.ratelimit``).
 
     Kept in the database so that every web process on every machine counts into the same
     row, with one atomic statement per request; rows of ended windows are pruned.

@@ -66,7 +66,7 @@ MIDDLEWARE = [
     # The web service's refusals made outside its views (no route: 404) in its error shape.
     "pars.lib.api_errors.ApiErrorMiddleware",
     # 429 with Retry-After for the API (per key), sign-in and password resets.
-    "pars.lib.ratelimit.RateLimitMiddleware",
+    "pars.accounts.ratelimit.RateLimitMiddleware",
     # Ends sessions 12 hours after login; then two-factor state and its enforcement.
     "pars.accounts.middleware.SessionLifetimeMiddleware",
     "django_otp.middleware.OTPMiddleware",

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime
 import itertools
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pars.accounts.models import Membership, Role, User
+from pars.activities.dictionary import Kind
 from pars.activities.models import Activity, ActivityFormat
+from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
+from pars.learners.models import ActivityRegistration, Recipient
 from pars.providers.models import (
     AccreditationDecision,
     AccreditationStatus,
@@ -88,10 +92,6 @@ def make_activity(provider: Provider, **fields: Any) -> Activity:
 
 def register(activity: Activity, code: str = "ABIM", **fields: Any) -> Any:
     """Register an activity with a recipient (the board's defaults: 10 points, MK type)."""
-    from decimal import Decimal
-
-    from pars.learners.models import ActivityRegistration, Recipient
-
     recipient = Recipient.objects.get(code=code)
     defaults: dict[str, Any] = {}
     if recipient.kind == "moc_board":
@@ -129,11 +129,6 @@ def as_json_record(row: dict[str, Any]) -> dict[str, Any]:
     """A learner record written as file text, as a JSON client sends it: credits as JSON
     numbers, credit types as an array, Yes/No as booleans (text that is no such value is
     left as it is)."""
-    from decimal import Decimal, InvalidOperation
-
-    from pars.activities.dictionary import Kind
-    from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
-
     yes, no = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
     record = dict(row)
     for name, value in row.items():

@@ -11,7 +11,7 @@ urlpatterns = [
     path("", accounts_views.home, name="home"),
     path("", include("pars.accounts.urls")),
     path("", include("pars.reporting.urls")),
-    path("", include("pars.providers.urls")),
+    path("", include("pars.accreditation.provider_urls")),
     path("", include("pars.activities.urls")),
     path("", include("pars.activities.upload_urls")),
     path("", include("pars.learners.urls")),
@@ -19,7 +19,7 @@ urlpatterns = [
     path("", include("pars.accreditation.review_urls")),
     path("", include("pars.datareports.urls")),
     path("", include("pars.datareports.research_urls")),
-    path("", include("pars.audit.urls")),
+    path("", include("pars.reporting.audit_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -223,6 +223,8 @@ def _bad(field: str, value: Any, problem: str) -> tuple[dict[str, Any], str, str
         # A spelling the web form reads but the schema does not state.
         ({"private_donations": "1,2,3"}, "private_donations", "api.field.invalid"),
         _bad("registration_fees", 1e13, "too_large"),  # over the largest amount
+        # Too large for a decimal division by the schema's 0.01 step: refused, not a 500.
+        _bad("registration_fees", 1e26, "too_large"),
         ({"registratoin_fees": "5"}, "registratoin_fees", "api.field.unknown"),
     ],
 )

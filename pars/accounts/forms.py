@@ -3,9 +3,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
+from pars.accounts import ratelimit
 from pars.accounts.models import Role, User
 from pars.accounts.tasks import send_password_reset_to_address
-from pars.lib import ratelimit, security_log
+from pars.lib import security_log
 
 
 class LoginForm(AuthenticationForm):

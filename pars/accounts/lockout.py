@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from pars.lib.ratelimit import typed_email
+from pars.accounts.ratelimit import typed_email
 
 
 def lockout_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str | None:

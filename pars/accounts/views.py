@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
-from pars.accounts import mfa, services
+from pars.accounts import mfa, ratelimit, services
 from pars.accounts.access import ProviderAccess, providers_visible_to, users_administered_by
 from pars.accounts.decorators import CURRENT_PROVIDER_SESSION_KEY, provider_view
 from pars.accounts.forms import (
@@ -25,7 +25,6 @@ from pars.accounts.forms import (
 )
 from pars.accounts.models import ApiKey, AuthenticatorDevice, Membership, Role
 from pars.accounts.tokens import invitation_token_generator, password_reset_token_generator
-from pars.lib import ratelimit
 
 
 class LoginView(auth_views.LoginView):

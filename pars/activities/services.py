@@ -20,10 +20,10 @@ from django.utils import timezone
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity, ActivityChange, CommercialSupport
 from pars.activities.validation import HAS_LEARNER_RECORDS_RULE, RULES, CleanActivity
+from pars.activities.year_lock import LOCKED_RULE, locked_message, locked_years
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
 from pars.intake.rules import FieldError
-from pars.reporting.locks import LOCKED_RULE, locked_message, locked_years
 
 _VALUE_FIELDS = [
     f.name

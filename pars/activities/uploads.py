@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar, cast
 
+from pars.activities.parsers.tsv import read_tsv
+from pars.activities.parsers.xlsx import read_xlsx
+from pars.activities.parsers.xml import read_xml
 from pars.activities.services import apply_activities, refusals
 from pars.activities.validation import RULES, CleanActivity, validate_activity
 from pars.audit.models import AuditAction
@@ -28,8 +31,6 @@ from pars.intake.store import local_path
 def _open_activity_rows(upload: Upload) -> Iterator[OpenedRows]:
     """(layout name, parsed rows, the open byte stream if any) of an activity file."""
     if upload.file_format == Channel.XLSX:
-        from pars.activities.parsers.xlsx import read_xlsx
-
         with local_path(upload) as path:
             layout, rows = read_xlsx(path)
             yield layout.name, rows, None
@@ -37,12 +38,8 @@ def _open_activity_rows(upload: Upload) -> Iterator[OpenedRows]:
     with upload.file.open("rb") as opened:
         stream = cast(BinaryIO, opened)
         if upload.file_format == Channel.XML:
-            from pars.activities.parsers.xml import read_xml
-
             yield "", read_xml(stream), stream
         else:
-            from pars.activities.parsers.tsv import read_tsv
-
             layout, rows = read_tsv(stream)
             yield layout.name, rows, stream
 

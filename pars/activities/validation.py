@@ -11,7 +11,7 @@ import datetime
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -35,14 +35,26 @@ from pars.activities.dictionary import (
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
 )
-from pars.intake.coerce import NO_WORDS, YES_WORDS, is_blank, label_lookup
+from pars.intake.coerce import (
+    DATE_FORMS,
+    Invalid,
+    is_blank,
+    label_lookup,
+    list_items,
+    read_boolean,
+    read_choice,
+    read_date,
+    read_decimal,
+    read_text,
+    read_whole,
+    shown,
+)
 from pars.intake.fields import FieldSpec, Kind, Status
-from pars.intake.rules import FieldError, Rule
+from pars.intake.rules import FieldError, FieldRule, Rule, catalogue, field_rules
+from pars.intake.rules import rules_for_year as rules_of_year
 from pars.lib.text import (
     CONTROL_CHARACTER_FIELD,
     CONTROL_CHARACTER_MESSAGE,
-    control_character,
-    control_character_message,
 )
 
 # ---------------------------------------------------------------------------
@@ -58,7 +70,7 @@ _KIND_FORMS = {
     Kind.MONEY: "a whole number of US dollars, 0 or more",
     Kind.DECIMAL: "a number",
     Kind.BOOLEAN: "Yes or No",
-    Kind.DATE: "a date as mm/dd/yyyy or yyyy-mm-dd",
+    Kind.DATE: DATE_FORMS,
     Kind.YEAR: "a 4-digit year",
     Kind.URL: "a web address starting with http:// or https://",
 }
@@ -73,31 +85,26 @@ def _status_words(status: Status | None) -> str:
     }[status]
 
 
-def _field_rules(spec: FieldSpec, prefix: str = "") -> list[Rule]:
-    name = prefix + spec.name
-    years = {"first_year": spec.first_year, "last_year": spec.last_year}
+def _implied_rules(spec: FieldSpec) -> list[FieldRule]:
+    """The rules an activity field's kind and limits imply."""
     rules = []
     if spec.required_for is not None:
         message = f"{spec.label} is required{_status_words(spec.required_for)}."
-        rules.append(Rule(f"activity.{name}.required", name, message, **years))
+        rules.append(FieldRule("required", message, dated=True))
     if spec.kind in _KIND_FORMS and spec.kind is not Kind.TEXT:
-        message = f"{spec.label} must be {_KIND_FORMS[spec.kind]}."
-        rules.append(Rule(f"activity.{name}.invalid", name, message))
+        rules.append(FieldRule("invalid", f"{spec.label} must be {_KIND_FORMS[spec.kind]}."))
     if spec.choices:
-        message = f"{spec.label} must be one of the allowed values."
-        rules.append(Rule(f"activity.{name}.not_allowed", name, message))
+        rules.append(FieldRule("not_allowed", f"{spec.label} must be one of the allowed values."))
     if spec.max_length:
         message = f"{spec.label} must be at most {spec.max_length} characters."
-        rules.append(Rule(f"activity.{name}.too_long", name, message))
+        rules.append(FieldRule("too_long", message))
     if spec.max_value is not None:
-        message = f"{spec.label} must be at most {spec.max_value}."
-        rules.append(Rule(f"activity.{name}.too_large", name, message))
+        rules.append(FieldRule("too_large", f"{spec.label} must be at most {spec.max_value}."))
     elif spec.kind in (Kind.INTEGER, Kind.MONEY):
         message = f"{spec.label} must be at most {MAX_WHOLE_NUMBER:,}."
-        rules.append(Rule(f"activity.{name}.too_large", name, message))
+        rules.append(FieldRule("too_large", message))
     if spec.step is not None:
-        message = f"{spec.label} must be a multiple of {spec.step}."
-        rules.append(Rule(f"activity.{name}.step", name, message))
+        rules.append(FieldRule("step", f"{spec.label} must be a multiple of {spec.step}."))
     return rules
 
 
@@ -221,126 +228,55 @@ _CROSS_FIELD_RULES = [
 ]
 
 
-def _build_rules() -> dict[str, Rule]:
-    rules: list[Rule] = []
-    for spec in FIELDS:
-        if spec.kind is not Kind.SUPPORTERS:
-            rules.extend(_field_rules(spec))
-    for spec in SUPPORTER_FIELDS:
-        rules.extend(_field_rules(spec, prefix="supporters."))
-    rules.extend(_CROSS_FIELD_RULES)
-    return {rule.id: rule for rule in rules}
-
-
-RULES: dict[str, Rule] = _build_rules()
+RULES: dict[str, Rule] = catalogue(
+    field_rules(
+        "activity",
+        ((spec.name, spec) for spec in FIELDS if spec.kind is not Kind.SUPPORTERS),
+        _implied_rules,
+    ),
+    field_rules(
+        "activity", ((f"supporters.{spec.name}", spec) for spec in SUPPORTER_FIELDS), _implied_rules
+    ),
+    _CROSS_FIELD_RULES,
+)
 
 
 # ---------------------------------------------------------------------------
 # Coercion of raw values
 
 
-class _Invalid(Exception):
-    """A value that cannot be read as its field's kind; carries the rule suffix (or, for
-    a rule shared by many fields, the whole rule ID)."""
-
-    def __init__(self, suffix: str, message: str, rule: str | None = None) -> None:
-        self.suffix = suffix
-        self.message = message
-        self.rule = rule
-
-    def rule_id(self, rule_field: str) -> str:
-        return self.rule or f"activity.{rule_field}.{self.suffix}"
-
-
-_DATE_PATTERNS = (
-    (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"), ("m", "d", "y")),
-    (
-        re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$"),
-        ("y", "m", "d"),
-    ),
-)
+# The shared readers (`pars.intake.coerce`) applied with an activity field's limits.
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
-def _shown(value: Any) -> str:
-    """A value as an error message quotes it, the same whichever channel it came from."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool):
-        value = "Yes" if value else "No"
-    return f"'{str(value).strip()}'"
-
-
 def _as_text(spec: FieldSpec, value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # a number typed into a text cell of a spreadsheet or JSON
-    text = str(value).strip()
-    character = control_character(text)
-    if character is not None:
-        raise _Invalid(
-            "control_character",
-            control_character_message(spec.label, character),
-            rule=CONTROL_CHARACTER_RULE,
-        )
-    if spec.max_length and len(text) > spec.max_length:
-        raise _Invalid("too_long", f"{spec.label} must be at most {spec.max_length} characters.")
-    return text
+    return read_text(spec.label, value, max_length=spec.max_length)
 
 
 def _as_date(spec: FieldSpec, value: Any) -> datetime.date:
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    text = str(value).strip()
-    for pattern, order in _DATE_PATTERNS:
-        match = pattern.match(text)
-        if match:
-            parts = dict(zip(order, (int(group) for group in match.groups()), strict=True))
-            try:
-                return datetime.date(parts["y"], parts["m"], parts["d"])
-            except ValueError:
-                break
-    raise _Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[Kind.DATE]}; got {_shown(text)}.")
+    return read_date(spec.label, value)
 
 
 def _as_decimal(spec: FieldSpec, value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise _Invalid("invalid", f"{spec.label} must be a number.")
-    try:
-        number = Decimal(str(value).strip().replace(",", ""))
-    except InvalidOperation:
-        raise _Invalid("invalid", f"{spec.label} must be a number; got {_shown(value)}.") from None
-    if not number.is_finite() or number < 0 or (spec.positive and number == 0):
-        least = "more than 0" if spec.positive else "0 or more"
-        raise _Invalid("invalid", f"{spec.label} must be a number of {least}; got {_shown(value)}.")
-    if spec.max_value is not None and number > spec.max_value:
-        raise _Invalid("too_large", f"{spec.label} must be at most {spec.max_value}.")
-    if number != number.quantize(Decimal("0.01")):
-        raise _Invalid("invalid", f"{spec.label} has at most two decimals; got {_shown(value)}.")
-    if spec.step is not None and number % spec.step:
-        raise _Invalid("step", f"{spec.label} must be a multiple of {spec.step}; got {value}.")
+    number = read_decimal(
+        spec.label,
+        value,
+        max_value=spec.max_value,
+        step=spec.step,
+        positive=spec.positive,
+        places=2,
+    )
     return number.normalize() if number == number.to_integral() else number
 
 
 def _as_whole(spec: FieldSpec, value: Any) -> int:
-    text = str(value).strip().replace(",", "")
-    if spec.kind is Kind.MONEY:
-        text = text.removeprefix("$")
-    if isinstance(value, bool):
-        text = "not a number"
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        number = Decimal(-1)
-    if not number.is_finite() or number < 0 or number != number.to_integral():
-        raise _Invalid(
-            "invalid", f"{spec.label} must be {_KIND_FORMS[spec.kind]}; got {_shown(value)}."
-        )
-    # Compare before int(): "1e2000000" is a valid Decimal that would take minutes to expand.
-    if number > (spec.max_value if spec.max_value is not None else MAX_WHOLE_NUMBER):
-        raise _Invalid("too_large", f"{spec.label} must be at most {MAX_WHOLE_NUMBER:,}.")
-    return int(number)
+    return read_whole(
+        spec.label,
+        value,
+        max_value=spec.max_value if spec.max_value is not None else MAX_WHOLE_NUMBER,
+        form=_KIND_FORMS[spec.kind],
+        prefix="$" if spec.kind is Kind.MONEY else "",
+    )
 
 
 def _as_year(spec: FieldSpec, value: Any) -> int:
@@ -351,19 +287,12 @@ def _as_year(spec: FieldSpec, value: Any) -> int:
         not re.fullmatch(r"\d{4}", text)
         or not FIRST_REPORTING_YEAR <= int(text) <= LAST_REPORTING_YEAR
     ):
-        raise _Invalid("invalid", f"{spec.label} must be a 4-digit year; got {_shown(value)}.")
+        raise Invalid("invalid", f"{spec.label} must be a 4-digit year; got {shown(value)}.")
     return int(text)
 
 
 def _as_boolean(spec: FieldSpec, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in YES_WORDS:
-        return True
-    if text in NO_WORDS:
-        return False
-    raise _Invalid("invalid", f"{spec.label} must be Yes or No; got {_shown(value)}.")
+    return read_boolean(spec.label, value)
 
 
 def _choice_lookup(spec: FieldSpec) -> dict[str, str]:
@@ -381,13 +310,7 @@ def _choice(spec: FieldSpec, value: Any) -> str:
     lookup = _LOOKUPS.get(key)
     if lookup is None:
         lookup = _LOOKUPS[key] = _choice_lookup(spec)
-    text = str(value).strip()
-    code = lookup.get(text.lower())
-    if code is None:
-        raise _Invalid(
-            "not_allowed", f"{spec.label}: {_shown(text)} is not allowed. {_allowed(spec)}"
-        )
-    return code
+    return read_choice(spec.label, value, lookup, _allowed(spec))
 
 
 def _allowed(spec: FieldSpec) -> str:
@@ -396,10 +319,7 @@ def _allowed(spec: FieldSpec) -> str:
     return "Allowed: " + ", ".join(spec.choices.values()) + "."
 
 
-def _items(value: Any) -> list[Any]:
-    if isinstance(value, list | tuple):
-        return [item for item in value if not is_blank(item)]
-    return [part.strip() for part in str(value).split(";") if part.strip()]
+_items = list_items
 
 
 def _choice_list(spec: FieldSpec, value: Any) -> list[str]:
@@ -428,9 +348,9 @@ def _outcomes(spec: FieldSpec, value: Any) -> list[dict[str, Any]]:
         for raw_type in types_raw if isinstance(types_raw, list) else [types_raw]:
             code = str(raw_type).strip().lower()
             if code not in MEASUREMENT_TYPES:
-                raise _Invalid(
+                raise Invalid(
                     "measurement_type",
-                    f"{spec.label}: measurement type {_shown(raw_type)} must be Objective "
+                    f"{spec.label}: measurement type {shown(raw_type)} must be Objective "
                     "or Subjective.",
                 )
             types.append(code)
@@ -443,7 +363,7 @@ def _url(spec: FieldSpec, value: Any) -> str:
     try:
         _url_validator(text)
     except ValidationError:
-        raise _Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[Kind.URL]}.") from None
+        raise Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[Kind.URL]}.") from None
     return text
 
 
@@ -489,7 +409,7 @@ def _memoized(spec: FieldSpec, value: str) -> Any:
     except KeyError:
         try:
             result = _COERCE[spec.kind](spec, value)
-        except _Invalid as invalid:
+        except Invalid as invalid:
             # Keep the words, not the exception: a re-raised exception keeps every
             # earlier row's frame alive through its traceback.
             result = _Refusal(invalid.suffix, invalid.message, invalid.rule)
@@ -497,7 +417,7 @@ def _memoized(spec: FieldSpec, value: str) -> Any:
             _MEMO.clear()
         _MEMO[key] = result
     if isinstance(result, _Refusal):
-        raise _Invalid(result.suffix, result.message, result.rule)
+        raise Invalid(result.suffix, result.message, result.rule)
     return result
 
 
@@ -521,7 +441,7 @@ def _memoized_list(spec: FieldSpec, value: str) -> list[Any]:
             _MEMO.clear()
         try:
             result = _COERCE[spec.kind](spec, value)
-        except _Invalid as invalid:
+        except Invalid as invalid:
             _MEMO[key] = _Refusal(invalid.suffix, invalid.message, invalid.rule)
             raise
         frozen = tuple(
@@ -530,7 +450,7 @@ def _memoized_list(spec: FieldSpec, value: str) -> list[Any]:
         )
         _MEMO[key] = frozen
     if isinstance(frozen, _Refusal):
-        raise _Invalid(frozen.suffix, frozen.message, frozen.rule)
+        raise Invalid(frozen.suffix, frozen.message, frozen.rule)
     return [
         {"outcome": item[0], "measurement_types": list(item[1])}
         if isinstance(item, tuple)
@@ -556,9 +476,6 @@ _PLAIN_FIELDS = [
 ]
 _REQUIRED_FIELDS = [spec for spec in FIELDS if spec.required_for is not None]
 _REQUIRED_BY_YEAR: dict[int | None, list[FieldSpec]] = {}
-
-
-_EMPTY: tuple[Any, ...] = (None, "", [])
 
 
 def _required_in(year: int | None) -> list[FieldSpec]:
@@ -595,8 +512,8 @@ class _Checker:
             return None
         try:
             return _COERCE[spec.kind](spec, value)
-        except _Invalid as invalid:
-            self.error(field_name, invalid.rule_id(rule_field), invalid.message)
+        except Invalid as invalid:
+            self.error(field_name, invalid.rule_id("activity", rule_field), invalid.message)
             return None
 
 
@@ -673,8 +590,8 @@ def validate_activity(
             continue
         try:
             values[spec.name] = coerce(spec, value)
-        except _Invalid as invalid:
-            check.error(spec.name, invalid.rule_id(spec.name), invalid.message)
+        except Invalid as invalid:
+            check.error(spec.name, invalid.rule_id("activity", spec.name), invalid.message)
             values[spec.name] = None
     values["legacy_activity_type"] = legacy_code
 
@@ -700,18 +617,9 @@ def validate_activity(
     else:
         values["status"] = "draft"
     values["meets_mips"] = bool(values.get("meets_mips"))
-    for list_field in (
-        "delivery_methods",
-        "joint_providers",
-        "learning_formats",
-        "outcome_measures",
-        "competencies",
-    ):
-        values[list_field] = values.get(list_field) or []
-    for text_field in ("accme_activity_id", "description", "city", "state", "country"):
-        values[text_field] = values.get(text_field) or ""
-    for choice_field in ("providership", "fee", "registration", "activity_url"):
-        values[choice_field] = values.get(choice_field) or ""
+    for spec, _, _ in _PLAIN_FIELDS:
+        if values.get(spec.name) is None:
+            values[spec.name] = spec.empty  # "" for text and codes, [] for lists
     return CleanActivity(values["provider_activity_id"], "upsert", values, supporters), []
 
 
@@ -784,8 +692,7 @@ def _missing_requirements(
     year = values.get("reporting_year")
     missing: list[tuple[Status, str, str]] = []
     for spec in _required_in(year):
-        # Clean values: a missing one is None, or an empty text or list.
-        if values.get(spec.name) in _EMPTY:
+        if spec.is_empty(values.get(spec.name)):
             assert spec.required_for is not None
             missing.append((spec.required_for, spec.name, f"activity.{spec.name}.required"))
     activity_format = values.get("activity_format")
@@ -827,12 +734,4 @@ def _missing_requirements(
 
 def rules_for_year(year: int | None) -> Iterable[Rule]:
     """The rules that apply to activities of a reporting year (all rules for None)."""
-    for rule in RULES.values():
-        if year is None:
-            yield rule
-            continue
-        if rule.first_year is not None and year < rule.first_year:
-            continue
-        if rule.last_year is not None and year > rule.last_year:
-            continue
-        yield rule
+    return rules_of_year(RULES, year)

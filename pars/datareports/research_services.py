@@ -7,6 +7,7 @@ import tempfile
 
 from django.core.files import File
 from django.db import transaction
+from django.tasks import task
 from django.utils import timezone
 
 from pars.accounts.models import User
@@ -18,8 +19,6 @@ logger = logging.getLogger(__name__)
 
 def request_research_export(user: User, first_year: int, last_year: int) -> ResearchExport:
     """Record the request and queue its generation once the request's data is committed."""
-    from pars.datareports.tasks import generate_research_export_task
-
     export = ResearchExport.objects.create(
         requested_by=user, first_year=first_year, last_year=last_year
     )
@@ -55,3 +54,10 @@ def generate_research_export(export_id: int) -> str:
     export.finished_at = timezone.now()
     export.save()
     return export.status
+
+
+# The background entry point, beside its work (request_research_export queues it).
+@task()
+def generate_research_export_task(export_id: int) -> str:
+    """Build the research data set of one request; returns its status."""
+    return generate_research_export(export_id)

@@ -1,11 +1,6 @@
-"""Background entry points of the data reports: generating a research data set."""
+"""The data reports' background task is defined beside its work, in research_services.py;
+named here too so tasks queued under this path still run."""
 
-from django.tasks import task
+from pars.datareports.research_services import generate_research_export_task
 
-from pars.datareports.research_services import generate_research_export
-
-
-@task()
-def generate_research_export_task(export_id: int) -> str:
-    """Build the research data set of one request; returns its status."""
-    return generate_research_export(export_id)
+__all__ = ["generate_research_export_task"]

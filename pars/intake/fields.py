@@ -11,6 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 
 class Kind(enum.Enum):
@@ -37,6 +38,12 @@ class Status(enum.IntEnum):
     CLOSED = 3
 
 
+# The clean value of a field left blank, by kind: text-like fields hold "", lists [],
+# numbers, dates and Yes/No None (no answer).
+_EMPTY_TEXT = frozenset({Kind.TEXT, Kind.CHOICE, Kind.URL})
+_EMPTY_LIST = frozenset({Kind.CHOICE_LIST, Kind.TEXT_LIST, Kind.OUTCOMES, Kind.SUPPORTERS})
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -56,6 +63,19 @@ class FieldSpec:
     last_year: int | None = None
     # Legacy-only fields (the seed's generation) are kept on the record.
     legacy: bool = False
+
+    @property
+    def empty(self) -> Any:
+        """The clean value of the field left blank (a new list each time)."""
+        if self.kind in _EMPTY_TEXT:
+            return ""
+        if self.kind in _EMPTY_LIST:
+            return []
+        return None
+
+    def is_empty(self, value: Any) -> bool:
+        """A clean value that holds nothing: None or the kind's empty value."""
+        return value is None or value == self.empty
 
     def collected_in(self, year: int | None) -> bool:
         if year is None:

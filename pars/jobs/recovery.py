@@ -33,10 +33,12 @@ from django.core.cache import cache
 from django.db import connections
 from django.tasks import TaskResultStatus
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from pars.intake.models import Upload, UploadStatus
 from pars.intake.progress import lease_seconds
 from pars.intake.recover import Recovery, recover_stale_uploads
+from pars.intake.tasks import process_upload_task
 from pars.jobs.models import TaskWorker
 from pars.learners.delivery import DeliveryRecovery, recover_stale_deliveries
 
@@ -146,8 +148,6 @@ def _work_in_hand(task_path: str, args_kwargs: Any) -> bool:
     The upload is queued again by recover_stale_uploads once its own lease runs out;
     the row is marked only after that, so it never says FAILED for work still pending.
     """
-    from pars.intake.tasks import process_upload_task
-
     if task_path != process_upload_task.module_path:
         return False
     args = (args_kwargs or {}).get("args") or []
@@ -167,8 +167,6 @@ def prune_dead_tasks(stale_seconds: float | None = None) -> list[str]:
     conditional on the row still being the same RUNNING one, so it happens once; should
     the worker be alive after all, it still records its own result when it finishes.
     """
-    from django_tasks_db.models import DBTaskResult
-
     now = timezone.now()
     cutoff = now - timedelta(seconds=lease_seconds() if stale_seconds is None else stale_seconds)
     live = dict(

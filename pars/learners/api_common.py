@@ -22,7 +22,14 @@ from django.http import HttpResponse, JsonResponse
 from ninja import Field, Schema
 from pydantic import create_model
 
-from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD, json_help, nullable, value_schema
+from pars.activities.api import (
+    RULE_BODY,
+    RULE_UNKNOWN_FIELD,
+    json_help,
+    nullable,
+    text_schema,
+    value_schema,
+)
 from pars.intake.fields import FieldSpec, Kind
 from pars.intake.idempotency import Outcome
 from pars.intake.rules import FieldError
@@ -114,7 +121,6 @@ def strict(
     """`schema` (of an input model) as the endpoint reads it: no other names (rule
     api.field.unknown), `required` fields not blank, and of each group in `one_of_each` at
     least one field given and not blank."""
-    from pars.activities.api import text_schema
 
     def given(name: str) -> dict[str, Any]:
         field = dict(schema["properties"][name])

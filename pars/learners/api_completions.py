@@ -38,6 +38,7 @@ from pars.activities.upload_api import (
     accept_upload,
     format_fields,
 )
+from pars.intake.coerce import as_date
 from pars.intake.fields import Kind
 from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
 from pars.intake.models import Channel
@@ -82,7 +83,6 @@ from pars.learners.uploads import KIND as LEARNER_UPLOADS
 from pars.learners.validation import (
     RULES,
     CleanCompletion,
-    as_date,
     load_recipients,
     month_day,
     validate_completion,

@@ -31,6 +31,7 @@ from pars.learners.api_common import (
     timestamp,
     unknown_fields,
 )
+from pars.learners.forms import WebhookForm
 from pars.learners.models import WebhookEndpoint
 from pars.lib.text import CONTROL_CHARACTER_RULE, control_character, control_character_message
 
@@ -105,8 +106,6 @@ def list_webhooks(request: HttpRequest) -> HttpResponse:
 
 
 def _create(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
-    from pars.learners.forms import WebhookForm
-
     data, problem = parse_json(body)
     if problem:
         return problem

@@ -231,7 +231,9 @@ REGISTRATION_FIELDS: tuple[FieldSpec, ...] = (
         "The score or participation a learner needs, in per cent.",
         max_value=Decimal(100),
     ),
-    FieldSpec("feedback_type", "Feedback Type", Kind.TEXT, "How learners get feedback."),
+    FieldSpec(
+        "feedback_type", "Feedback Type", Kind.TEXT, "How learners get feedback.", max_length=100
+    ),
     FieldSpec("disclosure_date", "Disclosure Date", Kind.DATE, "When learners were told."),
     FieldSpec(
         "credit_claim_date",

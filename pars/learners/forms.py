@@ -24,6 +24,7 @@ from django import forms
 from pars.activities.forms import ErrorItem, RawListField, format_decimal
 from pars.intake.fields import FieldSpec, Kind
 from pars.intake.rules import FieldError
+from pars.intake.store import FORMAT_CHOICES
 from pars.learners.dictionary import (
     COMPLETION_FIELDS_BY_NAME,
     REGISTRATION_FIELDS,
@@ -185,7 +186,7 @@ def registration_display(registration: ActivityRegistration) -> list[tuple[str, 
     rows = []
     for spec in REGISTRATION_FIELDS:
         value = getattr(registration, spec.name)
-        if spec.name not in asked or value in (None, "", []):
+        if spec.name not in asked or spec.is_empty(value):
             continue
         if isinstance(value, list):
             shown = "; ".join(str(item) for item in value)
@@ -309,8 +310,6 @@ class LearnerUploadForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from pars.intake.store import FORMAT_CHOICES
-
         super().__init__(*args, **kwargs)
         choices = [
             (value, label.replace(" (MEMS / ACCME activity report)", " (learner report)"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pars.learners.dictionary import SEED_RECIPIENTS
+from pars.learners.models import Recipient
 
 
 def seed_recipients(recipient_model: Any = None) -> None:
@@ -13,8 +14,6 @@ def seed_recipients(recipient_model: Any = None) -> None:
     The migration passes its historical model; tests call it after a flush.
     """
     if recipient_model is None:
-        from pars.learners.models import Recipient
-
         recipient_model = Recipient
     for row in SEED_RECIPIENTS:
         values = dict(row)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
@@ -31,6 +31,7 @@ from pars.activities.services import activities_by_key
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
 from pars.intake.models import Upload
+from pars.learners.delivery import schedule_delivery
 from pars.learners.models import (
     ActivityRegistration,
     CompletionEvent,
@@ -40,6 +41,7 @@ from pars.learners.models import (
     Recipient,
 )
 from pars.learners.validation import (
+    COMPLETION_VALUE_FIELDS,
     RULES,
     CleanCompletion,
     CleanRegistration,
@@ -48,25 +50,11 @@ from pars.learners.validation import (
     load_recipients,
     validate_completion,
 )
+from pars.learners.webhooks import notify_status_changes
 
 # Fields compared to tell a correction from a resend of the same record.
-_VALUE_FIELDS = (
-    "first_name",
-    "last_name",
-    "birth_month",
-    "birth_day",
-    "learner_id",
-    "npi",
-    "license_state",
-    "cme_credits",
-    "moc_points",
-    "moc_credit_types",
-    "profession",
-    "practice_state",
-    "dea_registration",
-    "practice_area",
-    "surgical_procedures",
-    "time_in_practice",
+_VALUE_FIELDS = tuple(
+    name for name in COMPLETION_VALUE_FIELDS if name not in ("learner_key", "completion_date")
 )
 COPY_THRESHOLD = 500  # rows from which a PostgreSQL insert goes through COPY
 
@@ -455,13 +443,9 @@ def apply_completions(
         _insert(access, new, channel=channel, upload=upload)
         result.added = len(new)
         if schedule and result.recipients:
-            from pars.learners.delivery import schedule_delivery
-
             codes = sorted(result.recipients)
             transaction.on_commit(lambda: schedule_delivery(codes))
         if result.changed_ids:
-            from pars.learners.webhooks import notify_status_changes
-
             notify_status_changes(access.provider, result.changed_ids)
     return result
 
@@ -592,24 +576,7 @@ _COPY_COLUMNS = (
     "provider_id",
     "activity_id",
     "recipient_id",
-    "learner_key",
-    "first_name",
-    "last_name",
-    "birth_month",
-    "birth_day",
-    "learner_id",
-    "npi",
-    "license_state",
-    "completion_date",
-    "cme_credits",
-    "moc_points",
-    "moc_credit_types",
-    "profession",
-    "practice_state",
-    "dea_registration",
-    "practice_area",
-    "surgical_procedures",
-    "time_in_practice",
+    *COMPLETION_VALUE_FIELDS,
     "status",
     "status_reason",
     "status_code",
@@ -710,28 +677,18 @@ def _copy_text(value: str) -> str:
 
 def completion_raw(completion: LearnerCompletion) -> dict[str, Any]:
     """A stored record as raw input again (for corrections: change some, keep the rest)."""
-    activity = completion.activity
-    return {
+    raw: dict[str, Any] = {
         "action": "add",
-        "provider_activity_id": activity.provider_activity_id,
+        "provider_activity_id": completion.activity.provider_activity_id,
         "recipient": completion.recipient.code,
-        "first_name": completion.first_name,
-        "last_name": completion.last_name,
-        "birth_date": f"{completion.birth_month:02d}-{completion.birth_day:02d}",
-        "learner_id": completion.learner_id,
-        "npi": completion.npi,
-        "license_state": completion.license_state,
-        "completion_date": completion.completion_date,
-        "cme_credits": completion.cme_credits,
-        "moc_points": completion.moc_points,
-        "moc_credit_types": list(completion.moc_credit_types),
-        "profession": completion.profession,
-        "practice_state": completion.practice_state,
-        "dea_registration": completion.dea_registration,
-        "practice_area": completion.practice_area,
-        "surgical_procedures": completion.surgical_procedures,
-        "time_in_practice": completion.time_in_practice,
     }
+    for name in COMPLETION_VALUE_FIELDS:
+        if name == "birth_month":
+            raw["birth_date"] = f"{completion.birth_month:02d}-{completion.birth_day:02d}"
+        elif name not in ("learner_key", "birth_day"):
+            value = getattr(completion, name)
+            raw[name] = list(value) if isinstance(value, list) else value
+    return raw
 
 
 def submit_completion(
@@ -845,7 +802,6 @@ def correct_completion(
         _new_version(locked, values, kind, channel=channel, user=access.user, changed=changed)
         code = locked.recipient.code
         transaction.on_commit(lambda: _schedule([code]))
-        from pars.learners.webhooks import notify_status_changes
 
         notify_status_changes(access.provider, [locked.pk])
     return locked
@@ -873,7 +829,6 @@ def withdraw_completion(
             if locked.status == CompletionStatus.WITHDRAWAL_QUEUED:
                 code = locked.recipient.code
                 transaction.on_commit(lambda: _schedule([code]))
-            from pars.learners.webhooks import notify_status_changes
 
             notify_status_changes(access.provider, [locked.pk])
     return locked
@@ -909,14 +864,12 @@ def fix_learner_identity(
 
 
 def _schedule(codes: list[str]) -> None:
-    from pars.learners.delivery import schedule_delivery
 
     schedule_delivery(codes)
 
 
 def status_counts(access: ProviderAccess) -> dict[str, int]:
     """How many of the provider's records are in each status (for the dashboard)."""
-    from django.db.models import Count
 
     rows = access.records(LearnerCompletion).values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}

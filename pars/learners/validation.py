@@ -20,35 +20,45 @@ from __future__ import annotations
 import calendar
 import datetime
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from pars.activities.dictionary import US_STATE_NAMES, US_STATES
-from pars.intake.coerce import NO_WORDS, YES_WORDS, is_blank, label_lookup
+from django.utils import timezone
+
+from pars.activities.dictionary import US_STATE_NAMES
+from pars.intake.coerce import (
+    Invalid,
+    is_blank,
+    label_lookup,
+    list_items,
+    parse_date,
+    read_boolean,
+    read_choice,
+    read_date,
+    read_decimal,
+    read_text,
+    read_whole,
+    whole_text,
+)
 from pars.intake.fields import FieldSpec, Kind
-from pars.intake.rules import FieldError, Rule
+from pars.intake.rules import FieldError, FieldRule, Rule, catalogue, field_rules
 from pars.learners.dictionary import (
     COMPLETION_FIELDS,
     COMPLETION_FIELDS_BY_NAME,
-    DEA_REGISTRATIONS,
-    PROFESSIONS,
     RECORD_ACTIONS,
     REGISTRATION_FIELDS,
-    REMS_PRACTICE_AREAS,
-    TIME_IN_PRACTICE,
 )
 from pars.lib.text import (
     CONTROL_CHARACTER_FIELD,
     CONTROL_CHARACTER_MESSAGE,
     CONTROL_CHARACTER_RULE,
-    control_character,
-    control_character_message,
 )
 
 __all__ = [
+    "COMPLETION_VALUE_FIELDS",
     "RULES",
     "CleanCompletion",
     "CleanRegistration",
@@ -270,144 +280,87 @@ _RULE_LIST = [
 ]
 
 
-def _field_rules(spec: FieldSpec) -> list[Rule]:
+# The learner catalogue's words for an unreadable value, by kind.
+_INVALID_WORDS = {
+    Kind.DATE: "must be a date.",
+    Kind.DECIMAL: "must be a number.",
+    Kind.BOOLEAN: "is Yes or No.",
+}
+
+
+def _implied_rules(spec: FieldSpec) -> list[FieldRule]:
+    """The rules a completion field's kind and limits imply."""
     rules = []
-    if spec.kind is Kind.DATE:
-        rules.append(
-            Rule(f"learner.{spec.name}.invalid", spec.name, f"{spec.label} must be a date.")
-        )
-    if spec.kind is Kind.DECIMAL:
-        rules.append(
-            Rule(f"learner.{spec.name}.invalid", spec.name, f"{spec.label} must be a number.")
-        )
-        if spec.step:
-            rules.append(
-                Rule(
-                    f"learner.{spec.name}.step",
-                    spec.name,
-                    f"{spec.label} must be a multiple of {spec.step}.",
-                )
-            )
-    if spec.kind is Kind.BOOLEAN:
-        rules.append(Rule(f"learner.{spec.name}.invalid", spec.name, f"{spec.label} is Yes or No."))
+    if spec.kind in _INVALID_WORDS:
+        rules.append(FieldRule("invalid", f"{spec.label} {_INVALID_WORDS[spec.kind]}"))
+    if spec.kind is Kind.DECIMAL and spec.step:
+        rules.append(FieldRule("step", f"{spec.label} must be a multiple of {spec.step}."))
     if spec.choices:
-        rules.append(
-            Rule(
-                f"learner.{spec.name}.not_allowed",
-                spec.name,
-                f"{spec.label} must be one of the allowed values.",
-            )
-        )
-        rules.append(
-            Rule(f"learner.{spec.name}.required", spec.name, f"{spec.label} is required here.")
-        )
+        rules.append(FieldRule("not_allowed", f"{spec.label} must be one of the allowed values."))
+        rules.append(FieldRule("required", f"{spec.label} is required here."))
     if spec.max_length:
-        rules.append(
-            Rule(
-                f"learner.{spec.name}.too_long",
-                spec.name,
-                f"{spec.label} must be at most {spec.max_length} characters.",
-            )
-        )
+        message = f"{spec.label} must be at most {spec.max_length} characters."
+        rules.append(FieldRule("too_long", message))
     return rules
 
 
-def _registration_rules() -> list[Rule]:
-    rules = [
-        Rule("registration.recipient.unknown", "recipient", "Unknown recipient."),
-        Rule(
-            "registration.attestation.required",
-            "attest",
-            "Registering requires attesting to the recipient's requirements.",
-        ),
-        Rule(
-            "registration.credit_types.not_allowed",
-            "credit_types",
-            "A credit type must be one the board uses.",
-        ),
-        Rule(
-            "registration.practice_areas.not_allowed",
-            "practice_areas",
-            "A practice area must be one the board lists.",
-        ),
-        Rule(
-            "registration.feedback_type.not_allowed",
-            "feedback_type",
-            "A feedback type must be one the board lists.",
-        ),
-        Rule(
-            "registration.moc_points.over_credits",
-            "moc_points",
-            "MOC points may not exceed the activity's AMA credits.",
-        ),
-        Rule(
-            "registration.rems_rpc_id.invalid", "rems_rpc_id", "RPC ID has the form EG-######-###."
-        ),
-        Rule(
-            "registration.activity.has_completions",
-            "recipient",
-            "Completions were reported for this registration; withdraw them first.",
-        ),
+def _implied_registration_rules(spec: FieldSpec) -> list[FieldRule]:
+    return [
+        FieldRule("required", f"{spec.label} is required."),
+        FieldRule("invalid", f"{spec.label} is not valid."),
     ]
-    for spec in REGISTRATION_FIELDS:
-        rules.append(
-            Rule(f"registration.{spec.name}.required", spec.name, f"{spec.label} is required.")
-        )
-        rules.append(
-            Rule(f"registration.{spec.name}.invalid", spec.name, f"{spec.label} is not valid.")
-        )
-    return rules
 
 
-def _build_rules() -> dict[str, Rule]:
-    rules: dict[str, Rule] = {}
-    for rule in [
-        *_RULE_LIST,
-        *(rule for spec in COMPLETION_FIELDS for rule in _field_rules(spec)),
-        *_registration_rules(),
-    ]:
-        rules.setdefault(rule.id, rule)
-    return rules
+_REGISTRATION_RULES = [
+    Rule("registration.recipient.unknown", "recipient", "Unknown recipient."),
+    Rule(
+        "registration.attestation.required",
+        "attest",
+        "Registering requires attesting to the recipient's requirements.",
+    ),
+    Rule(
+        "registration.credit_types.not_allowed",
+        "credit_types",
+        "A credit type must be one the board uses.",
+    ),
+    Rule(
+        "registration.practice_areas.not_allowed",
+        "practice_areas",
+        "A practice area must be one the board lists.",
+    ),
+    Rule(
+        "registration.feedback_type.not_allowed",
+        "feedback_type",
+        "A feedback type must be one the board lists.",
+    ),
+    Rule(
+        "registration.moc_points.over_credits",
+        "moc_points",
+        "MOC points may not exceed the activity's AMA credits.",
+    ),
+    Rule("registration.rems_rpc_id.invalid", "rems_rpc_id", "RPC ID has the form EG-######-###."),
+    Rule(
+        "registration.activity.has_completions",
+        "recipient",
+        "Completions were reported for this registration; withdraw them first.",
+    ),
+]
 
-
-RULES: dict[str, Rule] = _build_rules()
-
-
-# ---------------------------------------------------------------------------
-# Value parsing (memoised where values repeat)
-
-
-class _Invalid(Exception):
-    def __init__(self, rule: str, message: str) -> None:
-        self.rule = rule
-        self.message = message
-
-
-_DATE_FORMS = (
-    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$"), "ymd"),
-    (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"), "mdy"),
+# Where two give an ID, the first wins: the hand-written rules say more than the implied.
+RULES: dict[str, Rule] = catalogue(
+    _RULE_LIST,
+    field_rules("learner", ((spec.name, spec) for spec in COMPLETION_FIELDS), _implied_rules),
+    _REGISTRATION_RULES,
+    field_rules(
+        "registration",
+        ((spec.name, spec) for spec in REGISTRATION_FIELDS),
+        _implied_registration_rules,
+    ),
 )
 
 
-@lru_cache(maxsize=20_000)
-def _parse_date(text: str) -> datetime.date | None:
-    for pattern, order in _DATE_FORMS:
-        match = pattern.match(text)
-        if match:
-            parts = dict(zip(order, (int(group) for group in match.groups()), strict=True))
-            try:
-                return datetime.date(parts["y"], parts["m"], parts["d"])
-            except ValueError:
-                return None
-    return None
-
-
-def as_date(value: Any) -> datetime.date | None:
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    return _parse_date(str(value).strip())
+# ---------------------------------------------------------------------------
+# Reading values: the shared readers (`pars.intake.coerce`), chosen by the field's kind
 
 
 _MONTH_DAY = re.compile(r"^(\d{1,2})[-/](\d{1,2})$")
@@ -419,7 +372,7 @@ def parse_month_day(text: str) -> tuple[int, int] | None:
     if match:
         month, day = int(match.group(1)), int(match.group(2))
     else:
-        full = _parse_date(text)
+        full = parse_date(text)
         if full is None:
             return None
         month, day = full.month, full.day
@@ -440,72 +393,73 @@ def month_day(raw: Mapping[str, Any]) -> tuple[int, int] | bool | None:
         return False
     if is_blank(month) or is_blank(day):
         return None
-    return parse_month_day(f"{_whole_text(month)}-{_whole_text(day)}")
+    return parse_month_day(f"{whole_text(month)}-{whole_text(day)}")
 
 
-def _whole_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+# A choice field's other names for its codes (a state's name for its USPS code).
+_STATE_NAMES = {name.lower(): code for code, name in US_STATE_NAMES.items()}
+_CHOICE_ALIASES: dict[str, Mapping[str, str]] = {
+    "license_state": _STATE_NAMES,
+    "practice_state": _STATE_NAMES,
+}
+# Personal fields: their messages never quote the value nor its length.
+_PERSONAL = frozenset({"learner_id", "npi"})
+
+_LOOKUPS: dict[int, tuple[FieldSpec, dict[str, str], str]] = {}
 
 
-@lru_cache(maxsize=5_000)
-def _parse_decimal(text: str) -> Decimal | None:
-    try:
-        number = Decimal(text.replace(",", ""))
-    except InvalidOperation:
-        return None
-    if not number.is_finite() or number < 0 or number > 1_000_000:
-        return None
-    return number
+def _lookup(spec: FieldSpec) -> tuple[dict[str, str], str]:
+    """The field's code-or-label lookup and the "Allowed: ..." words, once per spec."""
+    entry = _LOOKUPS.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        lookup = label_lookup(spec.choices) | dict(_CHOICE_ALIASES.get(spec.name, {}))
+        words = ", ".join(spec.choices.values()) if len(spec.choices) <= 30 else "a USPS code"
+        # The spec is kept with the entry, so that its id cannot be reused.
+        entry = _LOOKUPS[id(spec)] = (spec, lookup, f"Allowed: {words or 'none'}.")
+    return entry[1], entry[2]
 
 
-def _as_decimal(spec: FieldSpec, value: Any, step: Decimal | None = None) -> Decimal:
-    if isinstance(value, bool):
-        raise _Invalid(f"learner.{spec.name}.invalid", f"{spec.label} must be a number.")
-    number = _parse_decimal(_whole_text(value))
-    if number is None:
-        raise _Invalid(
-            f"learner.{spec.name}.invalid",
-            f"{spec.label} must be a number of 0 or more; got '{_whole_text(value)[:20]}'.",
-        )
-    if spec.max_value is not None and number > spec.max_value:
-        raise _Invalid(
-            f"learner.{spec.name}.invalid", f"{spec.label} must be at most {spec.max_value}."
-        )
-    step = step or spec.step
-    if step and number % step:
-        raise _Invalid(
-            f"learner.{spec.name}.step", f"{spec.label} must be a multiple of {step}; got {number}."
-        )
-    return number
+def _choice(spec: FieldSpec, value: Any) -> str:
+    lookup, allowed = _lookup(spec)
+    return read_choice(spec.label, value, lookup, allowed)
 
 
-_STATE_LOOKUP = {code.lower(): code for code in US_STATES} | {
-    name.lower(): code for code, name in US_STATE_NAMES.items()
+def _choice_list(spec: FieldSpec, value: Any) -> list[str]:
+    codes: list[str] = []
+    for item in list_items(value):
+        code = _choice(spec, item)
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _text(spec: FieldSpec, value: Any) -> str:
+    return read_text(
+        spec.label, value, max_length=spec.max_length, count=spec.name not in _PERSONAL
+    )
+
+
+def _decimal(spec: FieldSpec, value: Any) -> Decimal:
+    # The learner catalogue files a value over the field's maximum under "invalid".
+    return read_decimal(
+        spec.label, value, max_value=spec.max_value, too_large="invalid", step=spec.step, limit=20
+    )
+
+
+_READERS: dict[Kind, Callable[[FieldSpec, Any], Any]] = {
+    Kind.TEXT: _text,
+    Kind.TEXT_LIST: lambda spec, value: [_text(spec, item) for item in list_items(value)],
+    Kind.DECIMAL: _decimal,
+    Kind.DATE: lambda spec, value: read_date(spec.label, value, limit=20),
+    Kind.BOOLEAN: lambda spec, value: read_boolean(spec.label, value),
+    Kind.CHOICE: _choice,
+    Kind.CHOICE_LIST: _choice_list,
 }
 
 
-def _choice(spec: FieldSpec, value: Any, lookup: Mapping[str, str]) -> str:
-    text = str(value).strip()
-    code = lookup.get(text.lower())
-    if code is None:
-        allowed = ", ".join(spec.choices.values()) if len(spec.choices) <= 30 else "a USPS code"
-        raise _Invalid(
-            f"learner.{spec.name}.not_allowed",
-            f"{spec.label}: '{text[:40]}' is not allowed. Allowed: {allowed}.",
-        )
-    return code
-
-
-_LOOKUPS = {
-    "profession": label_lookup(PROFESSIONS),
-    "dea_registration": label_lookup(DEA_REGISTRATIONS),
-    "practice_area": label_lookup(REMS_PRACTICE_AREAS),
-    "time_in_practice": label_lookup(TIME_IN_PRACTICE),
-    "license_state": _STATE_LOOKUP,
-    "practice_state": _STATE_LOOKUP,
-}
+def read_value(spec: FieldSpec, value: Any) -> Any:
+    """A non-blank raw value read as its field's kind; raises :class:`Invalid`."""
+    return _READERS[spec.kind](spec, value)
 
 
 def npi_is_valid(npi: str) -> bool:
@@ -525,6 +479,19 @@ def npi_is_valid(npi: str) -> bool:
 
 # ---------------------------------------------------------------------------
 # Completions
+
+
+# The model fields a clean completion sets, in the dictionary's order: the birth date is
+# kept as month and day; the activity and the recipient are the writer's to link.
+COMPLETION_VALUE_FIELDS: tuple[str, ...] = (
+    "learner_key",
+    *(
+        name
+        for spec in COMPLETION_FIELDS
+        if spec.name not in ("provider_activity_id", "accme_activity_id", "recipient")
+        for name in (("birth_month", "birth_day") if spec.name == "birth_date" else (spec.name,))
+    ),
+)
 
 
 @dataclass(slots=True)
@@ -565,24 +532,9 @@ class CleanCompletion:
     def values(self) -> dict[str, Any]:
         """The model field values (without activity, recipient and status)."""
         return {
-            "learner_key": self.learner_key,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "birth_month": self.birth_month,
-            "birth_day": self.birth_day,
-            "learner_id": self.learner_id,
-            "npi": self.npi,
-            "license_state": self.license_state,
-            "completion_date": self.completion_date,
-            "cme_credits": self.cme_credits,
-            "moc_points": self.moc_points,
-            "moc_credit_types": list(self.moc_credit_types),
-            "profession": self.profession,
-            "practice_state": self.practice_state,
-            "dea_registration": self.dea_registration,
-            "practice_area": self.practice_area,
-            "surgical_procedures": self.surgical_procedures,
-            "time_in_practice": self.time_in_practice,
+            name: list(value) if isinstance(value, list) else value
+            for name in COMPLETION_VALUE_FIELDS
+            for value in (getattr(self, name),)
         }
 
 
@@ -605,11 +557,26 @@ def learner_key(
     return f"name:{last_name.casefold()}|{first_name.casefold()}|{birth_month:02d}{birth_day:02d}"
 
 
-_TEXT_SPECS = {
-    name: COMPLETION_FIELDS_BY_NAME[name]
-    for name in ("provider_activity_id", "first_name", "last_name", "learner_id")
-}
 _SPEC = COMPLETION_FIELDS_BY_NAME
+# The fields that identify the activity, the recipient, the learner and the day: each
+# has rules of its own in validate_completion() (the birth date: month_day()). Every
+# other completion field is read by its kind alone, with the recipient's overrides
+# (:func:`_recipient_specs`).
+_IDENTITY_FIELDS = frozenset(
+    {
+        "provider_activity_id",
+        "accme_activity_id",
+        "recipient",
+        "first_name",
+        "last_name",
+        "birth_date",
+        "learner_id",
+        "npi",
+        "license_state",
+        "completion_date",
+    }
+)
+_RECORD_FIELDS = tuple(spec for spec in COMPLETION_FIELDS if spec.name not in _IDENTITY_FIELDS)
 
 
 class _Errors:
@@ -624,26 +591,15 @@ class _Errors:
             return  # already reported as unreadable; "required" would say it twice
         self.errors.append(FieldError(self.row, field_name, rule, message or RULES[rule].message))
 
-
-def _text(raw: Mapping[str, Any], name: str, errors: _Errors, *, personal: bool = False) -> str:
-    value = raw.get(name)
-    if value is None:
-        return ""
-    text = _whole_text(value) if not isinstance(value, str) else value.strip()
-    spec = _SPEC[name]
-    character = control_character(text)
-    if character is not None:
-        errors.add(name, CONTROL_CHARACTER_RULE, control_character_message(spec.label, character))
-        return ""
-    if spec.max_length and len(text) > spec.max_length:
-        errors.add(
-            name,
-            f"learner.{name}.too_long",
-            f"{spec.label} must be at most {spec.max_length} characters"
-            + ("." if personal else f"; it has {len(text)}."),
-        )
-        return ""
-    return text
+    def read(self, spec: FieldSpec, value: Any) -> Any:
+        """The field's clean value, or its empty value after reporting why not."""
+        if is_blank(value):
+            return spec.empty
+        try:
+            return read_value(spec, value)
+        except Invalid as invalid:
+            self.add(spec.name, invalid.rule_id("learner", spec.name), invalid.message)
+            return spec.empty
 
 
 def validate_completion(
@@ -656,8 +612,6 @@ def validate_completion(
     """Check one completion record from any channel: (clean record or None, errors)."""
     errors = _Errors(row)
     if today is None:
-        from django.utils import timezone
-
         today = timezone.localdate()
 
     action_raw = raw.get("action")
@@ -668,14 +622,17 @@ def validate_completion(
             errors.add("action", "learner.action.not_allowed")
             action = "add"
 
-    provider_activity_id = _text(raw, "provider_activity_id", errors)
-    accme_activity_id = _text(raw, "accme_activity_id", errors)
+    def read(name: str) -> Any:
+        return errors.read(_SPEC[name], raw.get(name))
+
+    provider_activity_id = read("provider_activity_id")
+    accme_activity_id = read("accme_activity_id")
     if accme_activity_id and not (len(accme_activity_id) == 9 and accme_activity_id.isdigit()):
         errors.add("accme_activity_id", "learner.accme_activity_id.invalid")
     if not provider_activity_id and not accme_activity_id:
         errors.add("provider_activity_id", "learner.activity.required")
 
-    code = _text(raw, "recipient", errors).upper()
+    code = read("recipient").upper()
     rules = recipients.get(code) if code else None
     if not code:
         errors.add("recipient", "learner.recipient.required")
@@ -686,8 +643,7 @@ def validate_completion(
             f"Recipient '{code[:20]}' is unknown. Allowed: {', '.join(recipients)}.",
         )
 
-    first_name = _text(raw, "first_name", errors)
-    last_name = _text(raw, "last_name", errors)
+    first_name, last_name = read("first_name"), read("last_name")
     if not first_name:
         errors.add("first_name", "learner.first_name.required")
     if not last_name:
@@ -699,35 +655,17 @@ def validate_completion(
     elif birth is None:
         errors.add("birth_date", "learner.birth_date.invalid")
 
-    learner_id = _text(raw, "learner_id", errors, personal=True)
-    npi = _text(raw, "npi", errors, personal=True)
+    learner_id, npi = read("learner_id"), read("npi")
     if npi and not npi_is_valid(npi):
         errors.add("npi", "learner.npi.invalid")
         npi = ""
+    license_state = read("license_state")
 
-    license_state = ""
-    state_raw = raw.get("license_state")
-    if not is_blank(state_raw):
-        try:
-            license_state = _choice(_SPEC["license_state"], state_raw, _STATE_LOOKUP)
-        except _Invalid:
-            errors.add("license_state", "learner.license_state.not_allowed")
-
-    completion_date = None
-    date_raw = raw.get("completion_date")
-    if is_blank(date_raw):
+    completion_date = read("completion_date")
+    if is_blank(raw.get("completion_date")):
         errors.add("completion_date", "learner.completion_date.required")
-    else:
-        completion_date = as_date(date_raw)
-        if completion_date is None:
-            errors.add(
-                "completion_date",
-                "learner.completion_date.invalid",
-                "Completion Date must be a date as mm/dd/yyyy or yyyy-mm-dd; "
-                f"got '{str(date_raw).strip()[:20]}'.",
-            )
-        elif completion_date > today:
-            errors.add("completion_date", "learner.completion_date.future")
+    elif completion_date is not None and completion_date > today:
+        errors.add("completion_date", "learner.completion_date.future")
 
     if rules is not None:
         _identity_rules(rules, learner_id, npi, license_state, errors)
@@ -743,7 +681,7 @@ def validate_completion(
 
     clean_values: dict[str, Any] = {}
     if action == "add":
-        clean_values = _credits_memoized(raw, rules, errors)
+        clean_values = _record_values_memoized(raw, rules, errors)
 
     if errors.errors or rules is None or completion_date is None or not birth:
         return None, errors.errors
@@ -809,129 +747,94 @@ def _identity_rules(
             )
 
 
-_CREDIT_FIELDS = (
-    "cme_credits",
-    "moc_points",
-    "moc_credit_types",
-    "profession",
-    "practice_state",
-    "dea_registration",
-    "practice_area",
-    "time_in_practice",
-    "surgical_procedures",
-)
-_CREDIT_MEMO_LIMIT = 20_000
-_credit_memo: dict[
+def recipient_overrides(rules: RecipientRules) -> dict[str, dict[str, Any]]:
+    """What a recipient changes about the dictionary's completion fields (its Recipient
+    row, as data): the board's points step and its own list of MOC credit types."""
+    return {
+        "moc_points": {"step": rules.points_step},
+        "moc_credit_types": {
+            "kind": Kind.CHOICE_LIST,
+            "choices": {name: name for name in rules.credit_types},
+        },
+    }
+
+
+_SPECS_BY_RECIPIENT: dict[int, tuple[RecipientRules, tuple[FieldSpec, ...]]] = {}
+
+
+def _recipient_specs(rules: RecipientRules | None) -> tuple[FieldSpec, ...]:
+    """The record fields as this recipient reads them (the dictionary's without one)."""
+    if rules is None:
+        return _RECORD_FIELDS
+    entry = _SPECS_BY_RECIPIENT.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        overrides = recipient_overrides(rules)
+        specs = tuple(replace(spec, **overrides.get(spec.name, {})) for spec in _RECORD_FIELDS)
+        if len(_SPECS_BY_RECIPIENT) >= 1_000:
+            _SPECS_BY_RECIPIENT.clear()
+        # The rules object is kept with the entry, so that its id cannot be reused.
+        entry = _SPECS_BY_RECIPIENT[id(rules)] = (rules, specs)
+    return entry[1]
+
+
+_RECORD_MEMO_LIMIT = 20_000
+_record_memo: dict[
     tuple[Any, ...], tuple[RecipientRules | None, dict[str, Any], list[FieldError]]
 ] = {}
 
 
-def _credits_memoized(
+def _record_values_memoized(
     raw: Mapping[str, Any], rules: RecipientRules | None, errors: _Errors
 ) -> dict[str, Any]:
     """The credit and REMS values of a row: they repeat in almost every row of a file."""
-    key = (id(rules), *(raw.get(name) for name in _CREDIT_FIELDS))
+    key = (id(rules), *(raw.get(spec.name) for spec in _RECORD_FIELDS))
     try:
-        cached = _credit_memo.get(key)
+        cached = _record_memo.get(key)
     except TypeError:  # a list from JSON: not hashable, not worth caching
-        return _credit_and_rems(raw, rules, errors)
+        return _record_values(raw, rules, errors)
     if cached is None or cached[0] is not rules:
         found = _Errors(None)
-        values = _credit_and_rems(raw, rules, found)
-        if len(_credit_memo) >= _CREDIT_MEMO_LIMIT:
-            _credit_memo.clear()
+        values = _record_values(raw, rules, found)
+        if len(_record_memo) >= _RECORD_MEMO_LIMIT:
+            _record_memo.clear()
         # The rules object is kept with the entry, so that its id cannot be reused.
-        cached = _credit_memo[key] = (rules, values, found.errors)
+        cached = _record_memo[key] = (rules, values, found.errors)
     for error in cached[2]:
         errors.add(error.field, error.rule, error.message)
-    values = dict(cached[1])
-    if "moc_credit_types" in values:
-        values["moc_credit_types"] = list(values["moc_credit_types"])
-    return values
+    # Lists are mutable: each record gets its own.
+    return {
+        name: list(value) if isinstance(value, list) else value for name, value in cached[1].items()
+    }
 
 
-def _credit_and_rems(
+def _required_rule(name: str) -> str:
+    # A Yes/No field has no "required" rule: a missing answer is not Yes or No.
+    required = f"learner.{name}.required"
+    return required if required in RULES else f"learner.{name}.invalid"
+
+
+def _record_values(
     raw: Mapping[str, Any], rules: RecipientRules | None, errors: _Errors
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {}
+    """Every record field read by its kind, and required where the recipient asks for it."""
     required = rules.completion_fields if rules is not None else frozenset()
-
-    for name in ("cme_credits", "moc_points"):
-        value = raw.get(name)
-        if is_blank(value):
-            if name in required:
-                errors.add(name, f"learner.{name}.required")
-            continue
-        step = rules.points_step if (rules is not None and name == "moc_points") else None
-        try:
-            values[name] = _as_decimal(_SPEC[name], value, step)
-        except _Invalid as invalid:
-            errors.add(name, invalid.rule, invalid.message)
-
-    types_raw = raw.get("moc_credit_types")
-    if not is_blank(types_raw):
-        items = (
-            [str(item) for item in types_raw if not is_blank(item)]
-            if isinstance(types_raw, list | tuple)
-            else [part for part in str(types_raw).split(";") if part.strip()]
-        )
-        canonical: list[str] = []
-        for item in items:
-            credit_type = rules.canonical_credit_type(item) if rules is not None else item.strip()
-            if credit_type is None and rules is not None:
-                allowed = ", ".join(rules.credit_types) or "none"
-                errors.add(
-                    "moc_credit_types",
-                    "learner.moc_credit_types.not_allowed",
-                    f"MOC Credit Types: '{item.strip()[:40]}' is not a {rules.code} credit "
-                    f"type. Allowed: {allowed}.",
-                )
-            elif credit_type and credit_type not in canonical:
-                canonical.append(credit_type)
-        values["moc_credit_types"] = canonical
-
+    values: dict[str, Any] = {}
+    for spec in _recipient_specs(rules):
+        value = raw.get(spec.name)
+        if is_blank(value) and spec.name in required:
+            assert rules is not None
+            rule = _required_rule(spec.name)
+            message = (
+                f"{spec.label}: required for {rules.code}." if rule.endswith(".required") else None
+            )
+            errors.add(spec.name, rule, message)
+        values[spec.name] = errors.read(spec, value)
     if (
         rules is not None
         and not rules.is_moc
-        and ("moc_points" in values or values.get("moc_credit_types"))
+        and (values["moc_points"] is not None or values["moc_credit_types"])
     ):
         errors.add("moc_points", "learner.moc_points.not_for_recipient")
-
-    for name in (
-        "profession",
-        "practice_state",
-        "dea_registration",
-        "practice_area",
-        "time_in_practice",
-    ):
-        value = raw.get(name)
-        if is_blank(value):
-            if name in required:
-                errors.add(
-                    name,
-                    f"learner.{name}.required",
-                    f"{_SPEC[name].label} is required for {rules.code if rules else 'it'}.",
-                )
-            continue
-        try:
-            values[name] = _choice(_SPEC[name], value, _LOOKUPS[name])
-        except _Invalid as invalid:
-            errors.add(name, invalid.rule, invalid.message)
-
-    surgical = raw.get("surgical_procedures")
-    if not is_blank(surgical):
-        if isinstance(surgical, bool):
-            values["surgical_procedures"] = surgical
-        else:
-            word = str(surgical).strip().lower()
-            if word in YES_WORDS:
-                values["surgical_procedures"] = True
-            elif word in NO_WORDS:
-                values["surgical_procedures"] = False
-            else:
-                errors.add("surgical_procedures", "learner.surgical_procedures.invalid")
-    elif "surgical_procedures" in required:
-        errors.add("surgical_procedures", "learner.surgical_procedures.invalid")
     return values
 
 
@@ -945,7 +848,40 @@ class CleanRegistration:
     values: dict[str, Any]
 
 
-_RPC_ID = re.compile(r"^EG-\d{6}-\d{3}$")
+# Text fields with a form of their own: (pattern, how the value is written before matching).
+_TEXT_FORMS: dict[str, tuple[re.Pattern[str], Callable[[str], str]]] = {
+    "rems_rpc_id": (re.compile(r"^EG-\d{6}-\d{3}$"), str.upper),
+}
+
+
+def registration_overrides(rules: RecipientRules) -> dict[str, dict[str, Any]]:
+    """What a recipient changes about the dictionary's registration fields (its Recipient
+    row, as data): its points step and the lists of values it takes."""
+    overrides: dict[str, dict[str, Any]] = {
+        "moc_points": {"step": rules.points_step},
+        "credit_types": {
+            "kind": Kind.CHOICE_LIST,
+            "choices": {name: name for name in rules.credit_types},
+        },
+    }
+    if rules.practice_areas:
+        overrides["practice_areas"] = {
+            "kind": Kind.CHOICE_LIST,
+            "choices": {name: name for name in rules.practice_areas},
+        }
+    if rules.feedback_types:
+        overrides["feedback_type"] = {
+            "kind": Kind.CHOICE,
+            "choices": {name: name for name in rules.feedback_types},
+        }
+    return overrides
+
+
+def _registration_rule(name: str, suffix: str) -> str:
+    # The registration catalogue names a refused list value "not_allowed" where the
+    # recipient lists its values; every other refusal of a field is its "invalid" rule.
+    rule = f"registration.{name}.{suffix}"
+    return rule if rule in RULES else f"registration.{name}.invalid"
 
 
 def validate_registration(
@@ -966,10 +902,12 @@ def validate_registration(
     if raw.get("attest") not in (True, "true", "on", "yes", "1", 1):
         errors.add("attest", "registration.attestation.required")
     asked = set(rules.registration_fields)
+    overrides = registration_overrides(rules)
     values: dict[str, Any] = {}
-    for spec in REGISTRATION_FIELDS:
-        if spec.name not in asked:
+    for base in REGISTRATION_FIELDS:
+        if base.name not in asked:
             continue
+        spec = replace(base, **overrides.get(base.name, {}))
         value = raw.get(spec.name)
         if is_blank(value):
             if spec.name in rules.required_registration_fields:
@@ -980,9 +918,10 @@ def validate_registration(
                 )
             continue
         try:
-            values[spec.name] = _registration_value(spec, value, rules)
-        except _Invalid as invalid:
-            errors.add(spec.name, invalid.rule, invalid.message)
+            values[spec.name] = _registration_value(spec, value)
+        except Invalid as invalid:
+            rule = invalid.rule or _registration_rule(spec.name, invalid.suffix)
+            errors.add(spec.name, rule, invalid.message)
     points = values.get("moc_points")
     if points is not None and ama_credits is not None and points > ama_credits:
         errors.add(
@@ -995,101 +934,19 @@ def validate_registration(
     return CleanRegistration(rules.code, values), []
 
 
-def _list_items(value: Any) -> list[str]:
-    if isinstance(value, list | tuple):
-        return [str(item).strip() for item in value if not is_blank(item)]
-    return [part.strip() for part in str(value).split(";") if part.strip()]
-
-
-def _pick(items: Iterable[str], allowed: tuple[str, ...], rule: str, label: str) -> list[str]:
-    by_fold = {name.casefold(): name for name in allowed}
-    picked: list[str] = []
-    for item in items:
-        name = by_fold.get(item.casefold())
-        if name is None:
-            raise _Invalid(
-                rule, f"{label}: '{item[:40]}' is not allowed. Allowed: {', '.join(allowed)}."
-            )
-        if name not in picked:
-            picked.append(name)
-    return picked
-
-
-def _registration_value(spec: FieldSpec, value: Any, rules: RecipientRules) -> Any:
-    name = spec.name
-    for item in value if isinstance(value, list | tuple) else [value]:
-        character = control_character(str(item))
-        if character is not None:
-            raise _Invalid(CONTROL_CHARACTER_RULE, control_character_message(spec.label, character))
-    if name == "moc_points":
-        number = _parse_decimal(_whole_text(value))
-        if number is None or number <= 0 or number > (spec.max_value or number):
-            raise _Invalid(
-                "registration.moc_points.invalid", "MOC Points must be a number more than 0."
-            )
-        if number % rules.points_step:
-            raise _Invalid(
-                "registration.moc_points.invalid",
-                f"MOC Points must be a multiple of {rules.points_step}.",
-            )
-        return number
-    if name == "credit_types":
-        return _pick(
-            _list_items(value),
-            rules.credit_types,
-            "registration.credit_types.not_allowed",
-            spec.label,
+def _registration_value(spec: FieldSpec, value: Any) -> Any:
+    if spec.kind is Kind.INTEGER:  # a per cent: "80%" is 80
+        assert spec.max_value is not None
+        return read_whole(spec.label, whole_text(value).rstrip("%"), max_value=spec.max_value)
+    if spec.kind is Kind.DECIMAL:
+        return read_decimal(
+            spec.label, value, max_value=spec.max_value, step=spec.step, positive=spec.positive
         )
-    if name == "practice_areas":
-        if not rules.practice_areas:
-            return _list_items(value)
-        return _pick(
-            _list_items(value),
-            rules.practice_areas,
-            "registration.practice_areas.not_allowed",
-            spec.label,
-        )
-    if name == "feedback_type":
-        text = str(value).strip()
-        if rules.feedback_types:
-            return _pick(
-                [text], rules.feedback_types, "registration.feedback_type.not_allowed", spec.label
-            )[0]
-        return text[:100]
-    if name == "participation_threshold":
-        text = _whole_text(value).rstrip("%")
-        if not text.isdigit() or not 0 <= int(text) <= 100:
-            raise _Invalid(
-                "registration.participation_threshold.invalid",
-                "Participation Threshold is a whole per cent from 0 to 100.",
-            )
-        return int(text)
-    if spec.kind is Kind.DATE:
-        day = as_date(value)
-        if day is None:
-            raise _Invalid(f"registration.{name}.invalid", f"{spec.label} must be a date.")
-        return day
-    if name == "rems_type":
-        lookup = label_lookup(spec.choices)
-        code = lookup.get(str(value).strip().lower())
-        if code is None:
-            raise _Invalid(
-                "registration.rems_type.invalid",
-                "REMS Type must be Opioid Analgesic or Mycophenolate.",
-            )
-        return code
-    if name == "rems_rpc_id":
-        text = str(value).strip().upper()
-        if not _RPC_ID.match(text):
-            raise _Invalid(
-                "registration.rems_rpc_id.invalid",
-                RULES["registration.rems_rpc_id.invalid"].message,
-            )
-        return text
-    text = str(value).strip()
-    if spec.max_length and len(text) > spec.max_length:
-        raise _Invalid(
-            f"registration.{name}.invalid",
-            f"{spec.label} must be at most {spec.max_length} characters.",
-        )
-    return text
+    clean = read_value(spec, value)
+    form = _TEXT_FORMS.get(spec.name)
+    if form is not None:
+        pattern, written = form
+        clean = written(clean)
+        if not pattern.match(clean):
+            raise Invalid("invalid", RULES[f"registration.{spec.name}.invalid"].message)
+    return clean

@@ -42,10 +42,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
+from django.tasks import task
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.learners.connectors.http import describe_os_error, request
+from pars.learners.delivery import backoff_seconds, enqueue_at
 from pars.learners.models import (
     LearnerCompletion,
     WebhookDelivery,
@@ -275,8 +277,6 @@ def notify_status_changes(provider: Provider, completion_ids: Sequence[int]) -> 
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
-    from pars.learners.tasks import send_webhook_task
-
     for delivery_id in delivery_ids:
         send_webhook_task.enqueue(delivery_id)
 
@@ -347,8 +347,6 @@ def _record(
             delivery.status = WebhookDeliveryStatus.FAILED
             delivery.next_attempt_at = None
         else:
-            from pars.learners.delivery import backoff_seconds
-
             delay = backoff_seconds(delivery.attempts, RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
             delivery.next_attempt_at = now + datetime.timedelta(seconds=delay)
     with transaction.atomic():
@@ -367,9 +365,6 @@ def _record(
         error,
     )
     if delivery.status == WebhookDeliveryStatus.PENDING:
-        from pars.learners.delivery import enqueue_at
-        from pars.learners.tasks import send_webhook_task
-
         enqueue_at(send_webhook_task, delivery.next_attempt_at, delivery.pk)
     return False
 
@@ -384,3 +379,9 @@ def send_due_webhooks() -> int:
         .values_list("pk", flat=True)
     )
     return sum(send_webhook(pk) for pk in list(due))
+
+
+@task()
+def send_webhook_task(delivery_id: int) -> bool:
+    """POST one webhook notification (retried with backoff by itself)."""
+    return send_webhook(delivery_id)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.db import DatabaseError
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
@@ -36,6 +37,7 @@ from pars.learners.dictionary import (
     RECORD_ACTIONS,
     SEED_RECIPIENTS,
 )
+from pars.learners.models import Recipient
 from pars.learners.parsers import EXTRA_COLUMNS
 from pars.lib.spreadsheets import escape_formula
 
@@ -136,10 +138,6 @@ def seed_recipients() -> list[RecipientLine]:
 
 def template_recipients() -> list[RecipientLine]:
     """The active recipients from the database; the seeded ones if it cannot be read."""
-    from django.db import DatabaseError
-
-    from pars.learners.models import Recipient
-
     try:
         return [_line(row) for row in Recipient.objects.filter(active=True)]
     except DatabaseError:

@@ -4,32 +4,45 @@ OpenAPI description publishes for it.
 The request schemas are generated from the data dictionaries; this module reads them as
 they are published, so what the web service accepts is what it documents (the JSON
 channel is strict: a number arrives as a JSON number, a list as an array, a code as one
-of the codes). It knows the keywords those schemas use (``type``, ``enum``, ``const``,
-``pattern``, ``minLength``/``maxLength``, ``minimum``/``maximum``/``exclusiveMinimum``,
-``multipleOf``, ``format: date``, ``items``, ``minItems``/``maxItems``, ``properties``,
-``required``, ``additionalProperties``, ``anyOf``/``oneOf``/``allOf``).
+of the codes).
+
+The checking is the ``jsonschema`` library's, by the draft OpenAPI 3.1 (what ninja
+publishes) writes its schemas in, 2020-12, with ``format: date`` asserted (yyyy-mm-dd, a
+real date) and local ``$ref``s resolved by the library. Two of its keywords are told how
+JSON numbers read: numbers compare as the decimals their text spells (``0.07`` is a
+multiple of ``0.01``; amounts may arrive as ``Decimal``), and NaN/Infinity, which Python
+reads but JSON has not, are not numbers. What remains here is PARS's reading of the
+library's errors:
+
+- PARS's message per keyword: unlike the library's, it never quotes the value (it may be
+  personal data);
+- a value of the wrong JSON type is told so, and nothing about its value or fields;
+- an ``anyOf``/``oneOf`` no branch matches is told by its most relevant error: a type
+  violation naming every type the branches allow when the value is of none of them, else
+  the errors of the first branch the value's type fits;
+- the errors come in the order the schema's keywords and the body's fields take.
 
 A :class:`Violation` is either of the value's JSON *type* (``keyword == "type"``: a
 malformed request, 422 ``api.field.type``) or of its *value* (a code that is not one of the
-codes, a date not written yyyy-mm-dd, a number out of range). Messages never quote the
-value (it may be personal data).
+codes, a date not written yyyy-mm-dd, a number out of range).
 """
 
 from __future__ import annotations
 
-import datetime
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from fractions import Fraction
 from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import ValidationError
 
 # Errors of the JSON channel itself (not business rules: not in the rule catalogues).
 RULE_TYPE = "api.field.type"
 RULE_INVALID = "api.field.invalid"
 
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _JSON_TYPES = {
     "null": "null",
     "boolean": "a boolean (true or false)",
@@ -38,6 +51,30 @@ _JSON_TYPES = {
     "string": "a string",
     "array": "an array",
     "object": "an object",
+}
+# PARS's message per keyword, in the order a node's own errors are told (after its type
+# and its branches; then come its fields', the missing ones first).
+_MESSAGES: dict[str, Callable[[str, Any], str]] = {
+    "enum": lambda name, wanted: (
+        f"{name} must be one of: {', '.join(str(option) for option in wanted)}."
+        if len(wanted) <= 20
+        else f"{name} must be one of the codes of the request schema."
+    ),
+    "const": lambda name, wanted: f"{name} must be {wanted!r}.",
+    "minLength": lambda name, wanted: f"{name} may not be empty.",
+    "maxLength": lambda name, wanted: f"{name} must be at most {wanted} characters.",
+    "pattern": lambda name, wanted: f"{name} is not written as the request schema states.",
+    "format": lambda name, wanted: f"{name} must be a date written yyyy-mm-dd.",
+    "minimum": lambda name, wanted: f"{name} must be at least {wanted}.",
+    "exclusiveMinimum": lambda name, wanted: f"{name} must be more than {wanted}.",
+    "maximum": lambda name, wanted: f"{name} must be at most {wanted}.",
+    "multipleOf": lambda name, wanted: f"{name} must be a multiple of {wanted}.",
+    "minItems": lambda name, wanted: f"{name} needs at least {wanted} items.",
+    "maxItems": lambda name, wanted: f"{name} has at most {wanted:,} items.",
+}
+_ORDER = ["type", "allOf", "anyOf", "oneOf", *_MESSAGES, "items", "required", "properties"]
+_RANK = {keyword: rank for rank, keyword in enumerate(_ORDER)} | {
+    "additionalProperties": _ORDER.index("properties")  # the body's fields in its order
 }
 
 
@@ -101,176 +138,200 @@ def _decimal(value: Any) -> Decimal:
         return Decimal("NaN")
 
 
-def _type_matches(wanted: str | list[str], actual: str) -> bool:
-    names = [wanted] if isinstance(wanted, str) else wanted
-    return actual in names or (actual == "integer" and "number" in names)
+# --- the library, told how JSON numbers read --------------------------------------------
 
 
-def _expected(wanted: str | list[str]) -> str:
-    names = [wanted] if isinstance(wanted, str) else wanted
-    return " or ".join(_JSON_TYPES.get(name, name) for name in names)
+def _bound(holds: Any) -> Any:
+    def check(validator: Any, bound: Any, value: Any, schema: Any) -> Iterator[ValidationError]:
+        if validator.is_type(value, "number") and not holds(_decimal(value), _decimal(bound)):
+            yield ValidationError("out of range")  # the message is PARS's: see _placed
+
+    return check
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _multiple_of(validator: Any, step: Any, value: Any, schema: Any) -> Iterator[ValidationError]:
+    # Exact: the library divides floats (0.07 / 0.01 is not a whole number there).
+    if validator.is_type(value, "number") and Fraction(_decimal(value)) % Fraction(_decimal(step)):
+        yield ValidationError("not a multiple")
 
 
-def _is_date(text: str) -> bool:
-    match = _DATE.match(text)
-    if not match:
-        return False
-    try:
-        datetime.date(*(int(part) for part in match.groups()))
-    except ValueError:
-        return False
-    return True
+_Validator = validators.extend(
+    Draft202012Validator,
+    validators={
+        "minimum": _bound(lambda number, bound: number >= bound),
+        "exclusiveMinimum": _bound(lambda number, bound: number > bound),
+        "maximum": _bound(lambda number, bound: number <= bound),
+        "multipleOf": _multiple_of,
+    },
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {
+            "number": lambda checker, value: json_type(value) in ("integer", "number"),
+            "integer": lambda checker, value: json_type(value) == "integer",
+        }
+    ),
+    format_checker=FormatChecker(formats=("date",)),
+)
 
 
-def _schema_types(schema: Mapping[str, Any]) -> list[str] | None:
-    """The JSON types a schema (or every branch of its anyOf/oneOf) allows; None: any."""
-    if "type" in schema:
-        wanted = schema["type"]
-        return [wanted] if isinstance(wanted, str) else list(wanted)
-    branches = schema.get("anyOf") or schema.get("oneOf")
-    if branches:
-        found: list[str] = []
-        for branch in branches:
-            types = _schema_types(branch)
-            if types is None:
-                return None
-            found.extend(types)
-        return found
-    return None
+# --- its errors, read as PARS tells them ----------------------------------------------
 
 
 def violations(
     schema: Mapping[str, Any], value: Any, path: tuple[str | int, ...] = ()
 ) -> list[Violation]:
-    """Every way `value` breaks `schema` (empty: the value is what the schema describes)."""
-    found: list[Violation] = []
+    """Every way `value` breaks `schema` (empty: the value is what the schema describes),
+    in the order of the schema's keywords and the value's fields; `path` is where `value`
+    sits in the body."""
+    validator = _Validator(schema, format_checker=_Validator.FORMAT_CHECKER)
+    return [one for _, one in _collect(validator, validator.iter_errors(value), value, path)]
+
+
+# A violation with its place in the walk the schema makes through the value: per keyword
+# its rank at its node, per branch its index, per field its place in the body.
+_Placed = tuple[list[tuple[int, ...]], Violation]
+
+
+def _collect(
+    validator: Any, errors: Iterable[ValidationError], node: Any, prefix: tuple[str | int, ...]
+) -> list[_Placed]:
+    """The errors (their relative paths start at `node`, their paths at `prefix`) as
+    violations, in that order."""
+    found: list[_Placed] = []
+    told: set[tuple[Any, ...]] = set()
+    for error in errors:
+        # The library tells each missing field of a `required`: PARS tells all at once.
+        told_as = (*error.absolute_path, None, *error.relative_schema_path)
+        if told_as in told:
+            continue
+        if error.validator in ("required", "additionalProperties"):
+            told.add(told_as)
+        place = _place(error, node)
+        found.extend(
+            (place + more, violation) for more, violation in _placed(validator, error, prefix)
+        )
+    found.sort(key=lambda placed: placed[0])
+    # A value of the wrong type: nothing about its value or fields (and each message once).
+    typed = {violation.path for _, violation in found if violation.is_type}
+    kept: list[_Placed] = []
+    for place, violation in found:
+        if any(violation.path[:depth] in typed for depth in range(len(violation.path))):
+            continue
+        if violation.path in typed and not violation.is_type:
+            continue
+        if violation.is_type and any(violation == one for _, one in kept):
+            continue
+        kept.append((place, violation))
+    return kept
+
+
+def _place(error: ValidationError, node: Any) -> list[tuple[int, ...]]:
+    """Where the error's keyword sits in the walk from `node` (the schema's keywords
+    before it, the value's fields it entered)."""
+    place: list[tuple[int, ...]] = []
+    steps = list(error.relative_path)
+    schema_path = list(error.relative_schema_path)[:-1]
+    while schema_path:
+        part = schema_path.pop(0)
+        if isinstance(part, int):  # a branch of allOf/anyOf/oneOf
+            place.append((part,))
+            continue
+        rank = _RANK.get(part, len(_RANK))
+        if part in ("properties", "items", "additionalProperties") and steps:
+            if part == "properties":
+                schema_path.pop(0)
+            step = steps.pop(0)
+            place.append((rank, _index(node, step)))
+            node = node[step] if isinstance(step, int) or step in node else None
+        else:
+            place.append((rank,))
+    return place
+
+
+def _index(node: Any, step: str | int) -> int:
+    if isinstance(step, int):
+        return step
+    return list(node).index(step) if isinstance(node, Mapping) and step in node else -1
+
+
+def _placed(validator: Any, error: ValidationError, prefix: tuple[str | int, ...]) -> list[_Placed]:
+    """PARS's violations for one error of the library, placed relative to its keyword."""
+    path = (*prefix, *error.relative_path)
     name = field_name(path)
-    actual = json_type(value)
-    types = _schema_types(schema)
-    if types is not None and not _type_matches(types, actual):
-        message = f"{name} must be {_expected(types)}, not {_JSON_TYPES.get(actual, actual)}."
-        return [Violation(path, "type", message)]
-
-    for key in ("allOf",):
-        for branch in schema.get(key, ()):
-            found.extend(violations(branch, value, path))
-    for key in ("anyOf", "oneOf"):
-        branches = schema.get(key)
-        if branches:
-            results = [violations(branch, value, path) for branch in branches]
-            matching = sum(1 for result in results if not result)
-            if matching == 0 or (key == "oneOf" and matching > 1):
-                # The branch of the value's own type says best what is wrong.
-                typed = [result for result in results if result and not result[0].is_type]
-                found.extend(typed[0] if typed else results[0])
-
-    if "enum" in schema and not any(
-        json_type(value) == json_type(option) and value == option for option in schema["enum"]
-    ):
-        options = schema["enum"]
-        listed = ", ".join(str(option) for option in options) if len(options) <= 20 else ""
-        found.append(
-            Violation(
-                path,
-                "enum",
-                f"{name} must be one of: {listed}."
-                if listed
-                else f"{name} must be one of the codes of the request schema.",
-            )
-        )
-    if "const" in schema and value != schema["const"]:
-        found.append(Violation(path, "const", f"{name} must be {schema['const']!r}."))
-
-    if actual == "string":
-        found.extend(_string_violations(schema, value, path, name))
-    elif actual in ("integer", "number"):
-        found.extend(_number_violations(schema, value, path, name))
-    elif actual == "array":
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            found.append(
-                Violation(path, "minItems", f"{name} needs at least {schema['minItems']} items.")
-            )
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            found.append(
-                Violation(path, "maxItems", f"{name} has at most {schema['maxItems']:,} items.")
-            )
-        items = schema.get("items")
-        if isinstance(items, Mapping):
-            for index, item in enumerate(value):
-                found.extend(violations(items, item, (*path, index)))
-    elif actual == "object":
-        found.extend(_object_violations(schema, value, path, name))
-    return found
-
-
-def _string_violations(
-    schema: Mapping[str, Any], value: str, path: tuple[str | int, ...], name: str
-) -> list[Violation]:
-    found = []
-    if "minLength" in schema and len(value) < schema["minLength"]:
-        found.append(Violation(path, "minLength", f"{name} may not be empty."))
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        found.append(
-            Violation(
-                path, "maxLength", f"{name} must be at most {schema['maxLength']} characters."
-            )
-        )
-    if "pattern" in schema and not _compiled(schema["pattern"]).search(value):
-        found.append(
-            Violation(path, "pattern", f"{name} is not written as the request schema states.")
-        )
-    if schema.get("format") == "date" and not _is_date(value):
-        found.append(Violation(path, "format", f"{name} must be a date written yyyy-mm-dd."))
-    return found
-
-
-def _number_violations(
-    schema: Mapping[str, Any], value: Any, path: tuple[str | int, ...], name: str
-) -> list[Violation]:
-    found = []
-    number = _decimal(value)
-    if "minimum" in schema and number < _decimal(schema["minimum"]):
-        found.append(Violation(path, "minimum", f"{name} must be at least {schema['minimum']}."))
-    if "exclusiveMinimum" in schema and number <= _decimal(schema["exclusiveMinimum"]):
-        found.append(
-            Violation(
-                path, "exclusiveMinimum", f"{name} must be more than {schema['exclusiveMinimum']}."
-            )
-        )
-    if "maximum" in schema and number > _decimal(schema["maximum"]):
-        found.append(Violation(path, "maximum", f"{name} must be at most {schema['maximum']}."))
-    if "multipleOf" in schema and number % _decimal(schema["multipleOf"]):
-        found.append(
-            Violation(path, "multipleOf", f"{name} must be a multiple of {schema['multipleOf']}.")
-        )
-    return found
-
-
-def _object_violations(
-    schema: Mapping[str, Any], value: Mapping[str, Any], path: tuple[str | int, ...], name: str
-) -> list[Violation]:
-    found = []
-    properties = schema.get("properties", {})
-    for required in schema.get("required", ()):
-        if required not in value:
-            found.append(Violation((*path, required), "required", f"{required} is required."))
-    for key, item in value.items():
-        if key in properties:
-            found.extend(violations(properties[key], item, (*path, key)))
-        elif schema.get("additionalProperties") is False:
-            found.append(
+    keyword = str(error.validator)
+    wanted: Any = error.validator_value
+    value = error.instance
+    rank = _RANK.get(keyword, len(_RANK))
+    if keyword == "type":
+        return [([(rank,)], _type_violation(path, wanted, value))]
+    if keyword in ("anyOf", "oneOf"):
+        return [
+            ([(rank,), *place], one) for place, one in _branch_violations(validator, error, path)
+        ]
+    if keyword == "required":
+        missing = [field for field in wanted if field not in value]
+        return [
+            ([(rank, index)], Violation((*path, field), keyword, f"{field} is required."))
+            for index, field in enumerate(missing)
+        ]
+    if keyword == "additionalProperties":
+        known = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+        return [
+            (
+                [(rank, index)],
                 Violation(
-                    (*path, str(key)[:60]),
-                    "additionalProperties",
-                    f"{str(key)[:60]!r} is not a field of {name}.",
-                )
+                    (*path, str(key)[:60]), keyword, f"{str(key)[:60]!r} is not a field of {name}."
+                ),
             )
+            for index, key in enumerate(value)
+            if key not in known
+        ]
+    message = _MESSAGES.get(keyword, lambda name, wanted: f"{name} is not as the schema states.")
+    return [([(rank,)], Violation(path, keyword, message(name, wanted)))]
+
+
+def _type_violation(path: tuple[str | int, ...], wanted: str | list[str], value: Any) -> Violation:
+    names = [wanted] if isinstance(wanted, str) else wanted
+    expected = " or ".join(_JSON_TYPES.get(name, name) for name in names)
+    actual = json_type(value)
+    message = f"{field_name(path)} must be {expected}, not {_JSON_TYPES.get(actual, actual)}."
+    return Violation(path, "type", message)
+
+
+def _schema_types(schema: Any) -> list[str] | None:
+    """The JSON types a schema (or every branch of its anyOf/oneOf) allows; None: any."""
+    if not isinstance(schema, Mapping):
+        return None
+    if "type" in schema:
+        wanted = schema["type"]
+        return [wanted] if isinstance(wanted, str) else list(wanted)
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if not branches:
+        return None
+    found: list[str] = []
+    for branch in branches:
+        types = _schema_types(branch)
+        if types is None:
+            return None
+        found.extend(types)
     return found
+
+
+def _branch_violations(
+    validator: Any, error: ValidationError, path: tuple[str | int, ...]
+) -> list[_Placed]:
+    """An anyOf/oneOf no branch (or more than one) matches, told by its most relevant
+    error: the value's type, when it is of none the branches allow; else the errors of the
+    first branch of the value's own type."""
+    types = _schema_types(error.schema)
+    if types is not None and not any(validator.is_type(error.instance, t) for t in types):
+        return [([], _type_violation(path, types, error.instance))]
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    results = [_collect(validator, branches[i], error.instance, path) for i in sorted(branches)]
+    typed = [result for result in results if result and not result[0][1].is_type]
+    # No branch with an error: a oneOf several branches match (told by none of them).
+    return typed[0] if typed else results[0] if results else []
 
 
 def top_field(name: str) -> str:

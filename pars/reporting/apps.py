@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ReportingConfig(AppConfig):
     name = "pars.reporting"
     verbose_name = "Annual reporting"
+
+    def ready(self) -> None:
+        from pars.activities import year_lock  # models load only once the apps are ready
+        from pars.reporting.locks import locked_years
+
+        year_lock.register(locked_years)

@@ -1,7 +1,8 @@
 """Which reporting years are closed for a provider (attested and not reopened).
 
-The writers of reported data ask here before they change anything; it imports only
-the reporting models, so the activity services can use it without an import cycle.
+The writers of reported data ask here before they change anything. The activity writer,
+a layer below, asks through ``pars.activities.year_lock``, where ``ReportingConfig.ready``
+registers :func:`locked_years`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from pars.activities.year_lock import LOCKED_RULE, locked_message
 from pars.providers.models import Provider
 from pars.reporting.models import AnnualReport
 
-LOCKED_RULE = "activity.reporting_year.locked"
+__all__ = ["LOCKED_RULE", "hold_provider_exclusively", "locked_message", "locked_years"]
 
 
 def hold_provider_for_writing(provider: Provider) -> None:
@@ -44,10 +46,3 @@ def locked_years(
     if years is not None:
         reports = reports.filter(reporting_year__year__in=set(years))
     return set(reports.values_list("reporting_year__year", flat=True))
-
-
-def locked_message(year: int) -> str:
-    return (
-        f"The {year} annual report of this provider is attested and closed: its activities "
-        "and program summary can no longer change. Ask the accreditor's staff to reopen it."
-    )

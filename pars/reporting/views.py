@@ -47,6 +47,7 @@ from pars.reporting.services import (
     year_status,
 )
 from pars.reporting.summary import activity_totals
+from pars.reporting.tasks import send_year_reminders
 
 
 def _year_url(name: str, access: ProviderAccess, year: int) -> str:
@@ -398,8 +399,6 @@ def staff_year(request: HttpRequest, year: int) -> HttpResponse:
 @require_POST
 def staff_reminders(request: HttpRequest, year: int) -> HttpResponse:
     """Preview the reminder of one chosen provider, or queue the reminders of all chosen."""
-    from pars.reporting.tasks import send_year_reminders
-
     reporting_year = get_object_or_404(ReportingYear, year=year)
     rows = provider_years(request.user, reporting_year)
     form = ReminderForm(request.POST, choices=_reminder_choices(rows))

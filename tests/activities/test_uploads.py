@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -401,15 +400,12 @@ def fake_tsv(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[ParsedRow] | Exc
     """Replace the tab-delimited reader by one that yields the given rows."""
 
     def install(rows: list[ParsedRow] | Exception) -> None:
-        module = types.ModuleType("pars.activities.parsers.tsv")
-
         def read_tsv(stream: Any) -> tuple[Any, Iterator[ParsedRow]]:
             if isinstance(rows, Exception):
                 raise rows
             return types.SimpleNamespace(name="fake"), iter(rows)
 
-        module.read_tsv = read_tsv  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "pars.activities.parsers.tsv", module)
+        monkeypatch.setattr(uploads, "read_tsv", read_tsv)
 
     return install
 

@@ -271,7 +271,7 @@ def test_a_repeated_bad_value_does_not_keep_earlier_rows_alive() -> None:
     for _ in range(50):
         try:
             validation._memoized(spec, "31/12/2026")
-        except validation._Invalid as invalid:
+        except validation.Invalid as invalid:
             depths.append(len(traceback.extract_tb(invalid.__traceback__)))
     assert len(depths) == 50
     assert max(depths) <= 3

@@ -24,8 +24,8 @@ from pars.intake.recover import recover_stale_uploads
 from pars.intake.store import store_upload
 from pars.jobs.models import TaskWorker
 from pars.jobs.recovery import prune_dead_tasks
-from pars.learners import delivery
 from pars.learners.delivery import recover_stale_deliveries
+from pars.learners.delivery import recovery as delivery_recovery
 from pars.learners.models import BatchStatus, DeliveryBatch, Recipient
 from pars.providers.models import Provider
 
@@ -261,7 +261,9 @@ def test_delivery_batches_a_dead_worker_held_are_queued_again_once(
     backing_off = _batch(status=BatchStatus.SENDING, next_attempt_at=future)
     just_due = _batch(status=BatchStatus.SENT, next_attempt_at=now)  # its task runs now
     scheduled: list[str] = []
-    monkeypatch.setattr(delivery, "schedule_delivery", lambda codes: scheduled.extend(codes))
+    monkeypatch.setattr(
+        delivery_recovery, "schedule_delivery", lambda codes: scheduled.extend(codes)
+    )
 
     recovery = recover_stale_deliveries(enqueue=False)
 
@@ -285,7 +287,9 @@ def test_two_workers_recovering_deliveries_at_once_queue_a_batch_once(
 ) -> None:
     batch = _batch(status=BatchStatus.SENDING, lease_until=timezone.now() - MINUTES_AGO)
     scheduled: list[str] = []
-    monkeypatch.setattr(delivery, "schedule_delivery", lambda codes: scheduled.extend(codes))
+    monkeypatch.setattr(
+        delivery_recovery, "schedule_delivery", lambda codes: scheduled.extend(codes)
+    )
     other = _in_between(monkeypatch, DeliveryBatch.objects, recover_stale_deliveries)
 
     first = recover_stale_deliveries()

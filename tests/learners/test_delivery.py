@@ -15,6 +15,7 @@ from pars.accounts.access import get_provider_access
 from pars.intake.store import store_upload
 from pars.learners import delivery
 from pars.learners.connectors.simulator import add_to_registry
+from pars.learners.delivery import sending
 from pars.learners.models import (
     BatchStatus,
     CompletionStatus,
@@ -227,7 +228,7 @@ def test_a_worker_dying_after_the_recipient_got_the_batch_loses_and_repeats_noth
     access, activity, registry, committed, monkeypatch
 ):
     add_to_registry("ABIM", [{**ADA, "learner_id": "234567", "first_name": "Grace"}])
-    real_mark_sent = delivery._mark_sent
+    real_mark_sent = sending._mark_sent
     deaths = []
 
     def dies_once(batch_id, receipt):
@@ -236,7 +237,7 @@ def test_a_worker_dying_after_the_recipient_got_the_batch_loses_and_repeats_noth
             raise RuntimeError("worker killed")
         return real_mark_sent(batch_id, receipt)
 
-    monkeypatch.setattr(delivery, "_mark_sent", dies_once)
+    monkeypatch.setattr(sending, "_mark_sent", dies_once)
     rows = [learner_row(activity), learner_row(activity, learner_id="234567", first_name="Grace")]
     committed(apply_rows, access, rows)
 
@@ -263,7 +264,7 @@ def test_a_worker_dying_after_the_recipient_got_the_batch_loses_and_repeats_noth
 
 
 def test_records_are_split_into_batches(access, activity, registry, committed, monkeypatch):
-    monkeypatch.setattr(delivery, "BATCH_SIZE", 2)
+    monkeypatch.setattr(sending, "BATCH_SIZE", 2)  # claims the batches
     configure(results_delay_seconds=60)
     rows = [learner_row(activity, learner_id=f"{100000 + n}", last_name=f"L{n}") for n in range(5)]
     committed(apply_rows, access, rows)
@@ -441,14 +442,14 @@ def test_retries_and_result_collection_are_deferred_on_the_database_queue(
     completion = submit()
     assert completion.status == CompletionStatus.QUEUED  # the worker has not run yet
     assert list(DBTaskResult.objects.values_list("task_path", flat=True)) == [
-        "pars.learners.tasks.deliver_task"
+        "pars.learners.delivery.deliver_task"
     ]
     DBTaskResult.objects.all().delete()
 
     delivery.deliver("ABIM")  # as the worker would: the recipient is down
     batch = DeliveryBatch.objects.get()
     retry = DBTaskResult.objects.get()
-    assert retry.task_path == "pars.learners.tasks.deliver_task"
+    assert retry.task_path == "pars.learners.delivery.deliver_task"
     assert retry.run_after == batch.next_attempt_at
     DBTaskResult.objects.all().delete()
 
@@ -457,7 +458,7 @@ def test_retries_and_result_collection_are_deferred_on_the_database_queue(
     batch.refresh_from_db()
     assert batch.status == BatchStatus.SENT
     collect = DBTaskResult.objects.get()
-    assert collect.task_path == "pars.learners.tasks.collect_results_task"
+    assert collect.task_path == "pars.learners.delivery.collect_results_task"
     assert collect.run_after == batch.next_attempt_at
     assert (batch.next_attempt_at - batch.sent_at).total_seconds() == 120
 

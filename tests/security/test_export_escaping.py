@@ -285,7 +285,7 @@ PRODUCERS: dict[str, set[str] | str] = {
     },
     "pars/activities/xlsx_template.py": {"uploads:template"},
     "pars/learners/xlsx_template.py": {"learners:template"},
-    "pars/learners/views.py": {"learners:template"},
+    "pars/learners/views/uploads.py": {"learners:template"},
     "pars/accreditation/review_views.py": {"review:package_xlsx"},
     "pars/datareports/views.py": {
         "datareports:data_report_csv",

@@ -20,12 +20,12 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from pars.accounts.models import User
+from pars.accounts.ratelimit import RateLimitMiddleware
 from pars.accounts.services import create_api_key
-from pars.lib.ratelimit import RateLimitMiddleware
 from pars.providers.models import Provider
 from pars.testing import TEST_PASSWORD
 
-MIDDLEWARE = "pars.lib.ratelimit.RateLimitMiddleware"
+MIDDLEWARE = "pars.accounts.ratelimit.RateLimitMiddleware"
 
 
 def with_rate_limits(middleware: list[str]) -> list[str]:

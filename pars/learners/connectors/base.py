@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pars.learners.models import ConnectorKind
+
 if TYPE_CHECKING:
     from pars.learners.models import Recipient
 
@@ -152,9 +154,8 @@ class Connector(Protocol):
 
 def connector_for(recipient: Recipient) -> Connector:
     """The connector of a recipient, by ``recipient.connector``."""
-    from pars.learners.models import ConnectorKind
-
     kind = recipient.connector
+    # The concrete connectors import this module, so each is imported when chosen.
     if kind == ConnectorKind.SIMULATOR:
         from pars.learners.connectors.simulator import SimulatorConnector
 

@@ -17,6 +17,8 @@ from typing import Any, BinaryIO, cast
 
 from pars.intake.models import Channel, Upload
 from pars.intake.readers import FileRejected, ParsedRow
+from pars.intake.readers.delimited import read_records
+from pars.intake.store import local_path
 from pars.learners.dictionary import COMPLETION_FIELDS, COMPLETION_FIELDS_BY_NAME, HEADER_ALIASES
 
 EXTRA_COLUMNS = {"action": "Action", "birth_month": "Birth Month", "birth_day": "Birth Day"}
@@ -103,8 +105,6 @@ def rows_from_cells(
 
 
 def read_learner_tsv(stream: BinaryIO) -> Iterator[ParsedRow]:
-    from pars.intake.readers.delimited import read_records
-
     return rows_from_cells(read_records(stream))
 
 
@@ -112,7 +112,7 @@ def read_learner_tsv(stream: BinaryIO) -> Iterator[ParsedRow]:
 def open_learner_rows(upload: Upload) -> Iterator[tuple[str, Iterator[ParsedRow], BinaryIO | None]]:
     """(layout name, rows, the open stream if any) of a stored learner upload."""
     if upload.file_format == Channel.XLSX:
-        from pars.intake.store import local_path
+        # Imported here: the xlsx and xml readers import this package.
         from pars.learners.parsers.xlsx import read_learner_xlsx
 
         with local_path(upload) as path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django import template
+from django.db.models import Count
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity
@@ -29,8 +30,6 @@ class RegistrationRow:
 @register.simple_tag
 def activity_registrations(access: ProviderAccess, activity: Activity) -> list[RegistrationRow]:
     """The activity's registrations, each with its fields and number of completions."""
-    from django.db.models import Count
-
     registrations = (
         access.records(ActivityRegistration)
         .filter(activity=activity)

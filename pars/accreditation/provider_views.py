@@ -10,6 +10,11 @@ from django.views.decorators.http import require_POST
 from pars.accounts.access import ProviderAccess, get_provider_access, providers_visible_to
 from pars.accounts.decorators import provider_view, staff_view
 from pars.accounts.models import Membership
+from pars.accreditation.provider_services import (
+    record_decision_as,
+    set_accreditation_status,
+    update_provider_contact_data,
+)
 from pars.providers.forms import (
     ContactForm,
     DecisionForm,
@@ -18,11 +23,6 @@ from pars.providers.forms import (
     StatusTermForm,
 )
 from pars.providers.models import AccreditationDecision, AccreditorType, Contact, Provider
-from pars.providers.services import (
-    record_decision_as,
-    set_accreditation_status,
-    update_provider_contact_data,
-)
 
 STAFF_LIST_LIMIT = 500
 

@@ -52,7 +52,10 @@ from django.template import engines
 from django.urls import NoReverseMatch, reverse
 from django_ratelimit.core import _get_ip  # type: ignore[import-untyped]
 
+from pars.accounts.api_auth import bearer_token, key_prefix, request_api_key
 from pars.lib import security_log
+from pars.lib.api_errors import RULE_RATE_LIMITED, error_body
+from pars.models import RateLimitCounter
 
 DEFAULT_API_RATE = "600/m"
 DEFAULT_API_ANON_RATE = "60/m"
@@ -115,8 +118,6 @@ def clear(group: str, value: str, rate: str) -> None:
         _, period = parse_rate(rate)
         cache.delete(_cache_key(bucket, _window_end(bucket, period, int(time.time()))))
     else:
-        from pars.models import RateLimitCounter
-
         RateLimitCounter.objects.filter(bucket=bucket).delete()
 
 
@@ -154,8 +155,6 @@ RETURNING count
 
 
 def _increment_database(bucket: str, window_end: int, now: int) -> int:
-    from pars.models import RateLimitCounter
-
     connection = connections[router.db_for_write(RateLimitCounter)]
     if connection.vendor not in ("postgresql", "sqlite"):
         raise ImproperlyConfigured(
@@ -288,8 +287,6 @@ class RateLimitMiddleware:
         return None
 
     def _check_api(self, request: HttpRequest) -> HttpResponseBase | None:
-        from pars.accounts.api_auth import key_prefix, request_api_key
-
         key = request_api_key(request)
         if key is not None:
             seconds = hit("pars.api.key", str(key.pk), _setting("PARS_API_RATE", DEFAULT_API_RATE))
@@ -300,15 +297,11 @@ class RateLimitMiddleware:
                 client_address(request),
                 _setting("PARS_API_ANON_RATE", DEFAULT_API_ANON_RATE),
             )
-            from pars.accounts.api_auth import bearer_token
-
             scope, prefix = "api_address", key_prefix(bearer_token(request))
         if seconds is None:
             return None
         security_log.rate_limited(request, scope, prefix)
         plural = "s" if seconds != 1 else ""
-        from pars.lib.api_errors import RULE_RATE_LIMITED, error_body
-
         message = f"Too many requests: retry in {seconds} second{plural}."
         response = JsonResponse(error_body("Authorization", RULE_RATE_LIMITED, message), status=429)
         response["Retry-After"] = str(seconds)
@@ -363,8 +356,6 @@ def log_refusal(request: HttpRequest, response: HttpResponseBase) -> None:
     api = request.path_info.startswith(_setting("PARS_API_PATH_PREFIX", "/api/"))
     if status == 401:
         if api:
-            from pars.accounts.api_auth import bearer_token, key_prefix
-
             security_log.api_key_rejected(request, key_prefix(bearer_token(request)))
     elif status == 403:
         security_log.permission_denied(request)

@@ -1,6 +1,12 @@
+"""A provider's profile, contacts and decisions, and the staff provider pages.
+
+They need tenancy (accounts) and the audit trail, so they live above both, beside the
+accreditation decisions; the URL names stay ``providers:*``.
+"""
+
 from django.urls import path
 
-from pars.providers import views
+from pars.accreditation import provider_views as views
 
 app_name = "providers"
 

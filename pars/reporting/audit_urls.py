@@ -1,8 +1,12 @@
-"""The audit trail pages for staff (views in views.py)."""
+"""The audit trail pages for staff (views in audit_views.py).
+
+They show activity and program-summary changes, so they live in reporting, above both;
+``pars.audit`` itself only records events.
+"""
 
 from django.urls import path
 
-from pars.audit import views
+from pars.reporting import audit_views as views
 
 app_name = "audit"
 

@@ -1,0 +1,128 @@
+"""Held records: resend those whose learner now matches the recipient's registry."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from pars.learners.connectors.base import MATCH, MatchingUnavailable, connector_for
+from pars.learners.delivery.queueing import BATCH_SIZE, notify_webhooks, schedule_delivery
+from pars.learners.models import (
+    CompletionEvent,
+    CompletionEventKind,
+    CompletionStatus,
+    LearnerCompletion,
+    Recipient,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _identity(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: values[name]
+        for name in (
+            "first_name",
+            "last_name",
+            "birth_month",
+            "birth_day",
+            "learner_id",
+            "npi",
+            "license_state",
+        )
+    }
+
+
+def release_held(code: str) -> int:
+    """Resend the recipient's held records whose learner now matches its registry.
+
+    Each released record gets a new version (queued, event "released"); delivery is
+    scheduled. Returns how many were released (0 when the connector cannot match).
+    """
+    recipient = Recipient.objects.filter(code=code).first()
+    if recipient is None:
+        return 0
+    connector = connector_for(recipient)
+    held = list(
+        LearnerCompletion.objects.filter(recipient=recipient, status=CompletionStatus.HELD)
+        .order_by("pk")
+        .values(
+            "pk",
+            "first_name",
+            "last_name",
+            "birth_month",
+            "birth_day",
+            "learner_id",
+            "npi",
+            "license_state",
+        )
+    )
+    released = 0
+    for start in range(0, len(held), BATCH_SIZE):
+        chunk = held[start : start + BATCH_SIZE]
+        try:
+            outcomes = connector.match_learners(recipient, [_identity(row) for row in chunk])
+        except MatchingUnavailable as error:
+            logger.info("Release %s: matching unavailable: %s", recipient.code, error)
+            return released
+        matched = [
+            row["pk"]
+            for row, outcome in zip(chunk, outcomes, strict=True)
+            if outcome.status == MATCH
+        ]
+        released += _release(recipient, matched)
+    if released:
+        logger.info("Release %s: %d held records released", recipient.code, released)
+        transaction.on_commit(lambda: schedule_delivery([recipient.code]))
+    return released
+
+
+def _release(recipient: Recipient, completion_ids: list[int]) -> int:
+    if not completion_ids:
+        return 0
+    now = timezone.now()
+    changed: dict[int, list[int]] = defaultdict(list)
+    with transaction.atomic():
+        completions = list(
+            LearnerCompletion.objects.select_for_update().filter(
+                pk__in=completion_ids, status=CompletionStatus.HELD
+            )
+        )
+        for completion in completions:
+            completion.version += 1
+            completion.status = CompletionStatus.QUEUED
+            completion.status_reason = ""
+            completion.status_code = ""
+            completion.status_changed_at = now
+            completion.updated_at = now
+            completion.batch = None
+            changed[completion.provider_id].append(completion.pk)
+        LearnerCompletion.objects.bulk_update(
+            completions,
+            [
+                "version",
+                "status",
+                "status_reason",
+                "status_code",
+                "status_changed_at",
+                "updated_at",
+                "batch",
+            ],
+        )
+        CompletionEvent.objects.bulk_create(
+            CompletionEvent(
+                provider_id=completion.provider_id,
+                completion=completion,
+                kind=CompletionEventKind.RELEASED,
+                version=completion.version,
+                detail=f"The learner now matches the {recipient.code} registry; resent.",
+            )
+            for completion in completions
+        )
+        notify_webhooks(changed)
+    return len(completions)

@@ -1,0 +1,142 @@
+"""What the learner pages share: workspace links, the completion filters and pages of
+the list, and the masking of personal data.
+
+Personal fields (learner identifier, NPI, licence state, birth month and day) are shown
+to the provider's own users. Accreditor staff see them masked ("••••56"), on the staff
+page and in the provider's workspace alike, until they give a reason on the staff page,
+which is recorded in the audit trail and shows them for that one response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+
+from pars.accounts.access import ProviderAccess
+from pars.activities.models import Activity
+from pars.learners import services
+from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
+from pars.learners.models import ActivityRegistration, CompletionStatus, LearnerCompletion
+
+PER_PAGE = 50
+
+
+def provider_url(name: str, access: ProviderAccess, **kwargs: Any) -> str:
+    return reverse(name, kwargs={"provider_id": access.provider.provider_id, **kwargs})
+
+
+# ---------------------------------------------------------------------------
+# Masking personal data (staff)
+
+MASK = "••••"
+
+
+def mask(value: Any) -> str:
+    """``••••56``: the last two characters of a long enough value, nothing of a short one."""
+    text = "" if value is None else str(value)
+    if not text:
+        return "—"
+    return MASK + text[-2:] if len(text) > 4 else MASK
+
+
+def _birth(completion: LearnerCompletion) -> str:
+    return f"{completion.birth_month:02d}-{completion.birth_day:02d}"
+
+
+@dataclass(frozen=True)
+class PersonalValues:
+    """A record's personal fields as one page may show them."""
+
+    learner_id: str
+    npi: str
+    license_state: str
+    birth_date: str
+
+    @classmethod
+    def of(cls, completion: LearnerCompletion, *, masked: bool) -> PersonalValues:
+        if masked:
+            return cls(
+                mask(completion.learner_id),
+                mask(completion.npi),
+                "••" if completion.license_state else "—",
+                "••-••",
+            )
+        return cls(
+            completion.learner_id or "—",
+            completion.npi or "—",
+            completion.license_state or "—",
+            _birth(completion),
+        )
+
+
+def activity_registration(
+    access: ProviderAccess, activity: Activity, code: str
+) -> ActivityRegistration | None:
+    return (
+        access.records(ActivityRegistration)
+        .filter(activity=activity, recipient__code=code)
+        .select_related("recipient")
+        .first()
+    )
+
+
+# ---------------------------------------------------------------------------
+# Completions: the list
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    label: str
+    count: int
+
+
+def status_summary(access: ProviderAccess) -> list[StatusCount]:
+    """Every status with its count of the provider's records, in the statuses' order."""
+    counts = services.status_counts(access)
+    return [
+        StatusCount(value, label, counts.get(value, 0)) for value, label in CompletionStatus.choices
+    ]
+
+
+def filtered_completions(
+    access: ProviderAccess, params: Any
+) -> tuple[QuerySet[LearnerCompletion], dict[str, str]]:
+    completions = access.records(LearnerCompletion)
+    filters: dict[str, str] = {}
+    activity = str(params.get("activity", "")).strip()
+    if activity.isdigit():
+        completions = completions.filter(activity_id=int(activity))
+        filters["activity"] = activity
+    recipient = str(params.get("recipient", "")).strip().upper()
+    if recipient:
+        completions = completions.filter(recipient__code=recipient)
+        filters["recipient"] = recipient
+    status = str(params.get("status", "")).strip()
+    if status in CompletionStatus.values:
+        completions = completions.filter(status=status)
+        filters["status"] = status
+    query = str(params.get("q", "")).strip()
+    if query:
+        for term in query.split()[:5]:
+            completions = completions.filter(
+                Q(first_name__icontains=term) | Q(last_name__icontains=term)
+            )
+        filters["q"] = query
+    return completions, filters
+
+
+def page_of(request: HttpRequest, rows: QuerySet[Any]) -> Page:
+    return Paginator(rows, PER_PAGE).get_page(request.GET.get("page") or request.POST.get("page"))
+
+
+def field_label(name: str) -> str:
+    if name in ("birth_month", "birth_day"):
+        return COMPLETION_FIELDS_BY_NAME["birth_date"].label
+    spec = COMPLETION_FIELDS_BY_NAME.get(name)
+    return spec.label if spec else name.replace("_", " ").capitalize()

@@ -1,0 +1,425 @@
+"""Learner completions: the list, one record, add, correct, resubmit, withdraw.
+
+The pages are thin. What the user typed goes as a raw mapping to the one validator and
+the one writer (:mod:`pars.learners.validation`, :mod:`pars.learners.services`), whose
+errors are shown on the fields; every read goes through the provider's access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from pars.accounts.access import ProviderAccess
+from pars.accounts.decorators import provider_view
+from pars.activities.forms import format_decimal
+from pars.activities.models import Activity
+from pars.intake.models import Channel
+from pars.learners import services
+from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
+from pars.learners.forms import (
+    PERSONAL_FORM_FIELDS,
+    CompletionForm,
+    attach_errors,
+    completion_field_names,
+    completion_initial,
+)
+from pars.learners.models import (
+    ActivityRegistration,
+    CompletionEvent,
+    CompletionEventKind,
+    CompletionStatus,
+    DeliveryItem,
+    LearnerCompletion,
+    Recipient,
+)
+from pars.learners.views.common import (
+    PersonalValues,
+    activity_registration,
+    field_label,
+    filtered_completions,
+    page_of,
+    provider_url,
+    status_summary,
+)
+
+# Statuses after which a record can no longer be corrected or withdrawn from here.
+WITHDRAWING = (
+    CompletionStatus.WITHDRAWAL_QUEUED,
+    CompletionStatus.WITHDRAWAL_SENT,
+    CompletionStatus.WITHDRAWN,
+)
+RESENDABLE = (CompletionStatus.REJECTED, CompletionStatus.HELD)
+
+
+@provider_view()
+def completion_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    completions, filters = filtered_completions(access, request.GET)
+    completions = completions.select_related("activity", "recipient").order_by(
+        "-status_changed_at", "-pk"
+    )
+    page = page_of(request, completions)
+    activities = (
+        access.records(Activity)
+        .filter(registrations__isnull=False)
+        .distinct()
+        .order_by("provider_activity_id")
+    )
+    return render(
+        request,
+        "learners/list.html",
+        {
+            "access": access,
+            "page": page,
+            "filters": filters,
+            "counts": status_summary(access),
+            "statuses": CompletionStatus.choices,
+            "recipients": Recipient.objects.all(),
+            "activities": activities,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------
+# One completion
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: Any
+    what: str
+    version: int
+    detail: str
+    who: str
+
+
+def _history(access: ProviderAccess, completion: LearnerCompletion) -> list[HistoryRow]:
+    """The record's events and what the recipient answered to each version sent."""
+    rows = []
+    channels = dict(Channel.choices)
+    # New records are written in bulk without an event: their first row is the record's own.
+    if (
+        not access.records(CompletionEvent)
+        .filter(completion=completion, kind=CompletionEventKind.CREATED)
+        .exists()
+    ):
+        rows.append(
+            HistoryRow(
+                completion.created_at,
+                CompletionEventKind.CREATED.label,
+                1,
+                f"in upload #{completion.upload_id}" if completion.upload_id else "",
+                "PARS",
+            )
+        )
+    events = (
+        access.records(CompletionEvent)
+        .filter(completion=completion)
+        .select_related("user")
+        .order_by("at", "id")
+    )
+    for event in events:
+        changed = list(dict.fromkeys(field_label(name) for name in event.changed_fields or []))
+        detail = "; ".join(
+            part
+            for part in (
+                f"changed: {', '.join(changed)}" if changed else "",
+                event.detail,
+            )
+            if part
+        )
+        who = event.user.email if event.user else channels.get(event.channel, event.channel)
+        if event.user and event.channel:
+            who = f"{who} ({channels.get(event.channel, event.channel)})"
+        rows.append(
+            HistoryRow(event.at, event.get_kind_display(), event.version, detail, who or "PARS")
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    batch: int
+    sent_at: Any
+    version: int
+    action: str
+    outcome: str
+    reason: str
+    reason_code: str
+
+
+OUTCOMES = {"accepted": "Accepted", "rejected": "Rejected", "missing": "No answer"}
+
+
+def _deliveries(access: ProviderAccess, completion: LearnerCompletion) -> list[DeliveryRow]:
+    """Each version of the record sent to the recipient, and what the recipient answered."""
+    items = (
+        access.records(DeliveryItem)
+        .filter(completion=completion)
+        .select_related("batch")
+        .order_by("batch__created_at", "id")
+    )
+    return [
+        DeliveryRow(
+            item.batch_id,
+            item.batch.sent_at,
+            item.version,
+            item.get_action_display(),
+            OUTCOMES.get(item.outcome, item.outcome.capitalize())
+            if item.outcome
+            else "Awaiting the answer"
+            if item.batch.sent_at
+            else "Being sent",
+            item.reason,
+            item.reason_code,
+        )
+        for item in items
+    ]
+
+
+def _record_fields(
+    completion: LearnerCompletion, personal: PersonalValues
+) -> list[tuple[str, str]]:
+    recipient = completion.recipient
+    shown: list[tuple[str, str]] = []
+    for name in completion_field_names(recipient):
+        spec = COMPLETION_FIELDS_BY_NAME[name]
+        label = spec.label
+        if name == "learner_id":
+            value = personal.learner_id
+            label = recipient.identifier_label or label
+        elif name == "npi":
+            value = personal.npi
+        elif name == "license_state":
+            value = personal.license_state
+        elif name == "birth_date":
+            value = personal.birth_date
+        else:
+            raw = getattr(completion, name)
+            if spec.is_empty(raw):
+                value = "—"
+            elif isinstance(raw, bool):
+                value = "Yes" if raw else "No"
+            elif isinstance(raw, list):
+                value = "; ".join(raw)
+            elif name == "completion_date":
+                value = raw.strftime("%m/%d/%Y")
+            elif hasattr(raw, "normalize"):
+                value = format_decimal(raw)
+            else:
+                value = str(spec.choices.get(raw, raw)) if spec.choices else str(raw)
+        shown.append((label, value))
+    return shown
+
+
+@provider_view()
+def completion_detail(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    completion = access.get(LearnerCompletion, pk=pk)
+    personal = PersonalValues.of(completion, masked=access.is_staff)
+    return render(
+        request,
+        "learners/detail.html",
+        {
+            "access": access,
+            "completion": completion,
+            "fields": _record_fields(completion, personal),
+            "history": _history(access, completion),
+            "deliveries": _deliveries(access, completion),
+            "can_correct": completion.status not in WITHDRAWING,
+            "can_resubmit": completion.status in RESENDABLE,
+            "can_withdraw": completion.status not in WITHDRAWING,
+        },
+    )
+
+
+def _registrations(access: ProviderAccess) -> QuerySet[ActivityRegistration]:
+    return (
+        access.records(ActivityRegistration)
+        .select_related("activity", "recipient")
+        .order_by("activity__provider_activity_id", "recipient__sort_order")
+    )
+
+
+@provider_view(edit=True)
+def completion_new(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    """Report one learner: choose the activity's registration, then fill in the learner."""
+    chosen = str(request.POST.get("registration") or request.GET.get("registration") or "")
+    registration = (
+        _registrations(access).filter(pk=int(chosen)).first() if chosen.isdigit() else None
+    )
+    if registration is None:
+        return render(
+            request,
+            "learners/new_choose.html",
+            {"access": access, "registrations": _registrations(access)},
+        )
+    recipient = registration.recipient
+    summary: list[Any] = []
+    status = 200
+    if request.method == "POST":
+        form = CompletionForm(
+            request.POST, recipient=recipient, credit_types=registration.credit_types
+        )
+        form.is_valid()
+        raw = {
+            **form.raw(),
+            "provider_activity_id": registration.activity.provider_activity_id,
+            "recipient": recipient.code,
+        }
+        try:
+            completion = services.submit_completion(access, raw, channel=Channel.WEB)
+        except services.CompletionRefused as refused:
+            summary = attach_errors(form, refused.errors)
+            status = 400
+        else:
+            assert completion is not None
+            messages.success(
+                request,
+                f"{completion.learner_name}'s completion is saved: "
+                f"{completion.get_status_display()}.",
+            )
+            return redirect(provider_url("learners:detail", access, pk=completion.pk))
+    else:
+        form = CompletionForm(recipient=recipient, credit_types=registration.credit_types)
+    return render(
+        request,
+        "learners/completion_form.html",
+        {
+            "access": access,
+            "registration": registration,
+            "activity": registration.activity,
+            "recipient": recipient,
+            "form": form,
+            "summary": summary,
+        },
+        status=status,
+    )
+
+
+@provider_view(edit=True)
+def completion_correct(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    """Change a record (its learner's identity too): a new version, sent again.
+
+    A held record's identity fix is applied to the learner's other held records at the
+    same recipient as well (``services.fix_learner_identity``).
+    """
+    completion = access.get(LearnerCompletion, pk=pk)
+    detail_url = provider_url("learners:detail", access, pk=completion.pk)
+    if completion.status in WITHDRAWING:
+        messages.error(
+            request, "This record is withdrawn or being withdrawn; it cannot be changed."
+        )
+        return redirect(detail_url)
+    recipient = completion.recipient
+    registration = activity_registration(access, completion.activity, recipient.code)
+    offered = list((registration.credit_types if registration else None) or [])
+    offered += [name for name in completion.moc_credit_types if name not in offered]
+    # Staff see personal fields masked: left blank, they keep their values.
+    masked = access.is_staff
+    summary: list[Any] = []
+    status = 200
+    if request.method == "POST":
+        form = CompletionForm(request.POST, recipient=recipient, credit_types=offered)
+        form.is_valid()
+        changes = form.raw()
+        if masked:
+            changes = {
+                name: value
+                for name, value in changes.items()
+                if not (name in PERSONAL_FORM_FIELDS and value in (None, ""))
+            }
+        try:
+            if completion.status == CompletionStatus.HELD:
+                fixed = services.fix_learner_identity(
+                    access, completion, changes, channel=Channel.WEB
+                )
+            else:
+                fixed = [
+                    services.correct_completion(access, completion, changes, channel=Channel.WEB)
+                ]
+        except services.CompletionRefused as refused:
+            summary = attach_errors(form, refused.errors)
+            status = 400
+        else:
+            record = fixed[0]
+            if record.version == completion.version:
+                messages.info(request, "Nothing was changed.")
+            else:
+                others = len(fixed) - 1
+                messages.success(
+                    request,
+                    f"Corrected: version {record.version} is {record.get_status_display()}."
+                    + (
+                        f" The same learner's {others} other held "
+                        f"record{'s' if others != 1 else ''} "
+                        f"{'were' if others != 1 else 'was'} corrected and queued too."
+                        if others
+                        else ""
+                    ),
+                )
+            return redirect(detail_url)
+    else:
+        initial = completion_initial(services.completion_raw(completion))
+        if masked:
+            for name in PERSONAL_FORM_FIELDS:
+                initial.pop(name, None)
+        form = CompletionForm(initial=initial, recipient=recipient, credit_types=offered)
+        if masked:
+            personal = PersonalValues.of(completion, masked=True)
+            for name, shown in (
+                ("learner_id", personal.learner_id),
+                ("npi", personal.npi),
+                ("birth_date", personal.birth_date),
+                ("license_state", personal.license_state),
+            ):
+                if name in form.fields:
+                    form.fields[name].widget.attrs["placeholder"] = f"{shown} (unchanged)"
+    return render(
+        request,
+        "learners/completion_form.html",
+        {
+            "access": access,
+            "completion": completion,
+            "activity": completion.activity,
+            "recipient": recipient,
+            "form": form,
+            "summary": summary,
+            "masked": masked,
+        },
+        status=status,
+    )
+
+
+@provider_view(edit=True)
+@require_POST
+def completion_resubmit(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    """Send a rejected or held record again as it is (the learner's data was fixed elsewhere)."""
+    completion = access.get(LearnerCompletion, pk=pk)
+    try:
+        record = services.resubmit_completion(access, completion, channel=Channel.WEB)
+    except services.CompletionRefused as refused:
+        for error in refused.errors:
+            messages.error(request, f"Not resubmitted: {error.message}")
+    else:
+        messages.success(request, f"Resubmitted: version {record.version} is queued.")
+    return redirect(provider_url("learners:detail", access, pk=completion.pk))
+
+
+@provider_view(edit=True)
+def completion_withdraw(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    completion = access.get(LearnerCompletion, pk=pk)
+    if request.method == "POST":
+        record = services.withdraw_completion(access, completion, channel=Channel.WEB)
+        messages.success(request, f"{record.get_status_display()}.")
+        return redirect(provider_url("learners:detail", access, pk=completion.pk))
+    return render(
+        request,
+        "learners/withdraw.html",
+        {"access": access, "completion": completion, "sent": completion.ever_sent},
+    )
