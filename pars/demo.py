@@ -196,16 +196,10 @@ def _learners(provider: Provider) -> None:
     seed_registry("ABIM", learners[:-2], replace=True)
 
 
-@transaction.atomic
-def load_demo() -> list[tuple[str, str]]:
-    """Create (or refresh) the demo data; returns the demo logins as (email, what it shows)."""
-    today = timezone.localdate()
-    accreditors = {
-        state: RecognizedAccreditor.objects.get_or_create(state=state, defaults={"name": name})[0]
-        for name, state in ACCREDITORS
-    }
-    previous_year, current_year = _reporting_years(today)
-
+def _providers(
+    accreditors: dict[str, RecognizedAccreditor],
+) -> tuple[Provider, Provider]:
+    """The two demo providers (Riverside, Pine Coast) with their contacts."""
     riverside, _ = Provider.objects.update_or_create(
         provider_id="0001234",
         defaults={
@@ -250,6 +244,11 @@ def load_demo() -> list[tuple[str, str]]:
                 role=role,
                 defaults={"name": name, "title": title, "email": email},
             )
+    return riverside, pinecoast
+
+
+def _decisions(riverside: Provider, pinecoast: Provider) -> None:
+    """The providers' accreditation history."""
     decisions = [
         (riverside, DecisionType.INITIAL, AccreditationStatus.PROVISIONAL, (2014, 7, 18), (2014, 7, 1), (2016, 6, 30)),
         (riverside, DecisionType.REACCREDITATION, AccreditationStatus.ACCREDITATION, (2016, 7, 22), (2016, 7, 1), (2022, 6, 30)),
@@ -270,11 +269,11 @@ def load_demo() -> list[tuple[str, str]]:
             },
         )
 
-    _activities(riverside, "RUHS", previous_year.year, closed=True, seed=1)
-    _activities(riverside, "RUHS", current_year.year, closed=False, seed=2)
-    _activities(pinecoast, "PCMS", previous_year.year, closed=True, seed=3)
-    _activities(pinecoast, "PCMS", current_year.year, closed=False, seed=4)
 
+def _people(
+    accreditors: dict[str, RecognizedAccreditor], riverside: Provider, pinecoast: Provider
+) -> None:
+    """Staff (all providers, and Maine's only) and the providers' users."""
     staff = _user("staff@pars.example", first_name="Alex", last_name="Staff")
     User.objects.filter(pk=staff.pk).update(is_staff=True, is_superuser=True)
     state_staff = _user("state-staff@pars.example", first_name="Jamie", last_name="Maine")
@@ -289,8 +288,9 @@ def load_demo() -> list[tuple[str, str]]:
         user = _user(email, first_name=first, last_name=last)
         Membership.objects.get_or_create(user=user, provider=provider, defaults={"role": role})
 
-    _learners(riverside)
 
+def _annual_reports(riverside: Provider, pinecoast: Provider, previous_year: ReportingYear) -> None:
+    """Last year's annual reports: one attested, one half-done."""
     # Last year's report is finished for Riverside and still open for Pine Coast.
     AnnualReport.objects.get_or_create(
         provider=riverside,
@@ -321,4 +321,28 @@ def load_demo() -> list[tuple[str, str]]:
         reporting_year=previous_year,
         defaults={"advertising_exhibit_income": Decimal("2400.00")},
     )
+
+
+@transaction.atomic
+def load_demo() -> list[tuple[str, str]]:
+    """Create (or refresh) the demo data; returns the demo logins as (email, what it shows)."""
+    today = timezone.localdate()
+    accreditors = {
+        state: RecognizedAccreditor.objects.get_or_create(state=state, defaults={"name": name})[0]
+        for name, state in ACCREDITORS
+    }
+    previous_year, current_year = _reporting_years(today)
+
+    riverside, pinecoast = _providers(accreditors)
+    _decisions(riverside, pinecoast)
+
+    _activities(riverside, "RUHS", previous_year.year, closed=True, seed=1)
+    _activities(riverside, "RUHS", current_year.year, closed=False, seed=2)
+    _activities(pinecoast, "PCMS", previous_year.year, closed=True, seed=3)
+    _activities(pinecoast, "PCMS", current_year.year, closed=False, seed=4)
+
+    _people(accreditors, riverside, pinecoast)
+    _learners(riverside)
+
+    _annual_reports(riverside, pinecoast, previous_year)
     return DEMO_LOGINS

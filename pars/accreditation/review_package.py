@@ -188,20 +188,15 @@ def _grouped(queryset: QuerySet[Any], key: str, sums: dict[str, Any]) -> dict[An
     return {row[key]: row for row in rows}
 
 
-def build_review_package(
-    access: ProviderAccess, start: datetime.date, end: datetime.date
-) -> ReviewPackage:
-    activities = period_activities(access, start, end)
-    support = access.records(CommercialSupport).filter(activity__in=activities)
-
-    totals = activities.aggregate(**_ACTIVITY_SUMS, **_OUTCOME_COUNTS)
-    support_totals = support.aggregate(**_SUPPORT_SUMS)
-
+def _by_year(
+    activities: QuerySet[Activity], support: QuerySet[CommercialSupport]
+) -> tuple[YearRow, ...]:
+    """The figures and outcomes of each reporting year in the period."""
     year_sums = _grouped(activities, "reporting_year", {**_ACTIVITY_SUMS, **_OUTCOME_COUNTS})
     year_support = _grouped(
         support.annotate(year=F("activity__reporting_year")), "year", _SUPPORT_SUMS
     )
-    by_year = tuple(
+    return tuple(
         YearRow(
             year=year,
             figures=_figures(year_sums[year], year_support.get(year)),
@@ -210,17 +205,25 @@ def build_review_package(
         for year in sorted(year_sums)
     )
 
+
+def _by_format(
+    activities: QuerySet[Activity], support: QuerySet[CommercialSupport]
+) -> tuple[FormatRow, ...]:
+    """The figures of each activity format used, in the dictionary's order."""
     format_sums = _grouped(activities, "activity_format", _ACTIVITY_SUMS)
     format_support = _grouped(
         support.annotate(code=F("activity__activity_format")), "code", _SUPPORT_SUMS
     )
-    by_format = tuple(
+    return tuple(
         FormatRow(code, label, _figures(format_sums[code], format_support.get(code)))
         for code, label in FORMATS.items()
         if code in format_sums
     )
 
-    supporters = tuple(
+
+def _supporter_rows(support: QuerySet[CommercialSupport]) -> tuple[SupporterRow, ...]:
+    """Each commercial supporter's total, the largest first."""
+    return tuple(
         SupporterRow(
             source=row["source"],
             activities=row["activities"],
@@ -237,7 +240,12 @@ def build_review_package(
         .order_by("-monetary", "source")
     )
 
-    attestations = tuple(
+
+def _attestations(
+    access: ProviderAccess, start: datetime.date, end: datetime.date
+) -> tuple[AttestationRow, ...]:
+    """The annual attestations of the reporting years the period touches."""
+    return tuple(
         AttestationRow(
             year=report.reporting_year.year,
             attested_at=report.attested_at,
@@ -253,7 +261,10 @@ def build_review_package(
         .order_by("reporting_year__year")
     )
 
-    activity_rows = (
+
+def _activity_rows(activities: QuerySet[Activity]) -> QuerySet[Any, Any]:
+    """The period's activities with their support, as rows for the listing (lazy)."""
+    return (
         activities.annotate(
             support_monetary=Coalesce(Sum("supporters__monetary_amount"), Value(0)),
             support_in_kind=Count("supporters", filter=Q(supporters__in_kind=True)),
@@ -278,6 +289,18 @@ def build_review_package(
         )
     )
 
+
+def build_review_package(
+    access: ProviderAccess, start: datetime.date, end: datetime.date
+) -> ReviewPackage:
+    activities = period_activities(access, start, end)
+    support = access.records(CommercialSupport).filter(activity__in=activities)
+
+    totals = activities.aggregate(**_ACTIVITY_SUMS, **_OUTCOME_COUNTS)
+    support_totals = support.aggregate(**_SUPPORT_SUMS)
+
+    by_year = _by_year(activities, support)
+    by_format = _by_format(activities, support)
     return ReviewPackage(
         provider=access.provider,
         start=start,
@@ -286,8 +309,8 @@ def build_review_package(
         by_year=by_year,
         by_format=by_format,
         outcome_totals={key: totals[key] for key in OUTCOME_FIELDS},
-        supporters=supporters,
-        attestations=attestations,
+        supporters=_supporter_rows(support),
+        attestations=_attestations(access, start, end),
         decisions=tuple(access.records(AccreditationDecision).order_by("-decided_on", "-id")),
-        activity_rows=activity_rows,
+        activity_rows=_activity_rows(activities),
     )

@@ -133,10 +133,13 @@ def _figure_values(figures: Figures) -> list[Any]:
     return [getattr(figures, key) for key, _ in FIGURE_COLUMNS]
 
 
-def _sheets(review: ReviewPackage) -> Iterable[tuple[str, list[Any], Iterable[Iterable[Any]]]]:
-    """(sheet title, header, rows) for every part of the package."""
+Sheet = tuple[str, list[Any], Iterable[Iterable[Any]]]
+
+
+def _provider_sheet(review: ReviewPackage) -> Sheet:
+    """Who the provider is and which period the package covers."""
     provider = review.provider
-    yield (
+    return (
         "Provider",
         ["Field", "Value"],
         [
@@ -155,11 +158,10 @@ def _sheets(review: ReviewPackage) -> Iterable[tuple[str, list[Any], Iterable[It
             ("Activities in the period", review.totals.activities),
         ],
     )
-    yield (
-        "Activities",
-        [label for _, label in ACTIVITY_COLUMNS],
-        ([row[key] for key, _ in ACTIVITY_COLUMNS] for row in review.iter_activities()),
-    )
+
+
+def _figure_sheets(review: ReviewPackage) -> Iterable[Sheet]:
+    """The activity figures by year and by format, and the outcomes by year."""
     yield (
         "By year",
         ["Reporting year", *(label for _, label in FIGURE_COLUMNS)],
@@ -181,6 +183,10 @@ def _sheets(review: ReviewPackage) -> Iterable[tuple[str, list[Any], Iterable[It
             ["Total", *(review.outcome_totals[key] for key in OUTCOME_FIELDS)],
         ],
     )
+
+
+def _record_sheets(review: ReviewPackage) -> Iterable[Sheet]:
+    """Commercial support, the annual attestations and the accreditation decisions."""
     yield (
         "Commercial support",
         ["Supporter", "Activities", "Monetary (US$)", "In-kind supports"],
@@ -221,6 +227,18 @@ def _sheets(review: ReviewPackage) -> Iterable[tuple[str, list[Any], Iterable[It
             for decision in review.decisions
         ],
     )
+
+
+def _sheets(review: ReviewPackage) -> Iterable[Sheet]:
+    """(sheet title, header, rows) for every part of the package."""
+    yield _provider_sheet(review)
+    yield (
+        "Activities",
+        [label for _, label in ACTIVITY_COLUMNS],
+        ([row[key] for key, _ in ACTIVITY_COLUMNS] for row in review.iter_activities()),
+    )
+    yield from _figure_sheets(review)
+    yield from _record_sheets(review)
 
 
 def render_xlsx(review: ReviewPackage) -> bytes:

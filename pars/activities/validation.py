@@ -536,13 +536,8 @@ def _add_years(day: datetime.date, years: int) -> datetime.date:
         return day.replace(year=day.year + years, day=28)
 
 
-def validate_activity(
-    raw: Mapping[str, Any], *, row: int | None = None, today: datetime.date | None = None
-) -> tuple[CleanActivity | None, list[FieldError]]:
-    """Check one activity record; returns (clean record, []) or (None, errors)."""
-    today = today or datetime.date.today()  # noqa: DTZ011 (a calendar date is meant)
-    check = _Checker(row)
-
+def _action_and_status(check: _Checker, raw: Mapping[str, Any]) -> tuple[str, Status | None]:
+    """The record's action ("upsert" or "delete") and the status the provider asked for."""
     action = "upsert"
     if not is_blank(raw.get("action")):
         action_code = str(raw["action"]).strip().lower()
@@ -557,6 +552,34 @@ def validate_activity(
             check.error("status", "activity.status.not_allowed")
         else:
             requested = _REQUESTED[status_code]
+    return action, requested
+
+
+def _status_reached(
+    values: Mapping[str, Any],
+    missing: Iterable[tuple[Status, str, str]],
+    requested: Status | None,
+    today: datetime.date,
+) -> str:
+    """The highest status the record's data allows, capped at the one requested."""
+    reached = Status.CLOSED
+    for spec_status, _, _ in missing:
+        reached = min(reached, Status(spec_status - 1))
+    status = min(reached, requested) if requested is not None else reached
+    if status == Status.CLOSED:
+        return "closed"
+    if status == Status.ACTIVE:
+        return "ready_to_close" if values["end_date"] < today else "active"
+    return "draft"
+
+
+def validate_activity(
+    raw: Mapping[str, Any], *, row: int | None = None, today: datetime.date | None = None
+) -> tuple[CleanActivity | None, list[FieldError]]:
+    """Check one activity record; returns (clean record, []) or (None, errors)."""
+    today = today or datetime.date.today()  # noqa: DTZ011 (a calendar date is meant)
+    check = _Checker(row)
+    action, requested = _action_and_status(check, raw)
 
     values: dict[str, Any] = {}
     id_spec = FIELDS_BY_NAME["provider_activity_id"]
@@ -606,16 +629,7 @@ def validate_activity(
     if check.errors:
         return None, check.errors
 
-    reached = Status.CLOSED
-    for spec_status, _, _ in missing:
-        reached = min(reached, Status(spec_status - 1))
-    status = min(reached, requested) if requested is not None else reached
-    if status == Status.CLOSED:
-        values["status"] = "closed"
-    elif status == Status.ACTIVE:
-        values["status"] = "ready_to_close" if values["end_date"] < today else "active"
-    else:
-        values["status"] = "draft"
+    values["status"] = _status_reached(values, missing, requested, today)
     values["meets_mips"] = bool(values.get("meets_mips"))
     for spec, _, _ in _PLAIN_FIELDS:
         if values.get(spec.name) is None:

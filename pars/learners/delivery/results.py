@@ -153,6 +153,53 @@ def _outcome(item: DeliveryItem, result: ItemResult | None, code: str) -> tuple[
     )
 
 
+def _record_answer(
+    item: DeliveryItem, result: ItemResult | None, completion: LearnerCompletion | None
+) -> None:
+    """Note the recipient's answer on the delivery item (kept even when it is history)."""
+    if result is None:
+        item.outcome = "missing"
+    else:
+        item.outcome = result.outcome
+        item.reason = _scrub(result.reason, completion) if completion else ""
+        item.reason_code = result.reason_code
+
+
+def _still_awaits(item: DeliveryItem, completion: LearnerCompletion) -> bool:
+    """Whether the completion is still the version this item sent, waiting for its answer."""
+    expected = (
+        CompletionStatus.WITHDRAWAL_SENT
+        if item.action == DeliveryAction.WITHDRAW
+        else CompletionStatus.SENT
+    )
+    return completion.version == item.version and completion.status == expected
+
+
+def _settle(
+    completion: LearnerCompletion,
+    item: DeliveryItem,
+    result: ItemResult | None,
+    code: str,
+    now: datetime.datetime,
+) -> CompletionEvent:
+    """Move the completion to the status the answer gives; returns its (unsaved) event."""
+    status, kind, reason, reason_code = _outcome(item, result, code)
+    reason = _scrub(reason, completion)
+    completion.status = status
+    completion.status_reason = reason
+    completion.status_code = reason_code
+    completion.status_changed_at = now
+    completion.updated_at = now
+    completion.batch = None
+    return CompletionEvent(
+        provider_id=completion.provider_id,
+        completion=completion,
+        kind=kind,
+        version=completion.version,
+        detail=reason[:500],
+    )
+
+
 def _apply_results(batch_id: int, results: Sequence[ItemResult]) -> int:
     by_ref = {result.ref: result for result in results}
     now = timezone.now()
@@ -176,41 +223,12 @@ def _apply_results(batch_id: int, results: Sequence[ItemResult]) -> int:
             completion = completions.get(item.completion_id)
             if result is None:
                 missing += 1
-                item.outcome = "missing"
-            else:
-                item.outcome = result.outcome
-                item.reason = _scrub(result.reason, completion) if completion else ""
-                item.reason_code = result.reason_code
-            expected = (
-                CompletionStatus.WITHDRAWAL_SENT
-                if item.action == DeliveryAction.WITHDRAW
-                else CompletionStatus.SENT
-            )
-            if (
-                completion is None
-                or completion.version != item.version
-                or completion.status != expected
-            ):
+            _record_answer(item, result, completion)
+            if completion is None or not _still_awaits(item, completion):
                 continue  # a newer version took over: this answer is history only
-            status, kind, reason, reason_code = _outcome(item, result, code)
-            reason = _scrub(reason, completion)
-            completion.status = status
-            completion.status_reason = reason
-            completion.status_code = reason_code
-            completion.status_changed_at = now
-            completion.updated_at = now
-            completion.batch = None
+            events.append(_settle(completion, item, result, code, now))
             updated.append(completion)
             changed[completion.provider_id].append(completion.pk)
-            events.append(
-                CompletionEvent(
-                    provider_id=completion.provider_id,
-                    completion=completion,
-                    kind=kind,
-                    version=completion.version,
-                    detail=reason[:500],
-                )
-            )
         DeliveryItem.objects.bulk_update(
             items, ["outcome", "reason", "reason_code"], batch_size=BATCH_SIZE
         )

@@ -302,6 +302,70 @@ def completion_new(request: HttpRequest, access: ProviderAccess) -> HttpResponse
     )
 
 
+def _correction_changes(form: CompletionForm, *, masked: bool) -> dict[str, Any]:
+    """The submitted fields; a masked personal field left blank keeps its value."""
+    changes = form.raw()
+    if masked:
+        changes = {
+            name: value
+            for name, value in changes.items()
+            if not (name in PERSONAL_FORM_FIELDS and value in (None, ""))
+        }
+    return changes
+
+
+def _apply_correction(
+    access: ProviderAccess, completion: LearnerCompletion, changes: dict[str, Any]
+) -> list[LearnerCompletion]:
+    """Correct the record (a held one's identity fix reaches the learner's other held ones)."""
+    if completion.status == CompletionStatus.HELD:
+        return services.fix_learner_identity(access, completion, changes, channel=Channel.WEB)
+    return [services.correct_completion(access, completion, changes, channel=Channel.WEB)]
+
+
+def _report_correction(
+    request: HttpRequest, completion: LearnerCompletion, fixed: list[LearnerCompletion]
+) -> None:
+    record = fixed[0]
+    if record.version == completion.version:
+        messages.info(request, "Nothing was changed.")
+        return
+    others = len(fixed) - 1
+    messages.success(
+        request,
+        f"Corrected: version {record.version} is {record.get_status_display()}."
+        + (
+            f" The same learner's {others} other held "
+            f"record{'s' if others != 1 else ''} "
+            f"{'were' if others != 1 else 'was'} corrected and queued too."
+            if others
+            else ""
+        ),
+    )
+
+
+def _correction_form(
+    completion: LearnerCompletion, recipient: Recipient, offered: list[str], *, masked: bool
+) -> CompletionForm:
+    """The form filled with the record; masked personal fields show a placeholder instead."""
+    initial = completion_initial(services.completion_raw(completion))
+    if masked:
+        for name in PERSONAL_FORM_FIELDS:
+            initial.pop(name, None)
+    form = CompletionForm(initial=initial, recipient=recipient, credit_types=offered)
+    if masked:
+        personal = PersonalValues.of(completion, masked=True)
+        for name, shown in (
+            ("learner_id", personal.learner_id),
+            ("npi", personal.npi),
+            ("birth_date", personal.birth_date),
+            ("license_state", personal.license_state),
+        ):
+            if name in form.fields:
+                form.fields[name].widget.attrs["placeholder"] = f"{shown} (unchanged)"
+    return form
+
+
 @provider_view(edit=True)
 def completion_correct(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     """Change a record (its learner's identity too): a new version, sent again.
@@ -327,59 +391,16 @@ def completion_correct(request: HttpRequest, access: ProviderAccess, pk: int) ->
     if request.method == "POST":
         form = CompletionForm(request.POST, recipient=recipient, credit_types=offered)
         form.is_valid()
-        changes = form.raw()
-        if masked:
-            changes = {
-                name: value
-                for name, value in changes.items()
-                if not (name in PERSONAL_FORM_FIELDS and value in (None, ""))
-            }
         try:
-            if completion.status == CompletionStatus.HELD:
-                fixed = services.fix_learner_identity(
-                    access, completion, changes, channel=Channel.WEB
-                )
-            else:
-                fixed = [
-                    services.correct_completion(access, completion, changes, channel=Channel.WEB)
-                ]
+            fixed = _apply_correction(access, completion, _correction_changes(form, masked=masked))
         except services.CompletionRefused as refused:
             summary = attach_errors(form, refused.errors)
             status = 400
         else:
-            record = fixed[0]
-            if record.version == completion.version:
-                messages.info(request, "Nothing was changed.")
-            else:
-                others = len(fixed) - 1
-                messages.success(
-                    request,
-                    f"Corrected: version {record.version} is {record.get_status_display()}."
-                    + (
-                        f" The same learner's {others} other held "
-                        f"record{'s' if others != 1 else ''} "
-                        f"{'were' if others != 1 else 'was'} corrected and queued too."
-                        if others
-                        else ""
-                    ),
-                )
+            _report_correction(request, completion, fixed)
             return redirect(detail_url)
     else:
-        initial = completion_initial(services.completion_raw(completion))
-        if masked:
-            for name in PERSONAL_FORM_FIELDS:
-                initial.pop(name, None)
-        form = CompletionForm(initial=initial, recipient=recipient, credit_types=offered)
-        if masked:
-            personal = PersonalValues.of(completion, masked=True)
-            for name, shown in (
-                ("learner_id", personal.learner_id),
-                ("npi", personal.npi),
-                ("birth_date", personal.birth_date),
-                ("license_state", personal.license_state),
-            ):
-                if name in form.fields:
-                    form.fields[name].widget.attrs["placeholder"] = f"{shown} (unchanged)"
+        form = _correction_form(completion, recipient, offered, masked=masked)
     return render(
         request,
         "learners/completion_form.html",

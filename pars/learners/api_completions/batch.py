@@ -1,0 +1,309 @@
+"""Reporting a list of completions (up to 1,000; explicitly partial)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from pars.accounts.access import ProviderAccess
+from pars.accounts.api_auth import api_access
+from pars.activities.upload_api import (
+    ApiErrors,
+)
+from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
+from pars.intake.models import Channel
+from pars.intake.rules import FieldError
+from pars.learners.api_common import (
+    RULE_BODY,
+    RULE_TOO_MANY,
+    answer,
+    contract_errors,
+    error_body,
+    parse_json,
+    refusal,
+    request_body,
+    unknown_fields,
+)
+from pars.learners.models import (
+    CompletionStatus,
+    LearnerCompletion,
+)
+from pars.learners.services import (
+    apply_completions,
+)
+from pars.learners.validation import (
+    CleanCompletion,
+    RecipientRules,
+    load_recipients,
+    validate_completion,
+)
+from pars.lib import json_contract
+from pars.lib.json_contract import RULE_TYPE as RULE_FIELD_TYPE
+
+from .answers import completion_url
+from .schemas import (
+    _RECORD_SCHEMA,
+    BATCH_SCHEMA,
+    INPUT_FIELDS,
+    LearnerBatchOut,
+    LearnerCompletionDetailOut,
+)
+from .shared import MAX_RECORDS, router
+
+
+def _identity_keys(activity_ref: str, record: CleanCompletion) -> tuple[str, str, str, str]:
+    return (activity_ref, record.recipient, record.learner_key, record.completion_date.isoformat())
+
+
+def _stored(
+    access: ProviderAccess, records: Sequence[tuple[int, CleanCompletion]]
+) -> dict[tuple[str, str, str, str], tuple[int, int, str]]:
+    """(id, version, status) of the stored records with the identity of a record sent."""
+    found: dict[tuple[str, str, str, str], tuple[int, int, str]] = {}
+    if not records:
+        return found
+    rows = (
+        access.records(LearnerCompletion)
+        .filter(
+            recipient__code__in={record.recipient for _, record in records},
+            learner_key__in={record.learner_key for _, record in records},
+            completion_date__in={record.completion_date for _, record in records},
+        )
+        .values_list(
+            "pk",
+            "version",
+            "status",
+            "activity__provider_activity_id",
+            "activity__accme_activity_id",
+            "recipient__code",
+            "learner_key",
+            "completion_date",
+        )
+    )
+    for pk, version, status, pid, accme, code, key, date in rows:
+        value = (pk, version, status)
+        found[(pid, code, key, date.isoformat())] = value
+        if accme:
+            found[(f"#{accme}", code, key, date.isoformat())] = value
+    return found
+
+
+def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
+    data, problem = parse_json(body)
+    if problem:
+        return problem
+    items = data.get("records") if isinstance(data, dict) and set(data) == {"records"} else data
+    if not isinstance(items, list) or not items:
+        return refusal(
+            "body",
+            RULE_BODY,
+            "The request body must be a JSON array of completion records (or an object whose "
+            "`records` holds one), with at least one record.",
+        )
+    if len(items) > MAX_RECORDS:
+        return refusal(
+            "body",
+            RULE_TOO_MANY,
+            f"At most {MAX_RECORDS:,} records per request; this one has {len(items):,}. Send "
+            "them in several requests, or as a learner file (POST "
+            "/api/v1/learner-completions/uploads).",
+        )
+    recipients = load_recipients()
+    today = timezone.localdate()
+    errors: dict[int, list[FieldError]] = {}
+    clean: list[tuple[int, CleanCompletion]] = []
+    # Records that break the request schema make the whole request malformed (422, nothing
+    # written); the validator's and the writer's refusals stay per record in the 200.
+    malformed: list[FieldError] = []
+    _validate_items(items, recipients, today, errors, clean, malformed)
+
+    if malformed:
+        rows = len({error.row for error in malformed})
+        return 422, error_body(
+            malformed,
+            f"{rows} of {len(items)} records do not match the request schema; nothing was "
+            "written. See errors (`row` is the record's index).",
+        )
+    with transaction.atomic():
+        before = _stored(access, clean)
+        result = apply_completions(
+            access, clean, channel=Channel.API, recipients=recipients, today=today
+        )
+        after = _stored(access, clean)
+    for error in result.errors:
+        assert error.row is not None
+        errors.setdefault(error.row, []).append(error)
+
+    results: list[dict[str, Any]] = []
+    counts = dict.fromkeys(
+        ("received", "accepted", "unchanged", "rejected", "added", "corrected", "withdrawn"), 0
+    )
+    counts["received"] = len(items)
+    outcomes = _outcomes(clean, errors, before, after)
+    for index in range(len(items)):
+        if index in errors:
+            counts["rejected"] += 1
+            results.append(_result(index, "rejected", "rejected", None, errors[index]))
+            continue
+        outcome, stored = outcomes[index]
+        status = "unchanged" if outcome == "unchanged" else "accepted"
+        counts[status] += 1
+        if outcome in ("added", "withdrawn"):
+            counts[outcome] += 1
+        elif outcome in ("corrected", "resubmitted"):
+            counts["corrected"] += 1
+        results.append(_result(index, status, outcome, stored, []))
+    detail = (
+        f"{counts['accepted']} of {counts['received']} records written, "
+        f"{counts['unchanged']} unchanged, {counts['rejected']} rejected."
+    )
+    return 200, {"detail": detail, "counts": counts, "results": results}
+
+
+def _validate_items(
+    items: list[Any],
+    recipients: Mapping[str, RecipientRules],
+    today: datetime.date,
+    errors: dict[int, list[FieldError]],
+    clean: list[tuple[int, CleanCompletion]],
+    malformed: list[FieldError],
+) -> None:
+    """Sort the records: clean, refused (`errors`, by index) or against the schema."""
+    first_seen: dict[tuple[str, str, str, datetime.date], int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            malformed.append(
+                FieldError(index, "record", RULE_FIELD_TYPE, "A record must be a JSON object.")
+            )
+            continue
+        violations = json_contract.violations(_RECORD_SCHEMA, item)
+        typed = json_contract.type_violations(violations)
+        if typed:
+            malformed += contract_errors(typed, index)
+            continue
+        unknown = unknown_fields(item, INPUT_FIELDS | _READ_ONLY_FIELDS, row=index)
+        if unknown:
+            errors[index] = unknown
+            continue
+        raw = {name: item[name] for name in INPUT_FIELDS if name in item}
+        record, found = validate_completion(raw, row=index, recipients=recipients, today=today)
+        if violations:
+            # All that is wrong with the record: the validator's errors (the rules of every
+            # channel) and the schema's for spellings files may use but JSON may not.
+            unreported = json_contract.unreported(violations, [error.field for error in found])
+            malformed += [*found, *contract_errors(unreported, index)]
+            continue
+        if record is None:
+            errors[index] = found
+            continue
+        identity = record.identity()
+        if identity in first_seen:
+            rule = "learner.record.duplicate_in_file"
+            errors[index] = [
+                FieldError(
+                    index,
+                    "row",
+                    rule,
+                    f"The same completion is record {first_seen[identity]} of this request.",
+                )
+            ]
+            continue
+        first_seen[identity] = index
+        clean.append((index, record))
+
+
+def _outcomes(
+    clean: list[tuple[int, CleanCompletion]],
+    errors: dict[int, list[FieldError]],
+    before: dict[tuple[str, str, str, str], tuple[int, int, str]],
+    after: dict[tuple[str, str, str, str], tuple[int, int, str]],
+) -> dict[int, tuple[str, tuple[int, int, str] | None]]:
+    """What became of each written record, told by its stored version before and after."""
+    outcomes: dict[int, tuple[str, tuple[int, int, str] | None]] = {}
+    for index, record in clean:
+        if index in errors:
+            continue
+        key = _identity_keys(record.activity_ref, record)
+        old, new = before.get(key), after.get(key)
+        if new is None or (old is not None and old[1] == new[1]):
+            outcome = "unchanged"
+        elif record.action == "delete":
+            outcome = "withdrawn"
+        elif old is None:
+            outcome = "added"
+        else:
+            outcome = "resubmitted" if old[2] == CompletionStatus.WITHDRAWN else "corrected"
+        outcomes[index] = (outcome, new)
+    return outcomes
+
+
+def _result(
+    index: int,
+    status: str,
+    outcome: str,
+    stored: tuple[int, int, str] | None,
+    errors: list[FieldError],
+) -> dict[str, Any]:
+    return {
+        "index": index,
+        "status": status,
+        "outcome": outcome,
+        "id": stored[0] if stored else None,
+        "url": completion_url(stored[0]) if stored else None,
+        "version": stored[1] if stored else None,
+        "completion_status": stored[2] if stored else None,
+        "errors": [error.as_dict() for error in errors],
+    }
+
+
+# Fields of the answer that are not completion fields: ignored in a body, so that a record
+# read from the API can be sent back.
+_READ_ONLY_FIELDS = frozenset(LearnerCompletionDetailOut.model_fields) - INPUT_FIELDS
+
+_BATCH_DESCRIPTION = (
+    f"Up to {MAX_RECORDS:,} records, each as a JSON object with the completion fields of the "
+    "learner data dictionary (see the request schema) and an optional `action` (`add`, the "
+    "default, or `delete`). **Explicitly partial**: every valid record is written and every "
+    "invalid one is reported; the answer is **200** with one result per record, in order "
+    "(`index` from 0), and counts. A record is `accepted` (added, corrected, resubmitted "
+    "after a withdrawal, or withdrawn by a delete), `unchanged` (PARS already has it exactly "
+    "so: sending a record again is safe and sends nothing twice) or `rejected`, with "
+    "`errors` naming the `field` and `rule` (see /api/v1/rules/learners); the rules are "
+    "those of every other channel. A record is the same record again when its activity, "
+    "recipient, learner and completion date are the same. Only a body that is not such a "
+    "list answers **400**. The request schema is the contract: a record whose values do not "
+    "match it (credits as JSON numbers, credit types as an array, codes as listed, dates as "
+    "yyyy-mm-dd) makes the request malformed: **422**, nothing written, with the errors of "
+    "every such record (`row` is its index; rule `api.field.type` for a value of the wrong "
+    "JSON type). Accepted records are queued for delivery; follow them with GET "
+    "/api/v1/learner-completions. Send an `Idempotency-Key` header to make a retry safe."
+)
+
+
+@router.post(
+    "/learner-completions",
+    response={200: LearnerBatchOut, 400: ApiErrors, 422: ApiErrors},
+    url_name="learner_completions_create",
+    summary="Report learner completions (up to 1,000; explicitly partial)",
+    description=_BATCH_DESCRIPTION,
+    openapi_extra=request_body(BATCH_SCHEMA),
+    operation_id="pars_learners_api_completions_report_completions",
+)
+def report_completions(
+    request: HttpRequest, idempotency_key: IdempotencyKeyHeader = None
+) -> HttpResponse:
+    access = api_access(request)
+    access.require_edit()
+    body = request.body
+    outcome = run_idempotent(
+        access.provider,
+        idempotency_key,
+        lambda: fingerprint(request.method or "", request.path, body),
+        lambda: _write_batch(access, body),
+    )
+    return answer(outcome)

@@ -1,0 +1,48 @@
+"""Learner files through the API: an upload goes through the file pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import File, FormEx, UploadedFile
+
+from pars.activities.upload_api import (
+    FORMAT,
+    ApiErrors,
+    UploadAccepted,
+    accept_upload,
+    format_fields,
+)
+from pars.intake.idempotency import IdempotencyKeyHeader
+from pars.learners.uploads import KIND as LEARNER_UPLOADS
+
+from .shared import router
+
+
+@router.post(
+    "/learner-completions/uploads",
+    response={202: UploadAccepted, 400: ApiErrors, 413: ApiErrors, 422: ApiErrors},
+    url_name="learner_completions_upload",
+    summary="Upload a learner file",
+    description="Multipart form with the file in `file`: tab-delimited text or Excel .xlsx "
+    "with a header row (columns matched by name; see the learner file guide), or learner "
+    "XML; the format is detected unless `format` says tsv, xlsx or xml. Answers **202** at "
+    "once with the upload's URL in `url` and `Location` (`/api/v1/uploads/{id}`, the same "
+    "status endpoint as activity files); the file is processed in the background. "
+    "**Explicitly partial**, like POST /api/v1/learner-completions: every valid row is "
+    "applied and every invalid row listed in the upload's errors with its rule ID; the same "
+    "file again changes nothing. `Idempotency-Key` makes a retry safe.",
+    openapi_extra=format_fields("format"),
+    operation_id="pars_learners_api_completions_upload_learners",
+)
+def upload_learners(
+    request: HttpRequest,
+    response: HttpResponse,
+    file: File[UploadedFile],
+    file_format: FormEx[str, FORMAT] = "",
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Any:
+    return accept_upload(
+        request, response, file, file_format, idempotency_key, kind=LEARNER_UPLOADS
+    )

@@ -1,0 +1,218 @@
+"""Reading what a completion is written against: activities and their registrations
+(cached across the batches of a file), the rules that need them, and the dashboard's counts."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, OuterRef, Subquery
+
+from pars.accounts.access import ProviderAccess
+from pars.activities.models import Activity
+from pars.activities.services import activities_by_key
+from pars.learners.models import (
+    ActivityRegistration,
+    LearnerCompletion,
+)
+from pars.learners.validation import (
+    RULES,
+    CleanCompletion,
+    FieldError,
+    RecipientRules,
+)
+
+
+@dataclass(frozen=True)
+class _Registered:
+    recipient_pk: int
+    moc_points: Decimal | None
+    credit_types: frozenset[str]
+    credit_claim_date: datetime.date | None
+
+
+@dataclass(frozen=True)
+class _ActivityInfo:
+    pk: int
+    provider_activity_id: str
+    start_date: datetime.date
+    end_date: datetime.date
+    registrations: dict[str, _Registered]
+
+
+class ActivityLookup:
+    """The provider's activities a batch refers to, loaded once per ID per file.
+
+    It also remembers which (activity, recipient) pairs had no completion when first
+    loaded: the writer need not look for stored records of those. That stays true for
+    the lookup's life only because a file's duplicate records are refused before the
+    writer sees them: use one lookup per file (or per call).
+    """
+
+    def __init__(self, access: ProviderAccess) -> None:
+        self.access = access
+        self._by_ref: dict[str, _ActivityInfo | None] = {}
+        self.fresh: set[tuple[int, int]] = set()
+
+    def load(self, refs: Iterable[str]) -> None:
+        missing = {ref for ref in refs if ref not in self._by_ref}
+        if not missing:
+            return
+        for ref in missing:
+            self._by_ref[ref] = None
+        by_pid = [ref for ref in missing if not ref.startswith("#")]
+        by_accme = [ref[1:] for ref in missing if ref.startswith("#")]
+        fields = ("pk", "provider_activity_id", "accme_activity_id", "start_date", "end_date")
+        found: dict[str, tuple[Any, ...]] = {}
+        if by_pid:
+            for row in activities_by_key(self.access, by_pid, *fields):
+                found[row[1]] = row
+        if by_accme:
+            for row in (
+                self.access.records(Activity)
+                .filter(accme_activity_id__in=by_accme)
+                .values_list(*fields)
+            ):
+                found[f"#{row[2]}"] = row
+        registrations: dict[int, dict[str, _Registered]] = {row[0]: {} for row in found.values()}
+        # A pair's first record in the unique index's order: the plan must probe that
+        # index, whatever the statistics say. An EXISTS may be planned as a scan that
+        # stops at the first match, which reads the whole table for a pair with none.
+        first_record = (
+            LearnerCompletion.objects.filter(
+                activity_id=OuterRef("activity_id"), recipient_id=OuterRef("recipient_id")
+            )
+            .order_by("learner_key", "completion_date")
+            .values("pk")[:1]
+        )
+        for reg in (
+            ActivityRegistration.objects.filter(activity_id__in=list(registrations))
+            .annotate(reported=Subquery(first_record))
+            .values_list(
+                "activity_id",
+                "recipient__code",
+                "recipient_id",
+                "moc_points",
+                "credit_types",
+                "credit_claim_date",
+                "reported",
+            )
+        ):
+            if reg[6] is None:
+                self.fresh.add((reg[0], reg[2]))
+            registrations[reg[0]][reg[1]] = _Registered(
+                reg[2], reg[3], frozenset(reg[4] or ()), reg[5]
+            )
+        for ref, row in found.items():
+            self._by_ref[ref] = _ActivityInfo(row[0], row[1], row[3], row[4], registrations[row[0]])
+
+    def get(self, ref: str) -> _ActivityInfo | None:
+        return self._by_ref.get(ref)
+
+
+def _against_activity(
+    row: int | None,
+    record: CleanCompletion,
+    info: _ActivityInfo | None,
+    recipient: RecipientRules,
+    today: datetime.date,
+) -> list[FieldError]:
+    """The rules that need the activity and its registration."""
+
+    def error(field_name: str, rule: str, message: str | None = None) -> FieldError:
+        return FieldError(row, field_name, rule, message or RULES[rule].message)
+
+    if info is None:
+        field_name = "provider_activity_id" if record.provider_activity_id else "accme_activity_id"
+        return [
+            error(
+                field_name,
+                "learner.activity.not_found",
+                f"No activity of yours has the ID '{record.activity_ref.lstrip('#')[:100]}'.",
+            )
+        ]
+    registered = info.registrations.get(record.recipient)
+    if registered is None:
+        return [
+            error(
+                "recipient",
+                "learner.activity.not_registered",
+                f"Activity '{info.provider_activity_id}' is not registered for "
+                f"{record.recipient}; register it first (Activity → Registrations).",
+            )
+        ]
+    if record.action == "delete":
+        return []
+    errors = []
+    if not info.start_date <= record.completion_date <= info.end_date:
+        errors.append(
+            error(
+                "completion_date",
+                "learner.completion_date.outside_activity",
+                f"Completion Date {record.completion_date:%m/%d/%Y} is outside the activity's "
+                f"dates ({info.start_date:%m/%d/%Y} – {info.end_date:%m/%d/%Y}).",
+            )
+        )
+    if registered.credit_claim_date and today > registered.credit_claim_date:
+        errors.append(
+            error(
+                "completion_date",
+                "learner.credit_claim_date.passed",
+                f"{record.recipient} took completions of this activity until "
+                f"{registered.credit_claim_date:%m/%d/%Y}.",
+            )
+        )
+    if recipient.is_moc:
+        errors.extend(_moc_errors(error, record, registered, recipient))
+    return errors
+
+
+def _moc_errors(
+    error: Callable[..., FieldError],
+    record: CleanCompletion,
+    registered: _Registered,
+    recipient: RecipientRules,
+) -> list[FieldError]:
+    """The MOC rules that need the registration: its points and its credit types."""
+    errors = []
+    points = record.moc_points
+    if points is not None and registered.moc_points is not None:
+        if points > registered.moc_points:
+            errors.append(
+                error(
+                    "moc_points",
+                    "learner.moc_points.over_registered",
+                    f"MOC Points ({points}) exceed the {registered.moc_points} the activity "
+                    f"is registered for with {record.recipient}.",
+                )
+            )
+        elif not recipient.variable_credit and points != registered.moc_points:
+            errors.append(
+                error(
+                    "moc_points",
+                    "learner.moc_points.not_variable",
+                    f"{record.recipient} accepts no variable credit: report the registered "
+                    f"{registered.moc_points} points.",
+                )
+            )
+    unregistered = [name for name in record.moc_credit_types if name not in registered.credit_types]
+    if unregistered and registered.credit_types:
+        errors.append(
+            error(
+                "moc_credit_types",
+                "learner.moc_credit_types.not_registered",
+                f"MOC Credit Types: {', '.join(unregistered)} not registered for this "
+                f"activity (registered: {', '.join(sorted(registered.credit_types))}).",
+            )
+        )
+    return errors
+
+
+def status_counts(access: ProviderAccess) -> dict[str, int]:
+    """How many of the provider's records are in each status (for the dashboard)."""
+
+    rows = access.records(LearnerCompletion).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}

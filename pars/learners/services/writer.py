@@ -1,0 +1,306 @@
+"""Writing a batch of validated completions: add, correct, resubmit or withdraw."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from pars.accounts.access import ProviderAccess
+from pars.audit.models import AuditAction, AuditEvent
+from pars.audit.services import record_event
+from pars.intake.models import Upload
+from pars.learners.delivery import schedule_delivery
+from pars.learners.models import (
+    CompletionEvent,
+    CompletionEventKind,
+    CompletionStatus,
+    LearnerCompletion,
+)
+from pars.learners.validation import (
+    COMPLETION_VALUE_FIELDS,
+    RULES,
+    CleanCompletion,
+    FieldError,
+    RecipientRules,
+    load_recipients,
+)
+from pars.learners.webhooks import notify_status_changes
+
+from .insert import _insert
+from .lookups import ActivityLookup, _ActivityInfo, _against_activity
+
+# Fields compared to tell a correction from a resend of the same record.
+_VALUE_FIELDS = tuple(
+    name for name in COMPLETION_VALUE_FIELDS if name not in ("learner_key", "completion_date")
+)
+
+
+@dataclass
+class CompletionResult:
+    added: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    errors: list[FieldError] = field(default_factory=list)
+    recipients: set[str] = field(default_factory=set)  # recipients with records to deliver
+    changed_ids: list[int] = field(default_factory=list)  # existing records whose status changed
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({error.row for error in self.errors})
+
+
+def apply_completions(
+    access: ProviderAccess,
+    records: Sequence[tuple[int | None, CleanCompletion]],
+    *,
+    channel: str,
+    recipients: Mapping[str, RecipientRules] | None = None,
+    lookup: ActivityLookup | None = None,
+    upload: Upload | None = None,
+    event: AuditEvent | None = None,
+    today: datetime.date | None = None,
+    schedule: bool = True,
+) -> CompletionResult:
+    """Write validated completions: add (or correct), or withdraw.
+
+    Explicitly partial: a record the activity checks refuse comes back as errors and
+    the others are written. The same record sent again changes nothing. Runs in one
+    transaction (nested in the caller's); delivery is scheduled after the commit.
+    """
+    access.require_edit()
+    recipients = recipients if recipients is not None else load_recipients()
+    lookup = lookup or ActivityLookup(access)
+    today = today or timezone.localdate()
+    result = CompletionResult()
+    lookup.load({record.activity_ref for _, record in records})
+
+    checked = _checked(records, recipients, lookup, today, result)
+    if not checked:
+        return result
+
+    with transaction.atomic():
+        if event is None:
+            event = record_event(
+                access,
+                AuditAction.LEARNERS_WRITTEN,
+                channel=channel,
+                details={"records": len(checked)},
+            )
+        existing = _existing(
+            [
+                item
+                for item in checked
+                if (item[2].pk, item[2].registrations[item[1].recipient].recipient_pk)
+                not in lookup.fresh
+            ]
+        )
+        new = _write_each(access, checked, existing, result, channel=channel)
+        _insert(access, new, channel=channel, upload=upload)
+        result.added = len(new)
+        if schedule and result.recipients:
+            codes = sorted(result.recipients)
+            transaction.on_commit(lambda: schedule_delivery(codes))
+        if result.changed_ids:
+            notify_status_changes(access.provider, result.changed_ids)
+    return result
+
+
+def _checked(
+    records: Sequence[tuple[int | None, CleanCompletion]],
+    recipients: Mapping[str, RecipientRules],
+    lookup: ActivityLookup,
+    today: datetime.date,
+    result: CompletionResult,
+) -> list[tuple[int | None, CleanCompletion, _ActivityInfo]]:
+    """The records the activity checks pass; the others' errors go to the result."""
+    checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]] = []
+    for row, record in records:
+        info = lookup.get(record.activity_ref)
+        errors = _against_activity(row, record, info, recipients[record.recipient], today)
+        if errors:
+            result.errors.extend(errors)
+        else:
+            assert info is not None
+            checked.append((row, record, info))
+    return checked
+
+
+def _write_each(
+    access: ProviderAccess,
+    checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]],
+    existing: dict[tuple[int, int, str, datetime.date], LearnerCompletion],
+    result: CompletionResult,
+    *,
+    channel: str,
+) -> list[tuple[int, int, CleanCompletion]]:
+    """Withdraw or correct the stored records; the new ones come back to be inserted."""
+    new: list[tuple[int, int, CleanCompletion]] = []
+    pending: set[tuple[int, int, str, datetime.date]] = set()
+    for row, record, info in checked:
+        registered = info.registrations[record.recipient]
+        key = (info.pk, registered.recipient_pk, record.learner_key, record.completion_date)
+        current = existing.get(key)
+        if record.action == "delete":
+            if current is None:
+                rule = "learner.record.not_found"
+                result.errors.append(FieldError(row, "action", rule, RULES[rule].message))
+            elif _withdraw(access, current, channel=channel):
+                result.withdrawn += 1
+                result.changed_ids.append(current.pk)
+                result.recipients.add(record.recipient)
+            else:
+                result.unchanged += 1
+            continue
+        if current is None:
+            if key in pending:  # the same record twice in this batch
+                result.unchanged += 1
+                continue
+            pending.add(key)
+            new.append((info.pk, registered.recipient_pk, record))
+            result.recipients.add(record.recipient)
+            continue
+        changed = _changed_fields(current, record.values())
+        if not changed and current.status != CompletionStatus.WITHDRAWN:
+            result.unchanged += 1
+            continue
+        kind = (
+            CompletionEventKind.RESUBMITTED
+            if current.status == CompletionStatus.WITHDRAWN
+            else CompletionEventKind.CORRECTED
+        )
+        _new_version(
+            current, record.values(), kind, channel=channel, user=access.user, changed=changed
+        )
+        result.corrected += 1
+        result.changed_ids.append(current.pk)
+        result.recipients.add(record.recipient)
+    return new
+
+
+def _existing(
+    checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]],
+) -> dict[tuple[int, int, str, datetime.date], LearnerCompletion]:
+    """The stored records with the identity of a record of the batch, by identity."""
+    keys = {
+        (
+            info.pk,
+            info.registrations[record.recipient].recipient_pk,
+            record.learner_key,
+            record.completion_date,
+        )
+        for _, record, info in checked
+    }
+    if not keys:
+        return {}
+    rows: Iterable[LearnerCompletion]
+    if connection.vendor == "postgresql":
+        # Four arrays instead of thousands of parameters, and one probe of the unique
+        # index per record: OFFSET 0 keeps the planner from making it a join that reads
+        # the table (or an activity's records) once per batch, whatever the statistics
+        # say. The rows are locked: delivery must not change a status this batch is
+        # about to rewrite.
+        activity_pks, recipient_pks, learner_keys, dates = (
+            list(column) for column in zip(*keys, strict=True)
+        )
+        rows = LearnerCompletion.objects.raw(
+            "SELECT c.* FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::date[]) "
+            "AS k(a, r, l, d) CROSS JOIN LATERAL (SELECT * FROM learners_learnercompletion "
+            "x WHERE x.activity_id = k.a AND x.recipient_id = k.r AND x.learner_key = k.l "
+            "AND x.completion_date = k.d OFFSET 0) c FOR UPDATE OF c",
+            [activity_pks, recipient_pks, learner_keys, dates],
+        )
+    else:
+        rows = LearnerCompletion.objects.select_for_update().filter(
+            activity_id__in={key[0] for key in keys}, learner_key__in={key[2] for key in keys}
+        )
+    found = {
+        (row.activity_id, row.recipient_id, row.learner_key, row.completion_date): row
+        for row in rows
+    }
+    return {key: row for key, row in found.items() if key in keys}
+
+
+def _changed_fields(current: LearnerCompletion, values: Mapping[str, Any]) -> list[str]:
+    changed = []
+    for name in _VALUE_FIELDS:
+        old, new = getattr(current, name), values.get(name)
+        if isinstance(old, Decimal) or isinstance(new, Decimal):
+            if old is None or new is None:
+                if (old is None) != (new is None):
+                    changed.append(name)
+            elif Decimal(old) != Decimal(new):
+                changed.append(name)
+        elif (old or None) != (new or None) and not (old is False and new is False):
+            changed.append(name)
+    return changed
+
+
+def _new_version(
+    completion: LearnerCompletion,
+    values: Mapping[str, Any],
+    kind: str,
+    *,
+    channel: str,
+    user: Any,
+    changed: list[str],
+    detail: str = "",
+) -> None:
+    for name, value in values.items():
+        setattr(completion, name, value)
+    completion.version += 1
+    completion.status = CompletionStatus.QUEUED
+    completion.status_reason = ""
+    completion.status_code = ""
+    completion.status_changed_at = timezone.now()
+    completion.batch = None
+    completion.last_channel = channel
+    completion.save()
+    CompletionEvent.objects.create(
+        provider_id=completion.provider_id,
+        completion=completion,
+        kind=kind,
+        version=completion.version,
+        changed_fields=changed,
+        detail=detail,
+        channel=channel,
+        user=user,
+    )
+
+
+def _withdraw(access: ProviderAccess, completion: LearnerCompletion, *, channel: str) -> bool:
+    """Withdraw a record (False: it already is). One never sent is withdrawn at once."""
+    if completion.status in (
+        CompletionStatus.WITHDRAWN,
+        CompletionStatus.WITHDRAWAL_QUEUED,
+        CompletionStatus.WITHDRAWAL_SENT,
+    ):
+        return False
+    completion.version += 1
+    completion.batch = None
+    completion.status_reason = ""
+    completion.status_code = ""
+    completion.status_changed_at = timezone.now()
+    completion.last_channel = channel
+    if completion.ever_sent:
+        completion.status = CompletionStatus.WITHDRAWAL_QUEUED
+        kind = CompletionEventKind.WITHDRAWAL_REQUESTED
+    else:
+        completion.status = CompletionStatus.WITHDRAWN
+        kind = CompletionEventKind.DELETED
+    completion.save()
+    CompletionEvent.objects.create(
+        provider_id=completion.provider_id,
+        completion=completion,
+        kind=kind,
+        version=completion.version,
+        channel=channel,
+        user=access.user,
+    )
+    return True

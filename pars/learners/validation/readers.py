@@ -1,0 +1,167 @@
+"""Reading values: the shared readers (`pars.intake.coerce`) chosen by a field's kind,
+and the errors of one record (never quoting a personal value)."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from pars.activities.dictionary import US_STATE_NAMES
+from pars.intake.coerce import (
+    Invalid,
+    is_blank,
+    label_lookup,
+    list_items,
+    parse_date,
+    read_boolean,
+    read_choice,
+    read_date,
+    read_decimal,
+    read_text,
+    whole_text,
+)
+from pars.intake.fields import FieldSpec, Kind
+from pars.intake.rules import FieldError
+
+from .catalogue import RULES
+
+_MONTH_DAY = re.compile(r"^(\d{1,2})[-/](\d{1,2})$")
+
+
+@lru_cache(maxsize=2_000)
+def parse_month_day(text: str) -> tuple[int, int] | None:
+    match = _MONTH_DAY.match(text)
+    if match:
+        month, day = int(match.group(1)), int(match.group(2))
+    else:
+        full = parse_date(text)
+        if full is None:
+            return None
+        month, day = full.month, full.day
+    if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(2024, month)[1]:
+        return None
+    return month, day
+
+
+def month_day(raw: Mapping[str, Any]) -> tuple[int, int] | bool | None:
+    """(month, day); None when invalid; False when not given."""
+    value = raw.get("birth_date")
+    if isinstance(value, datetime.date):
+        return value.month, value.day
+    if not is_blank(value):
+        return parse_month_day(str(value).strip())
+    month, day = raw.get("birth_month"), raw.get("birth_day")
+    if is_blank(month) and is_blank(day):
+        return False
+    if is_blank(month) or is_blank(day):
+        return None
+    return parse_month_day(f"{whole_text(month)}-{whole_text(day)}")
+
+
+# A choice field's other names for its codes (a state's name for its USPS code).
+_STATE_NAMES = {name.lower(): code for code, name in US_STATE_NAMES.items()}
+_CHOICE_ALIASES: dict[str, Mapping[str, str]] = {
+    "license_state": _STATE_NAMES,
+    "practice_state": _STATE_NAMES,
+}
+# Personal fields: their messages never quote the value nor its length.
+_PERSONAL = frozenset({"learner_id", "npi"})
+
+_LOOKUPS: dict[int, tuple[FieldSpec, dict[str, str], str]] = {}
+
+
+def _lookup(spec: FieldSpec) -> tuple[dict[str, str], str]:
+    """The field's code-or-label lookup and the "Allowed: ..." words, once per spec."""
+    entry = _LOOKUPS.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        lookup = label_lookup(spec.choices) | dict(_CHOICE_ALIASES.get(spec.name, {}))
+        words = ", ".join(spec.choices.values()) if len(spec.choices) <= 30 else "a USPS code"
+        # The spec is kept with the entry, so that its id cannot be reused.
+        entry = _LOOKUPS[id(spec)] = (spec, lookup, f"Allowed: {words or 'none'}.")
+    return entry[1], entry[2]
+
+
+def _choice(spec: FieldSpec, value: Any) -> str:
+    lookup, allowed = _lookup(spec)
+    return read_choice(spec.label, value, lookup, allowed)
+
+
+def _choice_list(spec: FieldSpec, value: Any) -> list[str]:
+    codes: list[str] = []
+    for item in list_items(value):
+        code = _choice(spec, item)
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _text(spec: FieldSpec, value: Any) -> str:
+    return read_text(
+        spec.label, value, max_length=spec.max_length, count=spec.name not in _PERSONAL
+    )
+
+
+def _decimal(spec: FieldSpec, value: Any) -> Decimal:
+    # The learner catalogue files a value over the field's maximum under "invalid".
+    return read_decimal(
+        spec.label, value, max_value=spec.max_value, too_large="invalid", step=spec.step, limit=20
+    )
+
+
+_READERS: dict[Kind, Callable[[FieldSpec, Any], Any]] = {
+    Kind.TEXT: _text,
+    Kind.TEXT_LIST: lambda spec, value: [_text(spec, item) for item in list_items(value)],
+    Kind.DECIMAL: _decimal,
+    Kind.DATE: lambda spec, value: read_date(spec.label, value, limit=20),
+    Kind.BOOLEAN: lambda spec, value: read_boolean(spec.label, value),
+    Kind.CHOICE: _choice,
+    Kind.CHOICE_LIST: _choice_list,
+}
+
+
+def read_value(spec: FieldSpec, value: Any) -> Any:
+    """A non-blank raw value read as its field's kind; raises :class:`Invalid`."""
+    return _READERS[spec.kind](spec, value)
+
+
+def npi_is_valid(npi: str) -> bool:
+    """10 digits whose last is the Luhn check digit over the prefix 80840 + the first 9."""
+    if len(npi) != 10 or not npi.isdigit():
+        return False
+    total = 24  # the constant contribution of the "80840" prefix
+    for index, char in enumerate(reversed(npi[:9])):
+        digit = int(char)
+        if index % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return (10 - total % 10) % 10 == int(npi[9])
+
+
+class _Errors:
+    __slots__ = ("errors", "row")
+
+    def __init__(self, row: int | None) -> None:
+        self.row = row
+        self.errors: list[FieldError] = []
+
+    def add(self, field_name: str, rule: str, message: str | None = None) -> None:
+        if rule.endswith(".required") and any(e.field == field_name for e in self.errors):
+            return  # already reported as unreadable; "required" would say it twice
+        self.errors.append(FieldError(self.row, field_name, rule, message or RULES[rule].message))
+
+    def read(self, spec: FieldSpec, value: Any) -> Any:
+        """The field's clean value, or its empty value after reporting why not."""
+        if is_blank(value):
+            return spec.empty
+        try:
+            return read_value(spec, value)
+        except Invalid as invalid:
+            self.add(spec.name, invalid.rule_id("learner", spec.name), invalid.message)
+            return spec.empty
