@@ -132,7 +132,7 @@ def write_copy_payload(path: Path, count: int, provider_pk: int) -> list[str]:
     from pars.activities.validation import validate_activity
 
     today = datetime.date(2026, 11, 27)
-    columns = [f.column for f in Activity._meta.concrete_fields if f.name != "id"]
+    columns = [f.column for f in Activity._meta.concrete_fields if f.name != "id" and f.column]
     now = datetime.datetime.now(datetime.UTC).isoformat()
     fields = {f.column: f for f in Activity._meta.concrete_fields if f.name not in ("id",)}
     with path.open("w", encoding="utf-8") as stream:

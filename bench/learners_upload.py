@@ -212,7 +212,7 @@ def write_copy_payload(
     fields = map_header(HEADER)
     recipients = load_recipients()
     concrete = [field for field in LearnerCompletion._meta.concrete_fields if field.name != "id"]
-    columns = [field.column for field in concrete]
+    columns = [field.column for field in concrete if field.column]
     now = datetime.datetime.now(datetime.UTC).isoformat()
     count = 0
     with path.open("w", encoding="utf-8") as stream:

@@ -82,13 +82,13 @@ def generation_sql(scale: float) -> list[str]:
         f"""
         INSERT INTO providers_provider (provider_id, name, accreditor_type,
             recognized_accreditor_id, accreditation_status, address_line1, address_line2, city,
-            state, postal_code, country, phone, website, created_at)
+            state, postal_code, country, phone, website, require_mfa, created_at)
         SELECT '{PROVIDER_PREFIX}' || lpad(g::text, 6, '0'), 'National Provider ' || g,
             (ARRAY['accme', 'state', 'joint'])[1 + g % 3],
             CASE WHEN g % 3 = 1 THEN (SELECT id FROM providers_recognizedaccreditor
                 WHERE state = ({states})[1 + g % {len(STATES)}]) END,
             'accreditation', '', '', '', ({states})[1 + g % {len(STATES)}], '', 'United States',
-            '', '', now()
+            '', '', false, now()
         FROM generate_series(1, {providers}) AS g""",
         f"""
         CREATE TEMP TABLE bench_providers AS

@@ -7,7 +7,7 @@ ProviderAccess, so another provider's records answer 404.
 import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.openapi.schema import OpenAPISchema
 
@@ -16,6 +16,7 @@ from pars.activities.api import exports_router, rules_router
 from pars.activities.api import router as activities_router
 from pars.activities.upload_api import router as uploads_router
 from pars.learners.api import router as learners_router
+from pars.learners.services import CompletionRefused
 from pars.lib import api_errors
 from pars.reporting.api import router as reporting_router
 
@@ -39,6 +40,20 @@ api = ParsApi(
 )
 # Every refusal in the one error shape (ApiErrors), none of them a 500.
 api_errors.install(api)
+
+
+def _refused(request: HttpRequest, exc: Any) -> HttpResponse:
+    # A learner write the writer refused after the view's own checks (a registration of an
+    # activity that starts before the board's first day): 400 with the writer's errors.
+    errors = [
+        {"row": error.row, "field": error.field, "rule": error.rule, "message": error.message}
+        for error in exc.errors
+    ]
+    detail = errors[0]["message"] if errors else "The request was refused."
+    return JsonResponse({"detail": detail, "errors": errors}, status=400)
+
+
+api.add_exception_handler(CompletionRefused, _refused)
 
 
 class ProviderOut(Schema):

@@ -3,22 +3,23 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.test import Client
 from playwright.sync_api import Browser, sync_playwright
+from pytest_django import Settings
 
 from pars.accounts.models import Role, User
 from pars.providers.models import Provider
 from pars.testing import make_member, make_provider, make_user
-from tests.browser_support import give_authenticator, launch_chromium
+from tests.support.browser import give_authenticator, launch_chromium
 
 
 @pytest.fixture(autouse=True)
-def _immediate_tasks(settings: pytest.FixtureRequest) -> None:
+def _immediate_tasks(settings: Settings) -> None:
     # Tests run tasks in-process; the worker path has its own test.
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
-def _no_rate_limits(settings: pytest.FixtureRequest) -> None:
+def _no_rate_limits(settings: Settings) -> None:
     # The limits count in the cache across tests; tests/security turns them on itself.
     settings.RATELIMIT_ENABLE = False
 
@@ -111,7 +112,7 @@ def log_in_verified(client: Client, user: User) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _local_cache(settings: pytest.FixtureRequest) -> None:
+def _local_cache(settings: Settings) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     from django.core.cache import cache
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from pytest_django import Settings
 
 from pars.checks import check_secret_key, refuse_insecure_secret_key
 
@@ -26,7 +27,7 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_default_secret_key_is_an_error_when_debug_is_off(settings: pytest.FixtureRequest) -> None:
+def test_default_secret_key_is_an_error_when_debug_is_off(settings: Settings) -> None:
     settings.DEBUG = False
     settings.SECRET_KEY = settings.INSECURE_DEFAULT_SECRET_KEY
     assert [error.id for error in check_secret_key(None)] == ["pars.E001"]

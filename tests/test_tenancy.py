@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.http import HttpRequest, HttpResponse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -19,17 +18,20 @@ from pars.testing import (
     make_provider,
     register,
 )
-from tests.route_walker import Kind, Sample, Victim, walk_as_outsider
-from tests.tenancy_samples_accreditation import ACCREDITATION_SAMPLES
-from tests.tenancy_samples_activities import ACTIVITY_SAMPLES
-from tests.tenancy_samples_datareports import DATAREPORTS_SAMPLES
-from tests.tenancy_samples_learners import LEARNER_SAMPLES
-from tests.tenancy_samples_learners_api import LEARNER_API_SAMPLES
-from tests.tenancy_samples_reporting import REPORTING_SAMPLES
-from tests.tenancy_samples_reporting_api import REPORTING_API_SAMPLES
-from tests.tenancy_samples_research import RESEARCH_SAMPLES
-from tests.tenancy_samples_review import REVIEW_SAMPLES
-from tests.tenancy_samples_uploads import UPLOAD_SAMPLES
+from tests.support.route_walker import Kind, Sample, Victim, walk_as_outsider
+from tests.support.tenancy_samples_accreditation import ACCREDITATION_SAMPLES
+from tests.support.tenancy_samples_activities import ACTIVITY_SAMPLES
+from tests.support.tenancy_samples_datareports import DATAREPORTS_SAMPLES
+from tests.support.tenancy_samples_learners import LEARNER_SAMPLES
+from tests.support.tenancy_samples_learners_api import LEARNER_API_SAMPLES
+from tests.support.tenancy_samples_reporting import REPORTING_SAMPLES
+from tests.support.tenancy_samples_reporting_api import REPORTING_API_SAMPLES
+from tests.support.tenancy_samples_research import RESEARCH_SAMPLES
+from tests.support.tenancy_samples_review import REVIEW_SAMPLES
+from tests.support.tenancy_samples_uploads import UPLOAD_SAMPLES
+
+# The real URLs plus a view that skips the tenancy accessor.
+PLANTED_URLS = "tests.support.planted_urls"
 
 
 def _provider(v: Victim) -> dict[str, str]:
@@ -176,21 +178,7 @@ def test_every_route_refuses_other_providers_and_anonymous_users(
     assert walk_as_outsider(victim, user, api_key, SAMPLES) == []
 
 
-# A deliberately broken view, as a careless change might add one: it looks the
-# activity up by primary key without going through the provider's access.
-def leaky_activity(request: HttpRequest, provider_id: str, pk: int) -> HttpResponse:
-    from django.contrib.auth.decorators import login_required
-
-    from pars.activities.models import Activity
-
-    @login_required
-    def view(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(Activity.objects.get(pk=pk).title)
-
-    return view(request)
-
-
-@pytest.mark.urls("tests.planted_urls")
+@pytest.mark.urls(PLANTED_URLS)
 def test_the_walk_catches_a_view_that_skips_the_accessor(
     victim: Victim, outsider: tuple[User, str]
 ) -> None:
@@ -199,18 +187,18 @@ def test_the_walk_catches_a_view_that_skips_the_accessor(
         **SAMPLES,
         "leaky_activity": Sample(Kind.PROVIDER, SAMPLES["activities:detail"].kwargs),
     }
-    problems = walk_as_outsider(victim, user, api_key, samples, urlconf="tests.planted_urls")
+    problems = walk_as_outsider(victim, user, api_key, samples, urlconf=PLANTED_URLS)
     assert problems
     assert all(problem.startswith("leaky_activity ") for problem in problems)
     assert any("another provider's user): got 200" in problem for problem in problems)
 
 
-@pytest.mark.urls("tests.planted_urls")
+@pytest.mark.urls(PLANTED_URLS)
 def test_the_walk_fails_on_a_route_it_has_no_sample_for(
     victim: Victim, outsider: tuple[User, str]
 ) -> None:
     user, api_key = outsider
-    problems = walk_as_outsider(victim, user, api_key, SAMPLES, urlconf="tests.planted_urls")
+    problems = walk_as_outsider(victim, user, api_key, SAMPLES, urlconf=PLANTED_URLS)
     assert "leaky_activity: no sample; add one to the route walker" in problems
 
 
@@ -236,7 +224,7 @@ def test_state_accreditor_staff_reach_no_provider_of_another_accreditor(
 
     from pars.testing import make_accreditor, make_user
     from tests.conftest import log_in_verified
-    from tests.route_walker import _leaks, _text, all_routes
+    from tests.support.route_walker import _leaks, _text, all_routes
 
     state_staff = make_user(
         "staff@other-society.example", is_staff=True, staff_accreditor=make_accreditor("TN")
@@ -270,7 +258,7 @@ def test_a_read_only_member_changes_nothing_through_any_route(
     from django.test import Client
     from django.urls import reverse
 
-    from tests.route_walker import all_routes, victim_snapshot
+    from tests.support.route_walker import all_routes, victim_snapshot
 
     reader = make_member(victim.provider, Role.READONLY, email="rita@victim.example")
     client = Client()

@@ -14,10 +14,11 @@ import datetime
 import json
 import re
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
+from django.urls import register_converter, reverse
 from ninja import Field, P, PathEx, QueryEx, Router, Schema
 from pydantic import create_model
 
@@ -43,12 +44,40 @@ from pars.intake.coerce import is_blank
 from pars.intake.fields import FieldSpec, Kind, Status
 from pars.intake.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
 from pars.intake.models import Channel
+from pars.intake.outcomes import ADDED
 from pars.intake.rules import FieldError
 from pars.lib import json_contract
 from pars.lib.api_errors import MAX_OFFSET, ApiErrors, UploadErrorOut, parse_json
 from pars.lib.json_contract import Violation
 
 router = Router(tags=["activities"])
+
+
+class ActivityIdConverter:
+    """A Provider Activity ID in an address: any characters the dictionary allows, `/`
+    included (sent raw or as %2F, it arrives decoded), but for an ending that names the
+    activity's registrations (`/registrations`, `/registrations/<recipient>`: the routes
+    of pars.learners.api_registrations)."""
+
+    regex = r"(?![\s\S]*/registrations(?:/[^/]*)?\Z)[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class AnyTextConverter(ActivityIdConverter):
+    """A Provider Activity ID followed by more of the address (a registration's)."""
+
+    regex = r"[\s\S]+"
+
+
+register_converter(ActivityIdConverter, "activity_id")
+register_converter(AnyTextConverter, "any_text")
+# The path of one activity; the OpenAPI document names it /activities/{provider_activity_id}.
+ACTIVITY_PATH = "/{activity_id:provider_activity_id}"
 rules_router = Router(tags=["rules"])
 
 DEFAULT_LIMIT = 100
@@ -58,11 +87,17 @@ MAX_LIMIT = 1000
 RULE_BODY = "api.body.invalid"
 RULE_UNKNOWN_FIELD = "api.field.unknown"
 RULE_ID_MISMATCH = "api.provider_activity_id.mismatch"
+RULE_LEGACY_MISMATCH = "api.legacy_activity_type.mismatch"
+RULE_READ_ONLY = "api.field.read_only"
 
-# What GET answers besides the dictionary fields: ignored in a request body, so that
-# a record read from the API can be sent back.
-READ_ONLY_FIELDS = ("legacy_activity_type", "last_channel", "created_at", "updated_at")
-INPUT_FIELDS = (*(spec.name for spec in FIELDS), "status")
+# What GET answers besides the dictionary fields and the status: bookkeeping, marked
+# readOnly in OpenAPI. A request may send back the stored value (a record read from the
+# API can be sent back as it is); any other value is refused (rule api.field.read_only).
+READ_ONLY_FIELDS = ("last_channel", "created_at", "updated_at")
+# The legacy activity-type code an Activity Format was given as (reference 2.1; the XML
+# export writes it back): reported data, so taken as GET answers it, with its format.
+LEGACY_FIELD = "legacy_activity_type"
+INPUT_FIELDS = (*(spec.name for spec in FIELDS), "status", LEGACY_FIELD)
 
 
 # ---------------------------------------------------------------------------
@@ -243,11 +278,12 @@ def _description(spec: FieldSpec) -> str:
     return " ".join(parts)
 
 
-def _input_field(spec: FieldSpec) -> Any:
+def input_field(spec: FieldSpec, description: str) -> Any:
+    """A request field of the dictionary: optional, nullable, typed as its JSON schema."""
     return Field(
         default=None,
         title=spec.label,
-        description=_description(spec),
+        description=description,
         json_schema_extra=nullable(value_schema(spec)),
     )
 
@@ -258,7 +294,7 @@ ActivityIn = create_model(  # type: ignore[call-overload]
     "ID (in the path for PUT) is needed for a draft; what else is required depends on the "
     "status and reporting year (see the rule catalogue). Values are checked by the same "
     "validator as the web form and the batch files.",
-    **{spec.name: (Any, _input_field(spec)) for spec in FIELDS},
+    **{spec.name: (Any, input_field(spec, _description(spec))) for spec in FIELDS},
     status=(
         Any,
         Field(
@@ -281,6 +317,13 @@ ActivityIn = create_model(  # type: ignore[call-overload]
 DRAFT_REQUIRED = tuple(spec.name for spec in FIELDS if spec.required_for is Status.DRAFT)
 
 
+_READ_ONLY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "last_channel": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "updated_at": {"type": "string", "format": "date-time"},
+}
+
+
 def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
     schema: dict[str, Any] = ActivityIn.model_json_schema()
     for name in DRAFT_REQUIRED:
@@ -294,8 +337,29 @@ def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
             "description": field["description"],
             **required_value,
         }
-    for name in READ_ONLY_FIELDS:
-        schema["properties"][name] = {"description": "Read-only: ignored in a request"}
+    schema["properties"][LEGACY_FIELD] = {
+        "title": "Legacy activity type",
+        "description": "The legacy activity-type code the Activity Format was given as (as "
+        "GET answers it): the Activity Format is that code, or the format it stands for "
+        "(rule `api.legacy_activity_type.mismatch`), or left out. Empty or null: none.",
+        **nullable(
+            {
+                "type": "string",
+                "enum": [*LEGACY_ACTIVITY_TYPES, ""],
+                "x-enum-descriptions": [
+                    *(FORMATS[target] for target, _ in LEGACY_ACTIVITY_TYPES.values()),
+                    "None",
+                ],
+            }
+        ),
+    }
+    for name, value in _READ_ONLY_SCHEMAS.items():
+        schema["properties"][name] = {
+            **value,
+            "readOnly": True,
+            "description": "Read-only: leave it out, or send the value stored "
+            "(rule `api.field.read_only`).",
+        }
     schema["additionalProperties"] = False  # other names: rule api.field.unknown
     if required:
         schema["required"] = list(required)
@@ -303,7 +367,15 @@ def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
 
 
 ID_LENGTH = FIELDS_BY_NAME["provider_activity_id"].max_length
-ID_DESCRIPTION = "The Provider Activity ID (not blank, no control characters)"
+ID_DESCRIPTION = (
+    "The Provider Activity ID (not blank, no control characters), percent-encoded: "
+    "`/` as %2F, `%` as %25, a space as %20, `#` as %23, `?` as %3F"
+)
+
+# The ID in a path: what the dictionary allows (a NUL, say, answers 422, never a 500).
+ActivityIdPath = PathEx[
+    str, P(max_length=ID_LENGTH, pattern=REQUIRED_TEXT_PATTERN, description=ID_DESCRIPTION)
+]
 
 POST_SCHEMA = _activity_schema(DRAFT_REQUIRED)
 # PUT: the Provider Activity ID is the one in the address.
@@ -351,6 +423,8 @@ _OUT_TYPES: dict[Kind, Any] = {
     Kind.SUPPORTERS: list[SupporterOut],
 }
 
+_READ_ONLY: dict[str, Any] = {"readOnly": True}
+
 ActivityOut = create_model(  # type: ignore[call-overload]
     "ActivityOut",
     __base__=Schema,
@@ -359,10 +433,16 @@ ActivityOut = create_model(  # type: ignore[call-overload]
         for spec in FIELDS
     },
     status=(str, Field(description="draft, active, ready_to_close or closed")),
-    legacy_activity_type=(str, Field(description="The legacy activity-type code given, if any")),
-    last_channel=(str, Field(description="How the activity was last saved")),
-    created_at=(datetime.datetime, ...),
-    updated_at=(datetime.datetime, ...),
+    legacy_activity_type=(
+        str,
+        Field(description="The legacy activity-type code the Activity Format was given as, if any"),
+    ),
+    last_channel=(
+        str,
+        Field(description="How the activity was last saved", json_schema_extra=_READ_ONLY),
+    ),
+    created_at=(datetime.datetime, Field(json_schema_extra=_READ_ONLY)),
+    updated_at=(datetime.datetime, Field(json_schema_extra=_READ_ONLY)),
 )
 
 
@@ -405,14 +485,24 @@ def contract_errors(found: list[Violation], row: int | None = None) -> list[Fiel
     return [FieldError(row, item.field, item.rule, item.message) for item in found]
 
 
-def _activity_url(provider_activity_id: str) -> str:
-    return reverse("api-v1:activity", kwargs={"provider_activity_id": provider_activity_id})
+def activity_url(provider_activity_id: str) -> str:
+    """The activity's address in the web service: the ID as one percent-encoded segment
+    (`/` as %2F, `%` as %25, a space as %20), which the routes decode back to the ID."""
+    segment = quote(provider_activity_id, safe="")
+    if segment in (".", ".."):  # a client would resolve these as dot segments
+        segment = segment.replace(".", "%2E")
+    return f"{reverse('api-v1:activities')}/{segment}"
+
+
+def activity_query(**params: str) -> str:
+    """A query string of activity IDs and codes, each value percent-encoded."""
+    return urlencode(params, quote_via=quote)
 
 
 def _answer(outcome: Outcome) -> HttpResponse:
     response = JsonResponse(outcome.body, status=outcome.status_code, safe=False)
     if outcome.status_code == 201:
-        response["Location"] = _activity_url(outcome.body["provider_activity_id"])
+        response["Location"] = activity_url(outcome.body["provider_activity_id"])
     if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
@@ -451,6 +541,9 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
     if typed:
         return 422, _errors(contract_errors(typed))[1]
     raw = {name: data[name] for name in INPUT_FIELDS if name in data}
+    legacy_error = _legacy_format(raw)
+    if legacy_error is not None:
+        return _errors([legacy_error])
     if path_id is not None:
         body_id = raw.get("provider_activity_id")
         if not is_blank(body_id) and str(body_id).strip() != path_id.strip():
@@ -466,14 +559,57 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
     errors += contract_errors(json_contract.unreported(found, [e.field for e in errors]))
     if record is None or errors:
         return _errors(errors)
-    existed = (
-        access.records(Activity).filter(provider_activity_id=record.provider_activity_id).exists()
-    )
+    errors = _read_only_errors(access, record.provider_activity_id, data)
+    if errors:
+        return _errors(errors)
     try:
-        activity = services.save_activity(access, record, channel=Channel.API)
+        activity, outcome = services.write_activity(access, record, channel=Channel.API)
     except services.ActivityRefused as refused:
         return _errors(refused.errors)
-    return (200 if existed else 201), activity_json(activity)
+    return (201 if outcome.outcome == ADDED else 200), activity_json(activity)
+
+
+def _legacy_format(raw: dict[str, Any]) -> FieldError | None:
+    """Take `legacy_activity_type` out of the body: a legacy code goes to the validator as
+    the Activity Format (which maps it, as files give it), when the Activity Format sent is
+    that code, the format it stands for, or nothing."""
+    code = raw.pop(LEGACY_FIELD, None)
+    if not isinstance(code, str) or code not in LEGACY_ACTIVITY_TYPES:
+        return None  # nothing, or not a code: the JSON contract reports it
+    target = LEGACY_ACTIVITY_TYPES[code][0]
+    given = raw.get("activity_format")
+    if is_blank(given) or given in (code, target):
+        raw["activity_format"] = code
+        return None
+    return FieldError(
+        None,
+        LEGACY_FIELD,
+        RULE_LEGACY_MISMATCH,
+        f"The legacy activity type {code!r} stands for the format {target!r}, not "
+        f"{given!r}; leave it out or send the Activity Format it stands for.",
+    )
+
+
+def _read_only_errors(
+    access: ProviderAccess, provider_activity_id: str, data: dict[str, Any]
+) -> list[FieldError]:
+    """An error for each read-only field sent with another value than the stored one."""
+    sent = {name: data[name] for name in READ_ONLY_FIELDS if data.get(name) is not None}
+    if not sent:
+        return []
+    stored = access.records(Activity).filter(provider_activity_id=provider_activity_id).first()
+    current = activity_json(stored) if stored is not None else {}
+    return [
+        FieldError(
+            None,
+            name,
+            RULE_READ_ONLY,
+            f"{name!r} is read-only: PARS sets it. Leave it out of the body, or send the "
+            "value stored.",
+        )
+        for name, value in sent.items()
+        if current.get(name) != value
+    ]
 
 
 def _idempotent_write(request: HttpRequest, key: str | None, path_id: str | None) -> HttpResponse:
@@ -502,7 +638,13 @@ _WRITE_DESCRIPTION = (
     "`/api/v1/rules/activities`); names that are not activity fields are refused with rule "
     "`api.field.unknown`. A new "
     "activity answers **201**, an update **200**; both return the saved record, which "
-    "replaces the stored one as a whole (supporters included). Send an `Idempotency-Key` "
+    "replaces the stored one as a whole (supporters included); a record equal to the "
+    "stored one answers **200** and writes nothing (`updated_at` and the audit trail stay). "
+    "A record read by GET can be sent back as it is: `legacy_activity_type` is taken with "
+    "its format, and the readOnly fields (`last_channel`, `created_at`, `updated_at`) may "
+    "be left out or sent as stored (another value: rule `api.field.read_only`). The "
+    "Provider Activity ID may hold any characters: percent-encode it in an address "
+    "(`/` as %2F); the `Location` header gives it so. Send an `Idempotency-Key` "
     "header to make a retry safe: the same key and body get the first answer again (with "
     "`Idempotent-Replayed: true`); the same key with another body answers **422** "
     "(rule `api.idempotency_key.reused`)."
@@ -548,17 +690,17 @@ def create_activity(
 
 
 @router.get(
-    "/{provider_activity_id}",
+    ACTIVITY_PATH,
     response=ActivityOut,
     url_name="activity",
     summary="One activity, by Provider Activity ID",
 )
-def activity(request: HttpRequest, provider_activity_id: str) -> Any:
+def activity(request: HttpRequest, provider_activity_id: ActivityIdPath) -> Any:
     return api_access(request).get(Activity, provider_activity_id=provider_activity_id)
 
 
 @router.put(
-    "/{provider_activity_id}",
+    ACTIVITY_PATH,
     response=_WRITE_RESPONSES,
     url_name="activity_put",
     summary="Create or update an activity by Provider Activity ID",
@@ -568,16 +710,14 @@ def activity(request: HttpRequest, provider_activity_id: str) -> Any:
 )
 def put_activity(
     request: HttpRequest,
-    provider_activity_id: PathEx[
-        str, P(max_length=ID_LENGTH, pattern=REQUIRED_TEXT_PATTERN, description=ID_DESCRIPTION)
-    ],
+    provider_activity_id: ActivityIdPath,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     return _idempotent_write(request, idempotency_key, provider_activity_id)
 
 
 @router.delete(
-    "/{provider_activity_id}",
+    ACTIVITY_PATH,
     response={204: None, 400: ErrorsOut, 409: ErrorsOut},
     url_name="activity_delete",
     summary="Delete an activity",
@@ -586,7 +726,7 @@ def put_activity(
     "registrations refer to the activity (completions are withdrawn, never deleted); "
     "**400** with rule `activity.reporting_year.locked` when its reporting year is closed.",
 )
-def delete_activity(request: HttpRequest, provider_activity_id: str) -> HttpResponse:
+def delete_activity(request: HttpRequest, provider_activity_id: ActivityIdPath) -> HttpResponse:
     access = api_access(request)
     activity = access.get(Activity, provider_activity_id=provider_activity_id)
     try:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,14 @@ from pars.activities.validation import HAS_LEARNER_RECORDS_RULE, RULES, CleanAct
 from pars.activities.year_lock import LOCKED_RULE, locked_message, locked_years
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
+from pars.intake.outcomes import (
+    ADDED,
+    DELETED,
+    UNCHANGED,
+    UPDATED,
+    BatchOutcomes,
+    RecordOutcome,
+)
 from pars.intake.rules import FieldError
 
 _VALUE_FIELDS = [
@@ -36,11 +44,14 @@ _SUPPORTER_FIELDS = ["source", "monetary_amount", "in_kind", "in_kind_types", "i
 
 
 @dataclass
-class BatchResult:
-    added: int = 0
-    updated: int = 0
-    deleted: int = 0
-    errors: list[FieldError] = field(default_factory=list)
+class BatchResult(BatchOutcomes):
+    """Each activity's outcome: added, updated (an existing activity with other values or
+    supporters), unchanged (equal to the stored one: nothing written), deleted, or
+    rejected (then nothing in the batch is written)."""
+
+    @property
+    def deleted(self) -> int:
+        return self.withdrawn
 
 
 class ActivityRefused(Exception):
@@ -56,67 +67,83 @@ def apply_activities(
     records: Sequence[tuple[int | None, CleanActivity]],
     *,
     channel: str,
-    event: AuditEvent | None = None,
+    event: AuditEvent | Callable[[], AuditEvent] | None = None,
 ) -> BatchResult:
     """Write validated activities: upsert by Provider Activity ID, or delete.
 
     All or nothing: when anything is refused (a delete of an unknown ID, a change
     in a closed reporting year) the errors come back and nothing is written.
     Runs in one transaction (nested in the caller's, if any); the changes are
-    recorded under `event`, or a new audit event.
+    recorded under `event` (or the event it makes, called only when something changes),
+    or a new audit event. A record equal to the stored one writes nothing: it is
+    unchanged. The result holds each record's outcome (added, updated, unchanged,
+    deleted; rejected, then only the refused records have one).
     """
     access.require_edit()
     result = BatchResult()
     deletes = [(row, record) for row, record in records if record.action == "delete"]
     upserts = [(row, record) for row, record in records if record.action == "upsert"]
     with transaction.atomic():
-        _check_locks(access, records, result)
-        known: set[str] = set()
+        errors = locked_year_errors(access, records, for_update=True)
+        known: dict[str, int] = {}
         if deletes:
             known = _existing_ids(access, deletes)
-            result.errors.extend(_unknown_deletes(deletes, known))
-            result.errors.extend(_held_deletes(access, deletes, lock=True))
-        if result.errors:
+            errors += _unknown_deletes(deletes, known)
+            errors += _held_deletes(access, deletes, lock=True)
+        if errors:
+            result.reject(errors, {row: record.provider_activity_id for row, record in records})
             return result
-        if event is None:
-            event = record_event(
+        stored = _stored(access, [record for _, record in upserts]) if upserts else {}
+        # A re-sent record equal to the stored one writes nothing, not even an audit event.
+        changing = any(_is_change(record, stored) for _, record in upserts)
+        made: AuditEvent | None = None
+        if known or changing:
+            made = (event() if callable(event) else event) or record_event(
                 access,
                 AuditAction.ACTIVITIES_DELETED if not upserts else AuditAction.ACTIVITIES_WRITTEN,
                 channel=channel,
             )
-        if known:
-            # By primary key: the index probe already found them (see activities_by_key).
-            found = activities_by_key(access, sorted(known), "pk")
-            doomed = access.records(Activity).filter(pk__in=[pk for (pk,) in found])
-            # The trail keeps what was deleted: every reported value, as [old, None].
-            gone = _old_values(doomed)
-            doomed.delete()
-            ActivityChange.objects.bulk_create(
-                ActivityChange(
-                    provider=access.provider,
-                    event=event,
-                    provider_activity_id=key,
-                    action="deleted",
-                    changes={
-                        name: [_plain(value), None]
-                        for name, value in gone[key].items()
-                        if name not in ("pk", "provider_activity_id")
-                        and value not in (None, "", [])
-                    },
-                )
-                for key in sorted(known)
-            )
-            result.deleted = len(known)
+            if known:
+                _delete_known(access, known, made)
+                done: set[str] = set()
+                for row, record in deletes:
+                    key = record.provider_activity_id
+                    result.add(row, key, UNCHANGED if key in done else DELETED, id=known[key])
+                    done.add(key)
         if upserts:
-            _upsert(access, [record for _, record in upserts], channel, event, result)
+            _upsert(access, upserts, stored, channel, made if changing else None, result)
     return result
+
+
+def _delete_known(access: ProviderAccess, known: dict[str, int], event: AuditEvent) -> None:
+    """Delete these activities (primary keys by ID); the trail keeps every reported value
+    of each, as [old, None]."""
+    # By primary key: the index probe already found them (see activities_by_key).
+    doomed = access.records(Activity).filter(pk__in=list(known.values()))
+    gone = _old_values(doomed)
+    doomed.delete()
+    ActivityChange.objects.bulk_create(
+        ActivityChange(
+            provider=access.provider,
+            event=event,
+            provider_activity_id=key,
+            action="deleted",
+            changes={
+                name: [_plain(value), None]
+                for name, value in gone[key].items()
+                if name not in ("pk", "provider_activity_id") and value not in (None, "", [])
+            },
+        )
+        for key in sorted(known)
+    )
 
 
 def _existing_ids(
     access: ProviderAccess, records: Sequence[tuple[int | None, CleanActivity]]
-) -> set[str]:
+) -> dict[str, int]:
+    """The primary keys of the provider's activities with these records' IDs, by ID."""
     keys = [record.provider_activity_id for _, record in records]
-    return {key for (key,) in activities_by_key(access, keys, "provider_activity_id")}
+    return dict(activities_by_key(access, keys, "provider_activity_id", "pk"))
 
 
 def activities_by_key(
@@ -151,7 +178,7 @@ def activities_by_key(
 
 
 def _unknown_deletes(
-    deletes: Sequence[tuple[int | None, CleanActivity]], known: set[str]
+    deletes: Sequence[tuple[int | None, CleanActivity]], known: Mapping[str, int]
 ) -> list[FieldError]:
     rule = "activity.provider_activity_id.unknown"
     return [
@@ -217,14 +244,6 @@ def refusals(
     return unknown + held + locked_year_errors(access, records)
 
 
-def _check_locks(
-    access: ProviderAccess,
-    records: Sequence[tuple[int | None, CleanActivity]],
-    result: BatchResult,
-) -> None:
-    result.errors.extend(locked_year_errors(access, records, for_update=True))
-
-
 def locked_year_errors(
     access: ProviderAccess,
     records: Sequence[tuple[int | None, CleanActivity]],
@@ -257,35 +276,82 @@ def locked_year_errors(
     return errors
 
 
+def _stored(access: ProviderAccess, records: list[CleanActivity]) -> dict[str, dict[str, Any]]:
+    """The stored values (and supporters) of these records' activities, by ID: what a
+    write compares with, and what the audit trail keeps of a change."""
+    keys = [record.provider_activity_id for record in records]
+    if connection.vendor != "postgresql":
+        return _old_values(access.records(Activity).filter(provider_activity_id__in=keys))
+    # Found by key, then read by primary key: no provider constant for the planner to
+    # misjudge (see activities_by_key).
+    found = activities_by_key(access, keys, "pk")
+    return _old_values(Activity.objects.filter(pk__in=[pk for (pk,) in found])) if found else {}
+
+
+def _supporters(record: CleanActivity) -> list[dict[str, Any]]:
+    return [{name: s.get(name) for name in _SUPPORTER_FIELDS} for s in record.supporters]
+
+
+def _changes(record: CleanActivity, old: dict[str, Any]) -> dict[str, list[Any]]:
+    """What the record changes in the stored activity `old`: [old, new] by field name."""
+    diff = {
+        name: [_plain(old[name]), _plain(record.values.get(name))]
+        for name in _AUDITED_FIELDS
+        if _plain(old[name]) != _plain(record.values.get(name))
+    }
+    if old["supporters"] != _supporters(record):
+        diff["supporters"] = [old["supporters"], _supporters(record)]
+    return diff
+
+
+def _is_change(record: CleanActivity, stored: dict[str, dict[str, Any]]) -> bool:
+    old = stored.get(record.provider_activity_id)
+    return old is None or bool(_changes(record, old))
+
+
 def _upsert(
     access: ProviderAccess,
-    records: list[CleanActivity],
+    upserts: list[tuple[int | None, CleanActivity]],
+    stored: dict[str, dict[str, Any]],
     channel: str,
-    event: AuditEvent,
+    event: AuditEvent | None,
     result: BatchResult,
 ) -> None:
-    if connection.vendor == "postgresql":
-        _upsert_postgresql(access, records, channel, event, result)
-    else:
-        _upsert_orm(access, records, channel, event, result)
+    """Write the records that differ from the stored ones; each record's outcome."""
+    records = [record for _, record in upserts]
+    written: dict[str, tuple[int, bool]] = {}
+    if event is not None:  # None: every record equals the stored one
+        if connection.vendor == "postgresql":
+            written = _upsert_postgresql(access, records, stored, channel, event)
+        else:
+            written = _upsert_orm(access, records, stored, channel, event)
+        _record_changes(
+            access, [r for r in records if r.provider_activity_id in written], stored, event
+        )
+    # A batch holds each ID once: every channel refuses a file that repeats one.
+    for row, record in upserts:
+        key = record.provider_activity_id
+        if key in written:
+            pk, inserted = written[key]
+            result.add(row, key, ADDED if inserted else UPDATED, id=pk)
+        else:
+            result.add(row, key, UNCHANGED, id=stored[key]["pk"])
 
 
 def _upsert_orm(
     access: ProviderAccess,
     records: list[CleanActivity],
+    stored: dict[str, dict[str, Any]],
     channel: str,
     event: AuditEvent,
-    result: BatchResult,
-) -> None:
-    keys = [record.provider_activity_id for record in records]
-    before = _old_values(access.records(Activity).filter(provider_activity_id__in=keys))
-    result.updated += len(before)
-    result.added += len(set(keys) - set(before))
+) -> dict[str, tuple[int, bool]]:
+    """Write the records that change something; (primary key, inserted?) by ID."""
     activities = [
         Activity(
             provider=access.provider, last_channel=channel, created_by_event=event, **record.values
         )
         for record in records
+        if _is_change(record, stored)
     ]
     Activity.objects.bulk_create(
         activities,
@@ -293,16 +359,19 @@ def _upsert_orm(
         unique_fields=["provider", "provider_activity_id"],
         update_fields=_VALUE_FIELDS,
     )
-    _record_changes(access, records, before, event)
-    # A written record replaces its supporters as a whole.
-    CommercialSupport.objects.filter(
-        provider=access.provider, activity__in=[activity.pk for activity in activities]
-    ).delete()
+    by_key = {record.provider_activity_id: record for record in records}
+    _replace_supporters(access, {a.pk: by_key[a.provider_activity_id] for a in activities})
+    return {
+        a.provider_activity_id: (a.pk, a.provider_activity_id not in stored) for a in activities
+    }
+
+
+def _replace_supporters(access: ProviderAccess, records: dict[int, CleanActivity]) -> None:
+    """A written record replaces its supporters as a whole (`records`: by primary key)."""
+    CommercialSupport.objects.filter(provider=access.provider, activity__in=list(records)).delete()
     CommercialSupport.objects.bulk_create(
-        CommercialSupport(
-            provider=access.provider, activity=activity, position=position, **supporter
-        )
-        for activity, record in zip(activities, records, strict=True)
+        CommercialSupport(provider=access.provider, activity_id=pk, position=position, **supporter)
+        for pk, record in records.items()
         for position, supporter in enumerate(record.supporters, start=1)
     )
 
@@ -344,16 +413,7 @@ def _record_changes(
         old = before.get(record.provider_activity_id)
         if old is None:
             continue  # a new activity: it points at the event that created it
-        diff = {
-            name: [_plain(old[name]), _plain(record.values.get(name))]
-            for name in _AUDITED_FIELDS
-            if _plain(old[name]) != _plain(record.values.get(name))
-        }
-        new_supporters = [
-            {name: s.get(name) for name in _SUPPORTER_FIELDS} for s in record.supporters
-        ]
-        if old["supporters"] != new_supporters:
-            diff["supporters"] = [old["supporters"], new_supporters]
+        diff = _changes(record, old)
         if diff:
             changes.append(
                 ActivityChange(
@@ -369,10 +429,18 @@ def _record_changes(
 
 def save_activity(access: ProviderAccess, record: CleanActivity, *, channel: str) -> Activity:
     """Write one validated activity (web form, JSON) and return it; raises ActivityRefused."""
+    return write_activity(access, record, channel=channel)[0]
+
+
+def write_activity(
+    access: ProviderAccess, record: CleanActivity, *, channel: str
+) -> tuple[Activity, RecordOutcome]:
+    """save_activity, with the record's outcome (added or updated); raises ActivityRefused."""
     result = apply_activities(access, [(None, record)], channel=channel)
     if result.errors:
         raise ActivityRefused(result.errors)
-    return access.get(Activity, provider_activity_id=record.provider_activity_id)
+    (outcome,) = result.outcomes
+    return access.get(Activity, pk=outcome.id), outcome
 
 
 def delete_activity(access: ProviderAccess, activity: Activity, *, channel: str = "web") -> None:
@@ -418,21 +486,39 @@ def _stage_row(values: dict[str, object], fixed: dict[str, object]) -> list[obje
     return row
 
 
+# Compared with the stored row: the reported values, not bookkeeping.
+_COMPARED_COLUMNS = [
+    str(f.column) for f in Activity._meta.concrete_fields if f.name in _AUDITED_FIELDS
+]
+_UPDATED_COLUMNS = [
+    column
+    for column in _STAGE_COLUMNS
+    if column not in ("provider_id", "provider_activity_id", "created_at", "created_by_event_id")
+]
+
+
 def _upsert_postgresql(
     access: ProviderAccess,
     records: list[CleanActivity],
+    stored: dict[str, dict[str, Any]],
     channel: str,
     event: AuditEvent,
-    result: BatchResult,
-) -> None:
+) -> dict[str, tuple[int, bool]]:
+    """Write the records that change something; (primary key, inserted?) by ID."""
     now = timezone.now()
     columns = ", ".join(_STAGE_COLUMNS)
-    updates = ", ".join(
-        f"{column} = EXCLUDED.{column}"
-        for column in _STAGE_COLUMNS
-        if column
-        not in ("provider_id", "provider_activity_id", "created_at", "created_by_event_id")
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPDATED_COLUMNS)
+    # An existing row is rewritten only when a value differs, or its supporters do.
+    differs = "({}) IS DISTINCT FROM ({})".format(
+        ", ".join(f"{_ACTIVITY_TABLE}.{column}" for column in _COMPARED_COLUMNS),
+        ", ".join(f"EXCLUDED.{column}" for column in _COMPARED_COLUMNS),
     )
+    new_supporters = [
+        old["pk"]
+        for record in records
+        if (old := stored.get(record.provider_activity_id)) is not None
+        and old["supporters"] != _supporters(record)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS pars_activity_stage ON COMMIT DROP AS "  # noqa: S608
@@ -449,23 +535,18 @@ def _upsert_postgresql(
         with cursor.cursor.copy(f"COPY pars_activity_stage ({columns}) FROM STDIN") as copy:
             for record in records:
                 copy.write_row(_stage_row(record.values, fixed))
-        # The rows about to be overwritten, for the audit trail (none for new activities).
-        # Found by key, then read by primary key: no provider constant for the planner
-        # to misjudge (see activities_by_key).
-        found = activities_by_key(access, [record.provider_activity_id for record in records], "pk")
-        before = _old_values(Activity.objects.filter(pk__in=[pk for (pk,) in found]))
         cursor.execute(
             # Table and column names come from the models, never from input.
             f"INSERT INTO {_ACTIVITY_TABLE} ({columns}) SELECT {columns} "  # noqa: S608
             "FROM pars_activity_stage "
             f"ON CONFLICT (provider_id, provider_activity_id) DO UPDATE SET {updates} "
-            "RETURNING id, provider_activity_id, (xmax = 0)"
+            f"WHERE {differs} OR {_ACTIVITY_TABLE}.id = ANY(%s) "
+            "RETURNING id, provider_activity_id, (xmax = 0)",
+            [new_supporters],
         )
-        written = {key: (pk, inserted) for pk, key, inserted in cursor.fetchall()}
-        inserted_count = sum(1 for _, inserted in written.values() if inserted)
-        result.added += inserted_count
-        result.updated += len(written) - inserted_count
-        _record_changes(access, records, before, event)
+        written: dict[str, tuple[int, bool]] = {
+            key: (pk, inserted) for pk, key, inserted in cursor.fetchall()
+        }
         ids = [pk for pk, _ in written.values()]
         cursor.execute(
             f"DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(%s)",  # noqa: S608 (model name)
@@ -474,6 +555,8 @@ def _upsert_postgresql(
         support_columns = ", ".join(str(field.column) for field in _SUPPORT_FIELDS)
         with cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({support_columns}) FROM STDIN") as copy:
             for record in records:
+                if record.provider_activity_id not in written:
+                    continue  # unchanged: its supporters stay
                 activity_pk = written[record.provider_activity_id][0]
                 for position, supporter in enumerate(record.supporters, start=1):
                     row = {
@@ -483,3 +566,4 @@ def _upsert_postgresql(
                         "position": position,
                     }
                     copy.write_row([_copy_value(row[field.name]) for field in _SUPPORT_FIELDS])
+    return written

@@ -1,8 +1,10 @@
-"""Batch uploads of activity files (views in upload_views.py)."""
+"""Batch uploads: the activity list and template (upload_views.py), and the pages every
+record kind's uploads share (pars.intake.views)."""
 
 from django.urls import path
 
 from pars.activities import upload_views as views
+from pars.intake import views as shared
 
 app_name = "uploads"
 
@@ -11,8 +13,8 @@ P = "p/<str:provider_id>/uploads/"  # one provider's workspace; its views apply 
 urlpatterns = [
     path(P, views.upload_list, name="list"),
     path(P + "template.xlsx", views.upload_template, name="template"),
-    path(P + "<int:pk>/", views.upload_detail, name="detail"),
-    path(P + "<int:pk>/progress/", views.upload_progress, name="progress"),
-    path(P + "<int:pk>/errors.csv", views.upload_errors_csv, name="errors_csv"),
-    path(P + "<int:pk>/errors.xlsx", views.upload_errors_xlsx, name="errors_xlsx"),
+    path(P + "<int:pk>/", shared.upload_detail, name="detail"),
+    path(P + "<int:pk>/progress/", shared.upload_progress, name="progress"),
+    path(P + "<int:pk>/errors.csv", shared.upload_errors_csv, name="errors_csv"),
+    path(P + "<int:pk>/errors.xlsx", shared.upload_errors_xlsx, name="errors_xlsx"),
 ]

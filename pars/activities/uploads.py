@@ -1,14 +1,16 @@
-"""Activity files through the shared upload job (``pars.intake``): all or nothing.
+"""Activity files through the shared upload job (``pars.intake``): all or nothing by default.
 
 A file changes PARS only if every row in it is valid. One invalid row (or a delete of
 an unknown Provider Activity ID, or a Provider Activity ID that appears twice in the
 file) and nothing in the file is applied; the error report lists every problem found.
+The uploader may instead choose, per upload, to apply the valid rows and report the
+others (``Upload.policy`` partial).
 How files are stored, processed, reported and recovered is ``pars.intake``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar, cast
@@ -16,23 +18,25 @@ from typing import Any, BinaryIO, ClassVar, cast
 from pars.activities.parsers.tsv import read_tsv
 from pars.activities.parsers.xlsx import read_xlsx
 from pars.activities.parsers.xml import read_xml
-from pars.activities.services import apply_activities, refusals
+from pars.activities.services import BatchResult, apply_activities, refusals
 from pars.activities.validation import RULES, CleanActivity, validate_activity
 from pars.audit.models import AuditAction
-from pars.audit.services import record_event
-from pars.intake.kinds import BATCH_SIZE, FileRun, OpenedRows, UploadKind, register_upload_kind
+from pars.intake.kinds import OpenedRows, UploadKind, register_upload_kind
 from pars.intake.models import Channel, Upload
+from pars.intake.process import tally
 from pars.intake.readers import ParsedRow
+from pars.intake.readers.delimited import TextSource
 from pars.intake.rules import FieldError
+from pars.intake.runs import RecordRun
 from pars.intake.store import local_path
 
 
 @contextmanager
-def _open_activity_rows(upload: Upload) -> Iterator[OpenedRows]:
+def _open_activity_rows(upload: Upload, notices: list[str]) -> Iterator[OpenedRows]:
     """(layout name, parsed rows, the open byte stream if any) of an activity file."""
     if upload.file_format == Channel.XLSX:
         with local_path(upload) as path:
-            layout, rows = read_xlsx(path)
+            layout, rows = read_xlsx(path, notices=notices)
             yield layout.name, rows, None
         return
     with upload.file.open("rb") as opened:
@@ -40,31 +44,36 @@ def _open_activity_rows(upload: Upload) -> Iterator[OpenedRows]:
         if upload.file_format == Channel.XML:
             yield "", read_xml(stream), stream
         else:
-            layout, rows = read_tsv(stream)
+            source = TextSource(notices=notices)
+            layout, rows = read_tsv(stream, source, name=upload.original_name, notices=notices)
             yield layout.name, rows, stream
 
 
 @dataclass
-class _Run(FileRun):
-    """An activity file: all or nothing."""
+class _Run(RecordRun[CleanActivity]):
+    """An activity file: all or nothing, unless the uploader chose to apply the valid
+    rows and report the others (``Upload.policy`` partial)."""
 
     noun: ClassVar[str] = "activity"
+    unreadable_rule: ClassVar[str] = "activity.row.unreadable"
+    audit_action: ClassVar[str] = AuditAction.ACTIVITIES_WRITTEN
 
-    batch: list[tuple[int | None, CleanActivity]] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)
 
     @property
     def writing(self) -> bool:
-        """Rows are written until the first error; after that they are only checked."""
-        return self.error_count == 0
+        """Rows are written until the first error; after that they are only checked
+        (unless the valid rows are kept: then every valid row is written)."""
+        return self.error_count == 0 or self.keeps_valid
 
-    def take(self, parsed: ParsedRow) -> None:
-        self.rows_total += 1
-        if parsed.problem:
-            rule = "activity.row.unreadable"
-            self.rejected += 1
-            self.report([FieldError(parsed.row, "row", rule, parsed.problem)])
-            return
+    def key_of(self, data: Mapping[str, Any]) -> str:
+        key = _raw_id(data)
+        if key:
+            return key
+        accme = data.get("accme_activity_id")
+        return f"ACCME {str(accme).strip()}" if accme not in (None, "") else ""
+
+    def check(self, parsed: ParsedRow) -> CleanActivity | None:
         record, errors = validate_activity(parsed.data, row=parsed.row)
         key = record.provider_activity_id if record else _raw_id(parsed.data)
         if key:
@@ -77,42 +86,41 @@ class _Run(FileRun):
             else:
                 self.seen_ids.add(key)
         if errors or record is None:
-            self.rejected += 1
-            self.report(errors)
-            return
-        self.batch.append((parsed.row, record))
-        if len(self.batch) >= BATCH_SIZE:
-            self.flush()
+            self.reject(errors)
+            return None
+        return record
 
     def flush(self) -> None:
         if not self.batch:
             return
-        if self.writing:
-            if self.event is None:
-                # One audit event for the whole file (rolled back with it, if it fails).
-                self.event = record_event(
-                    self.access,
-                    AuditAction.ACTIVITIES_WRITTEN,
-                    channel=self.upload.file_format,
-                    description=f"Upload #{self.upload.pk} ({self.upload.original_name})",
-                    details={"upload": self.upload.pk},
-                )
+        if self.keeps_valid:
+            self._apply_valid()
+        elif self.writing:
             result = apply_activities(
-                self.access, self.batch, channel=self.upload.file_format, event=self.event
+                self.access, self.batch, channel=self.upload.file_format, event=self.file_event
             )
-            self.added += result.added
-            self.updated += result.updated
-            self.deleted += result.deleted
-            errors = result.errors
+            tally(self, result)
         else:
             # Nothing is written any more, but the report still lists every problem.
-            errors = refusals(self.access, self.batch)
-        self.rejected += len({error.row for error in errors})
-        self.report(errors)
+            tally(self, BatchResult(errors=refusals(self.access, self.batch)))
         self.batch = []
 
+    def _apply_valid(self) -> None:
+        """Write the batch's records the writer accepts, report the ones it refuses (the
+        writer applies a batch all or nothing, so the refused ones are taken out first)."""
+        refused = refusals(self.access, self.batch)
+        if refused:
+            tally(self, BatchResult(errors=refused))
+            rows = {error.row for error in refused}
+            self.batch = [(row, record) for row, record in self.batch if row not in rows]
+        if self.batch:
+            result = apply_activities(
+                self.access, self.batch, channel=self.upload.file_format, event=self.file_event
+            )
+            tally(self, result)
 
-def _raw_id(data: dict[str, Any]) -> str:
+
+def _raw_id(data: Mapping[str, Any]) -> str:
     value = data.get("provider_activity_id")
     return "" if value is None else str(value).strip()
 

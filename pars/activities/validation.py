@@ -139,6 +139,13 @@ _CROSS_FIELD_RULES = [
         "City is required for an activity held in person.",
     ),
     Rule(
+        "activity.city.required_with_location",
+        "city",
+        "City is required when a State or Country is given for a course or regularly "
+        "scheduled series: give the whole location (city, state, country), or none while "
+        "the activity is a draft.",
+    ),
+    Rule(
         "activity.country.required_live",
         "country",
         "Country is required for an activity held in person.",
@@ -697,6 +704,14 @@ def _cross_field_checks(check: _Checker, values: dict[str, Any]) -> None:
     if values.get("activity_format") not in LIVE_FORMATS:
         # Location applies to live activities only; other formats ignore it.
         values["city"] = values["state"] = values["country"] = None
+    elif (
+        not values.get("city")
+        and (values.get("state") or values.get("country"))
+        and not check.has_error("city")
+    ):
+        # A location without its city (reference 2.7 rule 7): refused, not kept as a
+        # draft, so the provider learns of it ("required_live" only caps the status).
+        check.error("city", "activity.city.required_with_location")
 
 
 def _missing_requirements(

@@ -7,7 +7,9 @@ the XLSX templates and the rule catalogues all read it.
 
 from __future__ import annotations
 
+import datetime
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,7 +33,9 @@ class Kind(enum.Enum):
 
 
 class Status(enum.IntEnum):
-    """Record statuses, ordered by how much they require (an activity: draft, active, closed)."""
+    """Record statuses, ordered by how much they require; a field required from the lowest
+    (DRAFT) is required of every record. A kind without statuses (learner completions)
+    uses DRAFT for "always"; activities use all three (draft, active, closed)."""
 
     DRAFT = 1
     ACTIVE = 2  # ACTIVE and READY_TO_CLOSE need the same fields; the end date decides
@@ -42,6 +46,40 @@ class Status(enum.IntEnum):
 # numbers, dates and Yes/No None (no answer).
 _EMPTY_TEXT = frozenset({Kind.TEXT, Kind.CHOICE, Kind.URL})
 _EMPTY_LIST = frozenset({Kind.CHOICE_LIST, Kind.TEXT_LIST, Kind.OUTCOMES, Kind.SUPPORTERS})
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A further limit on one field, beyond its kind, that a variant of the record sets as
+    data (a learner record's recipient: its identifier pattern, its state, its window).
+
+    Broken, it files the rule ``<kind>.<field>.<suffix>`` with ``message`` (which may
+    quote the clean value as ``{value}``; None: the catalogue's message). A ``required``
+    limit refuses a blank value unless the field named by ``unless`` has one; the others
+    judge a value that was read: it must match ``pattern``, be one of ``one_of``, not
+    come before ``earliest``.
+    """
+
+    suffix: str
+    message: str | None = None
+    required: bool = False
+    unless: str = ""
+    pattern: re.Pattern[str] | None = None
+    one_of: frozenset[str] = frozenset()
+    earliest: datetime.date | None = None
+
+    def refuses(self, value: Any, record: Mapping[str, Any]) -> bool:
+        """Whether the clean value (among the record's clean values) breaks the limit."""
+        if value is None or value == "" or value == []:
+            return self.required and not (self.unless and record.get(self.unless))
+        if self.pattern is not None and self.pattern.fullmatch(str(value)) is None:
+            return True
+        if self.one_of and value not in self.one_of:
+            return True
+        return self.earliest is not None and value < self.earliest
+
+    def message_for(self, value: Any) -> str | None:
+        return None if self.message is None else self.message.format(value=value)
 
 
 @dataclass(frozen=True)
@@ -63,6 +101,14 @@ class FieldSpec:
     last_year: int | None = None
     # Legacy-only fields (the seed's generation) are kept on the record.
     legacy: bool = False
+    # The part of the record the field belongs to (a learner's "learner", "credits"…),
+    # for the code that handles a part at once: forms, payloads, corrections.
+    group: str = ""
+    # The variants of the record the field is for (a learner field's recipient kinds);
+    # empty: every variant.
+    applies_to: frozenset[str] = frozenset()
+    # Limits beyond the kind; a variant adds its own (see Limit).
+    limits: tuple[Limit, ...] = ()
 
     @property
     def empty(self) -> Any:

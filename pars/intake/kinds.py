@@ -14,7 +14,7 @@ from typing import IO, ClassVar
 
 from pars.accounts.access import ProviderAccess
 from pars.audit.models import AuditEvent
-from pars.intake.models import Upload
+from pars.intake.models import Upload, UploadPolicy
 from pars.intake.readers import ParsedRow
 from pars.intake.rules import FieldError
 
@@ -25,12 +25,22 @@ MAX_STORED_ERRORS = 10_000  # error rows kept per upload; the rest are only coun
 OpenedRows = tuple[str, Iterator[ParsedRow], IO[bytes] | None]
 
 
+@dataclass(frozen=True)
+class ReportedError:
+    """An error as the upload's report keeps it (UploadError): where in the file it is."""
+
+    error: FieldError
+    record: str = ""  # the record's key in the file (see RecordRun.key_of)
+    column: str = ""  # the file's own header of the error's field
+
+
 @dataclass
 class FileRun:
     """What one pass over a file found and did; each kind of upload says how rows are taken.
 
-    ``partial`` runs apply their valid rows and report the others; the others apply the
-    file only when every row is valid.
+    Runs of a ``partial`` kind (learner files), and uploads whose uploader asked for it
+    (``Upload.policy``), apply their valid rows and report the others (:attr:`keeps_valid`);
+    the others apply the file only when every row is valid.
     """
 
     upload: Upload
@@ -43,18 +53,29 @@ class FileRun:
     unchanged: int = 0
     rejected: int = 0
     error_count: int = 0
-    errors: list[FieldError] = field(default_factory=list)
+    errors: list[ReportedError] = field(default_factory=list)
     layout: str = ""
     file_message: str = ""
+    notices: list[str] = field(default_factory=list)  # what the reader said (Upload.notices)
     event: AuditEvent | None = None
     partial: ClassVar[bool] = False
     noun: ClassVar[str] = "record"
+
+    @property
+    def keeps_valid(self) -> bool:
+        """Valid rows are applied and the others reported (else all or nothing)."""
+        return self.partial or self.upload.policy == UploadPolicy.PARTIAL
 
     def report(self, errors: Iterable[FieldError]) -> None:
         for error in errors:
             self.error_count += 1
             if len(self.errors) < MAX_STORED_ERRORS:
-                self.errors.append(error)
+                self.errors.append(self.locate(error))
+
+    def locate(self, error: FieldError) -> ReportedError:
+        """The error with its record key and the file's column (a kind that knows them
+        says so: RecordRun)."""
+        return ReportedError(error)
 
     def take(self, parsed: ParsedRow) -> None:
         raise NotImplementedError
@@ -68,7 +89,8 @@ class UploadKind:
     """A kind of batch file: how to read its rows and how to take them."""
 
     name: str
-    open_rows: Callable[[Upload], AbstractContextManager[OpenedRows]]
+    # Opens a stored file; the reader appends what the uploader should know to the list.
+    open_rows: Callable[[Upload, list[str]], AbstractContextManager[OpenedRows]]
     new_run: Callable[[Upload, ProviderAccess, int | None], FileRun]
 
 

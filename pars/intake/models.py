@@ -29,6 +29,13 @@ class UploadStatus(models.TextChoices):
     FAILED = "failed", "Failed (nothing changed)"
 
 
+class UploadPolicy(models.TextChoices):
+    """What an upload does with a file that has invalid rows (chosen per upload)."""
+
+    ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
+    PARTIAL = "partial", "Apply the valid rows and report the others"
+
+
 class Upload(models.Model):
     """An uploaded batch file and what became of it; this row is the job the user watches."""
 
@@ -55,6 +62,12 @@ class Upload(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    # What the reader did that the uploader should know ("read as Windows-1252",
+    # "ignored columns: …"): shown with the result, never a reason to refuse.
+    notices = models.JSONField(default=list, blank=True)
+    # The uploader's choice (UploadPolicy); blank: the kind's own policy (activity files
+    # all or nothing, learner files always partial).
+    policy = models.CharField(max_length=20, choices=UploadPolicy.choices, blank=True)
     api_key = models.ForeignKey(
         "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -89,6 +102,11 @@ class UploadError(models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="errors")
     row = models.PositiveIntegerField(null=True)
+    # The record's key in the file (Provider Activity ID; for learners the activity,
+    # recipient and completion date, never personal data) and the file's own header of
+    # the field (its column header, or the XML element).
+    record = models.CharField(max_length=200, blank=True, default="")
+    column = models.CharField(max_length=200, blank=True, default="")
     field = models.CharField(max_length=100)
     rule = models.CharField(max_length=100)
     message = models.TextField()
@@ -99,6 +117,14 @@ class UploadError(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.message}"
+
+    @property
+    def field_shown(self) -> str:
+        """The field as the uploader knows it: the file's header, then the field name
+        ("Title (title)")."""
+        if self.column and self.column != self.field:
+            return f"{self.column} ({self.field})"
+        return self.field
 
 
 class IdempotencyKey(models.Model):

@@ -6,7 +6,9 @@ The policy, as the upload pages and the web service describe it:
   valid. One invalid row and nothing in the file is applied; the error report lists
   every problem found (the first 10,000 are kept, with a count of the rest), so the
   whole file can be fixed and uploaded again. Kinds whose runs are ``partial``
-  (learner files) apply their valid rows and report the others.
+  (learner files), and activity files whose uploader chose it (``Upload.policy``
+  *partial*: "apply the valid rows and report the others"), apply their valid rows and
+  report the others.
 * **A failure commits nothing.** The whole file is written inside one database
   transaction; an unexpected error or a worker that dies half-way leaves no partial
   changes behind. A run cut off that way is repeated from the start: the job renews a
@@ -14,7 +16,8 @@ The policy, as the upload pages and the web service describe it:
   again (three interrupted runs and it fails with a message).
 * **The same file twice is a no-op.** A file whose SHA-256 equals that of an earlier
   upload of the same provider and kind that was applied is marked *duplicate* and
-  changes nothing; the result names the earlier upload.
+  changes nothing; the result names the earlier upload. A file that was rejected (or
+  applied in part) is no duplicate: it may be sent again, say with the other policy.
 * **Processing is idempotent.** The job claims its upload by moving it from *queued* to
   *running*; a second run of the same job (queues deliver at least once) finds it
   claimed or finished and does nothing. A provider's uploads are applied one at a time.
@@ -46,6 +49,7 @@ from django.utils import timezone
 from pars.accounts.access import ProviderAccess, get_api_access, get_provider_access
 from pars.intake.kinds import BATCH_SIZE, UPLOAD_KINDS, FileRun
 from pars.intake.models import Channel, Upload, UploadError, UploadStatus
+from pars.intake.outcomes import BatchOutcomes
 from pars.intake.progress import beat, end_heartbeat, set_progress
 from pars.intake.readers import FileRejected
 from pars.intake.recover import requeue_or_fail
@@ -215,7 +219,11 @@ def _process(upload_id: int) -> None:
         try:
             with transaction.atomic():
                 _apply_file(run)
-                if run.file_message or not run.rows_total or (run.error_count and not run.partial):
+                if (
+                    run.file_message
+                    or not run.rows_total
+                    or (run.error_count and not run.keeps_valid)
+                ):
                     raise _Rollback
         except _Rollback:
             _finish_refused(run)
@@ -252,7 +260,8 @@ def _one_upload_at_a_time(provider_pk: int, upload_id: int | None = None) -> Non
 def _apply_file(run: FileRun) -> None:
     upload_id = run.upload.pk
     try:
-        with UPLOAD_KINDS[run.upload.kind].open_rows(run.upload) as (layout, rows, stream):
+        opened = UPLOAD_KINDS[run.upload.kind].open_rows(run.upload, run.notices)
+        with opened as (layout, rows, stream):
             run.layout = layout
             for parsed in rows:
                 run.take(parsed)
@@ -270,11 +279,23 @@ def _apply_file(run: FileRun) -> None:
     set_progress(upload_id, run.rows_total, run.rows_total, run.error_count)
 
 
+def tally(run: FileRun, result: BatchOutcomes) -> None:
+    """Count a batch of the file from its writer's outcomes (the ones the JSON endpoints
+    answer with, record by record), and report its errors."""
+    run.added += result.added
+    run.updated += result.updated  # corrected or resubmitted, for learners
+    run.deleted += result.withdrawn  # deleted, for activities
+    run.unchanged += result.unchanged
+    run.rejected += result.rejected_rows
+    run.report(result.errors)
+
+
 def _counts_text(run: FileRun) -> str:
     if run.partial:
         text = f"{run.added} added, {run.updated} corrected, {run.deleted} withdrawn"
         return text + (f", {run.unchanged} already in PARS" if run.unchanged else "")
-    return f"{run.added} added, {run.updated} updated, {run.deleted} deleted"
+    text = f"{run.added} added, {run.updated} updated, {run.deleted} deleted"
+    return text + (f", {run.unchanged} unchanged" if run.unchanged else "")
 
 
 def _finish_applied(run: FileRun) -> None:
@@ -286,6 +307,7 @@ def _finish_applied(run: FileRun) -> None:
         UploadStatus.SUCCEEDED,
         message,
         layout=run.layout,
+        notices=_notices(run),
         rows_total=run.rows_total,
         added=run.added,
         updated=run.updated,
@@ -318,6 +340,7 @@ def _finish_partly(run: FileRun) -> None:
         status,
         message,
         layout=run.layout,
+        notices=_notices(run),
         rows_total=run.rows_total,
         added=run.added,
         updated=run.updated,
@@ -334,12 +357,14 @@ def _store_errors(run: FileRun) -> None:
             UploadError(
                 provider=run.upload.provider,
                 upload=run.upload,
-                row=error.row,
-                field=error.field[:100],
-                rule=error.rule[:100],
-                message=error.message,
+                row=reported.error.row,
+                record=reported.record,
+                column=reported.column,
+                field=reported.error.field[:100],
+                rule=reported.error.rule[:100],
+                message=reported.error.message,
             )
-            for error in run.errors
+            for reported in run.errors
         ),
         batch_size=1_000,
     )
@@ -367,6 +392,7 @@ def _finish_refused(run: FileRun) -> None:
         UploadStatus.REJECTED,
         message,
         layout=run.layout,
+        notices=_notices(run),
         rows_total=run.rows_total,
         rejected=run.rejected,
         error_count=run.error_count,
@@ -377,3 +403,8 @@ def _finish(upload: Upload, status: str, message: str, **counts: Any) -> None:
     Upload.objects.filter(pk=upload.pk).update(
         status=status, message=message, finished_at=timezone.now(), **counts
     )
+
+
+def _notices(run: FileRun) -> list[str]:
+    # In the order found, each once (a reader may say the same thing per sheet or part).
+    return list(dict.fromkeys(run.notices))

@@ -3,7 +3,9 @@
 :func:`store_upload` keeps the file (under ``MEDIA_ROOT`` with a random name), records
 the :class:`~pars.intake.models.Upload` and queues the job (process.py), which runs in
 the task worker. The upload policy (all or nothing, or explicitly partial; the same file
-twice is a no-op) is described in process.py.
+twice is a no-op) is described in process.py. The duplicate check there looks only at
+applied uploads: a rejected file may be uploaded again as it is, say with the other
+policy.
 """
 
 from __future__ import annotations
@@ -25,17 +27,18 @@ from django.utils import timezone
 from pars.accounts.access import ProviderAccess
 from pars.accounts.models import User
 from pars.intake.kinds import UPLOAD_KINDS
-from pars.intake.models import Channel, Upload, UploadStatus
+from pars.intake.models import Channel, Upload, UploadPolicy, UploadStatus
 
 logger = logging.getLogger(__name__)
 
 FORMAT_CHOICES = [
-    (Channel.TSV.value, "Tab-delimited text (.txt, .tsv)"),
+    (Channel.TSV.value, "Delimited text: tab, comma or semicolon (.txt, .tsv, .csv)"),
     (Channel.XLSX.value, "Excel workbook (.xlsx)"),
     (Channel.XML.value, "XML (MEMS / ACCME activity report)"),
 ]
 _FORMAT_ALIASES = {
     "tsv": Channel.TSV,
+    "csv": Channel.TSV,
     "txt": Channel.TSV,
     "tab": Channel.TSV,
     "text": Channel.TSV,
@@ -55,15 +58,18 @@ _BOMS = (
 class UploadRefused(Exception):
     """The file is not accepted at all (too large, empty, unknown format): nothing is stored."""
 
-    def __init__(self, rule: str, message: str, status_code: int = 400) -> None:
+    def __init__(
+        self, rule: str, message: str, status_code: int = 400, field: str = "file"
+    ) -> None:
         super().__init__(message)
         self.rule = rule
         self.message = message
         self.status_code = status_code
+        self.field = field
 
     def as_dict(self) -> dict[str, Any]:
         """The refusal in the web service's error shape (one error without a row)."""
-        return {"row": None, "field": "file", "rule": self.rule, "message": self.message}
+        return {"row": None, "field": self.field, "rule": self.rule, "message": self.message}
 
 
 def detect_format(head: bytes) -> str:
@@ -80,6 +86,21 @@ def detect_format(head: bytes) -> str:
     return Channel.TSV.value
 
 
+def normalize_policy(value: str | None) -> str:
+    """An explicit policy choice as an UploadPolicy value ("" for none given)."""
+    text = (value or "").strip().lower().replace("-", "_")
+    if not text:
+        return ""
+    if text not in UploadPolicy.values:
+        raise UploadRefused(
+            "upload.policy.unknown",
+            f"Unknown policy {text[:40]!r}: use all_or_nothing (the default) or partial "
+            "(apply the valid rows and report the others).",
+            field="policy",
+        )
+    return text
+
+
 def normalize_format(hint: str | None) -> str | None:
     """An explicit format choice as a Channel value; None means "detect from the content"."""
     if hint is None or not hint.strip() or hint.strip().lower() == "auto":
@@ -89,7 +110,7 @@ def normalize_format(hint: str | None) -> str | None:
     except KeyError:
         raise UploadRefused(
             "upload.format.unknown",
-            f"Unknown file format {hint.strip()[:40]!r}: use tsv, xlsx or xml, "
+            f"Unknown file format {hint.strip()[:40]!r}: use tsv (or csv), xlsx or xml, "
             "or leave it out to detect the format from the file.",
         ) from None
 
@@ -127,6 +148,7 @@ def store_upload(
     kind_hint: str | None = None,
     enqueue: bool = True,
     kind: str = "activities",
+    policy: str = "",
 ) -> Upload:
     """Keep an uploaded file of records of `kind` and queue its processing; returns the Upload.
 
@@ -136,7 +158,8 @@ def store_upload(
 
     The job is queued right after the row is committed, so call this outside any
     transaction; a caller inside one passes ``enqueue=False`` and calls
-    :func:`queue_upload` once it has committed.
+    :func:`queue_upload` once it has committed. ``policy`` is the uploader's choice
+    (``UploadPolicy``; blank: the kind's own policy).
     """
     access.require_edit()
     limit = settings.PARS_MAX_UPLOAD_BYTES
@@ -168,6 +191,7 @@ def store_upload(
         original_name=original_name or "upload",
         size=size,
         sha256="",
+        policy=policy,
     )
     hashing = HashingFile(uploaded_file)
     # A random name: the provider's own file name stays in the database, not on disk.

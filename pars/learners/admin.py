@@ -39,6 +39,8 @@ class RecipientAdmin(admin.ModelAdmin[Recipient]):
                     "feedback_types",
                     "registration_fields",
                     "required_registration_fields",
+                    "exclusive_credit_types",
+                    "earliest_activity_start",
                     "attestation_text",
                 )
             },
@@ -52,6 +54,10 @@ class RecipientAdmin(admin.ModelAdmin[Recipient]):
                     "completion_fields",
                     "window_years",
                     "first_completion_date",
+                    "credit_type_windows",
+                    "separate_credit_types",
+                    "records_within_registered_points",
+                    "self_reported_cme_until",
                 )
             },
         ),

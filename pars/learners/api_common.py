@@ -25,10 +25,10 @@ from pydantic import create_model
 from pars.activities.api import (
     RULE_BODY,
     RULE_UNKNOWN_FIELD,
+    input_field,
     json_help,
     nullable,
     text_schema,
-    value_schema,
 )
 from pars.intake.fields import FieldSpec, Kind
 from pars.intake.idempotency import Outcome
@@ -63,22 +63,13 @@ def _description(spec: FieldSpec) -> str:
     return " ".join(parts)
 
 
-def _input_field(spec: FieldSpec) -> Any:
-    return Field(
-        default=None,
-        title=spec.label,
-        description=_description(spec),
-        json_schema_extra=nullable(value_schema(spec)),
-    )
-
-
 def input_model(name: str, doc: str, specs: Iterable[FieldSpec], **extra: tuple[Any, Any]) -> Any:
     """A pydantic model of dictionary fields for the OpenAPI description; its JSON schema
     is the request's contract (checked by pars.lib.json_contract, then the validator)."""
     return create_model(  # type: ignore[call-overload]
         name,
         __doc__=doc,
-        **{spec.name: (Any, _input_field(spec)) for spec in specs},
+        **{spec.name: (Any, input_field(spec, _description(spec))) for spec in specs},
         **extra,
     )
 

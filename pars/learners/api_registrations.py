@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, P, PathEx, Router, Schema
 from pydantic import create_model
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
-from pars.activities.api import RulesOut
+from pars.activities.api import (
+    REQUIRED_TEXT_PATTERN,
+    ActivityIdPath,
+    RulesOut,
+    activity_query,
+    activity_url,
+)
 from pars.activities.models import Activity
 from pars.activities.upload_api import ApiErrors
 from pars.intake.fields import Kind
@@ -206,11 +213,20 @@ INPUT_FIELDS = frozenset({spec.name for spec in REGISTRATION_FIELDS} | {"attest"
 REGISTRATION_SCHEMA = RegistrationIn.model_json_schema()
 
 
+# A recipient's code in a path (a NUL, say, answers 422, never a 500).
+RecipientPath = PathEx[
+    str,
+    P(
+        max_length=Recipient._meta.get_field("code").max_length,
+        pattern=REQUIRED_TEXT_PATTERN,
+        description="The recipient's code (see /api/v1/recipients)",
+    ),
+]
+
+
 def registration_url(provider_activity_id: str, code: str) -> str:
-    return reverse(
-        "api-v1:activity_registration",
-        kwargs={"provider_activity_id": provider_activity_id, "recipient": code},
-    )
+    # Percent-encoded as the activity's own address (an ID may hold `/`, `%`, `#`, `?`).
+    return f"{activity_url(provider_activity_id)}/registrations/{quote(code, safe='')}"
 
 
 def registration_json(registration: ActivityRegistration) -> dict[str, Any]:
@@ -237,18 +253,18 @@ def registration_json(registration: ActivityRegistration) -> dict[str, Any]:
         created_at=timestamp(registration.created_at),
         updated_at=timestamp(registration.updated_at),
         url=registration_url(activity_id, code),
-        completions=f"{completions}?activity={activity_id}&recipient={code}",
+        completions=f"{completions}?{activity_query(activity=activity_id, recipient=code)}",
     )
     return data
 
 
 @router.get(
-    "/activities/{provider_activity_id}/registrations",
+    "/activities/{any_text:provider_activity_id}/registrations",
     response={200: list[RegistrationOut]},  # type: ignore[valid-type]
     url_name="activity_registrations",
     summary="An activity's registrations with recipients",
 )
-def registrations(request: HttpRequest, provider_activity_id: str) -> Any:
+def registrations(request: HttpRequest, provider_activity_id: ActivityIdPath) -> Any:
     access = api_access(request)
     activity = access.get(Activity, provider_activity_id=provider_activity_id)
     rows = (
@@ -303,7 +319,7 @@ def _put(
 
 
 @router.put(
-    "/activities/{provider_activity_id}/registrations/{recipient}",
+    "/activities/{any_text:provider_activity_id}/registrations/{recipient}",
     response={200: RegistrationOut, 201: RegistrationOut, 400: ApiErrors, 422: ApiErrors},
     url_name="activity_registration",
     summary="Register an activity with a recipient (or change its registration)",
@@ -317,8 +333,8 @@ def _put(
 )
 def put_registration(
     request: HttpRequest,
-    provider_activity_id: str,
-    recipient: str,
+    provider_activity_id: ActivityIdPath,
+    recipient: RecipientPath,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> HttpResponse:
     access = api_access(request)
@@ -336,7 +352,7 @@ def put_registration(
 
 
 @router.delete(
-    "/activities/{provider_activity_id}/registrations/{recipient}",
+    "/activities/{any_text:provider_activity_id}/registrations/{recipient}",
     response={204: None, 409: ApiErrors},
     url_name="activity_registration_delete",
     summary="Remove an activity's registration with a recipient",
@@ -345,7 +361,7 @@ def put_registration(
     "for the registration are not withdrawn.",
 )
 def delete_registration_endpoint(
-    request: HttpRequest, provider_activity_id: str, recipient: str
+    request: HttpRequest, provider_activity_id: ActivityIdPath, recipient: RecipientPath
 ) -> HttpResponse:
     access = api_access(request)
     activity = access.get(Activity, provider_activity_id=provider_activity_id)

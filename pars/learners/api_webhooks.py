@@ -23,6 +23,7 @@ from pars.intake.rules import FieldError
 from pars.learners import webhooks
 from pars.learners.api_common import (
     RULE_BODY,
+    contract_errors,
     error_body,
     json_response,
     parse_json,
@@ -33,6 +34,7 @@ from pars.learners.api_common import (
 )
 from pars.learners.forms import WebhookForm
 from pars.learners.models import WebhookEndpoint
+from pars.lib import json_contract
 from pars.lib.text import CONTROL_CHARACTER_RULE, control_character, control_character_message
 
 router = Router(tags=["webhooks"])
@@ -79,6 +81,10 @@ class WebhookIn(Schema):
     )
 
 
+# The request schema the OpenAPI description publishes (its types are the contract).
+_WEBHOOK_SCHEMA = WebhookIn.model_json_schema()
+
+
 def webhook_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return {
         "id": endpoint.pk,
@@ -111,12 +117,11 @@ def _create(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
         return problem
     if not isinstance(data, dict):
         return refusal("body", RULE_BODY, "The request body must be a JSON object with `url`.")
+    # A value of the wrong JSON type is a malformed request (422), as on every endpoint.
+    typed = json_contract.type_violations(json_contract.violations(_WEBHOOK_SCHEMA, data))
+    if typed:
+        return 422, error_body(contract_errors(typed))
     errors = unknown_fields(data, WebhookIn.model_fields)
-    errors += [
-        FieldError(None, name, f"webhook.{name}.invalid", "This field takes text.")
-        for name in WebhookIn.model_fields
-        if name in data and not isinstance(data[name], str)
-    ]
     errors += [
         FieldError(
             None,

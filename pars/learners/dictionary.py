@@ -10,11 +10,12 @@ Code lists follow ``../shared/domain/pars-reference.md`` sections 2.4, 2.5, 5.2-
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from pars.activities.dictionary import US_STATES
-from pars.intake.fields import FieldSpec, Kind
+from pars.intake.fields import FieldSpec, Kind, Status
 
 RECORD_ACTIONS = {"add": "Add", "delete": "Delete"}
 
@@ -81,6 +82,16 @@ REMS_TYPES = {"opioid_analgesic": "Opioid Analgesic", "mycophenolate": "Mycophen
 MAX_CREDITS = Decimal("1000")
 CREDIT_STEP = Decimal("0.25")
 
+# Which recipients a completion field is for (FieldSpec.applies_to: recipient kinds; a
+# field without is for every recipient). Each field's group is the part of the record it
+# belongs to: the activity and the recipient (which the writer links), the learner, the
+# completion's date, the credits, and the REMS answers.
+_MOC_BOARDS = frozenset({"moc_board"})
+_STATE_BOARDS = frozenset({"state_board"})
+_REMS = frozenset({"rems"})
+# A field every completion needs, whichever the recipient (the lowest status).
+_ALWAYS = Status.DRAFT
+
 # A completion record, as every channel supplies it (files match these names and the
 # aliases below in their header row; the JSON body uses the names).
 COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
@@ -90,6 +101,7 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         Kind.TEXT,
         "Your identifier of the activity (or give the ACCME Activity ID).",
         max_length=100,
+        group="activity",
     ),
     FieldSpec(
         "accme_activity_id",
@@ -97,6 +109,7 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         Kind.TEXT,
         "PARS's 9-digit activity number, instead of the Provider Activity ID.",
         max_length=9,
+        group="activity",
     ),
     FieldSpec(
         "recipient",
@@ -105,9 +118,26 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         "Who receives the completion: a board code (ABIM, ABA, …), REMS, or a state "
         "board's code (ME, NC, TN). See /api/v1/recipients.",
         max_length=20,
+        group="recipient",
     ),
-    FieldSpec("first_name", "First Name", Kind.TEXT, "The learner's given name.", max_length=100),
-    FieldSpec("last_name", "Last Name", Kind.TEXT, "The learner's family name.", max_length=100),
+    FieldSpec(
+        "first_name",
+        "First Name",
+        Kind.TEXT,
+        "The learner's given name.",
+        max_length=100,
+        required_for=_ALWAYS,
+        group="learner",
+    ),
+    FieldSpec(
+        "last_name",
+        "Last Name",
+        Kind.TEXT,
+        "The learner's family name.",
+        max_length=100,
+        required_for=_ALWAYS,
+        group="learner",
+    ),
     FieldSpec(
         "birth_date",
         "Birth Month and Day",
@@ -115,6 +145,8 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         "MM-DD (or MM/DD; a full date is accepted and its year ignored). Used only to "
         "match the learner at the recipient.",
         max_length=10,
+        required_for=_ALWAYS,
+        group="learner",
     ),
     FieldSpec(
         "learner_id",
@@ -123,16 +155,33 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         "The board ID for a certifying board, the state medical licence ID for a state "
         "board, your own learner key for REMS.",
         max_length=40,
+        group="learner",
     ),
-    FieldSpec("npi", "NPI", Kind.TEXT, "National Provider Identifier, 10 digits.", max_length=10),
+    FieldSpec(
+        "npi",
+        "NPI",
+        Kind.TEXT,
+        "National Provider Identifier, 10 digits.",
+        max_length=10,
+        group="learner",
+    ),
     FieldSpec(
         "license_state",
         "License State",
         Kind.CHOICE,
         "USPS code of the state of licensure (state boards).",
         choices=US_STATES,
+        group="learner",
+        applies_to=_STATE_BOARDS,
     ),
-    FieldSpec("completion_date", "Completion Date", Kind.DATE, "The day the learner completed."),
+    FieldSpec(
+        "completion_date",
+        "Completion Date",
+        Kind.DATE,
+        "The day the learner completed.",
+        required_for=_ALWAYS,
+        group="completion",
+    ),
     FieldSpec(
         "cme_credits",
         "CME Credits",
@@ -140,6 +189,7 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         "AMA PRA Category 1 Credits™ earned, in steps of 0.25.",
         max_value=MAX_CREDITS,
         step=CREDIT_STEP,
+        group="credits",
     ),
     FieldSpec(
         "moc_points",
@@ -148,6 +198,8 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         "MOC points or credits earned (certifying boards), at most the registered points.",
         max_value=MAX_CREDITS,
         step=CREDIT_STEP,
+        group="credits",
+        applies_to=_MOC_BOARDS,
     ),
     FieldSpec(
         "moc_credit_types",
@@ -155,25 +207,92 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         Kind.TEXT_LIST,
         "The board's credit types earned, separated by semicolons (registered types only).",
         max_length=60,
+        group="credits",
+        applies_to=_MOC_BOARDS,
     ),
-    FieldSpec("profession", "Profession", Kind.CHOICE, "REMS.", choices=PROFESSIONS),
+    FieldSpec(
+        "profession",
+        "Profession",
+        Kind.CHOICE,
+        "REMS.",
+        choices=PROFESSIONS,
+        group="rems",
+        applies_to=_REMS,
+    ),
     FieldSpec(
         "practice_state",
         "State of Primary Practice",
         Kind.CHOICE,
         "REMS: USPS code or state name.",
         choices=US_STATES,
+        group="rems",
+        applies_to=_REMS,
     ),
     FieldSpec(
-        "dea_registration", "DEA Registration", Kind.CHOICE, "REMS.", choices=DEA_REGISTRATIONS
+        "dea_registration",
+        "DEA Registration",
+        Kind.CHOICE,
+        "REMS.",
+        choices=DEA_REGISTRATIONS,
+        group="rems",
+        applies_to=_REMS,
     ),
-    FieldSpec("practice_area", "Practice Area", Kind.CHOICE, "REMS.", choices=REMS_PRACTICE_AREAS),
-    FieldSpec("surgical_procedures", "Performs Surgical Procedures?", Kind.BOOLEAN, "REMS."),
     FieldSpec(
-        "time_in_practice", "Time in Practice", Kind.CHOICE, "REMS.", choices=TIME_IN_PRACTICE
+        "practice_area",
+        "Practice Area",
+        Kind.CHOICE,
+        "REMS.",
+        choices=REMS_PRACTICE_AREAS,
+        group="rems",
+        applies_to=_REMS,
+    ),
+    FieldSpec(
+        "surgical_procedures",
+        "Performs Surgical Procedures?",
+        Kind.BOOLEAN,
+        "REMS.",
+        group="rems",
+        applies_to=_REMS,
+    ),
+    FieldSpec(
+        "time_in_practice",
+        "Time in Practice",
+        Kind.CHOICE,
+        "REMS.",
+        choices=TIME_IN_PRACTICE,
+        group="rems",
+        applies_to=_REMS,
     ),
 )
 COMPLETION_FIELDS_BY_NAME = {spec.name: spec for spec in COMPLETION_FIELDS}
+
+# The groups naming what the record is about, not what it says: the writer links them.
+LINK_GROUPS = frozenset({"activity", "recipient"})
+# A field the record stores as other fields, with their types (the birth date is kept
+# as its month and day only).
+STORED_AS: dict[str, tuple[tuple[str, type], ...]] = {
+    "birth_date": (("birth_month", int), ("birth_day", int)),
+}
+
+
+def stored_names(names: Iterable[str]) -> tuple[str, ...]:
+    """The stored fields of dictionary fields, in their order (see STORED_AS)."""
+    return tuple(
+        stored
+        for name in names
+        for stored in (tuple(part for part, _ in STORED_AS[name]) if name in STORED_AS else (name,))
+    )
+
+
+def group_names(group: str, fields: Iterable[FieldSpec] = COMPLETION_FIELDS) -> tuple[str, ...]:
+    """The dictionary names of the completion fields of one group, in dictionary order."""
+    return tuple(spec.name for spec in fields if spec.group == group)
+
+
+def value_names(fields: Iterable[FieldSpec] = COMPLETION_FIELDS) -> tuple[str, ...]:
+    """The dictionary names of the fields a completion states (all but the links)."""
+    return tuple(spec.name for spec in fields if spec.group not in LINK_GROUPS)
+
 
 # Header names a learner file may use for a field, besides its label and name
 # (compared without case, spaces, underscores or punctuation).
@@ -190,8 +309,13 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "learner_id": (
         "Board ID",
         "Certifying Board ID",
+        # Each recipient's own label ("ABIM ID") heads its learner IDs as well; those are
+        # read from the Recipient table (pars.learners.parsers.recipient_labels).
         "License ID",
         "License Number",
+        "Licence Number",
+        "State License Number",
+        "State Licence Number",
         "State Medical License ID",
         "Local Identifier",
         "Learner Identifier",
@@ -283,7 +407,10 @@ def _board(
     id_required: bool = True,
     variable: bool = True,
     first_date: str | None = None,
+    **rules: Any,
 ) -> dict[str, Any]:
+    """A certifying board's row; ``rules`` are its further Recipient fields (credit-type
+    windows, exclusive and separate credit types, its first activity day...)."""
     return {
         "code": code,
         "name": name,
@@ -303,6 +430,7 @@ def _board(
         "variable_credit": variable,
         "first_completion_date": first_date,
         "attestation_text": _ATTEST.format(name=name),
+        **rules,
     }
 
 
@@ -328,8 +456,9 @@ def _state(code: str, state: str, name: str, order: int, *, npi: bool = False) -
     }
 
 
-# Seeded by migration 0002; staff extend the table in the admin. The board credit-type
-# names follow the reference (2.4); names marked [?] there are plausible, editable data.
+# Seeded by migration 0002 and brought up to date by 0009 (the boards in CME for MOC
+# today, reference section 11); staff extend the table in the admin. The board credit-type
+# names follow the reference (2.4, 11); names marked [?] there are plausible, editable data.
 SEED_RECIPIENTS: list[dict[str, Any]] = [
     _board(
         "ABIM",
@@ -346,6 +475,10 @@ SEED_RECIPIENTS: list[dict[str, Any]] = [
         credit_types=["Lifelong Learning", "Patient Safety"],
         pattern=r"\d{8}",
         hint="8 digits",
+        # One participation record per diplomate, activity and day; patient safety in a
+        # second record; the two within the registered points.
+        separate_credit_types=["Patient Safety"],
+        records_within_registered_points=True,
     ),
     _board(
         "ABP",
@@ -370,9 +503,17 @@ SEED_RECIPIENTS: list[dict[str, Any]] = [
         "ABPATH",
         "American Board of Pathology",
         50,
-        credit_types=["Lifelong Learning", "Self-Assessment (SAM)"],
+        credit_types=[
+            "Lifelong Learning",
+            "Self-Assessment Module (SAM)",
+            "Improvement in Medical Practice",
+        ],
         pattern=r"\d{5,7}",
         hint="5 to 7 digits",
+        # SAM ended on 2021-01-01; completions dated 2020 may still be reported.
+        credit_type_windows=[
+            {"credit_type": "Self-Assessment Module (SAM)", "valid_until": "2020-12-31"}
+        ],
     ),
     _board(
         "ABOHNS",
@@ -389,6 +530,7 @@ SEED_RECIPIENTS: list[dict[str, Any]] = [
         credit_types=["Accredited CME", "Self-Assessment"],
         pattern=r"\d{4,6}",
         hint="4 to 6 digits",
+        self_reported_cme_until="2027-12-31",
     ),
     _board(
         "ABOS",
@@ -397,6 +539,29 @@ SEED_RECIPIENTS: list[dict[str, Any]] = [
         credit_types=["Accredited CME", "Self-Assessment"],
         pattern=r"\d{4,6}",
         hint="4 to 6 digits",
+    ),
+    _board(
+        "ABO",
+        "American Board of Ophthalmology",
+        82,
+        credit_types=[
+            "Lifelong Learning",
+            "Self-Assessment",
+            "Patient Safety",
+            "Improvement in Medical Practice",
+        ],
+        pattern=r"\d{4,8}",
+        hint="4 to 8 digits",
+        exclusive_credit_types=[["Improvement in Medical Practice", "Patient Safety"]],
+    ),
+    _board(
+        "ABPMR",
+        "American Board of Physical Medicine and Rehabilitation",
+        84,
+        credit_types=["Lifelong Learning", "Self-Assessment"],
+        pattern=r"\d{4,8}",
+        hint="4 to 8 digits",
+        earliest_activity_start="2025-01-01",
     ),
     {
         "code": "REMS",

@@ -26,7 +26,9 @@ from pars.intake.fields import FieldSpec, Kind
 from pars.intake.rules import FieldError
 from pars.intake.store import FORMAT_CHOICES
 from pars.learners.dictionary import (
+    COMPLETION_FIELDS,
     COMPLETION_FIELDS_BY_NAME,
+    LINK_GROUPS,
     REGISTRATION_FIELDS,
     REGISTRATION_FIELDS_BY_NAME,
 )
@@ -34,22 +36,10 @@ from pars.learners.models import (
     PERSONAL_FIELDS,
     ActivityRegistration,
     Recipient,
-    RecipientKind,
 )
 
 _YES_NO = [("", "—"), ("yes", "Yes"), ("no", "No")]
 
-# What the learner forms ask, in this order; which of them a recipient gets is decided
-# by :func:`completion_field_names`.
-IDENTITY_FIELDS = ("first_name", "last_name", "birth_date", "learner_id", "npi", "license_state")
-REMS_FIELDS = (
-    "profession",
-    "practice_state",
-    "dea_registration",
-    "practice_area",
-    "surgical_procedures",
-    "time_in_practice",
-)
 # The form's birth date is the record's birth month and day (both personal).
 PERSONAL_FORM_FIELDS = frozenset(
     {"birth_date", *(name for name in PERSONAL_FIELDS if name in COMPLETION_FIELDS_BY_NAME)}
@@ -206,23 +196,36 @@ def registration_display(registration: ActivityRegistration) -> list[tuple[str, 
 # One learner's completion
 
 
-def completion_field_names(recipient: Recipient) -> list[str]:
-    """The completion fields the form asks for this recipient, in dictionary order."""
-    names = ["first_name", "last_name", "birth_date", "learner_id", "npi"]
+def completion_field_names(
+    recipient: Recipient, fields: Iterable[FieldSpec] = COMPLETION_FIELDS
+) -> list[str]:
+    """The completion fields the form asks for this recipient, in dictionary order.
+
+    All but the activity and the recipient (the page's): those for every recipient, those
+    for the recipient's kind (``applies_to``), and those for another kind when the
+    recipient requires one of them (then the whole set: all the REMS answers, say).
+    """
+    fields = tuple(fields)
     required = set(recipient.completion_fields or ())
-    if recipient.kind == RecipientKind.STATE_BOARD or "license_state" in required:
-        names.append("license_state")
-    names += ["completion_date", "cme_credits"]
-    if recipient.kind == RecipientKind.MOC_BOARD:
-        names += ["moc_points", "moc_credit_types"]
-    if recipient.kind == RecipientKind.REMS or required & set(REMS_FIELDS):
-        names += list(REMS_FIELDS)
-    return names
+    asked_sets = {spec.applies_to for spec in fields if spec.name in required}
+    return [
+        spec.name
+        for spec in fields
+        if spec.group not in LINK_GROUPS
+        and (
+            not spec.applies_to
+            or recipient.kind in spec.applies_to
+            or spec.applies_to in asked_sets
+        )
+    ]
 
 
-def completion_required(recipient: Recipient) -> frozenset[str]:
-    """The fields the recipient's rules require (marked with * on the form)."""
-    marked = {"first_name", "last_name", "birth_date", "completion_date"}
+def completion_required(
+    recipient: Recipient, fields: Iterable[FieldSpec] = COMPLETION_FIELDS
+) -> frozenset[str]:
+    """The fields the recipient's rules require (marked with * on the form): those every
+    completion needs, its identifier unless the NPI may stand in, and its own."""
+    marked = {spec.name for spec in fields if spec.required_for is not None}
     if recipient.identifier_required and not recipient.accepts_npi:
         marked.add("learner_id")
     marked |= set(recipient.completion_fields or ())
@@ -333,7 +336,8 @@ class PrevalidationForm(forms.Form):
     file = forms.FileField(
         label="Or a small file",
         required=False,
-        help_text="Tab-delimited text or Excel, with the same header row; up to 1,000 learners.",
+        help_text="Text (tab-delimited or CSV) or Excel, with the same header row; "
+        "up to 1,000 learners.",
     )
 
     def __init__(self, *args: Any, recipients: Iterable[Recipient], **kwargs: Any) -> None:

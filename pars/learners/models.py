@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -77,6 +78,17 @@ class Recipient(models.Model):
     )
     required_registration_fields = models.JSONField(default=list, blank=True)
     attestation_text = models.TextField(blank=True)
+    exclusive_credit_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Credit types one activity may not be registered for together: a list of "
+        'pairs, e.g. [["Improvement in Medical Practice", "Patient Safety"]].',
+    )
+    earliest_activity_start = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Only activities starting on or after this day may be registered.",
+    )
 
     # Reporting completions.
     points_step = models.DecimalField(max_digits=4, decimal_places=2, default="0.25")
@@ -92,6 +104,30 @@ class Recipient(models.Model):
         default=2, help_text="Completions accepted for this many calendar years (2: this and last)."
     )
     first_completion_date = models.DateField(null=True, blank=True)
+    credit_type_windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="When a credit type may be claimed, by completion date (both days included, "
+        'either may be left out): e.g. [{"credit_type": "Self-Assessment Module (SAM)", '
+        '"valid_until": "2020-12-31"}].',
+    )
+    separate_credit_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Credit types reported in a record of their own: a learner has one record "
+        "per activity and completion date for these and one for the others.",
+    )
+    records_within_registered_points = models.BooleanField(
+        default=False,
+        help_text="A learner's records of one activity and completion date together may not "
+        "exceed the points the activity is registered for.",
+    )
+    self_reported_cme_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The last day the board takes its diplomates' self-reported CME "
+        "(for information: completions reported through PARS are not affected).",
+    )
 
     # Delivery.
     connector = models.CharField(
@@ -108,6 +144,15 @@ class Recipient(models.Model):
     @property
     def is_moc(self) -> bool:
         return self.kind == RecipientKind.MOC_BOARD
+
+    def clean(self) -> None:
+        """Staff edit the rules in the admin: the JSON rules must name the board's credit
+        types and hold real dates, or the validator could not read them."""
+        from pars.learners.validation.recipients import credit_type_rule_problems
+
+        problems = credit_type_rule_problems(self)
+        if problems:
+            raise ValidationError(problems)
 
 
 class ActivityRegistration(models.Model):

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.learners.connectors.base import MatchingUnavailable, connector_for, match_message
+from pars.learners.dictionary import STORED_AS, group_names, stored_names
 from pars.learners.models import Recipient
 from pars.learners.validation import rules_from_recipient, validate_completion
 
@@ -31,18 +32,14 @@ logger = logging.getLogger(__name__)
 
 MAX_LEARNERS = 1_000  # per request; bigger lists are split by the caller
 
-# What a learner entry may carry (birth_date as MM-DD, or birth_month and birth_day).
-IDENTITY_INPUTS = (
-    "first_name",
-    "last_name",
-    "birth_date",
-    "birth_month",
-    "birth_day",
-    "learner_id",
-    "npi",
-    "license_state",
+# What a learner entry may carry: the dictionary's learner fields, the birth date also as
+# it is stored (birth_month and birth_day).
+_IDENTITY_FIELDS = frozenset(group_names("learner"))
+IDENTITY_INPUTS = tuple(
+    input_name
+    for name in group_names("learner")
+    for input_name in (name, *(stored_names([name]) if name in STORED_AS else ()))
 )
-_IDENTITY_FIELDS = {"first_name", "last_name", "birth_date", "learner_id", "npi", "license_state"}
 
 
 @dataclass(frozen=True)

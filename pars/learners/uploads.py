@@ -11,16 +11,18 @@ is sent to a recipient twice. A file that cannot be read at all applies nothing.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import transaction
 from django.utils import timezone
 
 from pars.audit.models import AuditAction
-from pars.audit.services import record_event
-from pars.intake.kinds import BATCH_SIZE, FileRun, UploadKind, register_upload_kind
+from pars.intake.kinds import UploadKind, register_upload_kind
+from pars.intake.process import tally
 from pars.intake.readers import ParsedRow
+from pars.intake.runs import RecordRun
 from pars.learners.delivery import schedule_delivery
 from pars.learners.parsers import open_learner_rows
 from pars.learners.services import ActivityLookup, apply_completions
@@ -37,11 +39,12 @@ KIND = "learners"
 
 
 @dataclass
-class LearnerRun(FileRun):
+class LearnerRun(RecordRun[CleanCompletion]):
     partial: ClassVar[bool] = True
     noun: ClassVar[str] = "learner"
+    unreadable_rule: ClassVar[str] = "learner.row.unreadable"
+    audit_action: ClassVar[str] = AuditAction.LEARNERS_WRITTEN
 
-    batch: list[tuple[int | None, CleanCompletion]] = field(default_factory=list)
     # Hashes of the records seen (64-bit, so 500,000 rows cost a few MB, not the records).
     seen: set[int] = field(default_factory=set)
     recipients: dict[str, RecipientRules] = field(default_factory=load_recipients)
@@ -49,44 +52,31 @@ class LearnerRun(FileRun):
     lookup: ActivityLookup | None = None
     to_deliver: set[str] = field(default_factory=set)
 
-    def take(self, parsed: ParsedRow) -> None:
-        self.rows_total += 1
-        if parsed.problem:
-            self.rejected += 1
-            rule = "learner.row.unreadable"
-            self.report([FieldError(parsed.row, "row", rule, parsed.problem)])
-            return
+    def key_of(self, data: Mapping[str, Any]) -> str:
+        """The activity, recipient and completion date: enough to find the row, and no
+        personal data (never a name, learner ID or birth date)."""
+        return record_key(data)
+
+    def check(self, parsed: ParsedRow) -> CleanCompletion | None:
         record, errors = validate_completion(
             parsed.data, row=parsed.row, recipients=self.recipients, today=self.today
         )
         if record is None:
-            self.rejected += 1
-            self.report(errors)
-            return
+            self.reject(errors)
+            return None
         identity = hash(record.identity())
         if identity in self.seen:
-            self.rejected += 1
             rule = "learner.record.duplicate_in_file"
-            self.report([FieldError(parsed.row, "row", rule, RULES[rule].message)])
-            return
+            self.reject([FieldError(parsed.row, "row", rule, RULES[rule].message)])
+            return None
         self.seen.add(identity)
-        self.batch.append((parsed.row, record))
-        if len(self.batch) >= BATCH_SIZE:
-            self.flush()
+        return record
 
     def flush(self) -> None:
         if not self.batch:
             return
         if self.lookup is None:
             self.lookup = ActivityLookup(self.access)
-        if self.event is None:
-            self.event = record_event(
-                self.access,
-                AuditAction.LEARNERS_WRITTEN,
-                channel=self.upload.file_format,
-                description=f"Upload #{self.upload.pk} ({self.upload.original_name})",
-                details={"upload": self.upload.pk},
-            )
         result = apply_completions(
             self.access,
             self.batch,
@@ -94,7 +84,7 @@ class LearnerRun(FileRun):
             recipients=self.recipients,
             lookup=self.lookup,
             upload=self.upload,
-            event=self.event,
+            event=self.file_event(),
             today=self.today,
             schedule=False,
         )
@@ -103,13 +93,26 @@ class LearnerRun(FileRun):
                 # Once, when the file's transaction commits: one delivery per recipient.
                 transaction.on_commit(lambda: schedule_delivery(sorted(self.to_deliver)))
             self.to_deliver |= result.recipients
-        self.added += result.added
-        self.updated += result.corrected
-        self.deleted += result.withdrawn
-        self.unchanged += result.unchanged
-        self.rejected += result.rejected_rows
-        self.report(result.errors)
+        tally(self, result)
         self.batch = []
+
+
+def record_key(data: Mapping[str, Any]) -> str:
+    """A learner record's key in the error report: "CME-1 · ABIM · 2024-03-01"."""
+    activity = _text(data.get("provider_activity_id"))
+    if not activity:
+        accme = _text(data.get("accme_activity_id"))
+        activity = f"ACCME {accme}" if accme else ""
+    parts = (activity, _text(data.get("recipient")), _text(data.get("completion_date")))
+    return " · ".join(part for part in parts if part)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()[:10]
+    return str(value).strip()
 
 
 register_upload_kind(

@@ -30,6 +30,7 @@ urlpatterns = [
     path(L + "<int:pk>/withdraw/", completions.completion_withdraw, name="withdraw"),
     path(L + "uploads/", uploads.learner_uploads, name="uploads"),
     path(L + "uploads/template.xlsx", uploads.learner_template, name="template"),
+    path(L + "uploads/accme-template.xlsx", uploads.accme_learner_template, name="accme_template"),
     path(L + "prevalidate/", prevalidation.prevalidation, name="prevalidate"),
     path(L + "webhooks/", webhooks.webhook_list, name="webhooks"),
     path(

@@ -1,6 +1,7 @@
 """The downloadable Excel learner template, and the column guide it shares with the docs.
 
-``write_learner_template(stream)`` writes a workbook with three sheets:
+``write_learner_template(stream)`` writes, through the shared writer
+(`pars.intake.xlsx_template`), a workbook with three sheets:
 
 * **Learners** — the header row: Action, then every completion field of the data
   dictionary (`pars.learners.dictionary.COMPLETION_FIELDS`) by its label, which is what
@@ -25,12 +26,18 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.db import DatabaseError
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from pars.intake.fields import FieldSpec, Kind
+from pars.intake.xlsx_template import (
+    FORMATS,
+    SAVING_NOTE,
+    GuideTable,
+    TemplateColumn,
+    WorkbookTemplate,
+    allowed_values,
+    template_column,
+    write_template,
+)
 from pars.learners.dictionary import (
     COMPLETION_FIELDS,
     HEADER_ALIASES,
@@ -39,7 +46,6 @@ from pars.learners.dictionary import (
 )
 from pars.learners.models import Recipient
 from pars.learners.parsers import EXTRA_COLUMNS
-from pars.lib.spreadsheets import escape_formula
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +59,6 @@ __all__ = [
     "write_learner_template",
 ]
 
-_LAST_ROW = 1_048_576
-
 ACTION_SPEC = FieldSpec(
     "action",
     EXTRA_COLUMNS["action"],
@@ -65,12 +69,9 @@ ACTION_SPEC = FieldSpec(
 )
 
 _FORMATS = {
-    Kind.TEXT: "Text",
+    **FORMATS,
     Kind.DATE: "Date (mm/dd/yyyy or yyyy-mm-dd, or an Excel date)",
     Kind.DECIMAL: "Number, in steps of 0.25",
-    Kind.CHOICE: "One of the allowed values",
-    Kind.TEXT_LIST: "Names, separated by ';'",
-    Kind.BOOLEAN: "Yes or No",
 }
 _SPECIAL_FORMATS = {
     "birth_date": "MM-DD (text; MM/DD or a full date also work, the year is ignored)",
@@ -150,17 +151,15 @@ def template_columns() -> list[FieldSpec]:
     return [ACTION_SPEC, *COMPLETION_FIELDS]
 
 
-def allowed_values(spec: FieldSpec, recipients: Sequence[RecipientLine]) -> list[str]:
-    """What a column's drop-down offers (nothing: a free column)."""
+def _column(spec: FieldSpec, recipients: Sequence[RecipientLine]) -> TemplateColumn:
+    """A column of the Learners sheet; Recipient offers the recipients' codes."""
     if spec.name == "recipient":
-        return [recipient.code for recipient in recipients]
-    if spec.kind is Kind.BOOLEAN:
-        return ["Yes", "No"]
-    if spec.kind is not Kind.CHOICE:
-        return []
-    if spec.name in _STATE_COLUMNS:
-        return sorted(spec.choices)
-    return list(spec.choices.values())
+        codes = [recipient.code for recipient in recipients]
+        return template_column(spec.label, spec, values=codes)
+    if spec.name in _STATE_COLUMNS:  # both state columns read one list of codes
+        shared = ("states", "States")
+        return template_column(spec.label, spec, codes=True, shared_list=shared)
+    return template_column(spec.label, spec, as_text=spec.name in _TEXT_COLUMNS)
 
 
 def _format(spec: FieldSpec) -> str:
@@ -176,7 +175,7 @@ def _allowed_text(spec: FieldSpec, recipients: Sequence[RecipientLine]) -> str:
         return "The board's credit types the activity is registered for (see the recipients)"
     if spec.name in _STATE_COLUMNS:
         return "USPS code (AL … WY, DC and the territories)"
-    return "; ".join(allowed_values(spec, recipients))
+    return "; ".join(allowed_values(spec))
 
 
 def _aliases(spec: FieldSpec) -> str:
@@ -189,65 +188,33 @@ def write_learner_template(
     """Write the learner upload template (.xlsx) to a binary stream."""
     if recipients is None:
         recipients = template_recipients()
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Learners"
-    instructions = workbook.create_sheet("Instructions")
-    lists = workbook.create_sheet("Lists")
     columns = template_columns()
-
-    sheet.append([escape_formula(spec.label) for spec in columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    sheet.freeze_panes = "A2"
-
-    list_ranges: dict[str, str] = {}
-    for index, spec in enumerate(columns, start=1):
-        letter = get_column_letter(index)
-        dimension = sheet.column_dimensions[letter]
-        dimension.width = max(12, min(36, len(spec.label) + 4))
-        if spec.kind is Kind.DATE:
-            dimension.number_format = "mm/dd/yyyy"
-        elif spec.name in _TEXT_COLUMNS:
-            dimension.number_format = "@"
-        values = allowed_values(spec, recipients)
-        if not values:
-            continue
-        key = spec.name
-        if spec.kind is Kind.BOOLEAN:
-            key = "yes_no"
-        elif spec.name in _STATE_COLUMNS:
-            key = "states"
-        if key not in list_ranges:
-            title = {"yes_no": "Yes/No", "states": "States"}.get(key, spec.label)
-            list_ranges[key] = _add_list(lists, title, values)
-        validation = DataValidation(
-            type="list",
-            formula1=list_ranges[key],
-            allow_blank=True,
-            showErrorMessage=True,
-            errorStyle="warning",
-            errorTitle="Not an allowed value",
-            error=f"{spec.label}: choose one of the listed values (see the Instructions sheet).",
-            showInputMessage=bool(spec.help),
-            promptTitle=spec.label[:32],
-            prompt=spec.help[:255] or None,
-        )
-        validation.add(f"{letter}2:{letter}{_LAST_ROW}")
-        sheet.add_data_validation(validation)
-
-    _write_instructions(instructions, columns, recipients)
-    workbook.save(stream)
-
-
-def _add_list(lists: Any, title: str, values: list[str]) -> str:
-    column = lists.max_column + 1 if lists["A1"].value else 1
-    letter = get_column_letter(column)
-    lists.cell(row=1, column=column, value=title).font = Font(bold=True)
-    for row, value in enumerate(values, start=2):
-        lists.cell(row=row, column=column, value=escape_formula(value))
-    lists.column_dimensions[letter].width = max(12, min(40, len(title) + 4))
-    return f"Lists!${letter}$2:${letter}${len(values) + 1}"
+    column_guide = [
+        [spec.label, spec.help, _format(spec), _allowed_text(spec, recipients), _aliases(spec)]
+        for spec in columns
+    ]
+    recipient_guide = [
+        [line.code, line.name, line.kind, line.identifier, _recipient_needs(line)]
+        for line in recipients
+    ]
+    template = WorkbookTemplate(
+        sheet="Learners",
+        columns=[_column(spec, recipients) for spec in columns],
+        notes=_NOTES,
+        tables=[
+            GuideTable(
+                ["Column", "What it means", "Format", "Allowed values", "Other header names"],
+                column_guide,
+            ),
+            GuideTable(
+                ["Recipient code", "Name", "Kind", "Learner ID", "MOC credit types / required"],
+                recipient_guide,
+            ),
+        ],
+        guide_widths={"A": 30, "B": 70, "C": 30, "D": 50, "E": 50},
+        column_widths=(12, 36),
+    )
+    write_template(stream, template)
 
 
 _NOTES = (
@@ -263,49 +230,9 @@ _NOTES = (
     "PARS change nothing and nothing is sent twice.",
     "Learner identifiers and birth dates are personal data: they are only sent to the row's "
     "recipient and never shown in error messages.",
+    SAVING_NOTE,
     "",
 )
-
-
-def _write_instructions(
-    sheet: Any, columns: list[FieldSpec], recipients: Sequence[RecipientLine]
-) -> None:
-    for note in _NOTES:
-        sheet.append([note])
-    sheet["A1"].font = Font(bold=True, size=13)
-    bold_rows = [len(_NOTES) + 1]
-    sheet.append(["Column", "What it means", "Format", "Allowed values", "Other header names"])
-    for spec in columns:
-        sheet.append(
-            [
-                escape_formula(spec.label),
-                spec.help,
-                _format(spec),
-                _allowed_text(spec, recipients),
-                _aliases(spec),
-            ]
-        )
-    sheet.append([])
-    bold_rows.append(sheet.max_row + 1)
-    sheet.append(["Recipient code", "Name", "Kind", "Learner ID", "MOC credit types / required"])
-    for recipient in recipients:
-        sheet.append(
-            [
-                recipient.code,
-                recipient.name,
-                recipient.kind,
-                recipient.identifier,
-                _recipient_needs(recipient),
-            ]
-        )
-    for row in bold_rows:
-        for cell in sheet[row]:
-            cell.font = Font(bold=True)
-    for letter, width in {"A": 30, "B": 70, "C": 30, "D": 50, "E": 50}.items():
-        sheet.column_dimensions[letter].width = width
-    for row in sheet.iter_rows(min_row=len(_NOTES) + 2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
 
 
 _LABELS = {spec.name: spec.label for spec in COMPLETION_FIELDS}

@@ -32,7 +32,7 @@ from django.core.exceptions import (
 )
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
@@ -62,6 +62,20 @@ class UploadErrorOut(Schema):
     field: str
     rule: str
     message: str
+
+
+class UploadRowErrorOut(UploadErrorOut):
+    """An error of an uploaded file: where it is in the file, as well as the field."""
+
+    record: str = Field(
+        description="The record's key in the file: its Provider Activity ID; for a learner "
+        "record its activity, recipient and completion date (never personal data). "
+        "Empty when the error is not one record's."
+    )
+    column: str = Field(
+        description="The file's own header of the field (its column header; in XML the "
+        "element); empty when unknown."
+    )
 
 
 class ApiErrors(Schema):

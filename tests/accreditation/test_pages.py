@@ -15,7 +15,7 @@ from pars.accreditation import services
 from pars.accreditation.models import Case, CaseStatus
 from pars.providers.models import AccreditationStatus, Provider
 from pars.testing import make_accreditor, make_activity, make_provider, make_user
-from tests.accreditation.support import fill_everything, open_case, pdf
+from tests.support.accreditation import fill_everything, open_case, pdf
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from pars.accreditation.seed import TEMPLATES
 from pars.audit.models import AuditEvent
 from pars.providers.models import AccreditationStatus, Provider
 from pars.testing import make_activity
-from tests.accreditation.support import fill_everything, fill_section, open_case, pdf
+from tests.support.accreditation import fill_everything, fill_section, open_case, pdf
 
 pytestmark = pytest.mark.django_db
 

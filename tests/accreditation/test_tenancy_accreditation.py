@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from tests import test_tenancy
-from tests.route_walker import Victim, walk_as_outsider
-from tests.tenancy_samples_accreditation import ACCREDITATION_SAMPLES, add_accreditation_rows
+from tests.support.route_walker import Victim, walk_as_outsider
+from tests.support.tenancy_samples_accreditation import (
+    ACCREDITATION_SAMPLES,
+    add_accreditation_rows,
+)
 from tests.test_tenancy import SAMPLES, outsider, victim  # noqa: F401 (fixtures)
 
 

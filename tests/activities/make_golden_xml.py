@@ -77,12 +77,12 @@ def main() -> None:
             ]
             bodies.append(body)
     apply_activities(access, records, channel="tsv")
-    stream = io.BytesIO()
+    buffer = io.BytesIO()
     activities = (
         access.records(Activity).prefetch_related("supporters").order_by("provider_activity_id")
     )
-    write_activities_xml(stream, activities)
-    xml = stream.getvalue().decode()
+    write_activities_xml(buffer, activities)
+    xml = buffer.getvalue().decode()
     for activity_id in deletes:
         delete = (
             "<MedicalEducationMetrics><ReportDescription/><ActivityDescription><lom:lom>"

@@ -324,11 +324,13 @@ def test_openapi_documents_the_activity_body_with_every_dictionary_field(db: Non
         operation = paths[path][method]
         schema = operation["requestBody"]["content"]["application/json"]["schema"]
         properties = schema["properties"]
-        # The read-only fields of an answer are ignored (a record read can be sent back);
-        # any other name is refused.
-        assert set(properties) == {spec.name for spec in FIELDS} | {"status"} | set(
-            READ_ONLY_FIELDS
-        )
+        # The read-only fields of an answer may be sent back as stored (a record read can
+        # be sent back); the legacy activity type is taken; any other name is refused.
+        assert set(properties) == {spec.name for spec in FIELDS} | {
+            "status",
+            "legacy_activity_type",
+        } | set(READ_ONLY_FIELDS)
+        assert all(properties[name]["readOnly"] is True for name in READ_ONLY_FIELDS)
         assert schema["additionalProperties"] is False
         assert properties["start_date"]["format"] == "date"
         assert "course" in properties["activity_format"]["enum"]

@@ -32,7 +32,7 @@ from pars.testing import make_activity
 from tests.activities.test_activity_api import Api
 from tests.activities.test_activity_api import course as json_course
 from tests.activities.test_validation import course
-from tests.test_commercial_support_totals import (
+from tests.reporting.test_commercial_support_totals import (
     Record,
     _media,  # noqa: F401 (an autouse fixture: uploads go to a temporary directory)
     channel_driver,
@@ -149,7 +149,7 @@ def test_the_web_xml_download_leaves_the_characters_out(
 ) -> None:
     response = client_as(reader).get(reverse("activities:export_xml", args=[provider.provider_id]))
     assert response.status_code == 200
-    data = _read(b"".join(response.streaming_content))
+    data = _read(b"".join(response.streaming_content))  # type: ignore[attr-defined]
     assert data["provider_activity_id"] == "OLD1"
     assert data["title"] == "Cardiology Update"
     assert data["description"] == "Heart failure and  arrhythmia"
@@ -159,7 +159,7 @@ def test_the_api_xml_export_answers_200(provider: Provider, stored: Activity) ->
     _, secret = create_api_key(provider=provider)
     response = Client().get("/api/v1/exports/activities.xml", HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == 200
-    data = _read(b"".join(response.streaming_content))
+    data = _read(b"".join(response.streaming_content))  # type: ignore[attr-defined]
     assert data["description"] == "Heart failure and  arrhythmia"
     assert [s["source"] for s in data["supporters"]] == ["Example Pharma"]
 

@@ -38,7 +38,7 @@ from pars.providers.models import Provider
 from pars.testing import make_activity, register
 from tests.activities.test_activity_api import Api
 from tests.activities.test_activity_form import course_form
-from tests.test_commercial_support_totals import (
+from tests.reporting.test_commercial_support_totals import (
     Record,
     _media,  # noqa: F401 (an autouse fixture: uploads go to a temporary directory)
     channel_driver,

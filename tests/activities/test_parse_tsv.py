@@ -25,6 +25,7 @@ from pars.activities.parsers.layouts import (
 from pars.activities.parsers.tsv import read_tsv
 from pars.activities.validation import CleanActivity, validate_activity
 from pars.intake.readers import FileRejected, ParsedRow
+from pars.intake.readers.delimited import TextSource
 
 DATA = Path(__file__).parent / "data"
 TODAY = datetime.date(2025, 6, 1)
@@ -113,8 +114,9 @@ def test_header_normalisation() -> None:
 def test_golden_current_tsv() -> None:
     layout, rows = parse_file("golden_current.tsv")
     assert layout is CURRENT
-    # The first activity's description spans two lines (a quoted line break).
-    assert [row.row for row in rows] == [2, 4, 5, 6, 7]
+    # The first activity's description spans two lines (a quoted line break): rows are
+    # numbered as a spreadsheet shows them, so it does not shift the rows after it.
+    assert [row.row for row in rows] == [2, 3, 4, 5, 6]
     activities = clean(rows)
     assert [(a.provider_activity_id, a.action, a.values.get("status")) for a in activities] == [
         ("CHI-2025-CARD", "upsert", "closed"),
@@ -461,7 +463,8 @@ def test_quoting_row_numbers_and_blank_lines() -> None:
         b"A-3\tNo final newline\tx"
     )
     _, rows = parse(content)
-    assert [row.row for row in rows] == [3, 7, 8]
+    # Spreadsheet rows: the line break inside A-1's quoted cell does not count.
+    assert [row.row for row in rows] == [3, 6, 7]
     assert rows[0].data["title"] == 'Title with\ta tab and "quotes"'
     assert rows[0].data["description"] == "two\r\nlines"
     assert rows[2].data["description"] == "x"
@@ -473,27 +476,57 @@ def test_header_only_file_has_no_rows() -> None:
     assert rows == []
 
 
-def test_invalid_utf8_is_refused_naming_the_line() -> None:
+def test_windows_1252_bytes_are_read_as_windows_1252() -> None:
+    # Excel's "Text (Tab delimited)" on Windows: curly apostrophe, accent, en dash.
     content = tsv(["Provider Activity ID", "Activity Title"], ["A-1", "Caf"]) + (
-        "A-2\tCaf\u00e9\r\n".encode("cp1252")
+        "A-2\tDr O\u2019Brien\u2019s Caf\u00e9 \u2013 Grand Rounds\r\n".encode("cp1252")
     )
+    source = TextSource()
+    _, rows = read_tsv(io.BytesIO(content), source)
+    titles = [row.data["title"] for row in rows]
+    assert titles == ["Caf", "Dr O\u2019Brien\u2019s Caf\u00e9 \u2013 Grand Rounds"]
+    assert source.encoding_name == "Windows-1252"
+    assert "read as Windows-1252" in source.notices
+
+
+def test_a_byte_windows_1252_leaves_unassigned_still_decodes() -> None:
+    # 0x81 has no Windows-1252 character: read as U+0081 (as browsers do), not refused.
+    content = tsv(["Provider Activity ID", "Activity Title"]) + b"A-1\tX\x81Y\r\n"
     _, rows = read_tsv(io.BytesIO(content))
-    with pytest.raises(
-        FileRejected, match=r"(?i)Line 3 is not valid UTF-8.*save the file as UTF-8"
-    ):
-        list(rows)
+    assert [row.data["title"] for row in rows] == ["X\x81Y"]
 
 
-def test_invalid_utf8_on_the_first_line() -> None:
-    with pytest.raises(FileRejected, match="Line 1 is not valid UTF-8"):
-        parse("Template D\tCaf\u00e9\r\n".encode("latin-1"))
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-8"])
+def test_unicode_text_and_utf8_read_the_same(encoding: str) -> None:
+    text = "Provider Activity ID\tActivity Title\r\nA-1\tCaf\u00e9 \u2013 \u00c5ngstr\u00f6m\r\n"
+    source = TextSource()
+    _, rows = read_tsv(io.BytesIO(text.encode(encoding)), source)
+    assert [row.data["title"] for row in rows] == ["Caf\u00e9 \u2013 \u00c5ngstr\u00f6m"]
+    assert source.encoding_name == ("UTF-16" if encoding == "utf-16" else "UTF-8")
 
 
-def test_nul_bytes_and_utf16_are_refused() -> None:
+@pytest.mark.parametrize(
+    ("line", "delimiter"),
+    [
+        ('Provider Activity ID,Activity Title\r\nA-1,"Cardiology, ""advanced"""\r\n', ","),
+        ("Provider Activity ID;Activity Title\r\nA-1;Cardiology, advanced\r\n", ";"),
+    ],
+)
+def test_comma_and_semicolon_separated_files(line: str, delimiter: str) -> None:
+    source = TextSource()
+    _, rows = read_tsv(io.BytesIO(line.encode()), source)
+    assert [row.data["title"] for row in rows] == [
+        'Cardiology, "advanced"' if delimiter == "," else "Cardiology, advanced"
+    ]
+    assert source.delimiter == delimiter
+
+
+def test_nul_bytes_are_refused() -> None:
     with pytest.raises(FileRejected, match="NUL"):
         parse(b"Template D\tA\x00B\r\n")
-    with pytest.raises(FileRejected, match="UTF-16"):
-        parse("Template D\tA\r\n".encode("utf-16"))
+    # UTF-16 without its byte-order mark cannot be told from binary.
+    with pytest.raises(FileRejected, match="NUL"):
+        parse("Template D\tA\r\n".encode("utf-16-le"))
 
 
 @pytest.mark.parametrize(

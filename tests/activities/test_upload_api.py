@@ -26,12 +26,12 @@ def _media(settings: Any, tmp_path: Path) -> None:
     cache.clear()
 
 
-def _bearer(provider: Provider) -> dict[str, str]:
+def _bearer(provider: Provider) -> dict[str, Any]:
     _, secret = create_api_key(provider=provider)
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 
-def _post(auth: dict[str, str], content: bytes, name: str = "a.txt", **data: Any) -> Any:
+def _post(auth: dict[str, Any], content: bytes, name: str = "a.txt", **data: Any) -> Any:
     return Client().post(URL, {"file": SimpleUploadedFile(name, content), **data}, **auth)
 
 

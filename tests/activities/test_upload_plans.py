@@ -17,7 +17,7 @@ from pars.intake.models import UploadStatus
 from pars.intake.process import process_upload
 from pars.intake.store import store_upload
 from pars.testing import make_provider
-from tests.plan_support import analyze, explain, postgresql_only, quadratic_reads, recorded_selects
+from tests.support.plans import analyze, explain, postgresql_only, quadratic_reads, recorded_selects
 
 pytestmark = postgresql_only
 

@@ -164,11 +164,20 @@ def test_active_or_ready_to_close_follows_the_end_date() -> None:
 
 
 def test_in_person_course_needs_a_location_to_be_active() -> None:
-    assert rules_of(course(city="", status="Active")) == ["activity.city.required_live"]
+    no_location = {"city": "", "state": "", "country": ""}
+    assert rules_of(course(**no_location, status="Active")) == [
+        "activity.city.required_live",
+        "activity.country.required_live",
+    ]
     assert rules_of(course(state="", status="Active")) == ["activity.state.required_usa"]
-    clean, _ = validate_activity(course(city="", status="Draft"), today=TODAY)
+    clean, _ = validate_activity(course(**no_location, status="Draft"), today=TODAY)
     assert clean is not None
     assert clean.values["status"] == "draft"
+    # A state and country without a city is refused, even for a draft (reference 2.7,
+    # rule 7; tests/activities/test_location_rule.py).
+    for status in ("Active", "Draft"):
+        rules = rules_of(course(city="", status=status))
+        assert rules == ["activity.city.required_with_location"]
 
 
 def test_requirements_follow_the_reporting_year_of_the_field() -> None:

@@ -3,6 +3,7 @@
 import datetime
 import io
 from collections.abc import Callable
+from typing import Any
 
 from django.test import Client
 from django.urls import reverse
@@ -27,7 +28,7 @@ def _save(provider: Provider, **overrides: object) -> None:
 
 
 def _records(content: bytes) -> dict[str, tuple[object, object]]:
-    records = {}
+    records: dict[str, tuple[object, object]] = {}
     for row in read_xml(io.BytesIO(content)):
         clean, errors = validate_activity(row.data, row=row.row, today=TODAY)
         assert clean is not None, errors
@@ -35,8 +36,8 @@ def _records(content: bytes) -> dict[str, tuple[object, object]]:
     return records
 
 
-def _expected(*overrides: dict[str, object]) -> dict[str, tuple[object, object]]:
-    records = {}
+def _expected(*overrides: dict[str, Any]) -> dict[str, tuple[object, object]]:
+    records: dict[str, tuple[object, object]] = {}
     for override in overrides:
         clean, _ = validate_activity(course(**override), today=TODAY)
         assert clean is not None
@@ -61,7 +62,7 @@ def test_the_filtered_list_downloads_as_xml_that_reads_back_the_same(
         reverse("activities:export_xml", args=[provider.provider_id]), {"year": "2026"}
     )
     assert response["Content-Disposition"].endswith('activities-0001234-2026.xml"')
-    content = b"".join(response.streaming_content)
+    content = b"".join(response.streaming_content)  # type: ignore[attr-defined]
     assert _records(content) == _expected(first, second)
 
 
@@ -73,6 +74,6 @@ def test_the_api_downloads_the_keys_activities_only(
     _, secret = create_api_key(provider=provider)
     response = Client().get("/api/v1/exports/activities.xml", HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == 200
-    records = _records(b"".join(response.streaming_content))
+    records = _records(b"".join(response.streaming_content))  # type: ignore[attr-defined]
     assert list(records) == ["A-1"]
     assert Activity.objects.count() == 2

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from pars.activities.models import Activity, CommercialSupport
 from pars.activities.parsers.xml import PARS_EXTENSIONS_NS, read_xml

@@ -4,8 +4,9 @@
 The expected figures come from raw SQL written here (joins and sums spelled out, the
 provider reached through the activity rather than the row's own provider column), and
 the headline totals are also written out by hand from the data set in
-``national_data.py``. The page, the CSV and the XLSX are checked too: formula-like text
-is escaped, only staff reach them, and state-accreditor staff see only their providers.
+``tests/support/national_data.py``. The page, the CSV and the XLSX are checked too:
+formula-like text is escaped, only staff reach them, and state-accreditor staff see only
+their providers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from openpyxl import load_workbook
 from pars.accounts.models import Role
 from pars.datareports.data_report import DataReport, Table, data_report
 from pars.testing import make_accreditor, make_member, make_user
-from tests.datareports.national_data import (  # noqa: F401 (the fixture)
+from tests.support.national_data import (  # noqa: F401 (the fixture)
     FORMULA_SUPPORTER,
     YEAR,
     National,

@@ -13,7 +13,7 @@ from pars.accounts.models import Role
 from pars.datareports.rems_report import ACTIVITY_COLUMNS, LEARNER_COLUMNS
 from pars.learners.models import LearnerCompletion
 from pars.testing import make_accreditor, make_member, make_user
-from tests.datareports.national_data import YEAR, National, national  # noqa: F401
+from tests.support.national_data import YEAR, National, national  # noqa: F401
 
 PERSONAL = ("Secret", "Learnername", "LOCAL", "1234567893")
 

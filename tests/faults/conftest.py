@@ -1,12 +1,13 @@
 from pathlib import Path
 
 import pytest
+from pytest_django import Settings
 
-from tests.faults.support import child_env
+from tests.support.faults import child_env
 
 
 @pytest.fixture
-def env(settings: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     """Test process and its child processes share the database queue, the media
     directory and a file cache (upload progress and heartbeats)."""
     media, cache = tmp_path / "media", tmp_path / "cache"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.support import ROOT, requires_postgresql, start_worker, stop, wait_for
+from tests.support.faults import ROOT, requires_postgresql, start_worker, stop, wait_for
 
 pytestmark = [requires_postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -62,7 +62,9 @@ def web(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         stop(server)
 
 
-def test_many_providers_at_once_lose_and_mix_up_nothing(web, env, tmp_path):
+def test_many_providers_at_once_lose_and_mix_up_nothing(
+    web: str, env: dict[str, str], tmp_path: Path
+) -> None:
     from load_test import run_load, set_up, verify, wait_for_uploads
 
     plans = set_up(providers=8, activity_rows=400, learner_rows=300, json_count=24)

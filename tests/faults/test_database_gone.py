@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from pytest_django.live_server_helper import LiveServer
 
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import Role
@@ -26,7 +27,7 @@ from pars.intake.progress import get_progress
 from pars.intake.store import store_upload
 from pars.testing import make_member, make_provider
 from tests.activities.test_activity_api import course
-from tests.faults.support import (
+from tests.support.faults import (
     activity_file,
     database_url,
     requires_postgresql,
@@ -59,8 +60,8 @@ def _post(url: str, secret: str, body: dict[str, Any]) -> tuple[int, bytes]:
 
 
 def test_a_request_whose_database_connection_dies_mid_write_fails_and_leaves_nothing(
-    live_server, monkeypatch
-):
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     provider = make_provider(name="Gone Health", provider_id="0007101")
     _, secret = create_api_key(provider=provider, name="load")
     url = f"{live_server.url}/api/v1/activities"
@@ -109,7 +110,9 @@ def _writing_backend(test_pid: int) -> int | None:
     return row[0] if row else None
 
 
-def test_an_upload_whose_database_connection_dies_is_rerun_with_the_same_data(env, tmp_path):
+def test_an_upload_whose_database_connection_dies_is_rerun_with_the_same_data(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     provider = make_provider(name="Gone Files", provider_id="0007102")
     editor = make_member(provider, Role.EDITOR, email="gone@files.example")
     rows = activity_file(tmp_path / "a.txt", 6_000)

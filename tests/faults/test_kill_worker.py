@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,9 @@ from pars.learners.models import (
     Recipient,
     SimulatedBatch,
 )
+from pars.providers.models import Provider
 from pars.testing import make_member, make_provider
-from tests.faults.support import (
+from tests.support.faults import (
     activity_file,
     kill,
     learner_file,
@@ -47,7 +49,7 @@ ACTIVITY_ROWS = int(os.environ.get("PARS_FAULT_ROWS") or 8_000)
 LEARNER_ROWS = int(os.environ.get("PARS_FAULT_ROWS") or 4_000)
 
 
-def _store(path: Path, provider, kind: str) -> Upload:
+def _store(path: Path, provider: Provider, kind: str) -> Upload:
     from pars.accounts.models import User
 
     editor = User.objects.filter(email=f"{kind}@fault.example").first() or make_member(
@@ -64,7 +66,9 @@ def _running_with_rows_done(upload: Upload) -> bool:
     return upload.status == UploadStatus.RUNNING and get_progress(upload.pk)["done"] > 0
 
 
-def _kill_mid_upload_then_recover(upload, env, tmp_path, count_rows) -> Upload:
+def _kill_mid_upload_then_recover(
+    upload: Upload, env: dict[str, str], tmp_path: Path, count_rows: Callable[[], int]
+) -> Upload:
     log = tmp_path / "worker.log"
     # The first worker pauses half-way, so the kill lands inside the file however fast it is.
     worker = start_worker(env, log, pause_mid_upload="60")
@@ -95,7 +99,9 @@ def _kill_mid_upload_then_recover(upload, env, tmp_path, count_rows) -> Upload:
     return upload
 
 
-def test_a_worker_killed_mid_activity_upload_is_resumed_with_the_same_data(env, tmp_path):
+def test_a_worker_killed_mid_activity_upload_is_resumed_with_the_same_data(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     provider = make_provider(name="Fault Health", provider_id="0007001")
     rows = activity_file(tmp_path / "activities.txt", ACTIVITY_ROWS)
     upload = _store(tmp_path / "activities.txt", provider, "activities")
@@ -114,7 +120,9 @@ def test_a_worker_killed_mid_activity_upload_is_resumed_with_the_same_data(env, 
     assert stored == {row["provider_activity_id"]: row["title"] for row in rows}
 
 
-def test_a_worker_killed_mid_learner_upload_is_resumed_with_the_same_data(env, tmp_path):
+def test_a_worker_killed_mid_learner_upload_is_resumed_with_the_same_data(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     provider = make_provider(name="Fault Learners", provider_id="0007002")
     learner_file(tmp_path / "learners.txt", provider, LEARNER_ROWS)
     upload = _store(tmp_path / "learners.txt", provider, "learners")
@@ -142,7 +150,9 @@ def test_a_worker_killed_mid_learner_upload_is_resumed_with_the_same_data(env, t
     assert count() == LEARNER_ROWS
 
 
-def test_a_new_worker_resumes_a_killed_workers_upload_by_itself(env, tmp_path):
+def test_a_new_worker_resumes_a_killed_workers_upload_by_itself(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     """No cron, no recover_jobs: the restarted worker notices the lost lease itself."""
     from django_tasks_db.models import DBTaskResult
 
@@ -189,7 +199,9 @@ def test_a_new_worker_resumes_a_killed_workers_upload_by_itself(env, tmp_path):
     assert rerun.count() == 1
 
 
-def test_recovery_gives_up_after_three_interrupted_runs(env, tmp_path):
+def test_recovery_gives_up_after_three_interrupted_runs(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     provider = make_provider(name="Fault Thrice", provider_id="0007003")
     activity_file(tmp_path / "a.txt", 10)
     upload = _store(tmp_path / "a.txt", provider, "activities")
@@ -224,11 +236,12 @@ def test_recovery_gives_up_after_three_interrupted_runs(env, tmp_path):
 DELIVERY_RECORDS = 1_200  # three batches of 500, 500 and 200
 
 
-def _completions(provider) -> None:
+def _completions(provider: Provider) -> None:
     from pars.learners.connectors.simulator import add_to_registry
     from pars.learners.services import apply_completions
-    from pars.learners.validation import load_recipients, validate_completion
+    from pars.learners.validation import load_recipients
     from pars.testing import learner_row, make_activity, register
+    from tests.support.learners import clean_completion
 
     activity = make_activity(provider, provider_activity_id="DLV-1")
     register(activity, "ABIM")
@@ -249,17 +262,19 @@ def _completions(provider) -> None:
     records = [
         (
             n,
-            validate_completion(
+            clean_completion(
                 learner_row(activity, learner_id=row["learner_id"], last_name=row["last_name"]),
                 recipients=recipients,
-            )[0],
+            ),
         )
         for n, row in enumerate(learners)
     ]
     apply_completions(access, records, channel="tsv")  # queues deliver_task on commit
 
 
-def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(env, tmp_path):
+def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     provider = make_provider(name="Fault Delivery", provider_id="0007004")
     # Short leases, so the batch the dead worker held is resent soon.
     Recipient.objects.filter(code="ABIM").update(connector_config={"lease_seconds": 1})

@@ -317,7 +317,8 @@ def test_sending_again_is_unchanged_a_change_corrects_and_delete_withdraws(
 
 
 def test_what_the_json_channel_itself_refuses(api: Api, activity: Activity) -> None:
-    for body in (b"{not json", {"record": []}, [], "text", {"records": "x"}):
+    bodies: list[Any] = [b"{not json", {"record": []}, [], "text", {"records": "x"}]
+    for body in bodies:
         response = api.report(body)
         assert response.status_code == 400, body
         assert rules(response.json()) == ["api.body.invalid"]

@@ -77,6 +77,7 @@ def test_the_same_bad_records_get_the_same_errors_from_the_api_and_a_file(
     for row, field, rule, message in UploadError.objects.filter(upload=upload).values_list(
         "row", "field", "rule", "message"
     ):
+        assert row is not None
         file_errors[row - 2].add((field, rule, message))  # row 1 is the header
 
     assert {index: errors for index, errors in api_errors.items() if errors} == dict(file_errors)

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from pars.accounts.models import User
 from pars.learners.models import LearnerCompletion
-from tests.route_walker import Kind, Victim, _leaks, _text, victim_snapshot
-from tests.tenancy_samples_learners_api import LEARNER_API_SAMPLES
+from tests.support.route_walker import Kind, Victim, _leaks, _text, victim_snapshot
+from tests.support.tenancy_samples_learners_api import LEARNER_API_SAMPLES
 from tests.test_tenancy import SAMPLES, outsider, victim  # noqa: F401  (fixtures)
 
 

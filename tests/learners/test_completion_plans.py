@@ -17,7 +17,7 @@ from pars.intake.store import store_upload
 from pars.learners.models import LearnerCompletion
 from pars.learners.services import submit_completion
 from pars.testing import LEARNER_ROW, make_activity, make_provider, register
-from tests.plan_support import analyze, explain, postgresql_only, quadratic_reads, recorded_selects
+from tests.support.plans import analyze, explain, postgresql_only, quadratic_reads, recorded_selects
 
 pytestmark = postgresql_only
 

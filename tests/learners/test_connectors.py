@@ -3,10 +3,15 @@
 import io
 import json
 import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from pars.accounts.access import get_provider_access
+from pars.accounts.models import User
 from pars.learners.connectors import (
     IDENTITY_MISMATCH,
     MatchingUnavailable,
@@ -32,11 +37,12 @@ from pars.learners.models import (
     SimulatedBatch,
 )
 from pars.learners.services import submit_completion
+from pars.providers.models import Provider
 from pars.testing import learner_row, make_activity, register
-from tests.learners.delivery_support import ADA, http_stub, later
+from tests.support.delivery import ADA, http_stub, later
 
 
-def item(ref="1.1.submit", action="submit", **learner):
+def item(ref: str = "1.1.submit", action: str = "submit", **learner: Any) -> dict[str, Any]:
     return {
         "ref": ref,
         "action": action,
@@ -46,7 +52,7 @@ def item(ref="1.1.submit", action="submit", **learner):
 
 
 @pytest.fixture
-def abim(db):
+def abim(db: None) -> Recipient:
     return Recipient.objects.get(code="ABIM")
 
 
@@ -54,7 +60,7 @@ def abim(db):
 # The registry simulator
 
 
-def test_a_registry_file_loads_from_tsv_or_csv_with_common_header_names(abim):
+def test_a_registry_file_loads_from_tsv_or_csv_with_common_header_names(abim: Recipient) -> None:
     tsv = "Board ID\tGiven Name\tSurname\tDOB\n123456\tAda\tLovelace\t12-10\n"
     assert load_registry("ABIM", io.StringIO(tsv)) == 1
     csv = b"\xef\xbb\xbflearner_id,first_name,last_name,birth_month,birth_day\n2,Al,Tu,6,23\n"
@@ -65,7 +71,7 @@ def test_a_registry_file_loads_from_tsv_or_csv_with_common_header_names(abim):
     assert (learner.learner_id, learner.birth_month, learner.birth_day) == ("123456", 12, 10)
 
 
-def test_a_bad_registry_file_names_rows_but_never_values(abim):
+def test_a_bad_registry_file_names_rows_but_never_values(abim: Recipient) -> None:
     content = "learner_id\tfirst_name\tlast_name\tbirth_date\tnpi\n"
     content += "111111\tA\tB\t13-45\t\n222222\t\tB\t01-01\t\n333333\tC\tD\t01-01\t1234567890\n"
     with pytest.raises(RegistryFileError) as refused:
@@ -81,7 +87,7 @@ def test_a_bad_registry_file_names_rows_but_never_values(abim):
         load_registry("NOPE", io.StringIO("first_name\tlast_name\tbirth_date\nA\tB\t01-01\n"))
 
 
-def test_the_simulator_answers_a_resent_batch_from_memory(abim):
+def test_the_simulator_answers_a_resent_batch_from_memory(abim: Recipient) -> None:
     add_to_registry("ABIM", [ADA])
     connector = SimulatorConnector()
     items = [item("1.1.submit"), item("2.1.submit", learner_id="999999"), item("3.2.withdraw")]
@@ -90,7 +96,9 @@ def test_the_simulator_answers_a_resent_batch_from_memory(abim):
     assert connector.send("key-1", abim, items) == receipt
     batch = SimulatedBatch.objects.get()
     assert batch.times_received == 2
-    results = {result.ref: result for result in connector.fetch_results("key-1", abim)}
+    fetched = connector.fetch_results("key-1", abim)
+    assert fetched is not None
+    results = {result.ref: result for result in fetched}
     assert results["1.1.submit"].outcome == "accepted"
     assert results["2.1.submit"].outcome == "rejected"
     assert results["2.1.submit"].reason_code == IDENTITY_MISMATCH
@@ -98,7 +106,7 @@ def test_the_simulator_answers_a_resent_batch_from_memory(abim):
     assert results["3.2.withdraw"].outcome == "accepted"
 
 
-def test_the_simulator_can_be_slow_or_down(abim):
+def test_the_simulator_can_be_slow_or_down(abim: Recipient) -> None:
     abim.connector_config = {"results_delay_seconds": 60, "fail_next_sends": 1}
     abim.save()
     connector = SimulatorConnector()
@@ -112,7 +120,7 @@ def test_the_simulator_can_be_slow_or_down(abim):
         connector.fetch_results("never-sent", abim)
 
 
-def test_the_simulator_matches_by_npi_or_by_name_where_the_board_allows(db):
+def test_the_simulator_matches_by_npi_or_by_name_where_the_board_allows(db: None) -> None:
     tn = Recipient.objects.get(code="TN")
     abs_ = Recipient.objects.get(code="ABS")
     add_to_registry(
@@ -139,7 +147,7 @@ def test_the_simulator_matches_by_npi_or_by_name_where_the_board_allows(db):
     assert (mismatch.status, mismatch.fields) == ("mismatch", ["last_name"])
 
 
-def test_an_unknown_connector_kind_is_refused(abim):
+def test_an_unknown_connector_kind_is_refused(abim: Recipient) -> None:
     abim.connector = "carrier-pigeon"
     with pytest.raises(PermanentDeliveryError):
         connector_for(abim)
@@ -150,7 +158,7 @@ def test_an_unknown_connector_kind_is_refused(abim):
 
 
 @pytest.fixture
-def maine(db, tmp_path):
+def maine(db: None, tmp_path: Path) -> Recipient:
     maine = Recipient.objects.get(code="ME")
     maine.connector = "file"
     maine.connector_config = {"outbox": str(tmp_path / "out"), "inbox": str(tmp_path / "in")}
@@ -159,8 +167,12 @@ def maine(db, tmp_path):
 
 
 def test_the_outbox_file_holds_only_its_recipients_records(
-    provider, editor, maine, tmp_path, django_capture_on_commit_callbacks
-):
+    provider: Provider,
+    editor: User,
+    maine: Recipient,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     access = get_provider_access(editor, provider.provider_id)
     activity = make_activity(provider, provider_activity_id="GR-1")
     register(activity, "ABIM")
@@ -177,6 +189,8 @@ def test_the_outbox_file_holds_only_its_recipients_records(
     with django_capture_on_commit_callbacks(execute=True):
         to_abim = submit_completion(access, learner_row(activity), channel="api")
         to_maine = submit_completion(access, state_row, channel="api")
+    assert to_abim is not None
+    assert to_maine is not None
     to_abim.refresh_from_db()
     to_maine.refresh_from_db()
     assert to_abim.status == CompletionStatus.ACCEPTED
@@ -231,7 +245,7 @@ def test_the_outbox_file_holds_only_its_recipients_records(
     assert to_maine.status_reason == "Licence [identifier] has lapsed."
 
 
-def test_the_file_connector_offers_no_matching(maine):
+def test_the_file_connector_offers_no_matching(maine: Recipient) -> None:
     with pytest.raises(MatchingUnavailable):
         FileConnector().match_learners(maine, [ADA])
 
@@ -241,10 +255,10 @@ def test_the_file_connector_offers_no_matching(maine):
 
 
 @pytest.fixture
-def web_abim(abim, monkeypatch):
+def web_abim(abim: Recipient, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Recipient]:
     monkeypatch.setenv("PARS_TEST_ABIM_TOKEN", "t0ken")
 
-    def configure(url):
+    def configure(url: str) -> Recipient:
         abim.connector = "http"
         abim.connector_config = {
             "url": url,
@@ -258,7 +272,9 @@ def web_abim(abim, monkeypatch):
     return configure
 
 
-def test_the_web_service_gets_the_batch_with_its_idempotency_key_and_token(web_abim):
+def test_the_web_service_gets_the_batch_with_its_idempotency_key_and_token(
+    web_abim: Callable[[str], Recipient],
+) -> None:
     with http_stub((503, {}), (201, {"receipt": "R-77"}), (400, {"error": "bad"})) as stub:
         abim = web_abim(stub.url + "/pars/")
         connector = HttpConnector()
@@ -274,20 +290,24 @@ def test_the_web_service_gets_the_batch_with_its_idempotency_key_and_token(web_a
     assert first.json()["items"][0]["ref"] == "1.1.submit"
 
 
-def test_web_service_results_pending_then_ready(web_abim):
+def test_web_service_results_pending_then_ready(web_abim: Callable[[str], Recipient]) -> None:
     ready = {"results": [{"ref": "1.1.submit", "outcome": "accepted"}]}
     with http_stub((202, {"status": "pending"}), (200, ready), (500, {})) as stub:
         abim = web_abim(stub.url)
         connector = HttpConnector()
         assert connector.fetch_results("key-5", abim) is None
-        (result,) = connector.fetch_results("key-5", abim)
+        fetched = connector.fetch_results("key-5", abim)
+        assert fetched is not None
+        (result,) = fetched
         assert (result.ref, result.outcome) == ("1.1.submit", "accepted")
         with pytest.raises(TransientDeliveryError):
             connector.fetch_results("key-5", abim)
     assert stub.received[0].path == "/batches/key-5/results"
 
 
-def test_web_service_unreachable_or_misconfigured(web_abim, monkeypatch):
+def test_web_service_unreachable_or_misconfigured(
+    web_abim: Callable[[str], Recipient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -304,8 +324,11 @@ def test_web_service_unreachable_or_misconfigured(web_abim, monkeypatch):
 
 
 def test_a_whole_delivery_through_a_web_service(
-    provider, editor, web_abim, django_capture_on_commit_callbacks
-):
+    provider: Provider,
+    editor: User,
+    web_abim: Callable[[str], Recipient],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     access = get_provider_access(editor, provider.provider_id)
     activity = make_activity(provider, provider_activity_id="GR-1")
     register(activity, "ABIM")
@@ -314,6 +337,7 @@ def test_a_whole_delivery_through_a_web_service(
         web_abim(stub.url)
         with django_capture_on_commit_callbacks(execute=True):
             completion = submit_completion(access, learner_row(activity), channel="api")
+        assert completion is not None
         completion.refresh_from_db()
         assert completion.status == CompletionStatus.SENT
         batch = DeliveryBatch.objects.get()
@@ -330,7 +354,7 @@ def test_a_whole_delivery_through_a_web_service(
     assert LearnerCompletion.objects.get().version == 1
 
 
-def test_web_service_matching(web_abim):
+def test_web_service_matching(web_abim: Callable[[str], Recipient]) -> None:
     answer = {"results": [{"status": "mismatch", "fields": ["birth_date"], "by": "learner_id"}]}
     with http_stub((200, answer), (503, {})) as stub:
         abim = web_abim(stub.url)
@@ -341,7 +365,9 @@ def test_web_service_matching(web_abim):
     assert stub.received[0].path == "/matches"
 
 
-def test_demo_registries_match_the_demo_learners(provider, editor, tmp_path):
+def test_demo_registries_match_the_demo_learners(
+    provider: Provider, editor: User, tmp_path: Path
+) -> None:
     from pars.learners.demo import (
         SAMPLE_REGISTRY,
         demo_learners,

@@ -4,14 +4,20 @@ withdrawals and corrections; no personal data in the logs."""
 
 import io
 import logging
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
-from pars.accounts.access import get_provider_access
+from pars.accounts.access import ProviderAccess, get_provider_access
+from pars.accounts.models import User
+from pars.activities.models import Activity
 from pars.intake.store import store_upload
 from pars.learners import delivery
 from pars.learners.connectors.simulator import add_to_registry
@@ -26,47 +32,55 @@ from pars.learners.models import (
     SimulatedBatch,
 )
 from pars.learners.services import (
+    CompletionResult,
     apply_completions,
     correct_completion,
     fix_learner_identity,
     submit_completion,
     withdraw_completion,
 )
-from pars.learners.validation import load_recipients, validate_completion
+from pars.learners.validation import load_recipients
+from pars.providers.models import Provider
 from pars.testing import learner_row, make_activity, register
-from tests.learners.delivery_support import ADA, later
+from tests.support.delivery import ADA, later
+from tests.support.learners import clean_completion
 
 
 @pytest.fixture
-def access(provider, editor):
+def access(provider: Provider, editor: User) -> ProviderAccess:
     return get_provider_access(editor, provider.provider_id)
 
 
 @pytest.fixture
-def activity(provider):
+def activity(provider: Provider) -> Activity:
     activity = make_activity(provider, provider_activity_id="GR-1")
     register(activity, "ABIM")
     return activity
 
 
 @pytest.fixture
-def registry(db):
+def registry(db: None) -> None:
     add_to_registry("ABIM", [ADA])
 
 
-def configure(code="ABIM", **config):
+def configure(code: str = "ABIM", **config: Any) -> None:
     Recipient.objects.filter(code=code).update(connector_config=config)
 
 
 @pytest.fixture
-def submit(access, activity, django_capture_on_commit_callbacks):
+def submit(
+    access: ProviderAccess,
+    activity: Activity,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> Callable[..., LearnerCompletion]:
     """Submit one record as the web service does, running what the commit triggers."""
 
-    def submit(**overrides):
+    def submit(**overrides: Any) -> LearnerCompletion:
         with django_capture_on_commit_callbacks(execute=True):
             completion = submit_completion(
                 access, learner_row(activity, **overrides), channel="api"
             )
+        assert completion is not None
         completion.refresh_from_db()
         return completion
 
@@ -74,30 +88,32 @@ def submit(access, activity, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
+def committed(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> Callable[..., Any]:
     """Run a call and what its commit triggers (webhooks, scheduled deliveries)."""
 
-    def run(function, *args, **kwargs):
+    def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with django_capture_on_commit_callbacks(execute=True):
             return function(*args, **kwargs)
 
     return run
 
 
-def apply_rows(access, rows):
+def apply_rows(access: ProviderAccess, rows: list[dict[str, Any]]) -> CompletionResult:
     """Write several records in one go (as one file batch is written)."""
     recipients = load_recipients()
-    records = [
-        (n, validate_completion(row, recipients=recipients)[0]) for n, row in enumerate(rows)
-    ]
+    records = [(n, clean_completion(row, recipients=recipients)) for n, row in enumerate(rows)]
     return apply_completions(access, records, channel="tsv")
 
 
-def kinds(completion):
+def kinds(completion: LearnerCompletion) -> list[str]:
     return [event.kind for event in completion.events.order_by("at", "id")]
 
 
-def test_a_known_learner_is_sent_and_accepted(registry, submit):
+def test_a_known_learner_is_sent_and_accepted(
+    registry: None, submit: Callable[..., LearnerCompletion]
+) -> None:
     completion = submit()
     assert completion.status == CompletionStatus.ACCEPTED
     assert completion.ever_sent
@@ -118,7 +134,9 @@ def test_a_known_learner_is_sent_and_accepted(registry, submit):
     assert SimulatedBatch.objects.get().key == str(batch.key)
 
 
-def test_an_unknown_learner_is_held_and_the_reason_quotes_nothing_personal(registry, submit):
+def test_an_unknown_learner_is_held_and_the_reason_quotes_nothing_personal(
+    registry: None, submit: Callable[..., LearnerCompletion]
+) -> None:
     completion = submit(learner_id="654321")
     assert completion.status == CompletionStatus.HELD
     assert completion.status_code == "identity_mismatch"
@@ -127,7 +145,9 @@ def test_an_unknown_learner_is_held_and_the_reason_quotes_nothing_personal(regis
     assert kinds(completion) == ["sent", "held"]
 
 
-def test_a_learner_whose_birth_date_differs_is_held_naming_the_field(registry, submit):
+def test_a_learner_whose_birth_date_differs_is_held_naming_the_field(
+    registry: None, submit: Callable[..., LearnerCompletion]
+) -> None:
     completion = submit(birth_date="01-02")
     assert completion.status == CompletionStatus.HELD
     assert "birth date" in completion.status_reason
@@ -135,7 +155,9 @@ def test_a_learner_whose_birth_date_differs_is_held_naming_the_field(registry, s
     assert "12-10" not in completion.status_reason
 
 
-def test_a_recipient_rejection_that_is_not_about_identity_is_rejected(registry, submit):
+def test_a_recipient_rejection_that_is_not_about_identity_is_rejected(
+    registry: None, submit: Callable[..., LearnerCompletion]
+) -> None:
     configure(reject_activity_ids=["GR-1"])
     completion = submit()
     assert completion.status == CompletionStatus.REJECTED
@@ -143,7 +165,9 @@ def test_a_recipient_rejection_that_is_not_about_identity_is_rejected(registry, 
     assert completion.status_reason == "ABIM has no registration of this activity."
 
 
-def test_results_not_ready_are_collected_later_by_the_command(registry, submit):
+def test_results_not_ready_are_collected_later_by_the_command(
+    registry: None, submit: Callable[..., LearnerCompletion]
+) -> None:
     configure(results_delay_seconds=3600)
     completion = submit()
     assert completion.status == CompletionStatus.SENT
@@ -156,7 +180,9 @@ def test_results_not_ready_are_collected_later_by_the_command(registry, submit):
     assert completion.status == CompletionStatus.ACCEPTED
 
 
-def test_a_recipient_that_is_down_is_retried_with_backoff(registry, submit):
+def test_a_recipient_that_is_down_is_retried_with_backoff(
+    registry: None, submit: Callable[..., LearnerCompletion]
+) -> None:
     configure(fail_next_sends=2)
     start = timezone.now()
     completion = submit()
@@ -165,6 +191,7 @@ def test_a_recipient_that_is_down_is_retried_with_backoff(registry, submit):
     assert "attempt 1 of 10" in completion.status_reason
     batch = DeliveryBatch.objects.get()
     assert (batch.status, batch.attempts) == (BatchStatus.SENDING, 1)
+    assert batch.next_attempt_at is not None
     first_wait = (batch.next_attempt_at - start).total_seconds()
     assert 60 <= first_wait <= 60 * 1.25 + 5
     assert "simulated outage" in batch.last_error
@@ -178,6 +205,7 @@ def test_a_recipient_that_is_down_is_retried_with_backoff(registry, submit):
         delivery.deliver("ABIM")
         batch.refresh_from_db()
         assert batch.attempts == 2
+        assert batch.next_attempt_at is not None
         second_wait = (batch.next_attempt_at - retried_at).total_seconds()
         assert 120 <= second_wait <= 120 * 1.25 + 5
     with later(minutes=5):
@@ -192,7 +220,9 @@ def test_a_recipient_that_is_down_is_retried_with_backoff(registry, submit):
     assert SimulatedBatch.objects.get().times_received == 1
 
 
-def test_after_the_last_attempt_the_records_stay_queued_until_staff_resend(registry, submit):
+def test_after_the_last_attempt_the_records_stay_queued_until_staff_resend(
+    registry: None, submit: Callable[..., LearnerCompletion]
+) -> None:
     configure(fail_next_sends=5, max_attempts=2)
     completion = submit()
     with later(minutes=3):
@@ -215,7 +245,9 @@ def test_after_the_last_attempt_the_records_stay_queued_until_staff_resend(regis
     assert SimulatedBatch.objects.get().key == str(batch.key)
 
 
-def test_a_permanent_refusal_gives_up_at_once(registry, submit):
+def test_a_permanent_refusal_gives_up_at_once(
+    registry: None, submit: Callable[..., LearnerCompletion]
+) -> None:
     configure(fail_sends_permanently=True)
     completion = submit()
     batch = DeliveryBatch.objects.get()
@@ -225,13 +257,17 @@ def test_a_permanent_refusal_gives_up_at_once(registry, submit):
 
 
 def test_a_worker_dying_after_the_recipient_got_the_batch_loses_and_repeats_nothing(
-    access, activity, registry, committed, monkeypatch
-):
+    access: ProviderAccess,
+    activity: Activity,
+    registry: None,
+    committed: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     add_to_registry("ABIM", [{**ADA, "learner_id": "234567", "first_name": "Grace"}])
     real_mark_sent = sending._mark_sent
-    deaths = []
+    deaths: list[int] = []
 
-    def dies_once(batch_id, receipt):
+    def dies_once(batch_id: int, receipt: str) -> int:
         if not deaths:
             deaths.append(batch_id)
             raise RuntimeError("worker killed")
@@ -263,7 +299,13 @@ def test_a_worker_dying_after_the_recipient_got_the_batch_loses_and_repeats_noth
         assert kinds(completion) == ["sent", "accepted"]
 
 
-def test_records_are_split_into_batches(access, activity, registry, committed, monkeypatch):
+def test_records_are_split_into_batches(
+    access: ProviderAccess,
+    activity: Activity,
+    registry: None,
+    committed: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(sending, "BATCH_SIZE", 2)  # claims the batches
     configure(results_delay_seconds=60)
     rows = [learner_row(activity, learner_id=f"{100000 + n}", last_name=f"L{n}") for n in range(5)]
@@ -272,7 +314,12 @@ def test_records_are_split_into_batches(access, activity, registry, committed, m
     assert set(LearnerCompletion.objects.values_list("status", flat=True)) == {"sent"}
 
 
-def test_withdrawing_an_accepted_record_sends_the_withdrawal(access, registry, submit, committed):
+def test_withdrawing_an_accepted_record_sends_the_withdrawal(
+    access: ProviderAccess,
+    registry: None,
+    submit: Callable[..., LearnerCompletion],
+    committed: Callable[..., Any],
+) -> None:
     completion = submit()
     assert completion.status == CompletionStatus.ACCEPTED
     committed(withdraw_completion, access, completion, channel="web")
@@ -293,8 +340,11 @@ def test_withdrawing_an_accepted_record_sends_the_withdrawal(access, registry, s
 
 
 def test_a_correction_is_resent_and_an_old_versions_answer_does_not_overwrite_it(
-    access, registry, submit, committed
-):
+    access: ProviderAccess,
+    registry: None,
+    submit: Callable[..., LearnerCompletion],
+    committed: Callable[..., Any],
+) -> None:
     configure(results_delay_seconds=3600)
     completion = submit(learner_id="654321")  # wrong ID: the registry will not match
     assert completion.status == CompletionStatus.SENT
@@ -321,8 +371,11 @@ def test_a_correction_is_resent_and_an_old_versions_answer_does_not_overwrite_it
 
 
 def test_a_held_record_is_released_when_the_registry_learns_the_learner(
-    registry, submit, committed, tmp_path
-):
+    registry: None,
+    submit: Callable[..., LearnerCompletion],
+    committed: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
     completion = submit(learner_id="654321", first_name="Grace", last_name="Hopper")
     assert completion.status == CompletionStatus.HELD
     registry_file = tmp_path / "abim.tsv"
@@ -342,8 +395,13 @@ def test_a_held_record_is_released_when_the_registry_learns_the_learner(
 
 
 def test_a_held_record_is_resent_when_the_provider_fixes_the_identity(
-    access, provider, activity, registry, submit, committed
-):
+    access: ProviderAccess,
+    provider: Provider,
+    activity: Activity,
+    registry: None,
+    submit: Callable[..., LearnerCompletion],
+    committed: Callable[..., Any],
+) -> None:
     other = make_activity(provider, provider_activity_id="GR-2")
     register(other, "ABIM")
     completion = submit(birth_date="01-02")
@@ -363,7 +421,9 @@ def test_a_held_record_is_resent_when_the_provider_fixes_the_identity(
         assert (record.birth_month, record.birth_day) == (12, 10)
 
 
-def test_release_leaves_records_whose_learner_still_does_not_match(registry, submit, committed):
+def test_release_leaves_records_whose_learner_still_does_not_match(
+    registry: None, submit: Callable[..., LearnerCompletion], committed: Callable[..., Any]
+) -> None:
     completion = submit(learner_id="654321")
     assert committed(delivery.release_held, "ABIM") == 0
     completion.refresh_from_db()
@@ -372,8 +432,11 @@ def test_release_leaves_records_whose_learner_still_does_not_match(registry, sub
 
 
 def test_no_learner_identifier_npi_name_or_birth_date_reaches_the_logs(
-    access, activity, caplog, committed
-):
+    access: ProviderAccess,
+    activity: Activity,
+    caplog: pytest.LogCaptureFixture,
+    committed: Callable[..., Any],
+) -> None:
     register(activity, "TN")
     add_to_registry("ABIM", [ADA])
     rows = [
@@ -411,7 +474,12 @@ def test_no_learner_identifier_npi_name_or_birth_date_reaches_the_logs(
         assert secret not in text
 
 
-def test_the_payload_carries_rems_fields_only_for_rems(access, provider, registry, submit):
+def test_the_payload_carries_rems_fields_only_for_rems(
+    access: ProviderAccess,
+    provider: Provider,
+    registry: None,
+    submit: Callable[..., LearnerCompletion],
+) -> None:
     completion = submit()
     item = DeliveryItem.objects.get(completion=completion)
     assert "rems" not in item.payload
@@ -420,21 +488,21 @@ def test_the_payload_carries_rems_fields_only_for_rems(access, provider, registr
     assert Decimal(item.payload["credits"]["cme_credits"]) == Decimal(10)
 
 
-def test_backoff_doubles_with_jitter_and_is_capped():
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
     for attempt, raw in ((1, 60), (2, 120), (3, 240)):
         delay = delivery.backoff_seconds(attempt, 60, 3600)
         assert raw <= delay <= raw * 1.25
     assert delivery.backoff_seconds(20, 60, 3600) == 3600
 
 
-def test_deliver_of_an_unknown_recipient_does_nothing(db):
+def test_deliver_of_an_unknown_recipient_does_nothing(db: None) -> None:
     assert delivery.deliver("NOPE") == 0
     assert not DeliveryBatch.objects.exists()
 
 
 def test_retries_and_result_collection_are_deferred_on_the_database_queue(
-    registry, submit, settings
-):
+    registry: None, submit: Callable[..., LearnerCompletion], settings: Settings
+) -> None:
     from django_tasks_db.models import DBTaskResult
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
@@ -460,11 +528,15 @@ def test_retries_and_result_collection_are_deferred_on_the_database_queue(
     collect = DBTaskResult.objects.get()
     assert collect.task_path == "pars.learners.delivery.collect_results_task"
     assert collect.run_after == batch.next_attempt_at
+    assert batch.next_attempt_at is not None
+    assert batch.sent_at is not None
     assert (batch.next_attempt_at - batch.sent_at).total_seconds() == 120
 
 
 @pytest.mark.django_db(transaction=True)
-def test_records_locked_by_another_worker_are_skipped_not_waited_for(provider, editor):
+def test_records_locked_by_another_worker_are_skipped_not_waited_for(
+    provider: Provider, editor: User
+) -> None:
     """PostgreSQL: a second worker claims the records the first has not locked."""
     import threading
 
@@ -479,18 +551,16 @@ def test_records_locked_by_another_worker_are_skipped_not_waited_for(provider, e
     rows = [learner_row(activity, learner_id=f"{200000 + n}", last_name=f"L{n}") for n in range(3)]
     apply_completions(
         access,
-        [
-            (n, validate_completion(row, recipients=load_recipients())[0])
-            for n, row in enumerate(rows)
-        ],
+        [(n, clean_completion(row, recipients=load_recipients())) for n, row in enumerate(rows)],
         channel="tsv",
         schedule=False,
     )
     first = LearnerCompletion.objects.order_by("pk").first()
+    assert first is not None
     locked = threading.Event()
     release = threading.Event()
 
-    def other_worker():
+    def other_worker() -> None:
         with transaction.atomic():
             list(LearnerCompletion.objects.select_for_update().filter(pk=first.pk))
             locked.set()

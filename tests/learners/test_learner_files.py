@@ -199,7 +199,8 @@ def test_birth_month_and_day_may_come_as_two_columns(db: None) -> None:
     assert (record.birth_month, record.birth_day) == (12, 10)
 
 
-def test_unknown_columns_are_ignored() -> None:
+def test_unknown_columns_are_ignored(db: None) -> None:
+    # (db: an unmatched column is looked for among the recipients' identifier labels.)
     (row,) = tsv_rows("First Name\tLast Name\tCompletion Date\tNotes\nAda\tL\t2026-03-02\thi\n")
     assert row.data == {"first_name": "Ada", "last_name": "L", "completion_date": "2026-03-02"}
 
@@ -724,6 +725,7 @@ def test_each_format_uploads_with_the_same_counts(
     upload = _upload(access, name)
     assert _counts(upload) == ("succeeded", 5, 4, 0, 1, 0, 0), upload.message
     assert upload.file_format == name.rsplit(".", 1)[1]
+    assert babbage is not None
     babbage.refresh_from_db()
     assert babbage.status == CompletionStatus.WITHDRAWN
     queued = LearnerCompletion.objects.filter(status=CompletionStatus.QUEUED)

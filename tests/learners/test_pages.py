@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from pars.accounts.access import get_provider_access
+from pars.accounts.models import User
 from pars.activities.models import Activity
 from pars.learners.models import (
     ActivityRegistration,
@@ -26,11 +30,12 @@ from pars.learners.models import (
     Recipient,
 )
 from pars.learners.services import submit_completion
+from pars.providers.models import Provider
 from pars.testing import learner_row, make_activity, register
 
 
 @pytest.fixture
-def activity(provider):
+def activity(provider: Provider) -> Activity:
     return make_activity(
         provider,
         provider_activity_id="GR-1",
@@ -41,22 +46,24 @@ def activity(provider):
 
 
 @pytest.fixture
-def registered(activity):
+def registered(activity: Activity) -> Activity:
     register(activity, "ABIM")
     return activity
 
 
-def url(name, provider, **kwargs):
+def url(name: str, provider: Provider, **kwargs: Any) -> str:
     return reverse(name, kwargs={"provider_id": provider.provider_id, **kwargs})
 
 
-def text(response):
+def text(response: Any) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 
-def report(provider, user, activity, **changes):
+def report(provider: Provider, user: User, activity: Activity, **changes: Any) -> LearnerCompletion:
     access = get_provider_access(user, provider.provider_id)
-    return submit_completion(access, learner_row(activity, **changes), channel="web")
+    completion = submit_completion(access, learner_row(activity, **changes), channel="web")
+    assert completion is not None  # an added record, not a withdrawal
+    return completion
 
 
 # ---------------------------------------------------------------------------
@@ -64,8 +71,8 @@ def report(provider, user, activity, **changes):
 
 
 def test_the_activity_page_lists_its_registrations_and_mips(
-    client_as, provider, editor, registered
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     page = client_as(editor).get(url("activities:detail", provider, pk=registered.pk))
     body = text(page)
     assert page.status_code == 200
@@ -78,8 +85,8 @@ def test_the_activity_page_lists_its_registrations_and_mips(
 
 
 def test_registering_shows_the_boards_fields_code_lists_and_attestation(
-    client_as, provider, editor, activity
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, activity: Activity
+) -> None:
     client = client_as(editor)
     choose = client.get(url("learners:registration_new", provider, pk=activity.pk))
     assert choose.status_code == 200
@@ -106,8 +113,8 @@ def test_registering_shows_the_boards_fields_code_lists_and_attestation(
 
 
 def test_a_registration_without_attestation_or_points_shows_the_validators_errors(
-    client_as, provider, editor, activity
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, activity: Activity
+) -> None:
     form_url = url("learners:registration", provider, pk=activity.pk, code="ABIM")
     response = client_as(editor).post(
         form_url, {"moc_points": "13", "credit_types": ["Medical Knowledge"]}
@@ -128,8 +135,8 @@ def test_a_registration_without_attestation_or_points_shows_the_validators_error
 
 
 def test_a_registration_is_saved_attested_and_edited_prefilled(
-    client_as, provider, editor, activity
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, activity: Activity
+) -> None:
     client = client_as(editor)
     form_url = url("learners:registration", provider, pk=activity.pk, code="ABIM")
     response = client.post(
@@ -164,8 +171,8 @@ def test_a_registration_is_saved_attested_and_edited_prefilled(
 
 
 def test_a_state_board_asks_only_the_attestation_and_rems_its_type(
-    client_as, provider, editor, activity
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, activity: Activity
+) -> None:
     client = client_as(editor)
     body = text(client.get(url("learners:registration", provider, pk=activity.pk, code="ME")))
     assert "asks for no registration details besides the attestation" in body
@@ -185,8 +192,8 @@ def test_a_state_board_asks_only_the_attestation_and_rems_its_type(
 
 
 def test_a_registration_with_live_completions_cannot_be_removed(
-    client_as, provider, editor, registered
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     client = client_as(editor)
     delete_url = url("learners:registration_delete", provider, pk=registered.pk, code="ABIM")
     completion = report(provider, editor, registered)
@@ -202,7 +209,9 @@ def test_a_registration_with_live_completions_cannot_be_removed(
     assert not ActivityRegistration.objects.exists()
 
 
-def test_an_unknown_recipient_or_registration_is_404(client_as, provider, editor, activity):
+def test_an_unknown_recipient_or_registration_is_404(
+    client_as: Callable[[User], Client], provider: Provider, editor: User, activity: Activity
+) -> None:
     client = client_as(editor)
     assert (
         client.get(url("learners:registration", provider, pk=activity.pk, code="XYZ")).status_code
@@ -217,8 +226,8 @@ def test_an_unknown_recipient_or_registration_is_404(client_as, provider, editor
 
 
 def test_read_only_users_see_registrations_but_cannot_change_them(
-    client_as, provider, reader, registered
-):
+    client_as: Callable[[User], Client], provider: Provider, reader: User, registered: Activity
+) -> None:
     client = client_as(reader)
     detail = text(client.get(url("activities:detail", provider, pk=registered.pk)))
     assert "Register with a recipient" not in detail
@@ -229,7 +238,7 @@ def test_read_only_users_see_registrations_but_cannot_change_them(
     assert "read-only" in page.content.decode()
     assert client.post(form_url, {"attest": "on", "moc_points": "5"}).status_code == 403
     for name in ("learners:registration_new", "learners:registration_delete"):
-        kwargs = {"pk": registered.pk}
+        kwargs: dict[str, Any] = {"pk": registered.pk}
         if name.endswith("delete"):
             kwargs["code"] = "ABIM"
         assert client.get(url(name, provider, **kwargs)).status_code == 403
@@ -241,7 +250,9 @@ def test_read_only_users_see_registrations_but_cannot_change_them(
 # The list
 
 
-def test_the_list_counts_filters_searches_and_pages(client_as, provider, editor, registered):
+def test_the_list_counts_filters_searches_and_pages(
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     other = make_activity(provider, provider_activity_id="GR-2")
     register(other, "ABIM")
     register(other, "ABS")
@@ -294,7 +305,9 @@ def test_the_list_counts_filters_searches_and_pages(client_as, provider, editor,
     assert re.search(r'data-status="rejected">Rejected</span>', text(client.get(list_url)))
 
 
-def test_the_list_pages_keep_the_filters(client_as, provider, editor, registered):
+def test_the_list_pages_keep_the_filters(
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     first = report(provider, editor, registered)
     rows = [
         LearnerCompletion(
@@ -321,8 +334,12 @@ def test_the_list_pages_keep_the_filters(client_as, provider, editor, registered
 
 
 def test_read_only_users_see_the_list_without_the_report_link(
-    client_as, provider, reader, editor, registered
-):
+    client_as: Callable[[User], Client],
+    provider: Provider,
+    reader: User,
+    editor: User,
+    registered: Activity,
+) -> None:
     report(provider, editor, registered)
     body = text(client_as(reader).get(url("learners:list", provider)))
     assert "Ada Lovelace" in body
@@ -334,8 +351,8 @@ def test_read_only_users_see_the_list_without_the_report_link(
 
 
 def test_a_record_shows_its_status_reason_history_and_delivery_outcomes(
-    client_as, provider, editor, registered
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     completion = report(provider, editor, registered)
     batch = DeliveryBatch.objects.create(
         recipient=completion.recipient, status=BatchStatus.DONE, items_count=1
@@ -378,8 +395,8 @@ def test_a_record_shows_its_status_reason_history_and_delivery_outcomes(
 
 
 def test_reporting_one_learner_chooses_the_registration_then_validates_per_field(
-    client_as, provider, editor, registered
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     client = client_as(editor)
     new_url = url("learners:new", provider)
     registration = ActivityRegistration.objects.get()
@@ -426,14 +443,16 @@ def test_reporting_one_learner_chooses_the_registration_then_validates_per_field
     assert completion.moc_credit_types == ["Medical Knowledge"]
 
 
-def test_without_registrations_the_new_page_explains_what_to_do(client_as, provider, editor):
+def test_without_registrations_the_new_page_explains_what_to_do(
+    client_as: Callable[[User], Client], provider: Provider, editor: User
+) -> None:
     body = text(client_as(editor).get(url("learners:new", provider)))
     assert "No activity is registered with a recipient yet" in body
 
 
 def test_correcting_prefills_the_record_and_makes_a_new_version(
-    client_as, provider, editor, registered
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     completion = report(provider, editor, registered, learner_id="111111")
     client = client_as(editor)
     correct_url = url("learners:correct", provider, pk=completion.pk)
@@ -477,8 +496,8 @@ def test_correcting_prefills_the_record_and_makes_a_new_version(
 
 
 def test_fixing_a_held_learner_fixes_their_other_held_records(
-    client_as, provider, editor, registered
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     second = make_activity(provider, provider_activity_id="GR-3")
     register(second, "ABIM")
     first = report(provider, editor, registered, learner_id="111111")
@@ -504,7 +523,9 @@ def test_fixing_a_held_learner_fixes_their_other_held_records(
         assert (record.learner_id, record.status) == ("654321", CompletionStatus.QUEUED)
 
 
-def test_resubmitting_a_rejected_record_queues_it_again(client_as, provider, editor, registered):
+def test_resubmitting_a_rejected_record_queues_it_again(
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     completion = report(provider, editor, registered)
     client = client_as(editor)
     resubmit_url = url("learners:resubmit", provider, pk=completion.pk)
@@ -521,7 +542,9 @@ def test_resubmitting_a_rejected_record_queues_it_again(client_as, provider, edi
     assert CompletionEvent.objects.filter(completion=completion, kind="resubmitted").exists()
 
 
-def test_withdrawing_asks_first_and_keeps_the_record(client_as, provider, editor, registered):
+def test_withdrawing_asks_first_and_keeps_the_record(
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registered: Activity
+) -> None:
     completion = report(provider, editor, registered)
     client = client_as(editor)
     withdraw_url = url("learners:withdraw", provider, pk=completion.pk)
@@ -540,8 +563,12 @@ def test_withdrawing_asks_first_and_keeps_the_record(client_as, provider, editor
 
 
 def test_read_only_users_read_records_but_change_nothing(
-    client_as, provider, reader, editor, registered
-):
+    client_as: Callable[[User], Client],
+    provider: Provider,
+    reader: User,
+    editor: User,
+    registered: Activity,
+) -> None:
     completion = report(provider, editor, registered)
     LearnerCompletion.objects.filter(pk=completion.pk).update(status=CompletionStatus.REJECTED)
     client = client_as(reader)
@@ -561,11 +588,15 @@ def test_read_only_users_read_records_but_change_nothing(
 
 
 def test_another_providers_user_gets_404_on_every_learner_page(
-    client_as, provider, editor, mallory, registered
-):
+    client_as: Callable[[User], Client],
+    provider: Provider,
+    editor: User,
+    mallory: User,
+    registered: Activity,
+) -> None:
     completion = report(provider, editor, registered)
     client = client_as(mallory)
-    for name, kwargs in [
+    routes: list[tuple[str, dict[str, Any]]] = [
         ("learners:list", {}),
         ("learners:detail", {"pk": completion.pk}),
         ("learners:correct", {"pk": completion.pk}),
@@ -573,7 +604,8 @@ def test_another_providers_user_gets_404_on_every_learner_page(
         ("learners:resubmit", {"pk": completion.pk}),
         ("learners:registration", {"pk": registered.pk, "code": "ABIM"}),
         ("learners:registration_delete", {"pk": registered.pk, "code": "ABIM"}),
-    ]:
+    ]
+    for name, kwargs in routes:
         for method in ("get", "post"):
             assert getattr(client, method)(url(name, provider, **kwargs)).status_code == 404, name
     # With their own provider in the URL, the record is still not theirs.

@@ -5,40 +5,47 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
+from pytest_django import Settings
 
+from pars.accounts.models import User
+from pars.activities.models import Activity
 from pars.intake.models import Upload
 from pars.learners.connectors.simulator import load_registry
 from pars.learners.models import LearnerCompletion
+from pars.providers.models import Provider
 from pars.testing import learner_row, make_activity, register
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path: Path) -> None:
+def _media(settings: Settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture
-def activity(provider):
+def activity(provider: Provider) -> Activity:
     activity = make_activity(provider, provider_activity_id="GR-1")
     register(activity, "ABIM")
     return activity
 
 
-def url(name, provider, **kwargs):
+def url(name: str, provider: Provider, **kwargs: Any) -> str:
     return reverse(name, kwargs={"provider_id": provider.provider_id, **kwargs})
 
 
-def text(response):
+def text(response: Any) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 
-def tsv(rows):
+def tsv(rows: list[dict[str, Any]]) -> bytes:
     header = list(rows[0])
     lines = ["\t".join(header)] + [
         "\t".join(str(row.get(name, "")) for name in header) for row in rows
@@ -51,8 +58,8 @@ def tsv(rows):
 
 
 def test_the_learner_upload_page_explains_the_partial_policy_and_lists_learner_files(
-    client_as, provider, editor
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User
+) -> None:
     Upload.objects.create(
         provider=provider,
         kind="activities",
@@ -84,8 +91,8 @@ def test_the_learner_upload_page_explains_the_partial_policy_and_lists_learner_f
 
 
 def test_a_learner_file_with_good_and_bad_rows_is_applied_in_part(
-    client_as, provider, editor, activity
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, activity: Activity
+) -> None:
     rows = [learner_row(activity, learner_id=f"{100000 + n}", last_name=f"L{n}") for n in range(3)]
     rows[1]["birth_date"] = "13-01"
     client = client_as(editor)
@@ -107,13 +114,16 @@ def test_a_learner_file_with_good_and_bad_rows_is_applied_in_part(
     assert "Learner files are applied row by row" in body
     assert "All or nothing" not in body
     assert "learner.birth_date.invalid" in body
-    assert re.search(r"<td>3</td><td>birth_date</td>", body)
+    # Row, record (activity · recipient · date: no personal data), the file's header (field).
+    assert "<td>3</td><td>GR-1 · ABIM · 2026-03-02</td><td>birth_date</td>" in body
     assert LearnerCompletion.objects.count() == 2
     listed = text(client.get(url("learners:uploads", provider)))
     assert "learners.txt" in listed
 
 
-def test_the_activity_upload_page_still_says_all_or_nothing(client_as, provider, editor):
+def test_the_activity_upload_page_still_says_all_or_nothing(
+    client_as: Callable[[User], Client], provider: Provider, editor: User
+) -> None:
     content = b"not an activity file"
     response = client_as(editor).post(
         url("uploads:list", provider), {"file": SimpleUploadedFile("a.txt", content)}
@@ -123,7 +133,9 @@ def test_the_activity_upload_page_still_says_all_or_nothing(client_as, provider,
     assert "All or nothing" in body
 
 
-def test_read_only_users_cannot_upload_learner_files(client_as, provider, reader):
+def test_read_only_users_cannot_upload_learner_files(
+    client_as: Callable[[User], Client], provider: Provider, reader: User
+) -> None:
     client = client_as(reader)
     page = text(client.get(url("learners:uploads", provider)))
     assert "read-only" in page
@@ -134,7 +146,9 @@ def test_read_only_users_cannot_upload_learner_files(client_as, provider, reader
     assert not Upload.objects.exists()
 
 
-def test_the_learner_template_downloads(client_as, provider, reader):
+def test_the_learner_template_downloads(
+    client_as: Callable[[User], Client], provider: Provider, reader: User
+) -> None:
     response = client_as(reader).get(url("learners:template", provider))
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="pars-learner-template.xlsx"'
@@ -162,19 +176,19 @@ PASTED = (
 
 
 @pytest.fixture
-def registry(db):
+def registry(db: None) -> None:
     load_registry("ABIM", io.StringIO(REGISTRY))
 
 
-def results(response):
+def results(response: Any) -> tuple[list[tuple[int, str, str]], str]:
     table = text(response).split('id="match-results"')[1].split("</table>")[0]
     rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td>\s*<td><span[^>]*>([^<]+)</span>", table)
     return [(int(row), name, label) for row, name, label in rows], table
 
 
 def test_pasted_learners_are_matched_without_echoing_identifiers(
-    client_as, provider, editor, registry
-):
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registry: None
+) -> None:
     client = client_as(editor)
     page = text(client.get(url("learners:prevalidate", provider)))
     assert "Check learners" in page
@@ -195,7 +209,9 @@ def test_pasted_learners_are_matched_without_echoing_identifiers(
     assert "1 match" in text(response)
 
 
-def test_a_small_excel_file_is_prevalidated_too(client_as, provider, editor, registry):
+def test_a_small_excel_file_is_prevalidated_too(
+    client_as: Callable[[User], Client], provider: Provider, editor: User, registry: None
+) -> None:
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(["First Name", "Last Name", "Birth Month", "Birth Day", "Board ID"])
@@ -210,7 +226,9 @@ def test_a_small_excel_file_is_prevalidated_too(client_as, provider, editor, reg
     assert rows == [(2, "Ada Lovelace", "Match")]
 
 
-def test_prevalidation_refuses_lists_it_cannot_read_or_over_1000(client_as, provider, editor):
+def test_prevalidation_refuses_lists_it_cannot_read_or_over_1000(
+    client_as: Callable[[User], Client], provider: Provider, editor: User
+) -> None:
     client = client_as(editor)
     prevalidate_url = url("learners:prevalidate", provider)
     response = client.post(prevalidate_url, {"recipient": "ABIM", "learners": ""})
@@ -227,7 +245,9 @@ def test_prevalidation_refuses_lists_it_cannot_read_or_over_1000(client_as, prov
     assert response.status_code == 400
 
 
-def test_read_only_users_cannot_prevalidate(client_as, provider, reader):
+def test_read_only_users_cannot_prevalidate(
+    client_as: Callable[[User], Client], provider: Provider, reader: User
+) -> None:
     client = client_as(reader)
     assert client.get(url("learners:prevalidate", provider)).status_code == 200
     response = client.post(

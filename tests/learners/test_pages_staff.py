@@ -5,15 +5,19 @@ accreditor staff reach only their own providers. Plus the dashboard's learner co
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from pars.accounts.access import get_provider_access
+from pars.accounts.models import User
 from pars.audit.models import AuditAction, AuditEvent
 from pars.learners.models import CompletionStatus, LearnerCompletion
 from pars.learners.services import submit_completion
-from pars.providers.models import AccreditorType
+from pars.providers.models import AccreditorType, Provider
 from pars.testing import (
     learner_row,
     make_accreditor,
@@ -26,12 +30,12 @@ from pars.testing import (
 
 
 @pytest.fixture
-def completion(provider, editor):
+def completion(provider: Provider, editor: User) -> LearnerCompletion:
     activity = make_activity(provider, provider_activity_id="GR-1")
     register(activity, "TN")
     register(activity, "ABIM")
     access = get_provider_access(editor, provider.provider_id)
-    return submit_completion(
+    completion = submit_completion(
         access,
         learner_row(
             activity,
@@ -44,20 +48,27 @@ def completion(provider, editor):
         ),
         channel="web",
     )
+    assert completion is not None
+    return completion
 
 
-def staff_url(provider):
+def staff_url(provider: Provider) -> str:
     return reverse("learners:staff_list", kwargs={"provider_id": provider.provider_id})
 
 
-def text(response):
+def text(response: Any) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 
 PERSONAL = ("MD98765", "1234567893", "12-10")
 
 
-def test_staff_see_personal_data_masked(client_as, provider, staff, completion):
+def test_staff_see_personal_data_masked(
+    client_as: Callable[[User], Client],
+    provider: Provider,
+    staff: User,
+    completion: LearnerCompletion,
+) -> None:
     response = client_as(staff).get(staff_url(provider))
     body = text(response)
     assert response.status_code == 200
@@ -72,8 +83,11 @@ def test_staff_see_personal_data_masked(client_as, provider, staff, completion):
 
 
 def test_showing_personal_data_needs_a_reason_and_is_recorded_without_values(
-    client_as, provider, staff, completion
-):
+    client_as: Callable[[User], Client],
+    provider: Provider,
+    staff: User,
+    completion: LearnerCompletion,
+) -> None:
     client = client_as(staff)
     response = client.post(staff_url(provider), {"reason": ""})
     assert response.status_code == 400
@@ -113,8 +127,11 @@ def test_showing_personal_data_needs_a_reason_and_is_recorded_without_values(
 
 
 def test_staff_in_the_providers_workspace_see_records_masked_too(
-    client_as, provider, staff, completion
-):
+    client_as: Callable[[User], Client],
+    provider: Provider,
+    staff: User,
+    completion: LearnerCompletion,
+) -> None:
     client = client_as(staff)
     detail = text(
         client.get(
@@ -155,14 +172,18 @@ def test_staff_in_the_providers_workspace_see_records_masked_too(
     assert (completion.birth_month, completion.birth_day, completion.version) == (12, 10, 2)
 
 
-def test_the_staff_provider_page_links_to_the_learner_view(client_as, provider, staff):
+def test_the_staff_provider_page_links_to_the_learner_view(
+    client_as: Callable[[User], Client], provider: Provider, staff: User
+) -> None:
     page = client_as(staff).get(
         reverse("providers:staff_detail", kwargs={"provider_id": provider.provider_id})
     )
     assert staff_url(provider) in page.content.decode()
 
 
-def test_state_accreditor_staff_see_only_their_providers(client_as, completion, provider):
+def test_state_accreditor_staff_see_only_their_providers(
+    client_as: Callable[[User], Client], completion: LearnerCompletion, provider: Provider
+) -> None:
     maine = make_accreditor("ME")
     own = make_provider(
         name="Pine Coast CME",
@@ -178,7 +199,12 @@ def test_state_accreditor_staff_see_only_their_providers(client_as, completion, 
     assert not AuditEvent.objects.filter(action=AuditAction.PERSONAL_DATA_VIEWED).exists()
 
 
-def test_provider_users_get_404_on_the_staff_view(client_as, provider, admin_user, completion):
+def test_provider_users_get_404_on_the_staff_view(
+    client_as: Callable[[User], Client],
+    provider: Provider,
+    admin_user: User,
+    completion: LearnerCompletion,
+) -> None:
     client = client_as(admin_user)
     assert client.get(staff_url(provider)).status_code == 404
     assert client.post(staff_url(provider), {"reason": "mine"}).status_code == 404
@@ -189,8 +215,11 @@ def test_provider_users_get_404_on_the_staff_view(client_as, provider, admin_use
 
 
 def test_the_dashboard_counts_queued_rejected_and_held_records(
-    client_as, provider, editor, completion
-):
+    client_as: Callable[[User], Client],
+    provider: Provider,
+    editor: User,
+    completion: LearnerCompletion,
+) -> None:
     dashboard = reverse("reporting:dashboard", kwargs={"provider_id": provider.provider_id})
     body = text(client_as(editor).get(dashboard))
     assert "Learner data" in body
@@ -203,13 +232,17 @@ def test_the_dashboard_counts_queued_rejected_and_held_records(
     assert "fix the learner" in body
 
 
-def test_the_dashboard_explains_learner_data_before_there_is_any(client_as, provider, editor):
+def test_the_dashboard_explains_learner_data_before_there_is_any(
+    client_as: Callable[[User], Client], provider: Provider, editor: User
+) -> None:
     dashboard = reverse("reporting:dashboard", kwargs={"provider_id": provider.provider_id})
     body = text(client_as(editor).get(dashboard))
     assert "No learner completions reported yet" in body
 
 
-def test_the_learners_tab_is_in_the_provider_navigation(client_as, provider):
+def test_the_learners_tab_is_in_the_provider_navigation(
+    client_as: Callable[[User], Client], provider: Provider
+) -> None:
     reader = make_member(provider, email="r2@riverside.example")
     body = text(
         client_as(reader).get(

@@ -5,24 +5,29 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
+from typing import Any
 
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from pars.accounts.models import User
 from pars.learners.models import WebhookEndpoint
+from pars.providers.models import Provider
 
 
-def url(name, provider, **kwargs):
+def url(name: str, provider: Provider, **kwargs: Any) -> str:
     return reverse(name, kwargs={"provider_id": provider.provider_id, **kwargs})
 
 
-def text(response):
+def text(response: Any) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 
 def test_an_administrator_adds_an_endpoint_and_sees_its_secret_once(
-    client_as, provider, admin_user
-):
+    client_as: Callable[[User], Client], provider: Provider, admin_user: User
+) -> None:
     client = client_as(admin_user)
     hooks_url = url("learners:webhooks", provider)
     page = text(client.get(hooks_url))
@@ -44,7 +49,9 @@ def test_an_administrator_adds_an_endpoint_and_sees_its_secret_once(
     assert "never" in again  # no success or failure yet
 
 
-def test_the_list_shows_the_last_success_and_failure(client_as, provider, admin_user):
+def test_the_list_shows_the_last_success_and_failure(
+    client_as: Callable[[User], Client], provider: Provider, admin_user: User
+) -> None:
     success = datetime.datetime(2026, 11, 20, 9, 30, tzinfo=datetime.UTC)
     failure = datetime.datetime(2026, 11, 26, 8, 0, tzinfo=datetime.UTC)
     WebhookEndpoint.objects.create(
@@ -61,7 +68,9 @@ def test_the_list_shows_the_last_success_and_failure(client_as, provider, admin_
     assert "HTTP 503 from the endpoint" in body
 
 
-def test_an_address_pars_will_not_call_is_refused_on_the_field(client_as, provider, admin_user):
+def test_an_address_pars_will_not_call_is_refused_on_the_field(
+    client_as: Callable[[User], Client], provider: Provider, admin_user: User
+) -> None:
     client = client_as(admin_user)
     for address, message in (
         ("not a url", "Enter a valid URL."),
@@ -74,7 +83,9 @@ def test_an_address_pars_will_not_call_is_refused_on_the_field(client_as, provid
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_deactivate_and_delete(client_as, provider, admin_user):
+def test_deactivate_and_delete(
+    client_as: Callable[[User], Client], provider: Provider, admin_user: User
+) -> None:
     endpoint = WebhookEndpoint.objects.create(
         provider=provider, url="https://cme.example.org/hook", secret="s"
     )
@@ -91,7 +102,9 @@ def test_deactivate_and_delete(client_as, provider, admin_user):
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_editors_and_read_only_users_may_not_manage_webhooks(client_as, provider, editor, reader):
+def test_editors_and_read_only_users_may_not_manage_webhooks(
+    client_as: Callable[[User], Client], provider: Provider, editor: User, reader: User
+) -> None:
     endpoint = WebhookEndpoint.objects.create(
         provider=provider, url="https://cme.example.org/hook", secret="s"
     )
@@ -109,7 +122,9 @@ def test_editors_and_read_only_users_may_not_manage_webhooks(client_as, provider
     assert WebhookEndpoint.objects.count() == 1
 
 
-def test_another_providers_administrator_gets_404(client_as, provider, mallory):
+def test_another_providers_administrator_gets_404(
+    client_as: Callable[[User], Client], provider: Provider, mallory: User
+) -> None:
     endpoint = WebhookEndpoint.objects.create(
         provider=provider, url="https://cme.example.org/hook", secret="s"
     )

@@ -1,10 +1,13 @@
 """Pre-validation: learners checked against a recipient's registry before any completion
 is reported, with messages that never quote an identifier or a birth date."""
 
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from pars.accounts.access import get_provider_access
+from pars.accounts.access import ProviderAccess, get_provider_access
+from pars.accounts.models import User
 from pars.learners.connectors.simulator import add_to_registry
 from pars.learners.models import Recipient
 from pars.learners.prevalidation import (
@@ -13,20 +16,21 @@ from pars.learners.prevalidation import (
     PrevalidationUnavailable,
     prevalidate,
 )
-from tests.learners.delivery_support import ADA
+from pars.providers.models import Provider
+from tests.support.delivery import ADA
 
 
 @pytest.fixture
-def access(provider, editor):
+def access(provider: Provider, editor: User) -> ProviderAccess:
     return get_provider_access(editor, provider.provider_id)
 
 
 @pytest.fixture
-def registry(db):
+def registry(db: None) -> None:
     add_to_registry("ABIM", [ADA])
 
 
-def learner(**changes):
+def learner(**changes: str | None) -> dict[str, str | None]:
     return {
         "learner_id": "123456",
         "first_name": "Ada",
@@ -36,7 +40,7 @@ def learner(**changes):
     }
 
 
-def test_each_learner_gets_a_status_in_order(access, registry):
+def test_each_learner_gets_a_status_in_order(access: ProviderAccess, registry: None) -> None:
     results = prevalidate(
         access,
         "abim",
@@ -64,14 +68,14 @@ def test_each_learner_gets_a_status_in_order(access, registry):
         assert personal not in text
 
 
-def test_birth_month_and_day_may_come_apart(access, registry):
+def test_birth_month_and_day_may_come_apart(access: ProviderAccess, registry: None) -> None:
     (result,) = prevalidate(
         access, "ABIM", [{**learner(birth_date=None), "birth_month": "12", "birth_day": 10}]
     )
     assert result == MatchResult(1, "match", "The learner matches the ABIM registry.", [])
 
 
-def test_the_recipients_own_identity_rules_apply(access, db):
+def test_the_recipients_own_identity_rules_apply(access: ProviderAccess, db: None) -> None:
     add_to_registry("TN", [{**ADA, "learner_id": "", "npi": "1234567893", "license_state": "TN"}])
     add_to_registry("ABS", [{**ADA, "learner_id": ""}])
     tn = prevalidate(
@@ -91,7 +95,9 @@ def test_the_recipients_own_identity_rules_apply(access, db):
     assert by_name.status == "match"
 
 
-def test_limits_and_refusals(access, reader, provider, registry, tmp_path):
+def test_limits_and_refusals(
+    access: ProviderAccess, reader: User, provider: Provider, registry: None, tmp_path: Path
+) -> None:
     with pytest.raises(ValueError, match="At most"):
         prevalidate(access, "ABIM", [learner()] * (MAX_LEARNERS + 1))
     with pytest.raises(ValueError, match="Unknown recipient"):

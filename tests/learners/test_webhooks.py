@@ -3,39 +3,50 @@ failure until delivered or given up, and free of personal data."""
 
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
-from pars.accounts.access import get_provider_access
+from pars.accounts.access import ProviderAccess, get_provider_access
+from pars.accounts.models import User
 from pars.learners import webhooks
 from pars.learners.connectors.simulator import add_to_registry
-from pars.learners.models import WebhookDelivery, WebhookEndpoint
+from pars.learners.models import LearnerCompletion, WebhookDelivery, WebhookEndpoint
 from pars.learners.services import submit_completion
+from pars.providers.models import Provider
 from pars.testing import learner_row, make_activity, register
-from tests.learners.delivery_support import ADA, http_stub, later
+from tests.support.delivery import ADA, http_stub, later
 
 
 @pytest.fixture
-def access(provider, editor):
+def access(provider: Provider, editor: User) -> ProviderAccess:
     return get_provider_access(editor, provider.provider_id)
 
 
 @pytest.fixture
-def allow_http(settings):
+def allow_http(settings: Settings) -> None:
     settings.PARS_WEBHOOK_ALLOW_HTTP = True
 
 
 @pytest.fixture
-def report(access, provider, django_capture_on_commit_callbacks):
+def report(
+    access: ProviderAccess,
+    provider: Provider,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> Callable[[], LearnerCompletion]:
     """Report one ABIM completion (accepted by the simulator), running what commits trigger."""
     activity = make_activity(provider, provider_activity_id="GR-1")
     register(activity, "ABIM")
     add_to_registry("ABIM", [ADA])
 
-    def report():
+    def report() -> LearnerCompletion:
         with django_capture_on_commit_callbacks(execute=True):
-            return submit_completion(access, learner_row(activity), channel="api")
+            completion = submit_completion(access, learner_row(activity), channel="api")
+        assert completion is not None
+        return completion
 
     return report
 
@@ -51,14 +62,18 @@ def report(access, provider, django_capture_on_commit_callbacks):
         ("not a url", "https"),
     ],
 )
-def test_endpoints_must_be_public_https_addresses(access, url, problem):
+def test_endpoints_must_be_public_https_addresses(
+    access: ProviderAccess, url: str, problem: str
+) -> None:
     with pytest.raises(ValidationError) as refused:
         webhooks.create_endpoint(access, url, "CME tracker")
     assert problem in " ".join(refused.value.messages)
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_creating_an_endpoint_returns_its_secret_once(access, reader, provider):
+def test_creating_an_endpoint_returns_its_secret_once(
+    access: ProviderAccess, reader: User, provider: Provider
+) -> None:
     endpoint, secret = webhooks.create_endpoint(access, " https://hooks.example.org/pars ", "CRM")
     assert endpoint.url == "https://hooks.example.org/pars"
     assert endpoint.provider == provider
@@ -70,8 +85,8 @@ def test_creating_an_endpoint_returns_its_secret_once(access, reader, provider):
 
 
 def test_a_notification_is_signed_retried_after_a_500_and_then_delivered(
-    access, allow_http, report
-):
+    access: ProviderAccess, allow_http: None, report: Callable[[], LearnerCompletion]
+) -> None:
     with http_stub((500, {}), default=(204, None)) as stub:
         endpoint, secret = webhooks.create_endpoint(access, stub.url + "/hook", "tracker")
         completion = report()  # sent, then accepted: two notifications
@@ -94,10 +109,10 @@ def test_a_notification_is_signed_retried_after_a_500_and_then_delivered(
     statuses = []
     for request in stub.received:
         assert request.path == "/hook"
-        assert webhooks.verify_signature(secret, request.header("X-PARS-Signature"), request.body)
-        assert not webhooks.verify_signature(
-            "whsec_wrong", request.header("X-PARS-Signature"), request.body
-        )
+        signature = request.header("X-PARS-Signature")
+        assert signature is not None
+        assert webhooks.verify_signature(secret, signature, request.body)
+        assert not webhooks.verify_signature("whsec_wrong", signature, request.body)
         body = request.json()
         assert request.header("X-PARS-Event-Id") == body["id"]
         assert body["type"] == "completions.status_changed"
@@ -118,7 +133,9 @@ def test_a_notification_is_signed_retried_after_a_500_and_then_delivered(
     assert statuses == ["sent", "accepted", "sent"]  # the retry repeats the first event
 
 
-def test_a_notification_is_given_up_after_eight_attempts(access, allow_http, report):
+def test_a_notification_is_given_up_after_eight_attempts(
+    access: ProviderAccess, allow_http: None, report: Callable[[], LearnerCompletion]
+) -> None:
     with http_stub(default=(503, {})) as stub:
         webhooks.create_endpoint(access, stub.url, "")
         report()
@@ -133,7 +150,9 @@ def test_a_notification_is_given_up_after_eight_attempts(access, allow_http, rep
     assert endpoint.last_success_at is None
 
 
-def test_an_unreachable_endpoint_is_retried(access, allow_http, report):
+def test_an_unreachable_endpoint_is_retried(
+    access: ProviderAccess, allow_http: None, report: Callable[[], LearnerCompletion]
+) -> None:
     import socket
 
     with socket.socket() as probe:
@@ -142,12 +161,15 @@ def test_an_unreachable_endpoint_is_retried(access, allow_http, report):
     webhooks.create_endpoint(access, f"http://127.0.0.1:{port}/hook", "")
     report()
     delivery = WebhookDelivery.objects.order_by("pk").first()
+    assert delivery is not None
     assert delivery.status == "pending"
     assert "connection failed" in delivery.last_error
     assert delivery.next_attempt_at is not None
 
 
-def test_deactivated_and_deleted_endpoints_are_not_called(access, allow_http, report):
+def test_deactivated_and_deleted_endpoints_are_not_called(
+    access: ProviderAccess, allow_http: None, report: Callable[[], LearnerCompletion]
+) -> None:
     with http_stub() as stub:
         endpoint, _ = webhooks.create_endpoint(access, stub.url, "")
         webhooks.deactivate_endpoint(access, endpoint)
@@ -159,7 +181,7 @@ def test_deactivated_and_deleted_endpoints_are_not_called(access, allow_http, re
     assert WebhookEndpoint.objects.get().active is False
 
 
-def test_verify_signature_refuses_old_or_tampered_messages():
+def test_verify_signature_refuses_old_or_tampered_messages() -> None:
     body = json.dumps({"id": "x"}).encode()
     now = int(time.time())
     header = webhooks.sign("whsec_s", now, body)
@@ -171,13 +193,17 @@ def test_verify_signature_refuses_old_or_tampered_messages():
     assert not webhooks.verify_signature("whsec_s", "", body)
 
 
-def test_a_host_name_resolving_to_a_private_address_is_never_called(access, report, monkeypatch):
+def test_a_host_name_resolving_to_a_private_address_is_never_called(
+    access: ProviderAccess,
+    report: Callable[[], LearnerCompletion],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import socket
 
     endpoint, _ = webhooks.create_endpoint(access, "https://hooks.example.org/pars", "")
     answers = {"hooks.example.org": "10.0.0.5"}
 
-    def resolve(host, port, *args, **kwargs):
+    def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
         if host not in answers:
             raise socket.gaierror("no such host")
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]

@@ -33,7 +33,8 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import CHECKS, CheckContext
 from schemathesis.core.failures import Failure
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -120,12 +121,14 @@ def filter_body(context: Any, body: Any) -> bool:
 # reporting year, a requested status and the fields it needs, the body and the address),
 # or the stored data and the world (an unknown recipient or activity, a year already
 # attested, a web address PARS will not call, a file whose content is no activity file,
-# an Idempotency-Key an earlier request used: 422, a list cursor PARS did not give).
+# an Idempotency-Key an earlier request used: 422, a list cursor PARS did not give, a
+# read-only field sent with another value than the stored one).
 BEYOND_THE_SCHEMA = re.compile(
     r"^(activity\.(reporting_year\.(outside_dates|locked)|end_date\.(before_start|too_long)"
-    r"|[a-z_]+\.required(_[a-z]+)?|supporters\.[a-z_.]+|outcome_measures\.measurement_type"
+    r"|[a-z_]+\.required(_[a-z]+)*|supporters\.[a-z_.]+|outcome_measures\.measurement_type"
     r"|status\.not_allowed)"
     r"|api\.provider_activity_id\.mismatch|api\.path\.mismatch"
+    r"|api\.legacy_activity_type\.mismatch|api\.field\.read_only"
     r"|learner\.recipient\.unknown|registration\.[a-z_.]+"
     r"|webhook\.(url\.invalid|endpoints\.too_many)"
     r"|upload\.[a-z_.]+"
@@ -378,7 +381,7 @@ def test_a_huge_offset_or_limit_is_422_not_a_server_error(
 
 def test_refusals_outside_the_views_have_the_error_shape(api_key: str) -> None:
     client = Client()
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
     _assert_error_shape(client.get("/api/v1/no-such-thing", **headers), 404, "api.not_found")
     _assert_error_shape(
         client.get("/api/v1/learner-completions/not-a-number", **headers), 404, "api.not_found"
@@ -420,9 +423,97 @@ def test_the_rate_limit_answers_in_the_error_shape(api_key: str, settings: Any) 
     settings.RATELIMIT_ENABLE = True
     settings.PARS_API_RATE = "1/m"
     client = Client()
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
     with time_machine.travel(time.time(), tick=False):  # one counting window
         assert client.get("/api/v1/provider", **headers).status_code == 200
         limited = client.get("/api/v1/provider", **headers)
     _assert_error_shape(limited, 429, "api.rate_limited")
     assert int(limited["Retry-After"]) > 0
+
+
+# ---------------------------------------------------------------------------
+# Provider Activity IDs with any characters the dictionary allows, in paths and bodies
+
+# What a provider's own IDs hold: `/`, `%`, spaces, `#`, `?`, URL delimiters, non-ASCII.
+ID_CHARACTERS = st.sampled_from(
+    [*"AZaz09-_.", *" /%#?&=+;:@!$'()*,~[]", *"éüßøΩ中½", "\U0001f600", "\u00a0"]
+)
+# `<id>/registrations[/<recipient>]` is the address of the activity <id>'s registrations.
+REGISTRATIONS_ENDING = re.compile(r"/registrations(/[^/]*)?$")
+ACTIVITY_IDS = (
+    st.text(ID_CHARACTERS, min_size=1, max_size=60)
+    .map(str.strip)
+    .filter(lambda text: bool(text) and not REGISTRATIONS_ENDING.search(text))
+)
+
+
+@pytest.mark.django_db
+@given(activity_id=ACTIVITY_IDS)
+@settings(
+    max_examples=MAX_EXAMPLES * 4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_any_activity_id_goes_through_every_path_and_body(activity_id: str, api_key: str) -> None:
+    from urllib.parse import quote
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    segment = quote(activity_id, safe="")
+    path = f"/api/v1/activities/{segment}"
+    body = json.dumps(
+        {
+            "title": "Grand Rounds",
+            "activity_format": "rss",
+            "start_date": "2026-01-05",
+            "end_date": "2026-06-29",
+        }
+    )
+    created = client.put(path, body, content_type="application/json")
+    assert created.status_code in (200, 201), created.content[:300]
+    assert created.json()["provider_activity_id"] == activity_id
+    if created.status_code == 201:
+        assert created["Location"].replace("%2E", ".") == path
+    read = client.get(created.get("Location", path))
+    assert (read.status_code, read.json()["provider_activity_id"]) == (200, activity_id)
+    posted = client.post(
+        "/api/v1/activities",
+        json.dumps({**json.loads(body), "provider_activity_id": activity_id}),
+        content_type="application/json",
+    )
+    assert posted.status_code == 200, posted.content[:300]  # the same record: unchanged
+    registrations = client.get(f"{path}/registrations")
+    assert (registrations.status_code, registrations.json()) == (200, [])
+    gone = client.delete(f"{path}/registrations/ABIM")
+    assert gone.status_code == 404, gone.content[:300]
+    assert client.delete(path).status_code == 204
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "activity_id",
+    ["CME 15/001", "100%", "A#1", "Q?x=1", "Ünïcødé 中", "a/b/", "%2F", "..", "\U0001f600"],
+)
+def test_an_activity_id_with_any_characters_is_no_server_error(
+    activity_id: str, api_key: str
+) -> None:
+    from urllib.parse import quote
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    body = {
+        "provider_activity_id": activity_id,
+        "title": "Grand Rounds",
+        "activity_format": "rss",
+        "start_date": "2026-01-05",
+        "end_date": "2026-06-29",
+    }
+    created = client.post("/api/v1/activities", json.dumps(body), content_type="application/json")
+    assert created.status_code == 201, created.content[:300]
+    location = created["Location"]
+    assert location == f"/api/v1/activities/{quote(activity_id, safe='')}".replace("/..", "/%2E%2E")
+    for method in ("GET", "PUT", "DELETE"):
+        for address in (location, f"{location}/registrations", f"{location}/registrations/X"):
+            response = client.generic(
+                method, address, json.dumps(body), content_type="application/json"
+            )
+            assert response.status_code < 500, (method, address, response.content[:300])

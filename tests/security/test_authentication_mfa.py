@@ -16,8 +16,8 @@ from pars.accounts.models import AuthenticatorDevice, Membership, RecoveryCode, 
 from pars.accounts.services import create_api_key
 from pars.providers.models import Provider
 from pars.testing import TEST_PASSWORD, make_accreditor, make_provider, make_user
-from tests.browser_support import give_authenticator, totp_code
 from tests.conftest import log_in_verified
+from tests.support.browser import give_authenticator, totp_code
 
 pytestmark = pytest.mark.django_db
 

@@ -92,7 +92,8 @@ def connect(name: str) -> psycopg.Connection[Any]:
         "user": db.get("USER"),
         "password": db.get("PASSWORD"),
     }
-    conn = psycopg.connect(**{k: str(v) for k, v in params.items() if v}, autocommit=True)
+    given: dict[str, Any] = {k: str(v) for k, v in params.items() if v}
+    conn = psycopg.connect(**given, autocommit=True)
     conn.execute("SET TimeZone = 'UTC'")
     return conn
 

@@ -26,7 +26,7 @@ from pytest_django.live_server_helper import LiveServer
 from pars.accounts.models import Role
 from pars.reporting.models import ReportingYear
 from pars.testing import TEST_PASSWORD, make_activity, make_member, make_provider, make_user
-from tests.browser_support import skip_without_chromium
+from tests.support.browser import skip_without_chromium
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -161,7 +161,7 @@ def test_pages_work_under_the_content_security_policy(
     """A provider editor and staff walk through the main pages; the browser reports no
     violation of the policy (a blocked script, style, image or form would be logged)."""
     skip_without_chromium()
-    from tests.test_browser import _log_in, _new_page
+    from tests.support.browser import log_in, new_page
 
     year = timezone.localdate().year
     ReportingYear.objects.create(year=year, deadline=date(year + 1, 12, 31))
@@ -183,9 +183,9 @@ def test_pages_work_under_the_content_security_policy(
             violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     base = live_server.url
-    context, page = _new_page(browser)
+    context, page = new_page(browser)
     page.on("console", watch)
-    _log_in(page, base, "alice@riverside.example", TEST_PASSWORD)
+    log_in(page, base, "alice@riverside.example", TEST_PASSWORD)
     expect(page).to_have_url(f"{base}/p/0001234/")
     # htmx is loaded from our static files and runs: it adds its class to the body's nodes.
     assert page.evaluate("typeof window.htmx") == "object"
@@ -202,9 +202,9 @@ def test_pages_work_under_the_content_security_policy(
         assert response.status < 400, path
     context.close()
 
-    context, page = _new_page(browser)
+    context, page = new_page(browser)
     page.on("console", watch)
-    _log_in(page, base, "sam@accreditor.example", TEST_PASSWORD)
+    log_in(page, base, "sam@accreditor.example", TEST_PASSWORD)
     for path in (
         f"/staff/data-report/{year}/",  # inline SVG charts with their <style>
         "/staff/providers/",

@@ -34,7 +34,7 @@ from pars.intake.models import Upload, UploadError, UploadStatus
 from pars.learners.models import LearnerCompletion
 from pars.providers.models import Provider
 from pars.testing import make_contact, make_decision, make_member, make_user
-from tests.datareports.national_data import YEAR, National, national  # noqa: F401
+from tests.support.national_data import YEAR, National, national  # noqa: F401
 
 PAYLOADS = [
     '=HYPERLINK("http://evil.example","x")',
@@ -228,6 +228,13 @@ EXPORTS = [
     ),
     Export("uploads:template", _get("uploads:template", _provider_id), xlsx_cells, False, False),
     Export("learners:template", _get("learners:template", _provider_id), xlsx_cells, False, False),
+    Export(
+        "learners:accme_template",
+        _get("learners:accme_template", _provider_id),
+        xlsx_cells,
+        False,
+        False,
+    ),
     Export("review:package_xlsx", _get("review:package_xlsx", _provider_id), xlsx_cells, True),
     Export(
         "datareports:data_report_csv", _get("datareports:data_report_csv", YEAR), csv_cells, True
@@ -278,14 +285,19 @@ def test_no_exported_cell_starts_like_a_formula(
 # that write no download a user receives say why.
 PRODUCERS: dict[str, set[str] | str] = {
     "pars/lib/spreadsheets.py": "the escaping writers themselves",
-    "pars/activities/upload_views.py": {
+    "pars/intake/views.py": {
         "uploads:errors_csv",
         "uploads:errors_xlsx",
         "uploads:template",
+        "learners:template",
+        "learners:accme_template",
+    },
+    "pars/intake/xlsx_template.py": {
+        "uploads:template",
+        "learners:template",
+        "learners:accme_template",
     },
     "pars/activities/xlsx_template.py": {"uploads:template"},
-    "pars/learners/xlsx_template.py": {"learners:template"},
-    "pars/learners/views/uploads.py": {"learners:template"},
     "pars/accreditation/review_views.py": {"review:package_xlsx"},
     "pars/datareports/views.py": {
         "datareports:data_report_csv",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.http import HttpResponse
@@ -49,7 +50,7 @@ def test_personal_data_is_not_stored_by_caches(
         "login page": Client().get(reverse("accounts:login")),
     }
     _, token = create_api_key(provider=provider)
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     for path in ("/api/v1/learner-completions", "/api/v1/activities", "/api/v1/provider"):
         pages[path] = Client().get(path, **auth)
     pages["API refusal"] = Client().get("/api/v1/learner-completions")

@@ -10,13 +10,14 @@ from django.core import mail
 from django.tasks import default_task_backend
 from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from pars.accounts import mfa
 from pars.accounts.models import Membership, Role, User
 from pars.providers.models import Provider
 from pars.testing import make_accreditor, make_member, make_provider, make_user
-from tests.browser_support import give_authenticator, totp_code
 from tests.conftest import log_in_verified
+from tests.support.browser import give_authenticator, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +119,7 @@ def test_accreditor_staff_reset_anyone_and_it_is_logged_and_mailed(
     assert "staff reset two-factor authentication" in message.body
 
 
-def test_the_email_is_sent_by_a_task_not_in_the_request(staff: User, settings) -> None:
+def test_the_email_is_sent_by_a_task_not_in_the_request(staff: User, settings: Settings) -> None:
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     target = _enrolled(make_user("someone@example.org"))
     client = Client()

@@ -21,12 +21,13 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
+from pytest_django import Settings
 
 from pars.accounts import mfa, recovery_codes
 from pars.accounts.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice, User
 from pars.lib import field_crypto
 from pars.testing import TEST_PASSWORD
-from tests.browser_support import give_authenticator, totp_code
+from tests.support.browser import give_authenticator, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +103,7 @@ def test_recovery_codes_are_not_in_the_database_in_any_form(staff: User) -> None
     assert recovery_codes.for_storage(codes[0])[1] != recovery_codes.for_storage(codes[0])[1]
 
 
-def test_recovery_codes_with_the_production_hasher(staff: User, settings) -> None:
+def test_recovery_codes_with_the_production_hasher(staff: User, settings: Settings) -> None:
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.Argon2PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -134,7 +135,7 @@ def test_a_recovery_code_signs_in_once_however_it_is_typed(staff: User) -> None:
     assert mfa.recovery_codes_left(staff) == mfa.RECOVERY_CODE_COUNT - 1
 
 
-def test_keys_come_from_the_settings_and_rotate(staff: User, settings) -> None:
+def test_keys_come_from_the_settings_and_rotate(staff: User, settings: Settings) -> None:
     settings.PARS_FIELD_ENCRYPTION_KEYS = ["old-key-" + "x" * 40]
     device = give_authenticator(staff)
     key = device.bin_key
@@ -159,7 +160,9 @@ def test_keys_come_from_the_settings_and_rotate(staff: User, settings) -> None:
     assert mfa.verify_code(staff, totp_code(device)) == device
 
 
-def test_the_default_key_follows_the_secret_key_and_its_fallbacks(staff: User, settings) -> None:
+def test_the_default_key_follows_the_secret_key_and_its_fallbacks(
+    staff: User, settings: Settings
+) -> None:
     settings.PARS_FIELD_ENCRYPTION_KEYS = []
     settings.SECRET_KEY = "first-secret-" + "a" * 40
     device = give_authenticator(staff)

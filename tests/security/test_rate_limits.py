@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -18,6 +19,7 @@ from django.db import connection
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from pytest_django import Settings
 
 from pars.accounts.models import User
 from pars.accounts.ratelimit import RateLimitMiddleware
@@ -37,7 +39,7 @@ def with_rate_limits(middleware: list[str]) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _rate_limited(settings: pytest.FixtureRequest) -> Iterator[None]:
+def _rate_limited(settings: Settings) -> Iterator[None]:
     settings.MIDDLEWARE = with_rate_limits(settings.MIDDLEWARE)
     settings.RATELIMIT_ENABLE = True  # the suite may turn the limits off elsewhere
     cache.clear()
@@ -48,7 +50,7 @@ def _rate_limited(settings: pytest.FixtureRequest) -> Iterator[None]:
     cache.clear()
 
 
-def bearer(token: str) -> dict[str, str]:
+def bearer(token: str) -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
@@ -59,7 +61,7 @@ def assert_too_many(response: object, *, period: int = 60) -> int:
     return retry_after
 
 
-def test_the_api_is_limited_per_key(provider: Provider, settings) -> None:
+def test_the_api_is_limited_per_key(provider: Provider, settings: Settings) -> None:
     settings.PARS_API_RATE = "3/m"
     _, token = create_api_key(provider=provider)
     _, other_token = create_api_key(provider=provider)
@@ -74,7 +76,9 @@ def test_the_api_is_limited_per_key(provider: Provider, settings) -> None:
     assert client.get("/api/v1/provider", **bearer(other_token)).status_code == 200
 
 
-def test_calls_without_a_valid_key_are_limited_per_address(provider: Provider, settings) -> None:
+def test_calls_without_a_valid_key_are_limited_per_address(
+    provider: Provider, settings: Settings
+) -> None:
     settings.PARS_API_ANON_RATE = "3/m"
     _, token = create_api_key(provider=provider)
     here = Client(REMOTE_ADDR="203.0.113.5")
@@ -91,7 +95,7 @@ def test_calls_without_a_valid_key_are_limited_per_address(provider: Provider, s
 
 
 def test_a_request_without_a_client_address_is_counted_not_a_server_error(
-    provider: Provider, settings
+    provider: Provider, settings: Settings
 ) -> None:
     """Behind a proxy that drops the address header (or a bare WSGI client) the limit
     still answers: a shared budget, never a 500."""
@@ -104,7 +108,7 @@ def test_a_request_without_a_client_address_is_counted_not_a_server_error(
     assert_too_many(middleware(request))
 
 
-def test_login_attempts_are_limited_per_address(admin_user: User, settings) -> None:
+def test_login_attempts_are_limited_per_address(admin_user: User, settings: Settings) -> None:
     settings.PARS_LOGIN_RATE = "3/m"
     login = reverse("accounts:login")
     client = Client(REMOTE_ADDR="198.51.100.7")
@@ -123,7 +127,7 @@ def test_login_attempts_are_limited_per_address(admin_user: User, settings) -> N
     assert response.status_code == 302
 
 
-def test_retry_after_is_when_the_window_ends(provider: Provider, settings) -> None:
+def test_retry_after_is_when_the_window_ends(provider: Provider, settings: Settings) -> None:
     settings.PARS_API_RATE = "1/10s"
     _, token = create_api_key(provider=provider)
     client = Client()
@@ -131,7 +135,7 @@ def test_retry_after_is_when_the_window_ends(provider: Provider, settings) -> No
     assert_too_many(client.get("/api/v1/provider", **bearer(token)), period=10)
 
 
-def test_an_empty_rate_turns_a_limit_off(provider: Provider, settings) -> None:
+def test_an_empty_rate_turns_a_limit_off(provider: Provider, settings: Settings) -> None:
     settings.PARS_API_RATE = ""
     _, token = create_api_key(provider=provider)
     client = Client()
@@ -149,7 +153,7 @@ def test_the_defaults_allow_ordinary_use(provider: Provider) -> None:
 # --- sign-in: the admin's login page, and per email ------------------------------------
 
 
-def test_the_admin_login_is_limited_per_address(admin_user: User, settings) -> None:
+def test_the_admin_login_is_limited_per_address(admin_user: User, settings: Settings) -> None:
     settings.PARS_LOGIN_RATE = "3/m"
     admin_login = reverse("admin:login")
     client = Client(REMOTE_ADDR="198.51.100.17")
@@ -163,7 +167,9 @@ def test_the_admin_login_is_limited_per_address(admin_user: User, settings) -> N
     assert_too_many(response)
 
 
-def test_sign_in_is_limited_per_email_from_any_address(admin_user: User, settings) -> None:
+def test_sign_in_is_limited_per_email_from_any_address(
+    admin_user: User, settings: Settings
+) -> None:
     settings.PARS_LOGIN_EMAIL_RATE = "3/h"
     pages = [reverse("accounts:login"), reverse("admin:login"), reverse("accounts:login")]
     for n, (page, email) in enumerate(
@@ -188,7 +194,7 @@ def test_sign_in_is_limited_per_email_from_any_address(admin_user: User, setting
     assert response.status_code == 200
 
 
-def test_a_password_reset_lifts_the_email_limit(admin_user: User, settings) -> None:
+def test_a_password_reset_lifts_the_email_limit(admin_user: User, settings: Settings) -> None:
     settings.PARS_LOGIN_EMAIL_RATE = "2/h"
     client = Client(REMOTE_ADDR="203.0.113.40")
     for _ in range(2):
@@ -209,7 +215,7 @@ def test_a_password_reset_lifts_the_email_limit(admin_user: User, settings) -> N
 
 
 def test_reset_mails_per_email_are_bounded_and_the_answer_stays_the_same(
-    admin_user: User, settings
+    admin_user: User, settings: Settings
 ) -> None:
     settings.PARS_PASSWORD_RESET_EMAIL_RATE = "5/h"
     settings.PARS_PASSWORD_RESET_RATE = ""  # many addresses: only the per-email limit
@@ -223,7 +229,7 @@ def test_reset_mails_per_email_are_bounded_and_the_answer_stays_the_same(
     assert [m.to for m in mail.outbox] == [[admin_user.email]] * 5
 
 
-def test_reset_requests_are_limited_per_address(admin_user: User, settings) -> None:
+def test_reset_requests_are_limited_per_address(admin_user: User, settings: Settings) -> None:
     settings.PARS_PASSWORD_RESET_RATE = "3/h"
     client = Client(REMOTE_ADDR="198.51.100.50")
     for n in range(3):
@@ -268,7 +274,7 @@ def _api_middleware() -> RateLimitMiddleware:
     return RateLimitMiddleware(lambda request: HttpResponse("ok"))
 
 
-def test_the_count_is_exact(provider: Provider, settings) -> None:
+def test_the_count_is_exact(provider: Provider, settings: Settings) -> None:
     settings.PARS_API_RATE = "600/m"
     _, token = create_api_key(provider=provider)
     middleware = _api_middleware()
@@ -280,7 +286,7 @@ def test_the_count_is_exact(provider: Provider, settings) -> None:
     assert statuses.count(429) == 120
 
 
-def test_counting_starts_again_in_the_next_window(provider: Provider, settings) -> None:
+def test_counting_starts_again_in_the_next_window(provider: Provider, settings: Settings) -> None:
     settings.PARS_API_RATE = "2/m"
     _, token = create_api_key(provider=provider)
     middleware = _api_middleware()
@@ -290,7 +296,7 @@ def test_counting_starts_again_in_the_next_window(provider: Provider, settings) 
         assert [middleware(request).status_code for _ in range(3)] == [200, 200, 429]
 
 
-def test_a_redis_like_cache_can_count_instead(provider: Provider, settings) -> None:
+def test_a_redis_like_cache_can_count_instead(provider: Provider, settings: Settings) -> None:
     settings.PARS_RATELIMIT_STORE = "cache"
     settings.PARS_API_RATE = "2/m"
     _, token = create_api_key(provider=provider)
@@ -302,7 +308,7 @@ def test_a_redis_like_cache_can_count_instead(provider: Provider, settings) -> N
     assert not RateLimitCounter.objects.exists()
 
 
-def test_counters_hold_no_address_or_email(admin_user: User, settings) -> None:
+def test_counters_hold_no_address_or_email(admin_user: User, settings: Settings) -> None:
     from pars.models import RateLimitCounter
 
     Client(REMOTE_ADDR="198.51.100.70").post(
@@ -314,7 +320,9 @@ def test_counters_hold_no_address_or_email(admin_user: User, settings) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_count_is_exact_under_concurrency(provider: Provider, settings, tmp_path: Path) -> None:
+def test_the_count_is_exact_under_concurrency(
+    provider: Provider, settings: Settings, tmp_path: Path
+) -> None:
     """8 threads, 90 calls each, against 600 a minute: exactly 600 get through. On the
     file cache (the old counter, the default cache) about 1 in 200 extra got through."""
     if connection.vendor != "postgresql":

@@ -5,6 +5,7 @@ import io
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -12,24 +13,26 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
-from pars.accounts.access import get_provider_access
+from pars.accounts.access import ProviderAccess, get_provider_access
 from pars.accounts.models import User
 from pars.accounts.services import create_api_key
+from pars.activities.models import Activity
 from pars.intake.store import store_upload
 from pars.learners.connectors.simulator import add_to_registry
 from pars.learners.models import LearnerCompletion
 from pars.lib.security_log import RedactFilter, redact
 from pars.providers.models import Provider
 from pars.testing import TEST_PASSWORD, learner_row, make_activity, register
-from tests.learners.delivery_support import ADA, later
 from tests.security.test_rate_limits import with_rate_limits
+from tests.support.delivery import ADA, later
 
 WRONG_PASSWORD = "Wrong-Horse-Battery-99"
 
 
 @pytest.fixture(autouse=True)
-def _security_middleware(settings: pytest.FixtureRequest) -> Iterator[None]:
+def _security_middleware(settings: Settings) -> Iterator[None]:
     settings.MIDDLEWARE = with_rate_limits(settings.MIDDLEWARE)
     settings.RATELIMIT_ENABLE = True  # the suite may turn the limits off elsewhere
     cache.clear()
@@ -38,19 +41,23 @@ def _security_middleware(settings: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(function, *args, **kwargs):
+def committed(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> Callable[..., Any]:
+    def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with django_capture_on_commit_callbacks(execute=True):
             return function(*args, **kwargs)
 
     return run
 
 
-def bearer(token: str) -> dict[str, str]:
+def bearer(token: str) -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
-def upload_learners(access, activity, committed) -> None:
+def upload_learners(
+    access: ProviderAccess, activity: Activity, committed: Callable[..., Any]
+) -> None:
     """Learner upload and delivery, as in tests/learners/test_delivery.py."""
     register(activity, "TN")
     add_to_registry("ABIM", [ADA])
@@ -85,7 +92,7 @@ def test_security_events_are_logged_once_each_and_never_personal_data(
     mallory: User,
     staff: User,
     client_as: Callable[[User], Client],
-    committed,
+    committed: Callable[..., Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     activity = make_activity(provider, provider_activity_id="GR-1")
@@ -232,7 +239,9 @@ def test_the_redact_filter_masks_tracebacks(db: None) -> None:
     assert "[redacted-npi]" in record.exc_text
 
 
-def test_a_failed_login_logs_a_fingerprint_not_the_typed_username(db: None, caplog) -> None:
+def test_a_failed_login_logs_a_fingerprint_not_the_typed_username(
+    db: None, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="pars.security"):
         Client().post(
             reverse("accounts:login"), {"username": "typo@example.org", "password": "x" * 12}

@@ -34,7 +34,10 @@ Recognising a file (:func:`recognise`, applied to its first non-blank row):
    Legacy layouts are matched by position over their fixed columns (supporter
    headers are not checked; a header whose first column is a legacy one but that
    matches no layout is refused, naming the first differing column of the closest
-   layout). The ``current`` layout is matched by header text, in any order, and
+   layout, unless the rows name a layout in their Template column, have its columns
+   and at most a quarter of its headers differ: then the file is read by position,
+   with a notice per differing header).
+   The ``current`` layout is matched by header text, in any order, and
    its header row is required (it must include "Provider Activity ID"); columns may
    be left out, an unknown or repeated header refuses the file, and a value under
    no header is a row problem. The exact header text of the legacy sub-category
@@ -54,9 +57,10 @@ supporter blocks are dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +74,7 @@ from pars.activities.dictionary import (
 from pars.intake.coerce import NO_WORDS, YES_WORDS
 from pars.intake.fields import Kind
 from pars.intake.readers import FileRejected, ParsedRow, blank
+from pars.intake.readers.headers import normalise_header
 
 # Markers for columns that are not a plain dictionary field.
 TEMPLATE = "@template"
@@ -127,17 +132,6 @@ class Layout:
 
 # ---------------------------------------------------------------------------
 # Header and value helpers
-
-_NUMBER_PREFIX = re.compile(r"^\s*\d+\s*\.\s*")
-_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-
-
-def normalise_header(text: Any) -> str:
-    """Header text for comparison: no "n. " prefix, no case, letters and digits only."""
-    if text is None:
-        return ""
-    stripped = _NUMBER_PREFIX.sub("", str(text).replace("\ufeff", ""), count=1)
-    return _NOT_ALNUM.sub("", stripped.casefold())
 
 
 @functools.cache
@@ -423,6 +417,38 @@ class RowReader:
     blocks: tuple[tuple[tuple[int, Column], ...], ...] | None = None
     width: int | None = None
     unnamed: frozenset[int] = frozenset()
+    # The file's header row, when it has one (the error report names its columns).
+    headers: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def columns(self) -> dict[str, str]:
+        """Each field's header in this file (the layout's own header when the file has
+        no header row): one dict for all the file's rows (see ParsedRow.columns)."""
+        found: dict[str, list[str]] = {}
+        for position, column in self.fixed:
+            for target in _targets(column):
+                found.setdefault(target, []).append(self._header(position, column))
+        if self.blocks is not None:
+            numbered = enumerate(self.blocks, start=1)
+        else:
+            numbered = enumerate(self._positional_blocks(len(self.headers)), start=1)
+        for number, block in numbered:
+            for position, column in block:
+                for target in _targets(column):
+                    key = f"supporters[{number}].{target}"
+                    found.setdefault(key, []).append(self._header(position, column))
+        for column in self.layout.supporter_block:  # a supporter past the header's blocks
+            for target in _targets(column):
+                found.setdefault(f"supporters.{target}", []).append(column.header)
+        return {
+            target: headers[0] if len(headers) == 1 else f"{headers[0]} …"
+            for target, headers in found.items()
+        }
+
+    def _header(self, position: int, column: Column) -> str:
+        if position < len(self.headers) and self.headers[position]:
+            return self.headers[position]
+        return column.header
 
     @functools.cached_property
     def _plain(self) -> tuple[tuple[int, str], ...]:
@@ -449,13 +475,14 @@ class RowReader:
                     row,
                     problem=f"The row has {len(cells)} columns; the {layout.title} layout has "
                     f"{needed} columns before the commercial supporter columns.",
+                    columns=self.columns,
                 )
             blocks: Sequence[tuple[tuple[int, Column], ...]] = self._positional_blocks(len(cells))
         else:
             blocks = self.blocks
             problem = self._stray_cells(cells)
             if problem:
-                return ParsedRow(row, problem=problem)
+                return ParsedRow(row, problem=problem, columns=self.columns)
 
         data: dict[str, Any] = {}
         problem = None
@@ -472,7 +499,7 @@ class RowReader:
             while supporters and all(blank(value) for value in supporters[-1].values()):
                 supporters.pop()
             data["supporters"] = supporters
-        return ParsedRow(row, data, problem)
+        return ParsedRow(row, data, problem, self.columns)
 
     def _positional_blocks(self, length: int) -> list[tuple[tuple[int, Column], ...]]:
         start = len(self.layout.columns)
@@ -499,6 +526,17 @@ class RowReader:
                 )
             return f"Column {position + 1} has a value but no header."
         return None
+
+
+def _targets(column: Column) -> tuple[str, ...]:
+    """The fields a column fills (none for the Template and ignored columns)."""
+    if column.target in (TEMPLATE, IGNORED):
+        return ()
+    if column.target == ACTIVITY_DATE:
+        return ("start_date", "end_date")
+    if column.target == IN_KIND_OTHER:
+        return ("in_kind_types", "in_kind_description")
+    return (column.target,)
 
 
 def _apply(data: dict[str, Any], column: Column, value: Any, layout: Layout) -> str | None:
@@ -555,19 +593,44 @@ def _supporter(cells: Sequence[Any], block: tuple[tuple[int, Column], ...]) -> d
 # Recognition
 
 
-def recognise(cells: Sequence[Any]) -> tuple[RowReader, bool]:
+def recognise(
+    cells: Sequence[Any],
+    following: Callable[[], Sequence[Any] | None] | None = None,
+    notices: list[str] | None = None,
+) -> tuple[RowReader, bool]:
     """The reader for a file whose first non-blank row is `cells`, and whether that
-    row is a header row. Raises FileRejected when no layout fits."""
+    row is a header row. Raises FileRejected when no layout fits.
+
+    `following` gives the next row's cells (None: no more rows), asked for only when the
+    header row differs from a positional layout's; `notices` receives a sentence per
+    header read differently (see _near_miss). A header row's text goes with the reader,
+    for the error report (RowReader.columns)."""
+    reader, is_header = _recognise(cells, following, notices)
+    if is_header:
+        texts = tuple("" if cell is None else str(cell).strip() for cell in cells)
+        reader = dataclasses.replace(reader, headers=texts)
+    return reader, is_header
+
+
+def _recognise(
+    cells: Sequence[Any],
+    following: Callable[[], Sequence[Any] | None] | None,
+    notices: list[str] | None,
+) -> tuple[RowReader, bool]:
     first = normalise_header(cells[0]) if cells else ""
     positional = [layout for layout in LAYOUTS if not layout.by_header]
     # Header rows: the positional layouts first (their headers also name fields of the
-    # current layout); a near miss is reported against the closest layout.
+    # current layout); a near miss is read by position when the rows name the layout,
+    # and otherwise reported against the closest layout.
     for layout in positional:
         reader = _header_reader(layout, cells)
         if reader is not None:
             return reader, True
     near = [layout for layout in positional if first in layout.columns[0].header_keys()]
     if near:
+        reader = _near_miss(cells, near, following() if following else None, notices)
+        if reader is not None:
+            return reader, True
         _reject_header(cells, near)
     for layout in LAYOUTS:
         if layout.by_header:
@@ -670,6 +733,74 @@ def _by_header(layout: Layout, cells: Sequence[Any], keys: list[str]) -> RowRead
     return RowReader(
         layout, tuple(fixed), blocks=numbered, width=len(cells), unnamed=frozenset(unnamed)
     )
+
+
+_LISTED = 20  # differing headers named one by one in the notices
+
+
+class Peekable:
+    """(row number, cells) records whose next row can be looked at before it is read
+    (recognise() asks for the first data row only when a header row differs)."""
+
+    def __init__(self, records: Iterator[tuple[int, list[Any]]]) -> None:
+        self._records = records
+        self._peeked: list[tuple[int, list[Any]]] = []
+
+    def __iter__(self) -> Peekable:
+        return self
+
+    def __next__(self) -> tuple[int, list[Any]]:
+        if self._peeked:
+            return self._peeked.pop()
+        return next(self._records)
+
+    def peek_cells(self) -> list[Any] | None:
+        if not self._peeked:
+            upcoming = next(self._records, None)
+            if upcoming is None:
+                return None
+            self._peeked.append(upcoming)
+        return self._peeked[0][1]
+
+
+def _near_miss(
+    cells: Sequence[Any],
+    candidates: list[Layout],
+    following: Sequence[Any] | None,
+    notices: list[str] | None,
+) -> RowReader | None:
+    """A header row worded differently from a positional layout's (ACCME's templates
+    were retyped by hand): read by position when the first data row names the layout
+    in its Template column and has the layout's columns; each differing header is
+    named in `notices`. None when the rows do not say which layout they are, or when
+    more than a quarter of the headers differ (that is no rewording)."""
+    if not following:
+        return None
+    marker = normalise_header(following[0])
+    layout = next((each for each in candidates if marker in each.template_keys), None)
+    needed = len(layout.columns) if layout else 0
+    if layout is None or len(cells) < needed or len(following) < needed:
+        return None
+    differing = [
+        index
+        for index, column in enumerate(layout.columns)
+        if normalise_header(cells[index]) not in column.header_keys()
+    ]
+    if len(differing) * 4 > needed:
+        return None  # not a rewording: another layout's header, or none
+    if notices is not None:
+        notices.append(
+            f"The header row differs from the {layout.title} layout's; the rows say "
+            f"'{str(following[0]).strip()}', so the columns were read by position."
+        )
+        notices.extend(
+            f"Column {index + 1} is headed '{str(cells[index]).strip()}'; read as "
+            f"'{layout.columns[index].header}'."
+            for index in differing[:_LISTED]
+        )
+        if len(differing) > _LISTED:
+            notices.append(f"{len(differing) - _LISTED} more column headers differ.")
+    return _positional(layout)
 
 
 def _reject_header(cells: Sequence[Any], candidates: list[Layout]) -> None:

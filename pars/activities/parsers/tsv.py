@@ -1,11 +1,11 @@
-"""Tab-delimited activity files (ACCME Templates C/D, the 2011+ and 2010-11 layouts,
-and our current layout saved as text).
+"""Activity files as delimited text (ACCME Templates C/D, the 2011+ and 2010-11 layouts,
+and our current layout saved as text; tab, comma or semicolon).
 
 Usage::
 
     layout, rows = read_tsv(uploaded_file)   # FileRejected if the layout is unknown
     for parsed in rows:                       # FileRejected may also come mid-file
-        ...                                   # (bad encoding on line 40 000)
+        ...                                   # (NUL bytes on row 40 000)
 
 The file is read line by line and rows are produced lazily, so memory stays flat
 whatever the file size. ``read_tsv`` reads the first non-blank row eagerly to
@@ -15,8 +15,9 @@ called or while iterating: the caller must treat the whole file as rejected in
 both cases (apply nothing).
 
 What is accepted and refused as text (encodings, line length, NUL bytes) is
-:mod:`pars.intake.readers.delimited`'s. Row numbers are the 1-based line of the file
-where the row starts (a header is line 1). Blank rows are skipped.
+:mod:`pars.intake.readers.delimited`'s. Row numbers are the rows a spreadsheet shows
+(a header is row 1; a cell with a line break does not shift later rows). Blank rows
+are skipped.
 """
 
 from __future__ import annotations
@@ -24,19 +25,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from pars.activities.parsers.layouts import Layout, recognise
+from pars.activities.parsers.layouts import Layout, Peekable, recognise
 from pars.intake.readers import FileRejected, ParsedRow
-from pars.intake.readers.delimited import read_records
+from pars.intake.readers.delimited import TextSource, read_records
 
 
-def read_tsv(stream: BinaryIO) -> tuple[Layout, Iterator[ParsedRow]]:
-    """Recognise the layout of a tab-delimited file and return it with its rows."""
-    records = read_records(stream)
+def read_tsv(
+    stream: BinaryIO,
+    source: TextSource | None = None,
+    *,
+    name: str = "",
+    notices: list[str] | None = None,
+) -> tuple[Layout, Iterator[ParsedRow]]:
+    """Recognise the layout of a delimited text file and return it with its rows.
+
+    `source` is filled in with the encoding and delimiter found (see read_records);
+    `notices` receives a sentence per header read differently (layouts.recognise)."""
+    records = Peekable(read_records(stream, source, name=name))
     first = next(records, None)
     if first is None:
         raise FileRejected("The file is empty: it has no rows.")
     line, cells = first
-    reader, is_header = recognise(cells)
+    reader, is_header = recognise(cells, records.peek_cells, notices)
 
     def rows() -> Iterator[ParsedRow]:
         if not is_header:

@@ -22,24 +22,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pars.activities.parsers.layouts import Layout, recognise
+from pars.activities.parsers.layouts import Layout, Peekable, recognise
 from pars.intake.readers import FileRejected, ParsedRow
 from pars.intake.readers.xlsx import open_sheet_records
 
 
-def read_xlsx(path: str | Path) -> tuple[Layout, Iterator[ParsedRow]]:
+def read_xlsx(
+    path: str | Path, *, notices: list[str] | None = None
+) -> tuple[Layout, Iterator[ParsedRow]]:
     """Recognise the layout of the first worksheet and return it with its rows.
 
     The sheet is streamed (see the module doc): memory stays flat however many rows,
-    cells or shared strings it has.
+    cells or shared strings it has. `notices` receives a sentence per header read
+    differently (layouts.recognise).
     """
-    sheet, records = open_sheet_records(path)
+    sheet, sheet_records = open_sheet_records(path)
+    records = Peekable(sheet_records)
     try:
         first = next(records, None)
         if first is None:
             raise FileRejected("The first worksheet is empty: it has no rows.")
         number, cells = first
-        reader, is_header = recognise(cells)
+        reader, is_header = recognise(cells, records.peek_cells, notices)
     except BaseException:
         sheet.close()
         raise

@@ -29,20 +29,14 @@ Extensions PARS adds for a lossless export (`pars.activities.xml_export`) are re
 ``LearningFormats/LearningFormat``, ``Competencies/Competency`` and
 ``InKindSupport/InKindType``, ``InKindSupport/description``.
 
-**Hardening.** The parser never expands entities, never loads a DTD and never touches
-the network (lxml ``resolve_entities=False, no_network=True, load_dtd=False,
-huge_tree=False, dtd_validation=False``); on top of that any DOCTYPE is refused, so no
-entity can be declared (undeclared entity references are a well-formedness error). A
-parser *target* watches the prolog and refuses the DOCTYPE the moment libxml2 reads it,
-wherever it is (after a long comment too); a cheap pre-scan of the first bytes refuses
-``<!DOCTYPE``/``<!ENTITY`` before any parsing. Activities are streamed (an
-``XMLPullParser`` sees only the ``MedicalEducationMetrics`` end events) and each is
-cleared with its preceding siblings once read, so memory stays flat for a 500,000-activity
-file; more than :data:`MAX_GAP_BYTES` read without completing an activity (one enormous
-activity, or bulk outside the activities) is refused, so no input can grow the tree
-without bound. Malformed or truncated XML, NUL bytes and bad encodings raise
-:class:`FileRejected` with libxml2's line number -- possibly after earlier rows were
-yielded: the caller must then treat the whole file as rejected.
+**Reading.** The file is streamed by the shared hardened loop
+(`pars.intake.readers.xml`, :func:`~pars.intake.readers.xml.read_records` with
+:func:`activity_spec`): no DTD, no entities, no network, any DOCTYPE refused; each
+activity is cleared once read, so memory stays flat for a 500,000-activity file; more
+than :data:`MAX_GAP_BYTES` read without completing an activity is refused. A malformed
+file raises :class:`FileRejected`, possibly after earlier rows were yielded: the caller
+must then treat the whole file as rejected. This module holds only the mapping of one
+``MedicalEducationMetrics`` to a raw row (:func:`activity_record`).
 """
 
 from __future__ import annotations
@@ -51,21 +45,17 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from lxml import etree  # type: ignore[import-untyped]
-
 from pars.intake.coerce import NO_WORDS, YES_WORDS
-from pars.intake.readers import FileRejected, ParsedRow
+from pars.intake.readers import ParsedRow
+from pars.intake.readers import xml as hardened
 from pars.intake.readers.xml import (
-    CHUNK_BYTES,
-    HARDENED_OPTIONS,
-    Prolog,
-    check_docinfo,
-    feed,
-    local_name,
+    ChildIndex,
+    RecordSpec,
+    first_child,
     namespace,
-    prescan,
-    release,
-    syntax_error,
+    plain_text,
+    read_records,
+    stream_records,
 )
 
 METRICS_V1_NS = "http://ns.medbiq.org/metrics/v1/"
@@ -84,8 +74,8 @@ MEMS_NAMESPACES = frozenset({METRICS_V1_NS, METRICS_V2_NS, LOM_NS, HX_NS, ADDRES
 ROOT_NAME = "ACCMEActivities"
 ACTIVITY_NAME = "MedicalEducationMetrics"
 
-# The most XML read without completing an activity (real activities take a few KB).
-MAX_GAP_BYTES = 16 * 1024 * 1024
+# The most XML read without completing an activity (looked up at each read).
+MAX_GAP_BYTES = hardened.MAX_GAP_BYTES
 
 # ---------------------------------------------------------------------------
 # Streaming the activities
@@ -96,13 +86,66 @@ def _lower_name(element: Any) -> str:
     return _key(tag)[0] if isinstance(tag, str) else ""
 
 
-def _check_root(tag: str) -> None:
-    name = tag.rpartition("}")[2]
-    if name not in (ROOT_NAME, ACTIVITY_NAME):
-        raise FileRejected(
-            f"The root element is <{name}>; a PARS activity XML file has <{ROOT_NAME}> "
-            f"with one <{ACTIVITY_NAME}> per activity."
-        )
+def activity_spec() -> RecordSpec:
+    """How the shared XML loop reads an activity file (built per read, so that
+    :data:`MAX_GAP_BYTES` is looked up when the file is read)."""
+    return RecordSpec(
+        roots=(ROOT_NAME,),
+        records=(ACTIVITY_NAME,),
+        layout=f"a PARS activity XML file has <{ROOT_NAME}> with one <{ACTIVITY_NAME}> "
+        "per activity.",
+        one_record="an activity",
+        to_records=lambda element: [activity_record(element)],
+        max_gap_bytes=MAX_GAP_BYTES,
+        columns=ELEMENTS,
+    )
+
+
+# The element each field is read from (see _activity_data), for the error report.
+ELEMENTS: dict[str, str] = {
+    "reporting_year": "ReportingStartDate",
+    "provider_activity_id": "lom:identifier (Provider Activity ID)",
+    "accme_activity_id": "lom:identifier (ACCME Activity ID)",
+    "activity_url": "lom:identifier (URL)",
+    "title": "lom:title",
+    "description": "lom:description",
+    "ama_credits": "hx:numberOfCredits",
+    "joint_providers": "hx:nonAccreditedProvider",
+    "city": "City",
+    "state": "StateOrProvince",
+    "country": "Country",
+    "start_date": "hx:startDateTime",
+    "end_date": "hx:endDateTime",
+    "providership": "hx:activitySponsorship",
+    "activity_format": "hx:activityFormat",
+    "commercial_support_received": "hx:commercialSupport",
+    "advertising_income": "AdvertisingAndExhibitIncome",
+    "other_income": "OtherIncome",
+    "expenses": "Expenses",
+    "designed_to_change_competence": "DesignedToChangeCompetence",
+    "designed_to_change_performance": "DesignedToChangePerformance",
+    "designed_to_change_patient_outcomes": "DesignedToChangePatientOutcomes",
+    "changes_measured_competence": "ChangesInCompetenceMeasured",
+    "changes_measured_performance": "ChangesInPerformanceMeasured",
+    "changes_measured_patient_outcomes": "ChangesInPatientOutcomesMeasured",
+    "physician_learners": "ParticipantsByCategory (Physician)",
+    "other_learners": "ParticipantsByCategory (other learners)",
+    "listed_on_passport": "ForPublicList",
+    "fee": "FeeForParticipation",
+    "registration": "ActivityRegistration",
+    "meets_mips": "IsMeritBasedIncentivePaymentSystem",
+    "hours_of_instruction": "HoursOfInstruction",
+    "delivery_methods": "DeliveryMethods",
+    "learning_formats": "LearningFormats",
+    "competencies": "Competencies",
+    "outcome_measures": "MeasuredOutcomes",
+    "action": "activityRecordAction",
+    "status": "ActivityStatus",
+    "supporters.source": "SupportSource",
+    "supporters.monetary_amount": "CommercialSupportAmount",
+    "supporters.in_kind_types": "InKindType",
+    "supporters.in_kind_description": "InKindDescription",
+}
 
 
 def iter_metrics(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
@@ -111,90 +154,30 @@ def iter_metrics(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     The element is cleared (with its preceding siblings) once the consumer asks for the
     next one: use it before that. Raises :class:`FileRejected` as described above.
     """
-    main = etree.XMLPullParser(events=("end",), tag=f"{{*}}{ACTIVITY_NAME}", **HARDENED_OPTIONS)
-    prolog = Prolog()
-    probe: Any = etree.XMLParser(target=prolog, **HARDENED_OPTIONS)
-    total = 0
-    unread = 0  # bytes read since the last activity was completed
-    row = 0
-    while True:
-        chunk = stream.read(CHUNK_BYTES)
-        if total == 0:
-            prescan(chunk)
-        if not chunk:
-            break
-        total += len(chunk)
-        unread += len(chunk)
-        if probe is not None:
-            # The probe reads the prolog first: a DOCTYPE or a wrong root is refused
-            # before the main parser sees the chunk.
-            feed(probe, chunk)
-            if prolog.root is not None:
-                _check_root(prolog.root)
-                probe = None
-        feed(main, chunk)
-        for _event, element in main.read_events():
-            row = _next_row(element, row)
-            yield row, element
-            release(element)
-            unread = 0
-        if unread > MAX_GAP_BYTES:
-            raise FileRejected(
-                f"More than {MAX_GAP_BYTES // (1024 * 1024)} MB of XML without a complete "
-                f"<{ACTIVITY_NAME}> (around byte {total}): an activity is far too large, or "
-                f"the file holds something else."
-            )
-    if total == 0:
-        raise FileRejected("The file is empty.")
-    try:
-        main.close()
-    except etree.XMLSyntaxError as error:
-        raise syntax_error(error) from None
-    for _event, element in main.read_events():  # pragma: no cover (all seen before close)
-        row = _next_row(element, row)
-        yield row, element
-        release(element)
-
-
-def _next_row(element: Any, row: int) -> int:
-    if row == 0:
-        check_docinfo(element)
-    parent = element.getparent()
-    if parent is None:
-        return 1  # a bare MedicalEducationMetrics document
-    if parent.getparent() is not None:
-        raise FileRejected(
-            f"Line {element.sourceline}: <{ACTIVITY_NAME}> must be a direct child of the "
-            f"root <{ROOT_NAME}>; it is inside <{local_name(parent)}>."
-        )
-    return row + 1
+    return stream_records(stream, activity_spec())
 
 
 def read_xml(stream: BinaryIO) -> Iterator[ParsedRow]:
     """Parse an activity XML file into raw rows (see the module docstring)."""
-    for row, element in iter_metrics(stream):
-        yield activity_row(element, row)
+    return read_records(stream, activity_spec())
 
 
 # ---------------------------------------------------------------------------
 # One activity
 
 
-def activity_row(element: Any, row: int) -> ParsedRow:
-    """The raw row of one ``MedicalEducationMetrics`` element."""
+def activity_record(element: Any) -> tuple[dict[str, Any], str | None]:
+    """The raw row (values, problem) of one ``MedicalEducationMetrics`` element."""
     space = namespace(element)
     if space not in METRICS_NAMESPACES and space != "":
-        return ParsedRow(
-            row,
-            problem=f"<{ACTIVITY_NAME}> is in the namespace {space!r}; expected "
-            f"{METRICS_V1_NS} or {METRICS_V2_NS}.",
+        return {}, (
+            f"<{ACTIVITY_NAME}> is in the namespace {space!r}; expected "
+            f"{METRICS_V1_NS} or {METRICS_V2_NS}."
         )
-    data, problem = _activity_data(element)
-    return ParsedRow(row, data, problem)
+    return _activity_data(element)
 
 
-_Index = dict[str, list[Any]]
-_NOTHING: _Index = {}
+_NOTHING: ChildIndex = {}
 # tag -> (lower-case local name, in a MEMS namespace?); bounded, a file may invent tags.
 _KEYS: dict[str, tuple[str, bool]] = {}
 
@@ -209,14 +192,14 @@ def _key(tag: str) -> tuple[str, bool]:
     return key
 
 
-def _index(parent: Any, any_namespace: bool = False) -> _Index:
+def _index(parent: Any, any_namespace: bool = False) -> ChildIndex:
     """The children of `parent` by lower-case local name.
 
     Only children in the MEMS namespaces (or none) count, unless `any_namespace`.
     """
     if parent is None:
         return _NOTHING
-    found: _Index = {}
+    found: ChildIndex = {}
     for child in parent:
         tag = child.tag
         if not isinstance(tag, str):
@@ -230,18 +213,8 @@ def _index(parent: Any, any_namespace: bool = False) -> _Index:
     return found
 
 
-def _first(index: _Index, name: str) -> Any:
-    found = index.get(name)
-    return found[0] if found else None
-
-
 def _either(first: Any, second: Any) -> Any:
     return first if first is not None else second  # (elements without children are falsy)
-
-
-def _plain(element: Any) -> str | None:
-    text = (element.text or "").strip() if element is not None else ""
-    return text or None
 
 
 def _text(element: Any) -> str | None:
@@ -249,13 +222,13 @@ def _text(element: Any) -> str | None:
     if element is None:
         return None
     if not len(element):
-        return _plain(element)
+        return plain_text(element)
     strings = [child for child in element if _lower_name(child) == "string"]
     if not strings:
-        return _plain(element)
+        return plain_text(element)
     english = [s for s in strings if (s.get("language") or "").lower().startswith("en")]
     for string in english + strings:
-        text = _plain(string)
+        text = plain_text(string)
         if text:
             return text
     return None
@@ -317,33 +290,35 @@ def _activity_data(activity: Any) -> tuple[dict[str, Any], str | None]:
     """Map one ``MedicalEducationMetrics`` (reference 4.2, 4.3) to raw dictionary fields."""
     data: dict[str, Any] = {}
     top = _index(activity)
-    report = _index(_first(top, "reportdescription"))
-    reporting_start = _text(_first(report, "reportingstartdate"))
+    report = _index(first_child(top, "reportdescription"))
+    reporting_start = _text(first_child(report, "reportingstartdate"))
     if reporting_start is not None:
         match = _YEAR.match(reporting_start)
         data["reporting_year"] = match.group(1) if match else reporting_start
 
-    description = _index(_first(top, "activitydescription"))
+    description = _index(first_child(top, "activitydescription"))
     # MEMS nests lom:lom in ActivityDescription; the 2025 JSON draft puts Lom and
     # healthcareMetadata beside it.
-    lom = _index(_either(_first(description, "lom"), _first(top, "lom")))
-    general = _first(lom, "general")
-    metadata = _either(_first(lom, "healthcaremetadata"), _first(top, "healthcaremetadata"))
-    education = _first(_index(metadata), "healthcareeducation")
+    lom = _index(_either(first_child(description, "lom"), first_child(top, "lom")))
+    general = first_child(lom, "general")
+    metadata = _either(
+        first_child(lom, "healthcaremetadata"), first_child(top, "healthcaremetadata")
+    )
+    education = first_child(_index(metadata), "healthcareeducation")
 
     in_general = _index(general)
     for identifier in in_general.get("identifier", []):
         parts = _index(identifier)
-        catalog = (_text(_first(parts, "catalog")) or "").lower()
+        catalog = (_text(first_child(parts, "catalog")) or "").lower()
         if catalog in _CATALOGS:
-            _put(data, _CATALOGS[catalog], _text(_first(parts, "entry")))
-    _put(data, "title", _text(_first(in_general, "title")))
-    _put(data, "description", _text(_first(in_general, "description")))
+            _put(data, _CATALOGS[catalog], _text(first_child(parts, "entry")))
+    _put(data, "title", _text(first_child(in_general, "title")))
+    _put(data, "description", _text(first_child(in_general, "description")))
 
     _read_education(_index(education), data)
     supporters = _read_amounts(description, data)
-    _read_participation(_index(_first(top, "participationmetrics")), data)
-    _read_extensions(_first(top, "xtensibleinfo"), data, supporters)
+    _read_participation(_index(first_child(top, "participationmetrics")), data)
+    _read_extensions(first_child(top, "xtensibleinfo"), data, supporters)
     if supporters:
         data["supporters"] = list(supporters.values())
 
@@ -356,38 +331,38 @@ def _activity_data(activity: Any) -> tuple[dict[str, Any], str | None]:
     return data, problem
 
 
-def _read_education(education: _Index, data: dict[str, Any]) -> None:
+def _read_education(education: ChildIndex, data: dict[str, Any]) -> None:
     """``hx:healthcareEducation``: credits, joint providers, location, dates, format…"""
     if not education:
         return
     joint: list[str] = []
     for credits in education.get("credits", []):
         parts = _index(credits)
-        if _is_ama(_text(_first(parts, "activitycertification"))):
-            _put(data, "ama_credits", _text(_first(parts, "numberofcredits")))
+        if _is_ama(_text(first_child(parts, "activitycertification"))):
+            _put(data, "ama_credits", _text(first_child(parts, "numberofcredits")))
         for provider in parts.get("nonaccreditedprovider", []):
             name = _text(provider)
             if name and name not in joint:
                 joint.append(name)
     if joint:
         data["joint_providers"] = joint
-    location = _index(_first(education, "activitylocation"))
-    _put(data, "city", _text(_first(location, "city")))
-    _put(data, "state", _text(_first(location, "stateorprovince")))
-    country = _first(location, "country")
+    location = _index(first_child(education, "activitylocation"))
+    _put(data, "city", _text(first_child(location, "city")))
+    _put(data, "state", _text(first_child(location, "stateorprovince")))
+    country = first_child(location, "country")
     if country is not None:
         parts = _index(country)
-        code = _text(_first(parts, "countrycode")) or _text(_first(parts, "countryname"))
-        _put(data, "country", code or _plain(country))
-    _put(data, "start_date", _date(_text(_first(education, "startdatetime"))))
-    _put(data, "end_date", _date(_text(_first(education, "enddatetime"))))
-    _put(data, "providership", _text(_first(education, "activitysponsorship")))
+        code = _text(first_child(parts, "countrycode")) or _text(first_child(parts, "countryname"))
+        _put(data, "country", code or plain_text(country))
+    _put(data, "start_date", _date(_text(first_child(education, "startdatetime"))))
+    _put(data, "end_date", _date(_text(first_child(education, "enddatetime"))))
+    _put(data, "providership", _text(first_child(education, "activitysponsorship")))
     # hx:activityFormat (healthcare LOM 2009); hx:activityOrResourceFormat (the edition
     # that goes with metrics v2).
     for name in ("activityformat", "activityorresourceformat"):
         for activity_format in education.get(name, []):
             _put(data, "activity_format", _text(activity_format))
-    _put(data, "commercial_support_received", _text(_first(education, "commercialsupport")))
+    _put(data, "commercial_support_received", _text(first_child(education, "commercialsupport")))
 
 
 def _supporter(supporters: dict[str, dict[str, Any]], source: str | None) -> dict[str, Any]:
@@ -404,17 +379,17 @@ def _supporter(supporters: dict[str, dict[str, Any]], source: str | None) -> dic
     return supporters[key]
 
 
-def _read_amounts(description: _Index, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _read_amounts(description: ChildIndex, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``ActivityDescription``: commercial support amounts, income, the six flags."""
     supporters: dict[str, dict[str, Any]] = {}
     for amount in description.get("commercialsupportamount", []):
         source = amount.get("supportSource")
         if len(amount):  # the JSON draft's {currency, supportSource, value} as elements
             parts = _index(amount, any_namespace=True)
-            source = source or _text(_first(parts, "supportsource"))
-            value = _text(_first(parts, "value"))
+            source = source or _text(first_child(parts, "supportsource"))
+            value = _text(first_child(parts, "value"))
         else:
-            value = _plain(amount)
+            value = plain_text(amount)
         source = source.strip() if source and source.strip() else None
         if source is None and value is None:
             continue  # an empty (v2: nil) amount
@@ -423,7 +398,7 @@ def _read_amounts(description: _Index, data: dict[str, Any]) -> dict[str, dict[s
     for name, elements in description.items():
         field_name = _INCOME.get(name) or _FLAGS.get(name)
         if field_name is not None:
-            _put(data, field_name, _plain(elements[0]))
+            _put(data, field_name, plain_text(elements[0]))
     return supporters
 
 
@@ -438,7 +413,7 @@ def _combine(first: str | None, second: str | None) -> str | None:
     return f"{first} + {second}"
 
 
-def _read_participation(metrics: _Index, data: dict[str, Any]) -> None:
+def _read_participation(metrics: ChildIndex, data: dict[str, Any]) -> None:
     """``ParticipantsByCategory`` (v1: ``@category`` and the number as text): physician,
     and everyone else (non-physician, other, the Joint Accreditation professions) as
     other learners."""
@@ -450,11 +425,13 @@ def _read_participation(metrics: _Index, data: dict[str, Any]) -> None:
             # numberOfParticipants}
             parts = _index(count, any_namespace=True)
             category = category or _text(
-                _either(_first(parts, "categoryname"), _first(parts, "category"))
+                _either(first_child(parts, "categoryname"), first_child(parts, "category"))
             )
-            number = _text(_either(_first(parts, "number"), _first(parts, "numberofparticipants")))
+            number = _text(
+                _either(first_child(parts, "number"), first_child(parts, "numberofparticipants"))
+            )
         else:
-            number = _plain(count)
+            number = plain_text(count)
         category = (category or "").strip().lower()
         if not category or number is None:
             continue
@@ -532,11 +509,13 @@ def _outcomes(wrapper: Any) -> list[dict[str, Any]]:
 def _read_in_kind(support: Any, supporters: dict[str, dict[str, Any]]) -> None:
     """``InKindSupports/InKindSupport``: {source, description?, InKindType*}."""
     parts = _index(support, any_namespace=True)
-    source_element = _first(parts, "source")
-    source = _text(source_element) if source_element is not None else _plain(support)
+    source_element = first_child(parts, "source")
+    source = _text(source_element) if source_element is not None else plain_text(support)
     supporter = _supporter(supporters, source)
     supporter["in_kind"] = True
-    description = _either(_first(parts, "description"), _first(parts, "inkinddescription"))
+    description = _either(
+        first_child(parts, "description"), first_child(parts, "inkinddescription")
+    )
     if description is not None and _text(description) is not None:
         supporter["in_kind_description"] = _text(description)
     types = [text for item in parts.get("inkindtype", []) if (text := _text(item)) is not None]

@@ -1,35 +1,107 @@
-"""Delimited text: tab-delimited rows read line by line, with the checks every text file gets.
+"""Delimited text as spreadsheets and other systems write it, read row by row.
 
-Accepted: UTF-8 with or without a byte-order mark, CRLF or LF line ends, Excel's
-quoting (``"a ""quoted"" cell"``, cells spanning lines). Rejected
-(:class:`~pars.intake.readers.FileRejected`): any other encoding (with the line of the
-first bad byte), UTF-16 ("Unicode Text"), NUL bytes, a line longer than
-:data:`MAX_LINE_BYTES`, a binary file. Row numbers are the 1-based line of the file
-where the row starts. Blank rows are skipped. Rows are produced lazily, so memory stays
-flat whatever the file size.
+Encodings (:func:`open_text`): UTF-8 with or without a byte-order mark; UTF-16 with a
+byte-order mark (Excel's "Unicode Text"); otherwise, when the bytes are not UTF-8,
+Windows-1252 (Excel's "Text (Tab delimited)" on Windows), in which every byte
+decodes. Which one was used is kept on the :class:`TextSource`, so the upload result
+can say "read as Windows-1252". Delimiters: tab, comma or semicolon, chosen from the
+first non-blank line (a ``.csv`` name breaks a tie towards commas), with Excel's
+quoting (``"a ""quoted"" cell"``, cells spanning lines).
+
+Refused (:class:`~pars.intake.readers.FileRejected`): NUL characters (binary, or
+UTF-16 without its byte-order mark), a line longer than :data:`MAX_LINE_CHARACTERS`,
+a known binary format. Row numbers are those a spreadsheet shows (a cell with a line
+break does not shift them); blank rows are skipped; rows are produced lazily, so memory stays flat
+whatever the file size.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import shutil
+import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO
+from dataclasses import dataclass, field
+from typing import IO, BinaryIO
 
 from pars.intake.readers import FileRejected, blank, refuse_binary
 
-MAX_LINE_BYTES = 1024 * 1024
+MAX_LINE_CHARACTERS = 1024 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_SAVE_AS = (
-    "Save the file as UTF-8 (for example, open it in a text editor and save it with the "
-    "UTF-8 encoding), or upload the Excel workbook (.xlsx) instead."
-)
+_SCAN_CHUNK = 1024 * 1024
+_DELIMITERS = {"\t": "tab", ",": "comma", ";": "semicolon"}
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "utf-16": "UTF-16",
+    "cp1252": "Windows-1252",
+}
 
 
-def read_records(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
-    """(line where the row starts, cells) for each non-blank row."""
-    reader = csv.reader(_lines(stream), dialect="excel-tab")
-    last_line = 0
+def _c1_for_unassigned(error: UnicodeError) -> tuple[str, int]:
+    # Five bytes have no Windows-1252 character; browsers (WHATWG) read them as the C1
+    # control of the same number, so every byte sequence decodes.
+    assert isinstance(error, UnicodeDecodeError)
+    return chr(error.object[error.start]), error.start + 1
+
+
+codecs.register_error("pars-c1", _c1_for_unassigned)
+
+
+@dataclass
+class TextSource:
+    """What was learnt about a text file while opening it."""
+
+    encoding: str = "utf-8"
+    delimiter: str = "\t"
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def encoding_name(self) -> str:
+        return ENCODING_NAMES.get(self.encoding, self.encoding)
+
+    @property
+    def delimiter_name(self) -> str:
+        return _DELIMITERS.get(self.delimiter, repr(self.delimiter))
+
+
+def read_records(
+    stream: BinaryIO, source: TextSource | None = None, *, name: str = ""
+) -> Iterator[tuple[int, list[str]]]:
+    """(line where the row starts, cells) for each non-blank row.
+
+    `source`, when given, is filled in with the encoding and delimiter found; `name`
+    (the uploaded file's name) only breaks a tie between delimiters.
+    """
+    source = source if source is not None else TextSource()
+    text = open_text(stream, source)
+    lines = _checked_lines(text)
+    leading: list[str] = []
+    filled: list[str] = []
+    for line in lines:
+        leading.append(line)
+        if line.strip():
+            filled.append(line)
+            # A first line of one or two cells may be guidance text above the header
+            # (ACCME's learner template): the next line has its say.
+            if len(filled) == 2 or _cells(line, _delimiter(line, name)) > 2:
+                break
+    if not leading:
+        return
+    source.delimiter = max(
+        (_delimiter(line, name) or "\t" for line in filled),
+        key=lambda delimiter: max(_cells(line, delimiter) for line in filled),
+        default="\t",
+    )
+    if source.delimiter != "\t":
+        source.notices.append(f"read as {source.delimiter_name}-separated values")
+    reader = csv.reader(_chain(leading, lines), dialect="excel", delimiter=source.delimiter)
+    # Rows are numbered as a spreadsheet shows them: one per record, blank ones included,
+    # so a quoted cell with a line break does not shift the rows after it.
+    number = 0
     while True:
         try:
             cells = next(reader)
@@ -37,40 +109,103 @@ def read_records(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as error:
             raise FileRejected(
-                f"Line {last_line + 1} could not be read as tab-delimited text ({error})."
+                f"Row {number + 1} (line {reader.line_num}) could not be read as delimited "
+                f"text ({error})."
             ) from None
-        start, last_line = last_line + 1, reader.line_num
+        number += 1
         if all(blank(cell) for cell in cells):
             continue
-        yield start, cells
+        yield number, cells
 
 
-def _lines(stream: BinaryIO) -> Iterator[str]:
+def open_text(stream: BinaryIO, source: TextSource) -> IO[str]:
+    """The stream as text in the encoding its bytes show (see the module docstring)."""
+    seekable = _seekable(stream)
+    head = seekable.read(4)
+    seekable.seek(0)
+    refuse_binary(head, "delimited text (tab, comma or semicolon)")
+    if head.startswith(_UTF16_BOMS):
+        source.encoding = "utf-16"
+    elif head.startswith(_UTF8_BOM):
+        source.encoding = "utf-8-sig"
+    elif _is_utf8(seekable):
+        source.encoding = "utf-8"
+    else:
+        source.encoding = "cp1252"
+    if source.encoding not in ("utf-8", "utf-8-sig"):
+        source.notices.append(f"read as {source.encoding_name}")
+    return io.TextIOWrapper(seekable, encoding=source.encoding, errors="pars-c1", newline="")
+
+
+def _seekable(stream: BinaryIO) -> BinaryIO:
+    if stream.seekable():
+        return stream
+    # The encoding is known only after reading every byte: keep a copy to read again.
+    copy = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 (closed with the text)
+    shutil.copyfileobj(stream, copy)
+    copy.seek(0)
+    return copy  # type: ignore[return-value]
+
+
+def _is_utf8(stream: BinaryIO) -> bool:
+    """Whether every byte of the stream is UTF-8 (one pass in C, then back to the start)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := stream.read(_SCAN_CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    finally:
+        stream.seek(0)
+    return True
+
+
+def _checked_lines(text: IO[str]) -> Iterator[str]:
     number = 0
     while True:
-        raw = stream.readline(MAX_LINE_BYTES + 1)
-        if not raw:
+        line = text.readline(MAX_LINE_CHARACTERS + 1)
+        if not line:
             return
         number += 1
-        if number == 1:
-            refuse_binary(raw, "tab-delimited text")
-            if raw.startswith(_UTF16_BOMS):
-                raise FileRejected(f"The file is UTF-16 ('Unicode Text'). {_SAVE_AS}")
-            raw = raw.removeprefix(_UTF8_BOM)
-        if len(raw) > MAX_LINE_BYTES:
+        if len(line) > MAX_LINE_CHARACTERS:
             raise FileRejected(
-                f"Line {number} is longer than {MAX_LINE_BYTES // 1024} KiB; "
-                "this is not an activity file."
+                f"Line {number} is longer than {MAX_LINE_CHARACTERS // 1024} K characters; "
+                "this is not a record file."
             )
-        if b"\x00" in raw:
+        if "\x00" in line:
             raise FileRejected(
-                f"Line {number} contains NUL bytes: the file is not plain text. {_SAVE_AS}"
+                f"Line {number} contains NUL bytes: the file is not plain text. Save it as "
+                "text (tab-delimited or CSV, in UTF-8, UTF-16 or Windows-1252), or upload the "
+                "Excel workbook (.xlsx) instead."
             )
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            bad = raw[error.start : error.start + 1].hex()
-            raise FileRejected(
-                f"Line {number} is not valid UTF-8 (byte 0x{bad} at position {error.start + 1}). "
-                f"{_SAVE_AS}"
-            ) from None
+        yield line
+
+
+def _delimiter(first_line: str, name: str) -> str | None:
+    """Tab, comma or semicolon: the one the first line holds most often outside quotes
+    (None when it holds none)."""
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for character in first_line:
+        if character == '"':
+            quoted = not quoted
+        elif not quoted and character in counts:
+            counts[character] += 1
+    if counts["\t"]:
+        return "\t"  # tab-delimited files often have commas inside cells
+    if name.lower().endswith(".csv") and counts[","] >= counts[";"]:
+        return ","
+    if counts[";"] > counts[","]:
+        return ";"
+    return "," if counts[","] else None
+
+
+def _cells(line: str, delimiter: str | None) -> int:
+    """How many cells the line holds with this delimiter (quotes aside, roughly)."""
+    return 1 + line.count(delimiter) if delimiter else 1
+
+
+def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
+    yield from first
+    yield from rest

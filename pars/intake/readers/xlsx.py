@@ -295,8 +295,7 @@ class _StringsHandler:
         if name == "t":
             self.capture -= 1
         elif name == "si":
-            # As openpyxl: "_x005F_" escapes the underscore of a literal "_xHHHH_".
-            self.strings.append("".join(self.parts).replace("x005F_", ""))
+            self.strings.append(unescape("".join(self.parts)))
             self.parts = []
         elif name == "rPh":
             self.phonetic -= 1
@@ -310,6 +309,19 @@ class _StringsHandler:
                     f"more than {MAX_CELL_CHARS:,} characters, more than an Excel cell can."
                 )
             self.parts.append(data)
+
+
+# OOXML writes a character XML cannot hold (a control character Excel was given) as
+# "_xHHHH_", and the underscore of a literal "_xHHHH_" as "_x005F_". Read back as the
+# character, a control character meets the validator's rule as in every other channel.
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def unescape(text: str) -> str:
+    """A cell's text (shared or inline) with its ``_xHHHH_`` escapes read back."""
+    if "_x" not in text:
+        return text
+    return _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), text)
 
 
 def read_shared_strings(archive: zipfile.ZipFile, name: str, limits: XlsxLimits) -> SharedStrings:
@@ -623,7 +635,7 @@ class FirstSheet:
                 if chars > MAX_ROW_CHARS:
                     raise _row_too_long(row)
             elif kind in ("inlineStr", "str", "e"):
-                value = text if (text or kind != "inlineStr") else None
+                value = unescape(text) if (text or kind != "inlineStr") else None
                 chars += len(text)
                 if chars > MAX_ROW_CHARS:
                     raise _row_too_long(row)

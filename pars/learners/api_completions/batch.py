@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from pars.activities.upload_api import (
 )
 from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
 from pars.intake.models import Channel
+from pars.intake.outcomes import ADDED, REJECTED, UNCHANGED, UPDATED, WITHDRAWN, RecordOutcome
 from pars.intake.rules import FieldError
 from pars.learners.api_common import (
     RULE_BODY,
@@ -28,10 +28,6 @@ from pars.learners.api_common import (
     refusal,
     request_body,
     unknown_fields,
-)
-from pars.learners.models import (
-    CompletionStatus,
-    LearnerCompletion,
 )
 from pars.learners.services import (
     apply_completions,
@@ -54,43 +50,6 @@ from .schemas import (
     LearnerCompletionDetailOut,
 )
 from .shared import MAX_RECORDS, router
-
-
-def _identity_keys(activity_ref: str, record: CleanCompletion) -> tuple[str, str, str, str]:
-    return (activity_ref, record.recipient, record.learner_key, record.completion_date.isoformat())
-
-
-def _stored(
-    access: ProviderAccess, records: Sequence[tuple[int, CleanCompletion]]
-) -> dict[tuple[str, str, str, str], tuple[int, int, str]]:
-    """(id, version, status) of the stored records with the identity of a record sent."""
-    found: dict[tuple[str, str, str, str], tuple[int, int, str]] = {}
-    if not records:
-        return found
-    rows = (
-        access.records(LearnerCompletion)
-        .filter(
-            recipient__code__in={record.recipient for _, record in records},
-            learner_key__in={record.learner_key for _, record in records},
-            completion_date__in={record.completion_date for _, record in records},
-        )
-        .values_list(
-            "pk",
-            "version",
-            "status",
-            "activity__provider_activity_id",
-            "activity__accme_activity_id",
-            "recipient__code",
-            "learner_key",
-            "completion_date",
-        )
-    )
-    for pk, version, status, pid, accme, code, key, date in rows:
-        value = (pk, version, status)
-        found[(pid, code, key, date.isoformat())] = value
-        if accme:
-            found[(f"#{accme}", code, key, date.isoformat())] = value
-    return found
 
 
 def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -129,12 +88,10 @@ def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, An
             f"{rows} of {len(items)} records do not match the request schema; nothing was "
             "written. See errors (`row` is the record's index).",
         )
-    with transaction.atomic():
-        before = _stored(access, clean)
-        result = apply_completions(
-            access, clean, channel=Channel.API, recipients=recipients, today=today
-        )
-        after = _stored(access, clean)
+    # Every record's id comes back: none goes through COPY.
+    result = apply_completions(
+        access, clean, channel=Channel.API, recipients=recipients, today=today, use_copy=False
+    )
     for error in result.errors:
         assert error.row is not None
         errors.setdefault(error.row, []).append(error)
@@ -144,20 +101,20 @@ def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, An
         ("received", "accepted", "unchanged", "rejected", "added", "corrected", "withdrawn"), 0
     )
     counts["received"] = len(items)
-    outcomes = _outcomes(clean, errors, before, after)
+    outcomes = result.by_row()
     for index in range(len(items)):
         if index in errors:
             counts["rejected"] += 1
-            results.append(_result(index, "rejected", "rejected", None, errors[index]))
+            results.append(_result(index, "rejected", None, errors[index]))
             continue
-        outcome, stored = outcomes[index]
-        status = "unchanged" if outcome == "unchanged" else "accepted"
+        outcome = outcomes[index]
+        status = "unchanged" if outcome.category == UNCHANGED else "accepted"
         counts[status] += 1
-        if outcome in ("added", "withdrawn"):
-            counts[outcome] += 1
-        elif outcome in ("corrected", "resubmitted"):
+        if outcome.category in (ADDED, WITHDRAWN):
+            counts[outcome.category] += 1
+        elif outcome.category == UPDATED:  # corrected or resubmitted
             counts["corrected"] += 1
-        results.append(_result(index, status, outcome, stored, []))
+        results.append(_result(index, status, outcome, []))
     detail = (
         f"{counts['accepted']} of {counts['received']} records written, "
         f"{counts['unchanged']} unchanged, {counts['rejected']} rejected."
@@ -217,46 +174,23 @@ def _validate_items(
         clean.append((index, record))
 
 
-def _outcomes(
-    clean: list[tuple[int, CleanCompletion]],
-    errors: dict[int, list[FieldError]],
-    before: dict[tuple[str, str, str, str], tuple[int, int, str]],
-    after: dict[tuple[str, str, str, str], tuple[int, int, str]],
-) -> dict[int, tuple[str, tuple[int, int, str] | None]]:
-    """What became of each written record, told by its stored version before and after."""
-    outcomes: dict[int, tuple[str, tuple[int, int, str] | None]] = {}
-    for index, record in clean:
-        if index in errors:
-            continue
-        key = _identity_keys(record.activity_ref, record)
-        old, new = before.get(key), after.get(key)
-        if new is None or (old is not None and old[1] == new[1]):
-            outcome = "unchanged"
-        elif record.action == "delete":
-            outcome = "withdrawn"
-        elif old is None:
-            outcome = "added"
-        else:
-            outcome = "resubmitted" if old[2] == CompletionStatus.WITHDRAWN else "corrected"
-        outcomes[index] = (outcome, new)
-    return outcomes
-
-
 def _result(
-    index: int,
-    status: str,
-    outcome: str,
-    stored: tuple[int, int, str] | None,
-    errors: list[FieldError],
+    index: int, status: str, outcome: RecordOutcome | None, errors: list[FieldError]
 ) -> dict[str, Any]:
+    """One record's result (`outcome` None: rejected)."""
+    stored: dict[str, Any] = dict.fromkeys(("id", "url", "version", "completion_status"))
+    if outcome is not None and outcome.id is not None:
+        stored = {
+            "id": outcome.id,
+            "url": completion_url(outcome.id),
+            "version": outcome.version,
+            "completion_status": outcome.status,
+        }
     return {
         "index": index,
         "status": status,
-        "outcome": outcome,
-        "id": stored[0] if stored else None,
-        "url": completion_url(stored[0]) if stored else None,
-        "version": stored[1] if stored else None,
-        "completion_status": stored[2] if stored else None,
+        "outcome": outcome.outcome if outcome is not None else REJECTED,
+        **stored,
         "errors": [error.as_dict() for error in errors],
     }
 

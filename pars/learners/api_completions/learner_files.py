@@ -7,33 +7,27 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import File, FormEx, UploadedFile
 
-from pars.activities.upload_api import (
-    FORMAT,
-    ApiErrors,
-    UploadAccepted,
-    accept_upload,
-    format_fields,
-)
 from pars.intake.idempotency import IdempotencyKeyHeader
+from pars.intake.upload_api import FORMAT, accept_upload, upload_endpoint
 from pars.learners.uploads import KIND as LEARNER_UPLOADS
 
 from .shared import router
 
 
-@router.post(
+@upload_endpoint(
+    router,
     "/learner-completions/uploads",
-    response={202: UploadAccepted, 400: ApiErrors, 413: ApiErrors, 422: ApiErrors},
     url_name="learner_completions_upload",
     summary="Upload a learner file",
-    description="Multipart form with the file in `file`: tab-delimited text or Excel .xlsx "
-    "with a header row (columns matched by name; see the learner file guide), or learner "
-    "XML; the format is detected unless `format` says tsv, xlsx or xml. Answers **202** at "
-    "once with the upload's URL in `url` and `Location` (`/api/v1/uploads/{id}`, the same "
+    description="Multipart form with the file in `file`: delimited text (tab, comma or "
+    "semicolon; UTF-8, UTF-16 or Windows-1252) or Excel .xlsx with a header row (columns "
+    "matched by name; see the learner file guide), or learner XML; the format is detected "
+    "unless `format` says tsv (or csv), xlsx or xml. Answers **202** at once with the "
+    "upload's URL in `url` and `Location` (`/api/v1/uploads/{id}`, the same "
     "status endpoint as activity files); the file is processed in the background. "
     "**Explicitly partial**, like POST /api/v1/learner-completions: every valid row is "
     "applied and every invalid row listed in the upload's errors with its rule ID; the same "
     "file again changes nothing. `Idempotency-Key` makes a retry safe.",
-    openapi_extra=format_fields("format"),
     operation_id="pars_learners_api_completions_upload_learners",
 )
 def upload_learners(

@@ -15,7 +15,7 @@ from pars.learners.api_common import (
     RecordError,
     input_model,
 )
-from pars.learners.dictionary import COMPLETION_FIELDS
+from pars.learners.dictionary import COMPLETION_FIELDS, LINK_GROUPS
 from pars.learners.models import (
     PERSONAL_FIELDS,
     CompletionStatus,
@@ -33,7 +33,7 @@ DATE_TIME_PATTERN = (
 )
 
 # The fields that place a record (activity and recipient): a correction keeps them.
-PLACEMENT_FIELDS = ("provider_activity_id", "accme_activity_id", "recipient")
+PLACEMENT_FIELDS = tuple(spec.name for spec in COMPLETION_FIELDS if spec.group in LINK_GROUPS)
 INPUT_FIELDS = frozenset({spec.name for spec in COMPLETION_FIELDS} | {"action"})
 CHANGEABLE_FIELDS = frozenset(
     spec.name for spec in COMPLETION_FIELDS if spec.name not in PLACEMENT_FIELDS

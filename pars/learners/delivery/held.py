@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from pars.learners.connectors.base import MATCH, MatchingUnavailable, connector_for
 from pars.learners.delivery.queueing import BATCH_SIZE, notify_webhooks, schedule_delivery
+from pars.learners.dictionary import group_names, stored_names
 from pars.learners.models import (
     CompletionEvent,
     CompletionEventKind,
@@ -23,19 +24,13 @@ from pars.learners.models import (
 logger = logging.getLogger(__name__)
 
 
+# The learner's identity as stored (the birth date as month and day): what the
+# recipient's registry matches on.
+_IDENTITY = stored_names(group_names("learner"))
+
+
 def _identity(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: values[name]
-        for name in (
-            "first_name",
-            "last_name",
-            "birth_month",
-            "birth_day",
-            "learner_id",
-            "npi",
-            "license_state",
-        )
-    }
+    return {name: values[name] for name in _IDENTITY}
 
 
 def release_held(code: str) -> int:
@@ -51,16 +46,7 @@ def release_held(code: str) -> int:
     held = list(
         LearnerCompletion.objects.filter(recipient=recipient, status=CompletionStatus.HELD)
         .order_by("pk")
-        .values(
-            "pk",
-            "first_name",
-            "last_name",
-            "birth_month",
-            "birth_day",
-            "learner_id",
-            "npi",
-            "license_state",
-        )
+        .values("pk", *_IDENTITY)
     )
     released = 0
     for start in range(0, len(held), BATCH_SIZE):

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from pars.learners.dictionary import group_names, stored_names
 from pars.learners.models import ActivityRegistration, LearnerCompletion, RecipientKind
+
+# What the recipient receives of the record, by the dictionary's groups (the birth date
+# as stored: month and day).
+_LEARNER = stored_names(group_names("learner"))
+_CREDITS = group_names("credits")
+_REMS = group_names("rems")
+
+
+def _sent(value: Any) -> Any:
+    """A stored value as the payload carries it (numbers as text, lists copied)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def _part(completion: LearnerCompletion, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: _sent(getattr(completion, name)) for name in names}
 
 
 def build_payload(
@@ -15,9 +36,6 @@ def build_payload(
     """What the recipient receives for one record: its activity, learner and credits."""
     activity = completion.activity
     recipient = completion.recipient
-
-    def number(value: Any) -> str | None:
-        return None if value is None else str(value)
 
     payload: dict[str, Any] = {
         "ref": f"{completion.pk}.{completion.version}.{action}",
@@ -36,31 +54,12 @@ def build_payload(
             "end_date": activity.end_date.isoformat(),
             "recipient_activity_id": registration.internal_id if registration else "",
         },
-        "learner": {
-            "first_name": completion.first_name,
-            "last_name": completion.last_name,
-            "birth_month": completion.birth_month,
-            "birth_day": completion.birth_day,
-            "learner_id": completion.learner_id,
-            "npi": completion.npi,
-            "license_state": completion.license_state,
-        },
+        "learner": _part(completion, _LEARNER),
         "completion_date": completion.completion_date.isoformat(),
-        "credits": {
-            "cme_credits": number(completion.cme_credits),
-            "moc_points": number(completion.moc_points),
-            "moc_credit_types": list(completion.moc_credit_types or ()),
-        },
+        "credits": _part(completion, _CREDITS),
     }
     if recipient.kind == RecipientKind.REMS:
         payload["activity"]["rems_type"] = registration.rems_type if registration else ""
         payload["activity"]["rems_rpc_id"] = registration.rems_rpc_id if registration else ""
-        payload["rems"] = {
-            "profession": completion.profession,
-            "practice_state": completion.practice_state,
-            "dea_registration": completion.dea_registration,
-            "practice_area": completion.practice_area,
-            "surgical_procedures": completion.surgical_procedures,
-            "time_in_practice": completion.time_in_practice,
-        }
+        payload["rems"] = _part(completion, _REMS)
     return payload

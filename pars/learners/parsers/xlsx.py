@@ -5,10 +5,11 @@ Usage::
     for parsed in read_learner_xlsx(path):   # FileRejected at once (not a safe xlsx)
         ...                                   # or on the first row (no learner header)
 
-The first worksheet's first non-blank row is the header; its columns are matched by
-name (:func:`pars.learners.parsers.map_header`: label, field name or a documented
-alias, any order), exactly as in tab-delimited learner files. Row numbers are 1-based
-sheet rows; blank rows are skipped.
+The first worksheet's first non-blank row is the header (or its second, when the first
+is guidance text, as in ACCME's learner template); its columns are matched by name
+(:func:`pars.learners.parsers.read_header`: label, field name, a documented alias or a
+recipient's identifier label, any order), exactly as in tab-delimited learner files.
+Row numbers are 1-based sheet rows; blank rows are skipped.
 
 Cell values pass through natively, as the activity Excel reader gives them
 (`pars.intake.readers.xlsx.cell_records`): dates as ``datetime.date`` (a date-time
@@ -39,11 +40,14 @@ def read_learner_xlsx(
     required: frozenset[str] = FILE_COLUMNS,
     *,
     limits: XlsxLimits | None = None,
+    notices: list[str] | None = None,
 ) -> Generator[ParsedRow]:
     """The learner rows of the first worksheet (see the module docstring); ``required``:
-    the columns its header must name (pre-validation lists need fewer than files)."""
+    the columns its header must name (pre-validation lists need fewer than files);
+    ``notices`` receives sentences on what was read differently (a guidance row above
+    the header, ignored columns: see rows_from_cells)."""
     sheet, records = open_sheet_records(path, limits)
-    return _rows(sheet, rows_from_cells(records, "first worksheet", required))
+    return _rows(sheet, rows_from_cells(records, "first worksheet", required, notices))
 
 
 def _rows(sheet: FirstSheet, rows: Iterator[ParsedRow]) -> Generator[ParsedRow]:

@@ -56,11 +56,12 @@ first licence state (for the validator to report), else none.
 one recipient certificate is one row, one with AMA + ABIM + TN certificates is two.
 Each record has its own number, so an error report never counts two records as one.
 
-**Hardening** is the activity XML parser's (`pars.activities.parsers.xml`): no DTD, no
-entity expansion, no network; any DOCTYPE or ENTITY is refused (by a byte pre-scan and
-by a parser target that watches the prolog); reports are streamed and cleared once
-read, so memory stays flat; more than :data:`MAX_GAP_BYTES` without a complete report is
-refused. Values are passed raw; the one validator checks them.
+**Reading** is the shared hardened loop's (`pars.intake.readers.xml`,
+:func:`~pars.intake.readers.xml.read_records` with :func:`learner_spec`): no DTD, no
+entity expansion, no network, any DOCTYPE or ENTITY refused; reports are streamed and
+cleared once read, so memory stays flat; more than :data:`MAX_GAP_BYTES` without a
+complete report is refused. This module holds only the mapping of one report to its
+records (:func:`report_records`). Values are passed raw; the one validator checks them.
 """
 
 from __future__ import annotations
@@ -69,131 +70,67 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from lxml import etree  # type: ignore[import-untyped]
-
 from pars.activities.dictionary import US_STATES
-from pars.activities.parsers.xml import MAX_GAP_BYTES as ACTIVITY_GAP_BYTES
-from pars.intake.readers import FileRejected, ParsedRow
-from pars.intake.readers.xml import (
-    CHUNK_BYTES,
-    HARDENED_OPTIONS,
-    Prolog,
-    check_docinfo,
-    feed,
-    local_name,
-    prescan,
-    release,
-    syntax_error,
-)
+from pars.intake.readers import ParsedRow
+from pars.intake.readers import xml as hardened
+from pars.intake.readers.xml import ChildIndex, RecordSpec, first_child, plain_text, read_records
 
 ROOT_NAMES = ("ACCMELearnerReports", "ActivityReports")
 RECORD_NAMES = ("LearnerReport", "ActivityReport")
-# The most XML read without completing a learner report (real ones take a few KB).
-MAX_GAP_BYTES = ACTIVITY_GAP_BYTES
+# The most XML read without completing a learner report (looked up at each read).
+MAX_GAP_BYTES = hardened.MAX_GAP_BYTES
+
+
+def learner_spec() -> RecordSpec:
+    """How the shared XML loop reads a learner report file (built per read, so that
+    :data:`MAX_GAP_BYTES` is looked up when the file is read)."""
+    return RecordSpec(
+        roots=ROOT_NAMES,
+        records=RECORD_NAMES,
+        layout=f"a PARS learner XML file has <{ROOT_NAMES[0]}> with one <{RECORD_NAMES[0]}> "
+        "per learner (see the learner file guide).",
+        one_record="a report",
+        to_records=report_records,
+        max_gap_bytes=MAX_GAP_BYTES,
+        columns=ELEMENTS,
+    )
+
+
+# The element each field is read from (see report_records), for the error report.
+ELEMENTS: dict[str, str] = {
+    "action": "LearnerRecordAction",
+    "provider_activity_id": "ProviderActivityID",
+    "accme_activity_id": "ModuleID",
+    "completion_date": "CompletedDateTime",
+    "recipient": "ActivityCertification",
+    "cme_credits": "NumberOfCredits",
+    "moc_points": "NumberOfCredits",
+    "moc_credit_types": "MOCCreditType",
+    "first_name": "GivenName",
+    "last_name": "FamilyName",
+    "birth_date": "BirthDate",
+    "learner_id": "CertifyingBoardID",
+    "npi": "NPI",
+    "license_state": "StateOfLicensure",
+}
 
 
 def read_learner_xml(stream: BinaryIO) -> Iterator[ParsedRow]:
     """Parse a learner report file into raw completion records (see the module docstring)."""
-    row = 0
-    for report in iter_reports(stream):
-        for data, problem in report_records(report):
-            row += 1
-            yield ParsedRow(row, data, problem)
-
-
-# ---------------------------------------------------------------------------
-# Streaming the learner reports
-
-
-def _check_root(tag: str) -> None:
-    name = tag.rpartition("}")[2]
-    if name not in ROOT_NAMES + RECORD_NAMES:
-        raise FileRejected(
-            f"The root element is <{name}>; a PARS learner XML file has <{ROOT_NAMES[0]}> "
-            f"with one <{RECORD_NAMES[0]}> per learner (see the learner file guide)."
-        )
-
-
-def iter_reports(stream: BinaryIO) -> Iterator[Any]:
-    """Each ``LearnerReport`` element of the file, hardened and streamed.
-
-    The element is cleared (with its preceding siblings) once the consumer asks for the
-    next one. Raises :class:`FileRejected` at once or mid-file (after earlier reports).
-    """
-    main = etree.XMLPullParser(
-        events=("end",), tag=[f"{{*}}{name}" for name in RECORD_NAMES], **HARDENED_OPTIONS
-    )
-    prolog = Prolog()
-    probe: Any = etree.XMLParser(target=prolog, **HARDENED_OPTIONS)
-    total = 0
-    unread = 0  # bytes read since the last report was completed
-    first = True
-    while True:
-        chunk = stream.read(CHUNK_BYTES)
-        if total == 0:
-            prescan(chunk)
-        if not chunk:
-            break
-        total += len(chunk)
-        unread += len(chunk)
-        if probe is not None:
-            # The probe reads the prolog first: a DOCTYPE or a wrong root is refused
-            # before the main parser sees the chunk.
-            feed(probe, chunk)
-            if prolog.root is not None:
-                _check_root(prolog.root)
-                probe = None
-        feed(main, chunk)
-        for _event, element in main.read_events():
-            _check_place(element, first)
-            first = False
-            yield element
-            release(element)
-            unread = 0
-        if unread > MAX_GAP_BYTES:
-            raise FileRejected(
-                f"More than {MAX_GAP_BYTES // (1024 * 1024)} MB of XML without a complete "
-                f"<{RECORD_NAMES[0]}> (around byte {total}): a report is far too large, or "
-                "the file holds something else."
-            )
-    if total == 0:
-        raise FileRejected("The file is empty.")
-    try:
-        main.close()
-    except etree.XMLSyntaxError as error:
-        raise syntax_error(error) from None
-    for _event, element in main.read_events():  # pragma: no cover (all seen before close)
-        _check_place(element, first)
-        first = False
-        yield element
-        release(element)
-
-
-def _check_place(element: Any, first: bool) -> None:
-    """A report is the root, or a direct child of the root (and the first one checks that
-    the document has no DOCTYPE, should the prolog guard ever miss one)."""
-    if first:
-        check_docinfo(element)
-    parent = element.getparent()
-    if parent is not None and parent.getparent() is not None:
-        raise FileRejected(
-            f"Line {element.sourceline}: <{local_name(element)}> must be a direct child of "
-            f"the root <{ROOT_NAMES[0]}>; it is inside <{local_name(parent)}>."
-        )
+    return read_records(stream, learner_spec())
 
 
 # ---------------------------------------------------------------------------
 # One learner report
 
-_Index = dict[str, list[Any]]
-_NOTHING: _Index = {}
+_NOTHING: ChildIndex = {}
 
 
-def _index(parent: Any) -> _Index:
+def _index(parent: Any) -> ChildIndex:
     """The element children of `parent` by lower-case local name (any namespace)."""
     if parent is None:
         return _NOTHING
-    found: _Index = {}
+    found: ChildIndex = {}
     for child in parent:
         tag = child.tag
         if isinstance(tag, str):
@@ -201,18 +138,8 @@ def _index(parent: Any) -> _Index:
     return found
 
 
-def _first(index: _Index, name: str) -> Any:
-    found = index.get(name)
-    return found[0] if found else None
-
-
-def _text(element: Any) -> str | None:
-    text = (element.text or "").strip() if element is not None else ""
-    return text or None
-
-
-def _value(index: _Index, name: str) -> str | None:
-    return _text(_first(index, name))
+def _value(index: ChildIndex, name: str) -> str | None:
+    return plain_text(first_child(index, name))
 
 
 def _attribute(element: Any, name: str) -> str | None:
@@ -230,7 +157,7 @@ def _attribute(element: Any, name: str) -> str | None:
 def _identifier(element: Any) -> tuple[str, str | None]:
     """(upper-case domain, value) of a ``UniqueID``: attribute or {value, domain} children."""
     domain = (_attribute(element, "domain") or "").upper()
-    value = _value(_index(element), "value") if len(element) else _text(element)
+    value = _value(_index(element), "value") if len(element) else plain_text(element)
     return domain, value
 
 
@@ -254,7 +181,7 @@ def _is_ama(certification: str | None) -> bool:
 class _Learner:
     """What a report says about its learner, shared by all of its records."""
 
-    def __init__(self, report: _Index) -> None:
+    def __init__(self, report: ChildIndex) -> None:
         self.problem: str | None = None
         members = report.get("member", [])
         if len(members) > 1:
@@ -263,8 +190,8 @@ class _Learner:
                 "learner per report."
             )
         member = _index(members[0] if members else None)
-        name = _index(_first(member, "name"))
-        personal = _index(_first(member, "personalinfo"))
+        name = _index(first_child(member, "name"))
+        personal = _index(first_child(member, "personalinfo"))
         self.values: dict[str, Any] = {}
         self._put("first_name", _value(name, "givenname"))
         self._put("last_name", _value(name, "familyname"))
@@ -303,7 +230,7 @@ class _Learner:
             )
         participant = _index(participants[0] if participants else None)
         self.local_id: str | None = None
-        local = _first(participant, "localidentifier")
+        local = first_child(participant, "localidentifier")
         if local is not None:
             self.local_id = _identifier(local)[1]
         for element_name, field_name in _REMS_FIELDS.items():
@@ -344,7 +271,7 @@ def report_records(report: Any) -> list[tuple[dict[str, Any], str | None]]:
     top = _index(report)
     learner = _Learner(top)
     shared: dict[str, Any] = dict(learner.values)
-    extensions = _index(_first(top, "xtensibleinfo"))
+    extensions = _index(first_child(top, "xtensibleinfo"))
     action = _value(extensions, "learnerrecordaction") or _value(top, "learnerrecordaction")
     if action is not None:
         shared["action"] = action
@@ -371,7 +298,7 @@ def report_records(report: Any) -> list[tuple[dict[str, Any], str | None]]:
 def _module_records(module: Any, learner: _Learner) -> list[dict[str, Any]]:
     parts = _index(module)
     common: dict[str, Any] = {}
-    module_name = _first(parts, "modulename")
+    module_name = first_child(parts, "modulename")
     accme_id = _attribute(module_name, "moduleID") if module_name is not None else None
     accme_id = accme_id or _value(parts, "moduleid")
     if accme_id is not None:
@@ -383,7 +310,7 @@ def _module_records(module: Any, learner: _Learner) -> list[dict[str, Any]]:
     recipients: list[dict[str, Any]] = []
     for certificate in parts.get("creditcertificate", []):
         certificate_parts = _index(certificate)
-        received_element = _first(certificate_parts, "creditreceived")
+        received_element = first_child(certificate_parts, "creditreceived")
         # The CreditReceived fields, or (leniently) the same fields right in the certificate.
         received = _index(received_element) if received_element is not None else certificate_parts
         certification = _value(received, "activitycertification") or _value(
@@ -402,7 +329,7 @@ def _module_records(module: Any, learner: _Learner) -> list[dict[str, Any]]:
             text
             for focus in received.get("creditfocus", [])
             if (text := _value(_index(focus), "description")) is not None
-        ] + [text for item in received.get("moccredittype", []) if (text := _text(item))]
+        ] + [text for item in received.get("moccredittype", []) if (text := plain_text(item))]
         if types:
             values["moc_credit_types"] = types
         own_ids = [_identifier(element) for element in certificate_parts.get("uniqueid", [])]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import types
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.intake.models import Upload
+from pars.learners.dictionary import COMPLETION_FIELDS
 from pars.learners.models import (
     CompletionStatus,
     LearnerCompletion,
@@ -16,16 +22,15 @@ from pars.learners.models import (
 from pars.learners.validation import (
     COMPLETION_VALUE_FIELDS,
     CleanCompletion,
+    completion_attributes,
 )
 
 COPY_THRESHOLD = 500  # rows from which a PostgreSQL insert goes through COPY
 
-
-_COPY_COLUMNS = (
-    "provider_id",
-    "activity_id",
-    "recipient_id",
-    *COMPLETION_VALUE_FIELDS,
+# The columns COPY writes: the links, the record's values (its dictionary fields as
+# stored, COMPLETION_VALUE_FIELDS) and the bookkeeping of a new record.
+_LINK_COLUMNS = ("provider_id", "activity_id", "recipient_id")
+_BOOKKEEPING_COLUMNS = (
     "status",
     "status_reason",
     "status_code",
@@ -37,6 +42,7 @@ _COPY_COLUMNS = (
     "created_at",
     "updated_at",
 )
+_COPY_COLUMNS = (*_LINK_COLUMNS, *COMPLETION_VALUE_FIELDS, *_BOOKKEEPING_COLUMNS)
 
 
 def _insert(
@@ -45,13 +51,15 @@ def _insert(
     *,
     channel: str,
     upload: Upload | None,
-) -> None:
+    use_copy: bool = True,
+) -> list[int | None]:
+    """Insert the records; their ids, in order (None for rows that went through COPY)."""
     if not new:
-        return
+        return []
     now = timezone.now()
-    if connection.vendor != "postgresql" or len(new) < COPY_THRESHOLD:
-        LearnerCompletion.objects.bulk_create(
-            (
+    if connection.vendor != "postgresql" or not use_copy or len(new) < COPY_THRESHOLD:
+        created = LearnerCompletion.objects.bulk_create(
+            [
                 LearnerCompletion(
                     provider=access.provider,
                     activity_id=activity_pk,
@@ -65,10 +73,10 @@ def _insert(
                     **record.values(),
                 )
                 for activity_pk, recipient_pk, record in new
-            ),
+            ],
             batch_size=1_000,
         )
-        return
+        return [completion.pk for completion in created]
     # COPY is several times faster than INSERT for the big learner files (and model
     # instances would cost more than the database): the rows were checked against the
     # table above, and the unique constraint still holds.
@@ -80,33 +88,21 @@ def _insert(
     )
     table = LearnerCompletion._meta.db_table
     columns = ", ".join(_COPY_COLUMNS)
+    values_of = attrgetter(*COMPLETION_VALUE_FIELDS)
+    encoders = _copy_encoders()
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            lines = []
-            types_json: dict[tuple[str, ...], str] = {}
-            text = _copy_text
-            for activity_pk, recipient_pk, r in new:
-                # Only the free-text fields can hold a tab or a backslash; the others are
-                # codes, digits and dates the validator produced.
-                types = tuple(r.moc_credit_types)
-                encoded = types_json.get(types)
-                if encoded is None:
-                    encoded = types_json[types] = text(json.dumps(r.moc_credit_types))
-                cme = NULL if r.cme_credits is None else r.cme_credits
-                moc = NULL if r.moc_points is None else r.moc_points
-                surgical = (
-                    NULL if r.surgical_procedures is None else "tf"[not r.surgical_procedures]
+            lines = [
+                f"{fixed_head}{activity_pk}\t{recipient_pk}\t"
+                + "\t".join(
+                    [encode(value) for encode, value in zip(encoders, values_of(r), strict=True)]
                 )
-                lines.append(
-                    f"{fixed_head}{activity_pk}\t{recipient_pk}\t{text(r.learner_key)}\t"
-                    f"{text(r.first_name)}\t{text(r.last_name)}\t{r.birth_month}\t"
-                    f"{r.birth_day}\t{text(r.learner_id)}\t{r.npi}\t{r.license_state}\t"
-                    f"{r.completion_date.isoformat()}\t{cme}\t{moc}\t{encoded}\t"
-                    f"{r.profession}\t{r.practice_state}\t{r.dea_registration}\t"
-                    f"{r.practice_area}\t{surgical}\t{r.time_in_practice}{fixed_tail}"
-                )
+                + fixed_tail
+                for activity_pk, recipient_pk, r in new
+            ]
             copy.write("".join(lines))
+    return [None] * len(new)
 
 
 NULL = "\\N"
@@ -118,3 +114,36 @@ def _copy_text(value: str) -> str:
     if "\\" in value or not value.isprintable():
         return value.translate(_COPY_SPECIAL)
     return value
+
+
+def _copy_encoders() -> list[Callable[[Any], str]]:
+    """How COPY writes each of COMPLETION_VALUE_FIELDS, chosen once by its type."""
+    attribute_types = completion_attributes(COMPLETION_FIELDS)
+    return [_encoder_for(attribute_types[name]) for name in COMPLETION_VALUE_FIELDS]
+
+
+def _encoder_for(kind_type: Any) -> Callable[[Any], str]:
+    """The COPY text of a value of one type (None, where the type allows it, as NULL)."""
+    if isinstance(kind_type, types.UnionType):
+        (inner,) = (arg for arg in kind_type.__args__ if arg is not type(None))
+        encode = _encoder_for(inner)
+        return lambda value: NULL if value is None else encode(value)
+    if kind_type is str:
+        return _copy_text
+    if kind_type is bool:
+        return lambda value: "t" if value else "f"
+    if kind_type is datetime.date:
+        return datetime.date.isoformat
+    if getattr(kind_type, "__origin__", None) is list:
+        # Lists of codes repeat from row to row: each is encoded once per batch.
+        encoded: dict[tuple[str, ...], str] = {}
+
+        def encode_list(value: list[str]) -> str:
+            key = tuple(value)
+            text = encoded.get(key)
+            if text is None:
+                text = encoded[key] = _copy_text(json.dumps(value))
+            return text
+
+        return encode_list
+    return str  # int, Decimal

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity
 from pars.activities.services import activities_by_key
 from pars.learners.models import (
     ActivityRegistration,
+    CompletionStatus,
     LearnerCompletion,
 )
 from pars.learners.validation import (
+    PART_MARK,
     RULES,
     CleanCompletion,
     FieldError,
@@ -41,6 +43,11 @@ class _ActivityInfo:
     start_date: datetime.date
     end_date: datetime.date
     registrations: dict[str, _Registered]
+    # Points of each learner's records by (recipient, learner, day), then by learner key
+    # (its credit-type part): the stored ones, and those this file has passed since.
+    day_points: dict[tuple[str, str, datetime.date], dict[str, Decimal]] = field(
+        default_factory=dict, compare=False
+    )
 
 
 class ActivityLookup:
@@ -167,7 +174,59 @@ def _against_activity(
         )
     if recipient.is_moc:
         errors.extend(_moc_errors(error, record, registered, recipient))
+    if not errors and recipient.records_within_registered_points:
+        errors.extend(_day_total_errors(error, record, info, registered))
     return errors
+
+
+def _day_total_errors(
+    error: Callable[..., FieldError],
+    record: CleanCompletion,
+    info: _ActivityInfo,
+    registered: _Registered,
+) -> list[FieldError]:
+    """A learner's records of one activity and day (a board's separate credit types are
+    records of their own) together within the registered points (the Recipient row's
+    ``records_within_registered_points``)."""
+    if record.moc_points is None or registered.moc_points is None:
+        return []
+    learner = record.learner_key.partition(PART_MARK)[0]
+    day = (record.recipient, learner, record.completion_date)
+    parts = info.day_points.get(day)
+    if parts is None:
+        parts = info.day_points[day] = _stored_points(info.pk, registered, learner, day[2])
+    total = record.moc_points + sum(
+        (points for key, points in parts.items() if key != record.learner_key), Decimal(0)
+    )
+    if total > registered.moc_points:
+        return [
+            error(
+                "moc_points",
+                "learner.moc_points.over_day_total",
+                f"This learner's {record.recipient} records of {info.provider_activity_id} "
+                f"dated {record.completion_date:%m/%d/%Y} would hold {total} points; the "
+                f"activity is registered for {registered.moc_points}.",
+            )
+        ]
+    parts[record.learner_key] = record.moc_points
+    return []
+
+
+def _stored_points(
+    activity_pk: int, registered: _Registered, learner: str, day: datetime.date
+) -> dict[str, Decimal]:
+    """The points of the learner's stored (not withdrawn) records of the activity and day."""
+    rows = (
+        LearnerCompletion.objects.filter(
+            Q(learner_key=learner) | Q(learner_key__startswith=learner + PART_MARK),
+            activity_id=activity_pk,
+            recipient_id=registered.recipient_pk,
+            completion_date=day,
+        )
+        .exclude(status=CompletionStatus.WITHDRAWN)
+        .values_list("learner_key", "moc_points")
+    )
+    return {key: points or Decimal(0) for key, points in rows}
 
 
 def _moc_errors(

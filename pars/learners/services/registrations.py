@@ -21,6 +21,8 @@ from pars.learners.validation import (
     RULES,
     CleanRegistration,
     FieldError,
+    registration_activity_errors,
+    rules_from_recipient,
 )
 
 from .refusals import RegistrationRefused
@@ -37,6 +39,9 @@ def save_registration(
     access.require_edit()
     assert activity.provider_id == access.provider.pk
     recipient = Recipient.objects.get(code=clean.recipient)
+    refused = registration_activity_errors(rules_from_recipient(recipient), activity.start_date)
+    if refused:
+        raise RegistrationRefused(refused)
     with transaction.atomic():
         registration, created = ActivityRegistration.objects.select_for_update().get_or_create(
             activity=activity,

@@ -12,13 +12,13 @@ from pars.accounts.access import ProviderAccess
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
 from pars.learners.delivery import schedule_delivery
+from pars.learners.dictionary import COMPLETION_FIELDS, LINK_GROUPS, group_names, value_names
 from pars.learners.models import (
     CompletionEventKind,
     CompletionStatus,
     LearnerCompletion,
 )
 from pars.learners.validation import (
-    COMPLETION_VALUE_FIELDS,
     FieldError,
     load_recipients,
     validate_completion,
@@ -29,6 +29,9 @@ from .lookups import ActivityLookup, _against_activity
 from .refusals import CompletionRefused
 from .writer import _changed_fields, _new_version, _withdraw, apply_completions
 
+# The fields naming the record's activity and recipient: a correction keeps them.
+_LINKS = frozenset(spec.name for spec in COMPLETION_FIELDS if spec.group in LINK_GROUPS)
+
 
 def completion_raw(completion: LearnerCompletion) -> dict[str, Any]:
     """A stored record as raw input again (for corrections: change some, keep the rest)."""
@@ -37,10 +40,10 @@ def completion_raw(completion: LearnerCompletion) -> dict[str, Any]:
         "provider_activity_id": completion.activity.provider_activity_id,
         "recipient": completion.recipient.code,
     }
-    for name in COMPLETION_VALUE_FIELDS:
-        if name == "birth_month":
-            raw["birth_date"] = f"{completion.birth_month:02d}-{completion.birth_day:02d}"
-        elif name not in ("learner_key", "birth_day"):
+    for name in value_names():
+        if name == "birth_date":  # stored as its month and day (STORED_AS)
+            raw[name] = f"{completion.birth_month:02d}-{completion.birth_day:02d}"
+        else:
             value = getattr(completion, name)
             raw[name] = list(value) if isinstance(value, list) else value
     return raw
@@ -105,11 +108,7 @@ def correct_completion(
         )
     raw = completion_raw(completion)
     raw.update(
-        {
-            key: value
-            for key, value in changes.items()
-            if key not in ("provider_activity_id", "accme_activity_id", "recipient", "action")
-        }
+        {key: value for key, value in changes.items() if key != "action" and key not in _LINKS}
     )
     recipients = load_recipients(include_inactive=True)
     today = timezone.localdate()
@@ -208,11 +207,7 @@ def fix_learner_identity(
         .exclude(pk=completion.pk)
     )
     fixed = [correct_completion(access, completion, changes, channel=channel)]
-    identity = {
-        key: changes[key]
-        for key in ("first_name", "last_name", "birth_date", "learner_id", "npi", "license_state")
-        if key in changes
-    }
+    identity = {key: changes[key] for key in group_names("learner") if key in changes}
     for other in held:
         fixed.append(correct_completion(access, other, identity, channel=channel))
     return fixed

@@ -15,6 +15,14 @@ from pars.accounts.access import ProviderAccess
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
 from pars.intake.models import Upload
+from pars.intake.outcomes import (
+    ADDED,
+    CORRECTED,
+    RESUBMITTED,
+    UNCHANGED,
+    WITHDRAWN,
+    BatchOutcomes,
+)
 from pars.learners.delivery import schedule_delivery
 from pars.learners.models import (
     CompletionEvent,
@@ -41,19 +49,33 @@ _VALUE_FIELDS = tuple(
 )
 
 
+# A stored completion's identity: activity, recipient, learner, completion date.
+_Identity = tuple[int, int, str, datetime.date]
+
+
 @dataclass
-class CompletionResult:
-    added: int = 0
-    corrected: int = 0
-    unchanged: int = 0
-    withdrawn: int = 0
-    errors: list[FieldError] = field(default_factory=list)
+class CompletionResult(BatchOutcomes):
+    """Each record's outcome (added, corrected, resubmitted after a withdrawal, unchanged,
+    withdrawn or rejected, with the stored record's id, version and status), and what
+    delivery and the webhooks need."""
+
     recipients: set[str] = field(default_factory=set)  # recipients with records to deliver
     changed_ids: list[int] = field(default_factory=list)  # existing records whose status changed
 
     @property
-    def rejected_rows(self) -> int:
-        return len({error.row for error in self.errors})
+    def corrected(self) -> int:
+        """Corrected and resubmitted records."""
+        return self.updated
+
+
+@dataclass
+class _New:
+    """A record to insert, and the rows of the batch that sent it (repeats are unchanged)."""
+
+    activity_pk: int
+    recipient_pk: int
+    record: CleanCompletion
+    rows: list[int | None]
 
 
 def apply_completions(
@@ -67,12 +89,15 @@ def apply_completions(
     event: AuditEvent | None = None,
     today: datetime.date | None = None,
     schedule: bool = True,
+    use_copy: bool = True,
 ) -> CompletionResult:
     """Write validated completions: add (or correct), or withdraw.
 
     Explicitly partial: a record the activity checks refuse comes back as errors and
     the others are written. The same record sent again changes nothing. Runs in one
     transaction (nested in the caller's); delivery is scheduled after the commit.
+    `use_copy` False: every new record's id comes back (COPY, for big batches on
+    PostgreSQL, reads none back).
     """
     access.require_edit()
     recipients = recipients if recipients is not None else load_recipients()
@@ -102,8 +127,20 @@ def apply_completions(
             ]
         )
         new = _write_each(access, checked, existing, result, channel=channel)
-        _insert(access, new, channel=channel, upload=upload)
-        result.added = len(new)
+        ids = _insert(
+            access,
+            [(item.activity_pk, item.recipient_pk, item.record) for item in new],
+            channel=channel,
+            upload=upload,
+            use_copy=use_copy,
+        )
+        for item, pk in zip(new, ids, strict=True):
+            first, *repeats = item.rows
+            key = item.record.identity()
+            status = str(CompletionStatus.QUEUED)
+            result.add(first, key, ADDED, id=pk, version=1, status=status)
+            for row in repeats:  # the same record again in this batch
+                result.add(row, key, UNCHANGED, id=pk, version=1, status=status)
         if schedule and result.recipients:
             codes = sorted(result.recipients)
             transaction.on_commit(lambda: schedule_delivery(codes))
@@ -125,7 +162,7 @@ def _checked(
         info = lookup.get(record.activity_ref)
         errors = _against_activity(row, record, info, recipients[record.recipient], today)
         if errors:
-            result.errors.extend(errors)
+            result.reject(errors, {row: record.identity()})
         else:
             assert info is not None
             checked.append((row, record, info))
@@ -135,58 +172,93 @@ def _checked(
 def _write_each(
     access: ProviderAccess,
     checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]],
-    existing: dict[tuple[int, int, str, datetime.date], LearnerCompletion],
+    existing: dict[_Identity, LearnerCompletion],
     result: CompletionResult,
     *,
     channel: str,
-) -> list[tuple[int, int, CleanCompletion]]:
+) -> list[_New]:
     """Withdraw or correct the stored records; the new ones come back to be inserted."""
-    new: list[tuple[int, int, CleanCompletion]] = []
-    pending: set[tuple[int, int, str, datetime.date]] = set()
+    new: dict[_Identity, _New] = {}
     for row, record, info in checked:
         registered = info.registrations[record.recipient]
         key = (info.pk, registered.recipient_pk, record.learner_key, record.completion_date)
         current = existing.get(key)
         if record.action == "delete":
-            if current is None:
-                rule = "learner.record.not_found"
-                result.errors.append(FieldError(row, "action", rule, RULES[rule].message))
-            elif _withdraw(access, current, channel=channel):
-                result.withdrawn += 1
-                result.changed_ids.append(current.pk)
-                result.recipients.add(record.recipient)
-            else:
-                result.unchanged += 1
-            continue
-        if current is None:
-            if key in pending:  # the same record twice in this batch
-                result.unchanged += 1
-                continue
-            pending.add(key)
-            new.append((info.pk, registered.recipient_pk, record))
+            _delete_one(access, row, record, current, result, channel=channel)
+        elif current is not None:
+            _resend_one(access, row, record, current, result, channel=channel)
+        elif key in new:  # the same record twice in this batch
+            new[key].rows.append(row)
+        else:
+            new[key] = _New(info.pk, registered.recipient_pk, record, [row])
             result.recipients.add(record.recipient)
-            continue
-        changed = _changed_fields(current, record.values())
-        if not changed and current.status != CompletionStatus.WITHDRAWN:
-            result.unchanged += 1
-            continue
-        kind = (
-            CompletionEventKind.RESUBMITTED
-            if current.status == CompletionStatus.WITHDRAWN
-            else CompletionEventKind.CORRECTED
-        )
-        _new_version(
-            current, record.values(), kind, channel=channel, user=access.user, changed=changed
-        )
-        result.corrected += 1
+    return list(new.values())
+
+
+def _stored(
+    result: CompletionResult,
+    row: int | None,
+    record: CleanCompletion,
+    outcome: str,
+    current: LearnerCompletion,
+) -> None:
+    """The record's outcome, with the stored record as it is now."""
+    result.add(
+        row,
+        record.identity(),
+        outcome,
+        id=current.pk,
+        version=current.version,
+        status=str(current.status),
+    )
+
+
+def _delete_one(
+    access: ProviderAccess,
+    row: int | None,
+    record: CleanCompletion,
+    current: LearnerCompletion | None,
+    result: CompletionResult,
+    *,
+    channel: str,
+) -> None:
+    if current is None:
+        rule = "learner.record.not_found"
+        error = FieldError(row, "action", rule, RULES[rule].message)
+        result.reject([error], {row: record.identity()})
+    elif _withdraw(access, current, channel=channel):
+        _stored(result, row, record, WITHDRAWN, current)
         result.changed_ids.append(current.pk)
         result.recipients.add(record.recipient)
-    return new
+    else:
+        _stored(result, row, record, UNCHANGED, current)
+
+
+def _resend_one(
+    access: ProviderAccess,
+    row: int | None,
+    record: CleanCompletion,
+    current: LearnerCompletion,
+    result: CompletionResult,
+    *,
+    channel: str,
+) -> None:
+    """A record PARS has: unchanged, corrected, or resubmitted after a withdrawal."""
+    changed = _changed_fields(current, record.values())
+    withdrawn = current.status == CompletionStatus.WITHDRAWN
+    if not changed and not withdrawn:
+        _stored(result, row, record, UNCHANGED, current)
+        return
+    kind = CompletionEventKind.RESUBMITTED if withdrawn else CompletionEventKind.CORRECTED
+    _new_version(current, record.values(), kind, channel=channel, user=access.user, changed=changed)
+    _stored(result, row, record, RESUBMITTED if withdrawn else CORRECTED, current)
+    result.changed_ids.append(current.pk)
+    result.recipients.add(record.recipient)
 
 
 def _existing(
     checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]],
-) -> dict[tuple[int, int, str, datetime.date], LearnerCompletion]:
+) -> dict[_Identity, LearnerCompletion]:
     """The stored records with the identity of a record of the batch, by identity."""
     keys = {
         (

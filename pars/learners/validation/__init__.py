@@ -21,22 +21,47 @@ from __future__ import annotations
 from pars.intake.rules import FieldError
 
 from .catalogue import RULES
-from .completions import COMPLETION_VALUE_FIELDS, CleanCompletion, validate_completion
+from .completions import (
+    COMPLETION_VALUE_FIELDS,
+    CleanCompletion,
+    CompletionAttributes,
+    clean_completion_class,
+    completion_attributes,
+    validate_completion,
+)
 from .readers import month_day, npi_is_valid, parse_month_day
-from .recipients import RecipientRules, load_recipients, rules_from_recipient
-from .registrations import CleanRegistration, validate_registration
+from .recipients import (
+    PART_MARK,
+    RecipientRules,
+    load_recipients,
+    recipient_overrides,
+    recipient_specs,
+    rules_from_recipient,
+)
+from .registrations import (
+    CleanRegistration,
+    registration_activity_errors,
+    validate_registration,
+)
 
 __all__ = [
     "COMPLETION_VALUE_FIELDS",
+    "PART_MARK",
     "RULES",
     "CleanCompletion",
     "CleanRegistration",
+    "CompletionAttributes",
     "FieldError",
     "RecipientRules",
+    "clean_completion_class",
+    "completion_attributes",
     "load_recipients",
     "month_day",
     "npi_is_valid",
     "parse_month_day",
+    "recipient_overrides",
+    "recipient_specs",
+    "registration_activity_errors",
     "rules_from_recipient",
     "validate_completion",
     "validate_registration",

@@ -96,6 +96,24 @@ _RULE_LIST = [
         "A MOC credit type must be one the activity is registered for.",
     ),
     Rule(
+        "learner.moc_credit_types.outside_window",
+        "moc_credit_types",
+        "A MOC credit type may be claimed only for completions within the dates the board "
+        "takes it (its window).",
+    ),
+    Rule(
+        "learner.moc_credit_types.separate_record",
+        "moc_credit_types",
+        "The board takes this credit type in a record of its own: report it and the other "
+        "credit types as two records.",
+    ),
+    Rule(
+        "learner.moc_points.over_day_total",
+        "moc_points",
+        "A learner's records of one activity and completion date together may not exceed the "
+        "points the activity is registered for.",
+    ),
+    Rule(
         "learner.credit_claim_date.passed",
         "completion_date",
         "The activity's credit claim date for this board has passed.",
@@ -183,6 +201,16 @@ _REGISTRATION_RULES = [
         "registration.feedback_type.not_allowed",
         "feedback_type",
         "A feedback type must be one the board lists.",
+    ),
+    Rule(
+        "registration.credit_types.exclusive",
+        "credit_types",
+        "The board does not register one activity for both of these credit types.",
+    ),
+    Rule(
+        "registration.activity.starts_too_early",
+        "recipient",
+        "The board registers only activities starting on or after its first day.",
     ),
     Rule(
         "registration.moc_points.over_credits",

@@ -2,50 +2,130 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from pars.intake.coerce import (
-    is_blank,
-)
+from pars.intake.coerce import is_blank
+from pars.intake.fields import FieldSpec, Kind
 from pars.intake.rules import FieldError
 from pars.learners.dictionary import (
     COMPLETION_FIELDS,
     COMPLETION_FIELDS_BY_NAME,
     RECORD_ACTIONS,
+    STORED_AS,
+    stored_names,
+    value_names,
 )
 
-from .identity import _identity_rules
 from .readers import _Errors, month_day, npi_is_valid
-from .recipients import RecipientRules
+from .recipients import PART_MARK, RecipientRules, recipient_specs
 from .record_fields import _record_values_memoized
 
 # The model fields a clean completion sets, in the dictionary's order: the birth date is
 # kept as month and day; the activity and the recipient are the writer's to link.
-COMPLETION_VALUE_FIELDS: tuple[str, ...] = (
-    "learner_key",
-    *(
-        name
-        for spec in COMPLETION_FIELDS
-        if spec.name not in ("provider_activity_id", "accme_activity_id", "recipient")
-        for name in (("birth_month", "birth_day") if spec.name == "birth_date" else (spec.name,))
-    ),
-)
+COMPLETION_VALUE_FIELDS: tuple[str, ...] = ("learner_key", *stored_names(value_names()))
+
+# What a clean completion holds besides its dictionary fields: the record's action, and
+# how the recipient knows the learner (see learner_key()).
+_BOOKKEEPING: tuple[tuple[str, type], ...] = (("action", str), ("learner_key", str))
+
+# The Python type of a clean value, by kind (blank: the kind's empty value, or None).
+_KIND_TYPES: dict[Kind, Any] = {
+    Kind.TEXT: str,
+    Kind.CHOICE: str,
+    Kind.URL: str,
+    Kind.INTEGER: int,
+    Kind.MONEY: int,
+    Kind.YEAR: int,
+    Kind.DECIMAL: Decimal,
+    Kind.BOOLEAN: bool,
+    Kind.DATE: datetime.date,
+    Kind.CHOICE_LIST: list[str],
+    Kind.TEXT_LIST: list[str],
+}
 
 
-@dataclass(slots=True)
-class CleanCompletion:
-    """A completion record that passed every rule the validator can check alone."""
+def completion_attributes(fields: Iterable[FieldSpec]) -> dict[str, Any]:
+    """The attributes of a clean completion with their types, from a learner dictionary:
+    each field as stored (STORED_AS), then the bookkeeping. A field the validator always
+    requires (``required_for``) is never blank; a blank number, date or Yes/No is None."""
+    types: dict[str, Any] = {}
+    for spec in fields:
+        if spec.name in STORED_AS:
+            types.update(STORED_AS[spec.name])
+            continue
+        kind_type = _KIND_TYPES[spec.kind]
+        blank_is_none = spec.empty is None and spec.required_for is None
+        types[spec.name] = kind_type | None if blank_is_none else kind_type
+    types.update(_BOOKKEEPING)
+    return types
 
-    action: str
-    recipient: str
+
+class _CompletionMethods:
+    __slots__ = ()
+    value_fields: tuple[str, ...]
+
+    @property
+    def activity_ref(self) -> str:
+        record: Any = self
+        return record.provider_activity_id or f"#{record.accme_activity_id}"
+
+    def identity(self) -> tuple[str, str, str, datetime.date]:
+        """What makes the record the same record again: activity, recipient, learner, date."""
+        record: Any = self
+        return (self.activity_ref, record.recipient, record.learner_key, record.completion_date)
+
+    def values(self) -> dict[str, Any]:
+        """The model field values (without activity, recipient and status)."""
+        return {
+            name: list(value) if isinstance(value, list) else value
+            for name in self.value_fields
+            for value in (getattr(self, name),)
+        }
+
+
+def clean_completion_class(fields: Iterable[FieldSpec]) -> type:
+    """The class of clean completions of a learner dictionary: every attribute keyword-only,
+    those that may be blank defaulting to their kind's empty value."""
+    fields = tuple(fields)
+    specs = {spec.name: spec for spec in fields}
+    attributes: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for name, kind_type in completion_attributes(fields).items():
+        spec = specs.get(name)
+        if spec is None or spec.required_for is not None:
+            attributes.append((name, kind_type))
+        elif spec.kind in (Kind.CHOICE_LIST, Kind.TEXT_LIST):
+            attributes.append((name, kind_type, dataclasses.field(default_factory=list)))
+        else:
+            attributes.append((name, kind_type, dataclasses.field(default=spec.empty)))
+    value_fields = ("learner_key", *stored_names(value_names(fields)))
+    return dataclasses.make_dataclass(
+        "CleanCompletion",
+        attributes,
+        bases=(_CompletionMethods,),
+        namespace={
+            "__doc__": "A completion record that passed every rule the validator can check "
+            "alone (its attributes are the learner dictionary's, see clean_completion_class).",
+            "__module__": __name__,
+            "value_fields": value_fields,
+        },
+        kw_only=True,
+        slots=True,
+    )
+
+
+class CompletionAttributes:
+    """CleanCompletion's attributes as mypy sees them (the class itself is built from the
+    dictionary at import); tests/learners/test_dictionary_derived.py checks they agree."""
+
     provider_activity_id: str
     accme_activity_id: str
+    recipient: str
     first_name: str
     last_name: str
     birth_month: int
@@ -54,32 +134,26 @@ class CleanCompletion:
     npi: str
     license_state: str
     completion_date: datetime.date
-    cme_credits: Decimal | None = None
-    moc_points: Decimal | None = None
-    moc_credit_types: list[str] = field(default_factory=list)
-    profession: str = ""
-    practice_state: str = ""
-    dea_registration: str = ""
-    practice_area: str = ""
-    surgical_procedures: bool | None = None
-    time_in_practice: str = ""
-    learner_key: str = ""  # how the recipient knows the learner (see learner_key())
+    cme_credits: Decimal | None
+    moc_points: Decimal | None
+    moc_credit_types: list[str]
+    profession: str
+    practice_state: str
+    dea_registration: str
+    practice_area: str
+    surgical_procedures: bool | None
+    time_in_practice: str
+    action: str
+    learner_key: str
 
-    @property
-    def activity_ref(self) -> str:
-        return self.provider_activity_id or f"#{self.accme_activity_id}"
 
-    def identity(self) -> tuple[str, str, str, datetime.date]:
-        """What makes the record the same record again: activity, recipient, learner, date."""
-        return (self.activity_ref, self.recipient, self.learner_key, self.completion_date)
+if TYPE_CHECKING:
 
-    def values(self) -> dict[str, Any]:
-        """The model field values (without activity, recipient and status)."""
-        return {
-            name: list(value) if isinstance(value, list) else value
-            for name in COMPLETION_VALUE_FIELDS
-            for value in (getattr(self, name),)
-        }
+    class CleanCompletion(CompletionAttributes, _CompletionMethods):
+        def __init__(self, **values: Any) -> None: ...
+
+else:
+    CleanCompletion = clean_completion_class(COMPLETION_FIELDS)
 
 
 def learner_key(
@@ -101,9 +175,6 @@ def learner_key(
     return f"name:{last_name.casefold()}|{first_name.casefold()}|{birth_month:02d}{birth_day:02d}"
 
 
-_SPEC = COMPLETION_FIELDS_BY_NAME
-
-
 def validate_completion(
     raw: Mapping[str, Any],
     *,
@@ -118,11 +189,17 @@ def validate_completion(
 
     action = _action(raw, errors)
 
+    # The dictionary's fields until the recipient is known, then as the recipient reads
+    # them (its overrides: recipient_specs()).
+    specs: Mapping[str, FieldSpec] = COMPLETION_FIELDS_BY_NAME
+
     def read(name: str) -> Any:
-        return errors.read(_SPEC[name], raw.get(name))
+        return errors.read(specs[name], raw.get(name))
 
     provider_activity_id, accme_activity_id = _activity_ids(read, errors)
     rules = _recipient(read("recipient").upper(), recipients, errors)
+    if rules is not None:
+        specs = recipient_specs(rules, today)
 
     first_name, last_name = read("first_name"), read("last_name")
     if not first_name:
@@ -133,22 +210,23 @@ def validate_completion(
     birth = _birth(raw, errors)
 
     learner_id, npi = read("learner_id"), read("npi")
+    learner_id = rules.normalise_identifier(learner_id) if rules else learner_id
     if npi and not npi_is_valid(npi):
         errors.add("npi", "learner.npi.invalid")
         npi = ""
-    license_state = read("license_state")
+    identity = {"learner_id": learner_id, "npi": npi, "license_state": read("license_state")}
+    identity["completion_date"] = _completion_date(raw, read, today, errors)
 
-    completion_date = _completion_date(raw, read, today, errors)
-
-    if rules is not None:
-        _identity_rules(rules, learner_id, npi, license_state, errors)
-        _window_rule(rules, completion_date, today, errors)
+    # The recipient's limits (identifier, licence state, window), as its overrides set them.
+    for name, value in identity.items():
+        errors.check_limits(specs[name], value, identity)
 
     clean_values: dict[str, Any] = {}
     if action == "add":
-        clean_values = _record_values_memoized(raw, rules, errors)
+        clean_values = _record_values_memoized(raw, rules, specs, errors)
+        _credit_type_windows(rules, clean_values, identity["completion_date"], errors)
 
-    if errors.errors or rules is None or completion_date is None or not birth:
+    if errors.errors or rules is None or identity["completion_date"] is None or not birth:
         return None, errors.errors
     assert isinstance(birth, tuple)
     return (
@@ -161,24 +239,62 @@ def validate_completion(
             last_name=last_name,
             birth_month=birth[0],
             birth_day=birth[1],
-            learner_id=learner_id,
-            npi=npi,
-            license_state=license_state,
-            completion_date=completion_date,
             learner_key=learner_key(
                 rules.code,
                 learner_id,
                 npi,
-                license_state,
+                identity["license_state"],
                 first_name,
                 last_name,
                 birth[0],
                 birth[1],
-            ),
+            )
+            + _part(rules, raw, specs, clean_values),
+            **identity,
             **clean_values,
         ),
         [],
     )
+
+
+def _credit_type_windows(
+    rules: RecipientRules | None,
+    values: Mapping[str, Any],
+    completion_date: datetime.date | None,
+    errors: _Errors,
+) -> None:
+    """Each credit type claimed within the recipient's window for it (its Recipient row's
+    ``credit_type_windows``), by the completion date."""
+    if rules is None or completion_date is None or not rules.credit_type_windows:
+        return
+    for name in values.get("moc_credit_types") or ():
+        window = rules.window_of(name)
+        if window is not None and not window.allows(completion_date):
+            errors.add(
+                "moc_credit_types",
+                "learner.moc_credit_types.outside_window",
+                f"{rules.code} takes {name} for completions {window.describe()}; this one "
+                f"is dated {completion_date:%m/%d/%Y}.",
+            )
+
+
+def _part(
+    rules: RecipientRules,
+    raw: Mapping[str, Any],
+    specs: Mapping[str, FieldSpec],
+    values: Mapping[str, Any],
+) -> str:
+    """The learner key's mark of a record of a credit type the recipient takes in a record
+    of its own ("" for every other record). A withdrawal names the credit type of the
+    record it withdraws."""
+    if not rules.separate_credit_types:
+        return ""
+    credit_types = values.get("moc_credit_types")
+    if credit_types is None:
+        # Unreadable credit types were no business of a withdrawal: not reported.
+        credit_types = _Errors(None).read(specs["moc_credit_types"], raw.get("moc_credit_types"))
+    part, _ = rules.separate_part(credit_types or ())
+    return f"{PART_MARK}{part}" if part else ""
 
 
 def _action(raw: Mapping[str, Any], errors: _Errors) -> str:
@@ -240,21 +356,3 @@ def _completion_date(
     elif completion_date is not None and completion_date > today:
         errors.add("completion_date", "learner.completion_date.future")
     return completion_date
-
-
-def _window_rule(
-    rules: RecipientRules,
-    completion_date: datetime.date | None,
-    today: datetime.date,
-    errors: _Errors,
-) -> None:
-    """A past completion must fall within the recipient's reporting window."""
-    if completion_date is not None and completion_date <= today:
-        earliest = rules.earliest_completion(today)
-        if completion_date < earliest:
-            errors.add(
-                "completion_date",
-                "learner.completion_date.outside_window",
-                f"{rules.code} accepts completions from {earliest:%m/%d/%Y}; "
-                f"this one is dated {completion_date:%m/%d/%Y}.",
-            )

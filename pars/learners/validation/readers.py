@@ -165,3 +165,13 @@ class _Errors:
         except Invalid as invalid:
             self.add(spec.name, invalid.rule_id("learner", spec.name), invalid.message)
             return spec.empty
+
+    def check_limits(self, spec: FieldSpec, value: Any, record: Mapping[str, Any]) -> None:
+        """The field's further limits (a recipient's, see Limit) on its clean value; a
+        field already refused is not judged again."""
+        if not spec.limits or any(error.field == spec.name for error in self.errors):
+            return
+        for limit in spec.limits:
+            if limit.refuses(value, record):
+                self.add(spec.name, f"learner.{spec.name}.{limit.suffix}", limit.message_for(value))
+                return

@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from pars.intake.coerce import (
     is_blank,
 )
-from pars.intake.fields import FieldSpec, Kind
+from pars.intake.fields import FieldSpec
 from pars.intake.rules import FieldError
-from pars.learners.dictionary import (
-    COMPLETION_FIELDS,
-)
+from pars.learners.dictionary import COMPLETION_FIELDS, LINK_GROUPS
 
 from .catalogue import RULES
 from .readers import _Errors
@@ -23,52 +20,11 @@ from .recipients import RecipientRules
 # The fields that identify the activity, the recipient, the learner and the day: each
 # has rules of its own in validate_completion() (the birth date: month_day()). Every
 # other completion field is read by its kind alone, with the recipient's overrides
-# (:func:`_recipient_specs`).
-_IDENTITY_FIELDS = frozenset(
-    {
-        "provider_activity_id",
-        "accme_activity_id",
-        "recipient",
-        "first_name",
-        "last_name",
-        "birth_date",
-        "learner_id",
-        "npi",
-        "license_state",
-        "completion_date",
-    }
+# (:func:`~.recipients.recipient_specs`).
+_IDENTITY_GROUPS = LINK_GROUPS | {"learner", "completion"}
+RECORD_FIELD_NAMES = tuple(
+    spec.name for spec in COMPLETION_FIELDS if spec.group not in _IDENTITY_GROUPS
 )
-_RECORD_FIELDS = tuple(spec for spec in COMPLETION_FIELDS if spec.name not in _IDENTITY_FIELDS)
-
-
-def recipient_overrides(rules: RecipientRules) -> dict[str, dict[str, Any]]:
-    """What a recipient changes about the dictionary's completion fields (its Recipient
-    row, as data): the board's points step and its own list of MOC credit types."""
-    return {
-        "moc_points": {"step": rules.points_step},
-        "moc_credit_types": {
-            "kind": Kind.CHOICE_LIST,
-            "choices": {name: name for name in rules.credit_types},
-        },
-    }
-
-
-_SPECS_BY_RECIPIENT: dict[int, tuple[RecipientRules, tuple[FieldSpec, ...]]] = {}
-
-
-def _recipient_specs(rules: RecipientRules | None) -> tuple[FieldSpec, ...]:
-    """The record fields as this recipient reads them (the dictionary's without one)."""
-    if rules is None:
-        return _RECORD_FIELDS
-    entry = _SPECS_BY_RECIPIENT.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        overrides = recipient_overrides(rules)
-        specs = tuple(replace(spec, **overrides.get(spec.name, {})) for spec in _RECORD_FIELDS)
-        if len(_SPECS_BY_RECIPIENT) >= 1_000:
-            _SPECS_BY_RECIPIENT.clear()
-        # The rules object is kept with the entry, so that its id cannot be reused.
-        entry = _SPECS_BY_RECIPIENT[id(rules)] = (rules, specs)
-    return entry[1]
 
 
 _RECORD_MEMO_LIMIT = 20_000
@@ -78,17 +34,23 @@ _record_memo: dict[
 
 
 def _record_values_memoized(
-    raw: Mapping[str, Any], rules: RecipientRules | None, errors: _Errors
+    raw: Mapping[str, Any],
+    rules: RecipientRules | None,
+    specs: Mapping[str, FieldSpec],
+    errors: _Errors,
 ) -> dict[str, Any]:
-    """The credit and REMS values of a row: they repeat in almost every row of a file."""
-    key = (id(rules), *(raw.get(spec.name) for spec in _RECORD_FIELDS))
+    """The credit and REMS values of a row: they repeat in almost every row of a file.
+
+    ``specs`` are the fields as the recipient reads them (its overrides of the record
+    fields do not change with the day, so the memo need not know it)."""
+    key = (id(rules), *(raw.get(name) for name in RECORD_FIELD_NAMES))
     try:
         cached = _record_memo.get(key)
     except TypeError:  # a list from JSON: not hashable, not worth caching
-        return _record_values(raw, rules, errors)
+        return _record_values(raw, rules, specs, errors)
     if cached is None or cached[0] is not rules:
         found = _Errors(None)
-        values = _record_values(raw, rules, found)
+        values = _record_values(raw, rules, specs, found)
         if len(_record_memo) >= _RECORD_MEMO_LIMIT:
             _record_memo.clear()
         # The rules object is kept with the entry, so that its id cannot be reused.
@@ -108,12 +70,15 @@ def _required_rule(name: str) -> str:
 
 
 def _record_values(
-    raw: Mapping[str, Any], rules: RecipientRules | None, errors: _Errors
+    raw: Mapping[str, Any],
+    rules: RecipientRules | None,
+    specs: Mapping[str, FieldSpec],
+    errors: _Errors,
 ) -> dict[str, Any]:
     """Every record field read by its kind, and required where the recipient asks for it."""
     required = rules.completion_fields if rules is not None else frozenset()
     values: dict[str, Any] = {}
-    for spec in _recipient_specs(rules):
+    for spec in (specs[name] for name in RECORD_FIELD_NAMES):
         value = raw.get(spec.name)
         if is_blank(value) and spec.name in required:
             assert rules is not None
@@ -129,4 +94,18 @@ def _record_values(
         and (values["moc_points"] is not None or values["moc_credit_types"])
     ):
         errors.add("moc_points", "learner.moc_points.not_for_recipient")
+    if rules is not None and rules.separate_credit_types:
+        _, mixed = rules.separate_part(values["moc_credit_types"])
+        if mixed:
+            separate = ", ".join(
+                name
+                for name in rules.credit_types
+                if name.casefold() in rules.separate_credit_types
+            )
+            errors.add(
+                "moc_credit_types",
+                "learner.moc_credit_types.separate_record",
+                f"{rules.code} takes {separate} in a record of its own: report it and the "
+                "other credit types as two records.",
+            )
     return values

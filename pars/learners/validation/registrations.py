@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -113,9 +114,40 @@ def validate_registration(
             "registration.moc_points.over_credits",
             f"MOC Points ({points}) may not exceed the activity's AMA credits ({ama_credits}).",
         )
+    _exclusive_credit_types(rules, values.get("credit_types") or (), errors)
     if errors.errors:
         return None, errors.errors
     return CleanRegistration(rules.code, values), []
+
+
+def _exclusive_credit_types(
+    rules: RecipientRules, credit_types: Iterable[str], errors: _Errors
+) -> None:
+    """The pairs of credit types the board does not register together (its data)."""
+    chosen = {name.casefold() for name in credit_types}
+    for first, second in rules.exclusive_credit_types:
+        if first.casefold() in chosen and second.casefold() in chosen:
+            errors.add(
+                "credit_types",
+                "registration.credit_types.exclusive",
+                f"{rules.code} does not register one activity for both {first} and {second}.",
+            )
+
+
+def registration_activity_errors(
+    rules: RecipientRules, start_date: datetime.date | None
+) -> list[FieldError]:
+    """The recipient's rules about the activity itself (its first day), checked where the
+    registration meets its activity (``save_registration``, for every channel)."""
+    earliest = rules.earliest_activity_start
+    if earliest is None or start_date is None or start_date >= earliest:
+        return []
+    rule = "registration.activity.starts_too_early"
+    message = (
+        f"{rules.code} registers activities starting on or after {earliest:%m/%d/%Y}; this "
+        f"one starts on {start_date:%m/%d/%Y}."
+    )
+    return [FieldError(None, "recipient", rule, message)]
 
 
 def _registration_value(spec: FieldSpec, value: Any) -> Any:
