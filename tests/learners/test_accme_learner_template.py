@@ -203,7 +203,10 @@ def test_a_state_without_a_state_board_is_a_clear_row_error(db: None, tmp_path: 
     assert [(error["field"], error["rule"]) for error in errors] == [
         ("recipient", "learner.recipient.unknown")
     ]
-    assert "'CA'" in errors[0]["message"]
+    assert errors[0]["message"] == (
+        "No state board in PARS receives CME credit for California (CA): its learners cannot "
+        "be reported to a state board. State boards in PARS: ME, NC, TN."
+    )
 
 
 def test_the_same_rows_as_windows_1252_csv_read_to_the_same_records(
@@ -260,6 +263,10 @@ def test_an_upload_of_accmes_template_stores_one_record_per_recipient(
     )
     errors = list(UploadError.objects.filter(upload=upload).values_list("row", "field", "rule"))
     assert errors == [(7, "recipient", "learner.recipient.unknown")]
+    # What the parser read differently reaches the upload result; a split row counts
+    # one per record, and the result says so.
+    assert upload.rows_total == 6
+    assert any("the counts are of records, not rows" in notice for notice in upload.notices)
     # What the parser read differently reaches the upload result.
     assert (
         "Row 1 is not a header: it was read as guidance text and skipped; the header is row 2."

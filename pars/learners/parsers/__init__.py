@@ -208,7 +208,7 @@ def rows_from_cells(
             notices,
             "Read as ACCME's learner template: a row with both state-board and "
             "certifying-board credit becomes one record per recipient, each with the row's "
-            "number.",
+            "number, so the counts are of records, not rows.",
         )
     yield from _rows(records, header)
 

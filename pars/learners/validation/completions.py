@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from pars.activities.dictionary import US_STATE_NAMES
 from pars.intake.coerce import is_blank
 from pars.intake.fields import FieldSpec, Kind
 from pars.intake.rules import FieldError
@@ -328,12 +329,21 @@ def _recipient(
     if not code:
         errors.add("recipient", "learner.recipient.required")
     elif rules is None:
-        errors.add(
-            "recipient",
-            "learner.recipient.unknown",
-            f"Recipient '{code[:20]}' is unknown. Allowed: {', '.join(recipients)}.",
-        )
+        errors.add("recipient", "learner.recipient.unknown", _unknown_recipient(code, recipients))
     return rules
+
+
+def _unknown_recipient(code: str, recipients: Mapping[str, RecipientRules]) -> str:
+    state = US_STATE_NAMES.get(code.upper())
+    if state is None:
+        return f"Recipient '{code[:20]}' is unknown. Allowed: {', '.join(recipients)}."
+    # A state code here comes from a licensing state (ACCME's template): say so plainly.
+    boards = sorted(code for code, rules in recipients.items() if rules.is_state_board)
+    return (
+        f"No state board in PARS receives CME credit for {state} ({code.upper()}): its "
+        f"learners cannot be reported to a state board. State boards in PARS: "
+        f"{', '.join(boards)}."
+    )
 
 
 def _birth(raw: Mapping[str, Any], errors: _Errors) -> tuple[int, int] | bool | None:
