@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint typecheck imports check clean worker bench
+.PHONY: run test lint typecheck imports check clean worker bench bench-smoke
 
 $(PY):
 	@PYBIN=$$(bin/find-python) && echo "Using $$PYBIN" && "$$PYBIN" -m venv $(VENV)
@@ -48,11 +48,21 @@ worker: $(VENV)/.base-installed
 clean:
 	rm -rf $(VENV) db.sqlite3 var/
 
-## Benchmarks against PostgreSQL (see bench/README.md).
-## LEARNER_BENCH_ARGS="--rows 50000" makes a quick learner run.
+## Benchmarks against PostgreSQL (see the README's "Benchmarks"): 10k, 100k and 500k rows,
+## POST to commit. BENCH_ARGS="--rows 10000,50000" (and LEARNER_BENCH_ARGS) for a quick run.
 bench: $(VENV)/.dev-installed
 	$(PY) bench/activities_upload.py $(BENCH_ARGS)
 	$(PY) bench/learners_upload.py $(LEARNER_BENCH_ARGS)
+	$(PY) bench/api_latency.py $(API_BENCH_ARGS)
+
+## Every benchmark at a tiny size, so none can rot unnoticed (.ci/run runs it).
+bench-smoke: $(VENV)/.dev-installed
+	$(PY) bench/activities_upload.py --rows 1000 --established-rows 1000
+	$(PY) bench/learners_upload.py --rows 1000
+	$(PY) bench/national_data.py --scale 0.001 --repeat 1
+	$(PY) bench/api_latency.py --requests 20
+	$(PY) bench/load_test.py --providers 2 --activity-rows 100 --learner-rows 100 --json 10 \
+		--workers 1 --web-workers 1
 
 ## The national data report and research export on a year of national data (bench/national_data.py).
 bench-national: $(VENV)/.dev-installed

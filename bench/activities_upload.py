@@ -1,24 +1,23 @@
-"""Benchmark: an activity TSV through the real upload path, next to PostgreSQL COPY.
+"""Benchmark: activity files through the path a user pays for, next to PostgreSQL COPY.
 
-    make bench                    # 200,000 rows, plus the 500,000-row memory run
-    .venv/bin/python bench/activities_upload.py --rows 20000 --memory-rows 0
+    make bench                                             # 10k, 100k and 500k rows
+    .venv/bin/python bench/activities_upload.py --rows 1000  # a smoke run (CI)
 
-Both runs use the same generated rows on the same PostgreSQL database in the same
-run, and the report gives ratios, not bare times:
+Each size is timed from the multipart POST to ``/api/v1/uploads`` to the upload's
+``finished_at`` after its commit: the queue pickup by a real task worker, the job and the
+commit included (bench/upload_path.py says how; ``ANALYZE`` runs before and half-way).
+The report prints the time and per-row cost at each size, the ratio of the per-row cost
+at the largest size to the smallest (a linear path gives about 1.0), and the ratio to:
 
-* baseline: ``COPY`` of the rows, already in the table's column format, into a copy
-  of the activity table (same indexes);
-* PARS: the upload path a provider's file takes (store the file, parse, validate
-  every row with the one validator, write in batches in one transaction), run in a
-  child process whose peak resident memory is measured.
+* the COPY baseline: the same rows, validated beforehand (untimed) and in the tables'
+  column format, COPYed into the same tables (activities and their commercial
+  supporters, every index and constraint in place) in one committed transaction.
 
-The PARS run is a new provider's first file with statistics present, as autovacuum
-leaves them: another provider's activities are in the table and ``ANALYZE`` runs
-before the timing, so the planner knows the bench provider by none of its rows (a plan
-that trusts that would take time growing with the square of the file).
-
-The database is ``$BENCH_DATABASE_URL`` (default: a ``pars_bench`` database on the
-local PostgreSQL, created if missing). Results also go to ``bench/out/``.
+Then a rejected file of the smallest size, one row in 7 invalid, is timed the same way
+plus fetching its whole error report. The tables hold another provider's activities
+(the statistics know none of the bench provider's rows). Timings are reported, never
+asserted. The database is ``$BENCH_DATABASE_URL`` (default: a ``pars_bench`` database on
+the local PostgreSQL, created if missing). Results also go to ``bench/out/``.
 """
 
 from __future__ import annotations
@@ -29,38 +28,31 @@ import datetime
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/pars_bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from upload_path import (  # the bench folder is not a package: its path is added above
+    DEFAULT_SIZES,
+    DEFAULT_URL,
+    ROOT,
+    api_auth,
+    ensure_database,
+    print_table,
+    setup_django,
+    sizes,
+    stamp,
+    time_upload,
+)
+
 PROVIDER_ID = "0999999"
 ESTABLISHED_ID = "0999997"  # the provider whose activities the statistics know
-
-
-def setup_django(database_url: str, media_root: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["PARS_MEDIA_ROOT"] = media_root
-    os.environ.setdefault("PARS_SECRET_KEY", "bench-only-" + "x" * 40)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "pars.settings"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def ensure_database(database_url: str) -> None:
-    import psycopg
-
-    base, _, name = database_url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+TABLES = ("activities_activity", "activities_commercialsupport")
+BAD_EVERY = 7  # the rejected file: one row in 7 invalid
 
 
 TITLES = [
@@ -111,7 +103,8 @@ def raw_rows(count: int, seed: int = 7) -> Any:
         }
 
 
-def write_tsv(path: Path, count: int) -> None:
+def write_tsv(path: Path, count: int, bad_every: int = 0) -> None:
+    """The rows as a provider's TSV; with `bad_every`, every such row has no valid format."""
     from pars.activities.parsers.layouts import CURRENT
 
     names = [column.target for column in CURRENT.columns]
@@ -119,70 +112,112 @@ def write_tsv(path: Path, count: int) -> None:
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream, dialect=csv.excel_tab)
         writer.writerow(CURRENT.headers(supporters=1))
-        for row in raw_rows(count):
+        for number, row in enumerate(raw_rows(count), start=1):
+            if bad_every and number % bad_every == 0:
+                row["activity_format"] = "Not a format"
             supporter = row["supporters"][0] if row["supporters"] else {}
             writer.writerow(
                 [row.get(name, "") for name in names] + [supporter.get(name, "") for name in block]
             )
 
 
-def write_copy_payload(path: Path, count: int, provider_pk: int) -> list[str]:
-    """The same rows, validated (untimed) and rendered in COPY text format."""
-    from pars.activities.models import Activity
-    from pars.activities.validation import validate_activity
-
-    today = datetime.date(2026, 11, 27)
-    columns = [f.column for f in Activity._meta.concrete_fields if f.name != "id" and f.column]
-    now = datetime.datetime.now(datetime.UTC).isoformat()
-    fields = {f.column: f for f in Activity._meta.concrete_fields if f.name not in ("id",)}
-    with path.open("w", encoding="utf-8") as stream:
-        for row in raw_rows(count):
-            clean, errors = validate_activity(row, today=today)
-            assert clean is not None, errors
-            values = {
-                **clean.values,
-                "provider": provider_pk,
-                "last_channel": "tsv",
-                "created_at": now,
-                "updated_at": now,
-            }
-            cells = []
-            for column in columns:
-                field = fields[column]
-                name = "provider" if column == "provider_id" else field.name
-                value = values.get(name)
-                if value is None:
-                    cells.append("\\N")
-                elif isinstance(value, list | dict):
-                    cells.append(json.dumps(value).replace("\\", "\\\\"))
-                elif isinstance(value, bool):
-                    cells.append("t" if value else "f")
-                else:
-                    cells.append(str(value).replace("\\", "\\\\").replace("\t", "\\t"))
-            stream.write("\t".join(cells) + "\n")
-    return columns
+def _copy_cell(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, list | dict):
+        return json.dumps(value).replace("\\", "\\\\")
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def copy_baseline(payload: Path, columns: list[str], rows: int) -> float:
+def _reserve_ids(table: str, count: int) -> int:
+    """The first of `count` primary keys taken from the table's sequence (untimed)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_activity_copy")
-        cursor.execute("CREATE TABLE bench_activity_copy (LIKE activities_activity INCLUDING ALL)")
-        started = time.perf_counter()
-        with (
-            payload.open("rb") as stream,
-            cursor.cursor.copy(
-                f"COPY bench_activity_copy ({', '.join(columns)}) FROM STDIN"
-            ) as copy,
-        ):
-            while chunk := stream.read(1 << 20):
-                copy.write(chunk)
-        elapsed = time.perf_counter() - started
-        cursor.execute("SELECT count(*) FROM bench_activity_copy")
-        assert cursor.fetchone()[0] == rows
-        cursor.execute("DROP TABLE bench_activity_copy")
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        sequence = cursor.fetchone()[0]
+        cursor.execute("SELECT nextval(%s)", [sequence])
+        first = int(cursor.fetchone()[0])
+        cursor.execute("SELECT setval(%s, %s)", [sequence, first + count])
+    return first
+
+
+def write_copy_payload(work: Path, count: int, provider_pk: int) -> dict[str, list[str]]:
+    """The same rows, validated (untimed) and rendered in COPY text format, one file per
+    table: activities with their primary keys, supporters pointing at them."""
+    from pars.activities.models import Activity, CommercialSupport
+    from pars.activities.validation import validate_activity
+
+    today = datetime.date(2026, 11, 27)
+    fields = [f for f in Activity._meta.concrete_fields if f.column]
+    support_fields = [f for f in CommercialSupport._meta.concrete_fields if f.name != "id"]
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    activity_id = _reserve_ids(Activity._meta.db_table, count)
+    supporters = []
+    with (work / "activities.copy").open("w", encoding="utf-8") as stream:
+        for row in raw_rows(count):
+            clean, errors = validate_activity(row, today=today)
+            assert clean is not None, errors
+            values = {**clean.values, "id": activity_id, "provider": provider_pk}
+            values.update(last_channel="tsv", created_at=now, updated_at=now)
+            stream.write("\t".join(_copy_cell(values.get(f.name)) for f in fields) + "\n")
+            for position, supporter in enumerate(clean.supporters, start=1):
+                supporters.append(
+                    {
+                        **supporter,
+                        "provider": provider_pk,
+                        "activity": activity_id,
+                        "position": position,
+                    }
+                )
+            activity_id += 1
+    with (work / "supporters.copy").open("w", encoding="utf-8") as stream:
+        for supporter in supporters:
+            cells = (_copy_cell(supporter.get(f.name, f.get_default())) for f in support_fields)
+            stream.write("\t".join(cells) + "\n")
+    return {
+        "activities": [str(f.column) for f in fields],
+        "supporters": [str(f.column) for f in support_fields],
+    }
+
+
+def copy_baseline(work: Path, columns: dict[str, list[str]], rows: int, provider: Any) -> float:
+    """COPY into the real tables, constraints and all, committed; the rows then removed."""
+    from django.db import connection, transaction
+
+    from pars.activities.models import Activity, CommercialSupport
+
+    targets = (
+        ("activities", Activity._meta.db_table, work / "activities.copy"),
+        ("supporters", CommercialSupport._meta.db_table, work / "supporters.copy"),
+    )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, table, payload in targets:
+            sql = f"COPY {table} ({', '.join(columns[name])}) FROM STDIN"
+            with payload.open("rb") as stream, cursor.cursor.copy(sql) as copy:
+                while chunk := stream.read(1 << 20):
+                    copy.write(chunk)
+    elapsed = time.perf_counter() - started
+    assert Activity.objects.filter(provider=provider).count() == rows
+    clear_rows(provider)
     return elapsed
+
+
+def clear_rows(provider: Any) -> None:
+    from django.db import connection
+
+    from pars.activities.models import Activity, CommercialSupport
+    from pars.intake.models import Upload
+
+    with connection.cursor() as cursor:
+        for model in (CommercialSupport, Activity):
+            cursor.execute(
+                f"DELETE FROM {model._meta.db_table} WHERE provider_id = %s", [provider.pk]
+            )
+    Upload.objects.filter(provider=provider).delete()
 
 
 def bench_provider() -> Any:
@@ -227,131 +262,60 @@ def established_provider(count: int) -> None:
     )
 
 
-def analyze() -> None:
-    """Statistics as autovacuum leaves them: they count none of the bench provider's rows."""
-    from django.db import connection
-
-    from pars.activities.models import Activity, CommercialSupport
-
-    with connection.cursor() as cursor:
-        for model in (Activity, CommercialSupport):
-            cursor.execute(f"ANALYZE {model._meta.db_table}")
-
-
-def child(tsv: str) -> None:
-    """Runs in its own process: the real upload path, timed; prints a JSON result."""
-    from django.core.files import File
-
-    from pars.accounts.access import get_api_access
-    from pars.accounts.services import create_api_key
-    from pars.intake.models import Upload
-    from pars.intake.process import process_upload
-    from pars.intake.store import store_upload
-    from pars.providers.models import Provider
-
-    provider = Provider.objects.get(provider_id=PROVIDER_ID)
-    access = get_api_access(provider, create_api_key(provider=provider, name="bench")[0])
-    started = time.perf_counter()
-    with open(tsv, "rb") as stream:
-        upload = store_upload(access, File(stream, name="bench.txt"), via_api=True, enqueue=False)
-    process_upload(upload.pk)
-    elapsed = time.perf_counter() - started
-    upload = Upload.objects.get(pk=upload.pk)
-    print(json.dumps({"seconds": elapsed, "status": upload.status, "added": upload.added,
-                      "errors": upload.error_count, "message": upload.message,
-                      "peak_mb": peak_memory_mb()}))  # fmt: skip
-
-
-def peak_memory_mb() -> float:
-    """This process's peak resident memory (VmHWM: its own, unlike a forked ru_maxrss)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def run_child(tsv: Path) -> tuple[dict[str, Any], float]:
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, __file__, "--child", str(tsv)],
-        stdout=subprocess.PIPE,
-        env=os.environ.copy(),
-    )
-    assert process.stdout is not None
-    output = process.stdout.read()
-    if process.wait():
-        raise SystemExit(f"the upload run failed (exit {process.returncode})")
-    outcome = json.loads(output.decode().strip().splitlines()[-1])
-    return outcome, outcome["peak_mb"]
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--memory-rows", type=int, default=500_000, help="0 skips the run")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "--rows", type=sizes, default=DEFAULT_SIZES, help="sizes, comma-separated (10000,100000)"
+    )
     parser.add_argument(
         "--established-rows",
         type=int,
         default=20_000,
         help="another provider's activities, in the table when ANALYZE runs",
     )
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     media = os.environ.get("BENCH_MEDIA_ROOT") or tempfile.mkdtemp(prefix="pars-bench-")
-    os.environ["BENCH_MEDIA_ROOT"] = media
-    if args.child:
-        setup_django(database_url, media)
-        child(args.child)
-        return
     ensure_database(database_url)
     setup_django(database_url, media)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    results: dict[str, Any] = {"rows": args.rows}
+    provider = bench_provider()
+    established_provider(args.established_rows)
+    auth = api_auth(provider)
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pars-bench-") as tmp:
         work = Path(tmp)
-        provider = bench_provider()
-        print(f"Generating {args.rows:,} activities...", flush=True)
-        write_tsv(work / "activities.txt", args.rows)
-        columns = write_copy_payload(work / "activities.copy", args.rows, provider.pk)
-        copy_seconds = copy_baseline(work / "activities.copy", columns, args.rows)
-        established_provider(args.established_rows)
-        analyze()
-        outcome, peak_mb = run_child(work / "activities.txt")
-        if outcome["status"] != "succeeded" or outcome["added"] != args.rows:
-            raise SystemExit(f"the upload did not apply every row: {outcome}")
-        copy_rate = args.rows / copy_seconds
-        pars_rate = args.rows / outcome["seconds"]
-        results.update(
-            established_rows=args.established_rows,
-            copy_rows_per_second=round(copy_rate),
-            pars_rows_per_second=round(pars_rate),
-            ratio_to_copy=round(pars_rate / copy_rate, 4),
-            pars_peak_rss_mb=round(peak_mb, 1),
+        for rows in args.rows:
+            print(f"{rows:,} activities...", flush=True)
+            clear_rows(provider)
+            write_tsv(work / "activities.txt", rows)
+            columns = write_copy_payload(work, rows, provider.pk)
+            copy_seconds = copy_baseline(work, columns, rows, provider)
+            outcome = time_upload("/api/v1/uploads", work / "activities.txt", auth, TABLES, rows)
+            if outcome["status"] != "succeeded" or outcome["added"] != rows:
+                raise SystemExit(f"the upload did not apply every row: {outcome}")
+            results.append({**outcome, "copy_seconds": copy_seconds})
+        rows = min(args.rows)
+        print(f"{rows:,} activities, one in {BAD_EVERY} invalid...", flush=True)
+        clear_rows(provider)
+        write_tsv(work / "rejected.txt", rows, bad_every=BAD_EVERY)
+        rejected = time_upload(
+            "/api/v1/uploads", work / "rejected.txt", auth, TABLES, rows, error_report=True
         )
-        print(f"COPY baseline:      {copy_rate:>10,.0f} rows/s")
-        print(f"PARS upload path:   {pars_rate:>10,.0f} rows/s   "
-              f"= {pars_rate / copy_rate:.3f} × COPY (target ≥ 0.100)")  # fmt: skip
-        print(f"Peak memory (RSS):  {peak_mb:>10,.0f} MB for {args.rows:,} rows")
-        if args.memory_rows:
-            bench_provider()
-            analyze()
-            print(f"Generating {args.memory_rows:,} activities for the memory run...", flush=True)
-            write_tsv(work / "big.txt", args.memory_rows)
-            outcome, peak_mb = run_child(work / "big.txt")
-            if outcome["status"] != "succeeded":
-                raise SystemExit(f"the memory run did not apply every row: {outcome}")
-            results.update(memory_rows=args.memory_rows, memory_peak_rss_mb=round(peak_mb, 1))
-            print(f"Peak memory (RSS):  {peak_mb:>10,.0f} MB for {args.memory_rows:,} rows "
-                  "(target < 300 MB)")  # fmt: skip
-        bench_provider()
+        if rejected["status"] != "rejected" or rejected["added"]:
+            raise SystemExit(f"the bad file was not rejected: {rejected}")
+        clear_rows(provider)
+    print_table("Activity files (POST to commit, including the worker's pickup):", results)
+    report = rejected["error_report"]
+    print(f"Rejected file ({rows:,} rows, {rejected['errors']:,} errors): "
+          f"{rejected['seconds']:.2f} s including the error report "
+          f"({report['errors']:,} errors fetched in {report['seconds']:.2f} s)")  # fmt: skip
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    (out / f"activities_upload-{stamp}.json").write_text(json.dumps(results, indent=2))
+    summary = {"established_rows": args.established_rows, "sizes": results, "rejected": rejected}
+    (out / f"activities_upload-{stamp()}.json").write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,26 +1,26 @@
-"""Benchmark: a learner TSV through the real upload path, next to PostgreSQL COPY.
+"""Benchmark: learner files through the path a user pays for, next to PostgreSQL COPY.
 
-    make bench                                              # 500,000 learner rows
-    .venv/bin/python bench/learners_upload.py --rows 50000  # a quick run
-    .venv/bin/python bench/learners_upload.py --rows 50000 --profile bench/out/learners.prof
+    make bench                                            # 10k, 100k and 500k rows
+    .venv/bin/python bench/learners_upload.py --rows 1000  # a smoke run (CI)
 
 The file is narrow, like real learner files: about 20,000 distinct learners across 200
 activities, each registered for one recipient (ABIM, ABA, ABP, ABS, NC, TN), with the
 columns a provider fills in for those (activity, recipient, name, birth month and day,
 board or licence ID, licence state, completion date, CME credits, MOC points and types).
-Both measurements use the same rows on the same PostgreSQL database in the same run,
-and the report gives their ratio:
 
-* baseline: ``COPY`` of the rows, already validated and in the table's column format,
-  into a copy of the learner completion table (same indexes and constraints);
-* PARS: the upload path a provider's file takes (store the file, parse it, validate
-  every row with the one validator, check the batch against the activities and write it
-  with the one writer, COPY on PostgreSQL), run in a child process whose peak resident
-  memory is measured. ``--profile`` runs the child under cProfile.
-
-Targets: PARS at least 0.2 times COPY rows/s, peak memory under 300 MB. The database is
-``$BENCH_DATABASE_URL`` (default: a ``pars_bench`` database on the local PostgreSQL,
-created if missing). Results also go to ``bench/out/``.
+Each size is timed from the multipart POST to ``/api/v1/learner-completions/uploads`` to
+the upload's ``finished_at`` after its commit: the queue pickup by a real task worker,
+the job and the commit included (bench/upload_path.py says how; ``ANALYZE`` runs before
+and half-way). The report prints the time and per-row cost at each size, the ratio of
+the per-row cost at the largest size to the smallest (linear: about 1.0) and the ratio
+to the COPY baseline: the same rows, validated beforehand (untimed) and in the table's
+column format, COPYed into the same learner completion table (its indexes, constraints
+and foreign keys in place) in one committed transaction. Then a file of the smallest
+size with one row in 7 invalid (learner files apply their valid rows and report the
+others) is timed the same way plus fetching its whole error report. Timings are
+reported, never asserted. The database is ``$BENCH_DATABASE_URL`` (default: a
+``pars_bench`` database on the local PostgreSQL, created if missing). Results also go to
+``bench/out/``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import csv
 import datetime
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,18 +39,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# The activity benchmark, beside this script.
-from activities_upload import (
+from upload_path import (  # the bench folder is not a package: its path is added above
+    DEFAULT_SIZES,
     DEFAULT_URL,
     ROOT,
+    api_auth,
     ensure_database,
-    peak_memory_mb,
+    print_table,
     setup_django,
+    sizes,
+    stamp,
+    time_upload,
 )
 
 PROVIDER_ID = "0999998"  # not the activity bench's provider
-RATIO_TARGET = 0.2
-MEMORY_TARGET_MB = 300
+URL = "/api/v1/learner-completions/uploads"
+TABLES = ("activities_activity", "learners_activityregistration", "learners_learnercompletion")
+BAD_EVERY = 7  # the file with errors: one row in 7 invalid
 # Each activity is registered for one of these, in turn: (code, ID form, credit type).
 RECIPIENTS = [
     ("ABIM", "{:06d}", "Medical Knowledge"),
@@ -111,11 +115,16 @@ def raw_rows(
         ]
 
 
-def write_tsv(path: Path, rows: Iterator[list[str]]) -> None:
+def write_tsv(path: Path, rows: Iterator[list[str]], bad_every: int = 0) -> None:
+    """The rows as a provider's TSV; with `bad_every`, every such row has no valid date."""
+    date = HEADER.index("Completion Date")
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream, dialect=csv.excel_tab)
         writer.writerow(HEADER)
-        writer.writerows(rows)
+        for number, row in enumerate(rows, start=1):
+            if bad_every and number % bad_every == 0:
+                row[date] = "not a date"
+            writer.writerow(row)
 
 
 # ---------------------------------------------------------------------------
@@ -242,149 +251,72 @@ def write_copy_payload(
     return columns, count
 
 
-def copy_baseline(payload: Path, columns: list[str], rows: int) -> float:
-    from django.db import connection
-
-    from pars.learners.models import LearnerCompletion
-
-    table = LearnerCompletion._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_learner_copy")
-        cursor.execute(f"CREATE TABLE bench_learner_copy (LIKE {table} INCLUDING ALL)")
-        started = time.perf_counter()
-        with (
-            payload.open("rb") as stream,
-            cursor.cursor.copy(
-                f"COPY bench_learner_copy ({', '.join(columns)}) FROM STDIN"
-            ) as copy,
-        ):
-            while chunk := stream.read(1 << 20):
-                copy.write(chunk)
-        elapsed = time.perf_counter() - started
-        cursor.execute("SELECT count(*) FROM bench_learner_copy")
-        assert cursor.fetchone()[0] == rows
-        cursor.execute("DROP TABLE bench_learner_copy")
-    return elapsed
-
-
-def copy_with_foreign_keys(payload: Path, columns: list[str]) -> float:
-    """For information: COPY into the real table, foreign keys checked, then rolled back.
-
-    The baseline table has the same indexes but no foreign keys (``LIKE`` does not copy
-    them); the real table checks four per row, at commit (Django makes them deferred).
-    """
+def copy_baseline(payload: Path, columns: list[str], rows: int, provider: Any) -> float:
+    """COPY into the real table, constraints and foreign keys checked, committed; the rows
+    are then removed (untimed)."""
     from django.db import connection, transaction
 
     from pars.learners.models import LearnerCompletion
 
     table = LearnerCompletion._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checked now, not at the commit
-        started = time.perf_counter()
-        with (
-            payload.open("rb") as stream,
-            cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            while chunk := stream.read(1 << 20):
-                copy.write(chunk)
-        elapsed = time.perf_counter() - started
-        transaction.set_rollback(True)
+    started = time.perf_counter()
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        payload.open("rb") as stream,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        while chunk := stream.read(1 << 20):
+            copy.write(chunk)
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE provider_id = %s", [provider.pk])
+        assert cursor.rowcount == rows
     return elapsed
 
 
-# ---------------------------------------------------------------------------
-# The real upload path, in a child process
+def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str, Any]:
+    provider = clear_provider()
+    activity_pks = set_up_activities(provider, args.activities, today)
+    write_tsv(work / "learners.txt", raw_rows(rows, args.activities, args.learners, today))
+    columns, count = write_copy_payload(
+        work / "learners.copy",
+        raw_rows(rows, args.activities, args.learners, today),
+        provider,
+        activity_pks,
+        today,
+    )
+    assert count == rows
+    copy_seconds = copy_baseline(work / "learners.copy", columns, rows, provider)
+    outcome = time_upload(URL, work / "learners.txt", api_auth(provider), TABLES, rows)
+    if outcome["status"] != "succeeded" or outcome["added"] != rows:
+        raise SystemExit(f"the upload did not apply every row: {outcome}")
+    return {**outcome, "copy_seconds": copy_seconds}
 
 
-def child(tsv: str, profile: str | None) -> None:
-    """Runs in its own process: the real upload path, timed; prints a JSON result."""
-    from django.core.files import File
-
-    from pars.accounts.access import get_api_access
-    from pars.accounts.services import create_api_key
-    from pars.intake.models import Upload
-    from pars.intake.process import process_upload
-    from pars.intake.store import store_upload
-    from pars.providers.models import Provider
-
-    provider = Provider.objects.get(provider_id=PROVIDER_ID)
-    access = get_api_access(provider, create_api_key(provider=provider, name="bench")[0])
-
-    def run() -> Any:
-        with open(tsv, "rb") as stream:
-            upload = store_upload(
-                access, File(stream, name="learners.txt"), via_api=True, enqueue=False,
-                kind="learners",
-            )  # fmt: skip
-        process_upload(upload.pk)
-        return upload
-
-    started = time.perf_counter()
-    cpu_started = time.process_time()
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        upload = profiler.runcall(run)
-        profiler.dump_stats(profile)
-    else:
-        upload = run()
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
-    upload = Upload.objects.get(pk=upload.pk)
-    outcome = {
-        "seconds": elapsed,
-        "cpu_seconds": cpu,
-        "status": upload.status,
-        "added": upload.added,
-        "rows": upload.rows_total,
-        "errors": upload.error_count,
-        "message": upload.message,
-        "peak_mb": peak_memory_mb(),
-    }
-    print(json.dumps(outcome))
-
-
-def run_child(tsv: Path, profile: str | None) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", str(tsv)]
-    if profile:
-        command += ["--profile", profile]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=os.environ.copy())  # noqa: S603
-    assert process.stdout is not None
-    output = process.stdout.read()
-    if process.wait():
-        raise SystemExit(f"the upload run failed (exit {process.returncode})")
-    return dict(json.loads(output.decode().strip().splitlines()[-1]))
-
-
-def analyze() -> None:
-    """Statistics as autovacuum leaves them, before the timing (and any plan) starts."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for table in (
-            "activities_activity",
-            "learners_activityregistration",
-            "learners_learnercompletion",
-        ):
-            cursor.execute(f"ANALYZE {table}")
+def with_errors(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str, Any]:
+    provider = clear_provider()
+    set_up_activities(provider, args.activities, today)
+    rows_with_errors = raw_rows(rows, args.activities, args.learners, today)
+    write_tsv(work / "errors.txt", rows_with_errors, bad_every=BAD_EVERY)
+    outcome = time_upload(
+        URL, work / "errors.txt", api_auth(provider), TABLES, rows, error_report=True
+    )
+    if outcome["status"] != "partial" or outcome["errors"] != rows // BAD_EVERY:
+        raise SystemExit(f"the invalid rows were not reported: {outcome}")
+    return outcome
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument(
+        "--rows", type=sizes, default=DEFAULT_SIZES, help="sizes, comma-separated (10000,100000)"
+    )
     parser.add_argument("--activities", type=int, default=200)
     parser.add_argument("--learners", type=int, default=20_000)
-    parser.add_argument("--profile", help="run the upload under cProfile; stats to this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     media = os.environ.get("BENCH_MEDIA_ROOT") or tempfile.mkdtemp(prefix="pars-bench-")
-    os.environ["BENCH_MEDIA_ROOT"] = media
-    if args.child:
-        setup_django(database_url, media)
-        child(args.child, args.profile)
-        return
     ensure_database(database_url)
     setup_django(database_url, media)
     from django.core.management import call_command
@@ -392,62 +324,26 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     today = timezone.localdate()
-    results: dict[str, Any] = {
-        "rows": args.rows,
-        "activities": args.activities,
-        "learners": args.learners,
-    }
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pars-bench-") as tmp:
         work = Path(tmp)
-        provider = clear_provider()
-        activity_pks = set_up_activities(provider, args.activities, today)
-        print(f"Generating {args.rows:,} learner rows...", flush=True)
-        write_tsv(work / "learners.txt", raw_rows(args.rows, args.activities, args.learners, today))
-        columns, count = write_copy_payload(
-            work / "learners.copy",
-            raw_rows(args.rows, args.activities, args.learners, today),
-            provider,
-            activity_pks,
-            today,
-        )
-        assert count == args.rows
-        copy_seconds = copy_baseline(work / "learners.copy", columns, args.rows)
-        copy_fk_seconds = copy_with_foreign_keys(work / "learners.copy", columns)
-        analyze()
-        outcome = run_child(work / "learners.txt", args.profile)
-        if outcome["status"] != "succeeded" or outcome["added"] != args.rows:
-            raise SystemExit(f"the upload did not apply every row: {outcome}")
-        copy_rate = args.rows / copy_seconds
-        pars_rate = args.rows / outcome["seconds"]
-        ratio = pars_rate / copy_rate
-        results.update(
-            copy_rows_per_second=round(copy_rate),
-            copy_with_foreign_keys_rows_per_second=round(args.rows / copy_fk_seconds),
-            pars_rows_per_second=round(pars_rate),
-            pars_seconds=round(outcome["seconds"], 1),
-            # The upload process's own CPU time: the rest of its time is the database's.
-            pars_cpu_seconds=round(outcome["cpu_seconds"], 1),
-            ratio_to_copy=round(ratio, 4),
-            pars_peak_rss_mb=round(outcome["peak_mb"], 1),
-            profiled=bool(args.profile),
-            ratio_target=RATIO_TARGET,
-            memory_target_mb=MEMORY_TARGET_MB,
-        )
-        print(f"COPY baseline:      {copy_rate:>10,.0f} rows/s")
-        print(f"  (into the real table, its foreign keys checked: "
-              f"{args.rows / copy_fk_seconds:,.0f} rows/s)")  # fmt: skip
-        print(f"PARS upload path:   {pars_rate:>10,.0f} rows/s   "
-              f"= {ratio:.3f} × COPY (target ≥ {RATIO_TARGET})"
-              + ("  [profiled: slower than usual]" if args.profile else ""))  # fmt: skip
-        cpu, seconds = outcome["cpu_seconds"], outcome["seconds"]
-        print(f"PARS process CPU:   {cpu:>10,.1f} s of {seconds:,.1f} s (the rest: waiting)")
-        print(f"Peak memory (RSS):  {outcome['peak_mb']:>10,.0f} MB for {args.rows:,} rows "
-              f"(target < {MEMORY_TARGET_MB} MB)")  # fmt: skip
+        for rows in args.rows:
+            print(f"{rows:,} learner rows...", flush=True)
+            results.append(one_size(work, rows, args, today))
+        rows = min(args.rows)
+        print(f"{rows:,} learner rows, one in {BAD_EVERY} invalid...", flush=True)
+        partial = with_errors(work, rows, args, today)
         clear_provider()
+    print_table("Learner files (POST to commit, including the worker's pickup):", results)
+    report = partial["error_report"]
+    print(f"File with errors ({rows:,} rows, {partial['errors']:,} reported, the rest applied): "
+          f"{partial['seconds']:.2f} s including the error report "
+          f"({report['errors']:,} errors fetched in {report['seconds']:.2f} s)")  # fmt: skip
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    (out / f"learners_upload-{stamp}.json").write_text(json.dumps(results, indent=2))
+    summary = {"activities": args.activities, "learners": args.learners, "sizes": results,
+               "with_errors": partial}  # fmt: skip
+    (out / f"learners_upload-{stamp()}.json").write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

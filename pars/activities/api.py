@@ -17,9 +17,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import register_converter, reverse
 from ninja import Field, P, PathEx, QueryEx, Router, Schema
+from ninja.responses import NinjaJSONEncoder
 from pydantic import create_model
 
 from pars.accounts.access import ProviderAccess
@@ -37,7 +39,7 @@ from pars.activities.dictionary import (
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
 )
-from pars.activities.models import Activity
+from pars.activities.models import Activity, CommercialSupport
 from pars.activities.validation import HAS_LEARNER_RECORDS_RULE, rules_for_year, validate_activity
 from pars.activities.xml_export import xml_file_response
 from pars.intake.coerce import is_blank
@@ -81,6 +83,8 @@ ACTIVITY_PATH = "/{activity_id:provider_activity_id}"
 rules_router = Router(tags=["rules"])
 
 DEFAULT_LIMIT = 100
+# What ninja's JSON renderer answers with.
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 MAX_LIMIT = 1000
 
 # Errors of the JSON channel itself (not business rules, so not in validation.RULES).
@@ -463,11 +467,48 @@ class RulesOut(Schema):
     rules: list[RuleOut]
 
 
-def activity_json(activity: Activity) -> dict[str, Any]:
-    """The record as GET answers it (a JSON-ready dict, stored for idempotent replays)."""
-    data: dict[str, Any] = json.loads(
-        json.dumps(ActivityOut.from_orm(activity).model_dump(), cls=DjangoJSONEncoder)
-    )
+# The list, in bulk: values() rows turned into what ActivityOut dumps for each instance
+# (the same keys in the same order, the same conversions), without a model per record.
+_LIST_FIELDS = [name for name in ActivityOut.model_fields if name != "supporters"]
+_FLOAT_FIELDS = frozenset(spec.name for spec in FIELDS if spec.kind is Kind.DECIMAL)
+_OUTCOME_FIELDS = frozenset(spec.name for spec in FIELDS if spec.kind is Kind.OUTCOMES)
+_SUPPORTER_OUT = list(SupporterOut.model_fields)
+
+
+def activities_json(records: QuerySet[Activity]) -> list[dict[str, Any]]:
+    """The records as the list answers them (ready for NinjaJSONEncoder): two queries."""
+    rows = list(records.values("pk", *_LIST_FIELDS))
+    supporters: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in rows}
+    if rows:
+        found = CommercialSupport.objects.filter(activity__in=list(supporters))
+        for supporter in found.order_by("activity", "position").values("activity", *_SUPPORTER_OUT):
+            supporters[supporter.pop("activity")].append(supporter)
+    return [_list_item(row, supporters[row["pk"]]) for row in rows]
+
+
+def _list_item(row: dict[str, Any], supporters: list[dict[str, Any]]) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    for name in ActivityOut.model_fields:
+        if name == "supporters":
+            item[name] = supporters
+            continue
+        value = row[name]
+        if name in _FLOAT_FIELDS and value is not None:
+            value = float(value)
+        elif name in _OUTCOME_FIELDS:
+            value = [
+                {"outcome": o["outcome"], "measurement_types": o["measurement_types"]}
+                for o in value
+            ]
+        item[name] = value
+    return item
+
+
+def _stored_json(records: QuerySet[Activity]) -> dict[str, Any]:
+    """The one activity of `records` as GET answers it (a JSON-ready dict, stored for
+    idempotent replays), read as values; {} if there is none."""
+    found = activities_json(records)
+    data: dict[str, Any] = json.loads(json.dumps(found[0], cls=DjangoJSONEncoder)) if found else {}
     return data
 
 
@@ -563,10 +604,12 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
     if errors:
         return _errors(errors)
     try:
-        activity, outcome = services.write_activity(access, record, channel=Channel.API)
+        outcome = services.write_record(access, record, channel=Channel.API)
     except services.ActivityRefused as refused:
         return _errors(refused.errors)
-    return (201 if outcome.outcome == ADDED else 200), activity_json(activity)
+    assert outcome.id is not None  # an added or updated (or unchanged) activity has one
+    saved = _stored_json(access.records(Activity).filter(pk=outcome.id))
+    return (201 if outcome.outcome == ADDED else 200), saved
 
 
 def _legacy_format(raw: dict[str, Any]) -> FieldError | None:
@@ -597,8 +640,9 @@ def _read_only_errors(
     sent = {name: data[name] for name in READ_ONLY_FIELDS if data.get(name) is not None}
     if not sent:
         return []
-    stored = access.records(Activity).filter(provider_activity_id=provider_activity_id).first()
-    current = activity_json(stored) if stored is not None else {}
+    current = _stored_json(
+        access.records(Activity).filter(provider_activity_id=provider_activity_id)
+    )
     return [
         FieldError(
             None,
@@ -659,7 +703,6 @@ _WRITE_DESCRIPTION = (
 )
 def activities(
     request: HttpRequest,
-    response: HttpResponse,
     year: int | None = None,
     limit: QueryEx[int, P(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     offset: QueryEx[int, P(ge=0, le=MAX_OFFSET)] = 0,
@@ -670,8 +713,14 @@ def activities(
     records = api_access(request).records(Activity).order_by("provider_activity_id")
     if year is not None:
         records = records.filter(reporting_year=year)
-    response["X-Total-Count"] = str(records.count())
-    return records.prefetch_related("supporters")[offset : offset + limit]
+    total = records.count()
+    # Serialised here in bulk: the bytes ActivityOut would give, without a model per record.
+    answer = HttpResponse(
+        json.dumps(activities_json(records[offset : offset + limit]), cls=NinjaJSONEncoder),
+        content_type=JSON_CONTENT_TYPE,
+    )
+    answer["X-Total-Count"] = str(total)
+    return answer
 
 
 @router.post(

@@ -436,11 +436,18 @@ def write_activity(
     access: ProviderAccess, record: CleanActivity, *, channel: str
 ) -> tuple[Activity, RecordOutcome]:
     """save_activity, with the record's outcome (added or updated); raises ActivityRefused."""
+    outcome = write_record(access, record, channel=channel)
+    return access.get(Activity, pk=outcome.id), outcome
+
+
+def write_record(access: ProviderAccess, record: CleanActivity, *, channel: str) -> RecordOutcome:
+    """Write one validated activity and return its outcome, the activity unread (the JSON
+    channel reads it back as values); raises ActivityRefused."""
     result = apply_activities(access, [(None, record)], channel=channel)
     if result.errors:
         raise ActivityRefused(result.errors)
     (outcome,) = result.outcomes
-    return access.get(Activity, pk=outcome.id), outcome
+    return outcome
 
 
 def delete_activity(access: ProviderAccess, activity: Activity, *, channel: str = "web") -> None:
@@ -453,9 +460,10 @@ def delete_activity(access: ProviderAccess, activity: Activity, *, channel: str 
         raise ActivityRefused(result.errors)
 
 
-# PostgreSQL: rows go through COPY into a session-local staging table and from there
-# into the activity table with one INSERT ... ON CONFLICT, several times faster than
-# the ORM's multi-row INSERT for big files. The rows are the same validated values.
+# PostgreSQL: a big batch goes through COPY into a session-local staging table and from
+# there into the activity table with one INSERT ... ON CONFLICT, several times faster
+# than the ORM's multi-row INSERT for big files; a small one (SMALL_BATCH) goes straight
+# into the same INSERT ... ON CONFLICT as a VALUES list. The rows are the same either way.
 _ACTIVITY_TABLE = Activity._meta.db_table
 _SUPPORT_TABLE = CommercialSupport._meta.db_table
 _STAGE_COLUMNS = [str(f.column) for f in Activity._meta.concrete_fields if f.name != "id"]
@@ -497,6 +505,11 @@ _UPDATED_COLUMNS = [
 ]
 
 
+# Up to this many records a batch is written with one multi-row INSERT ... VALUES: a
+# single API write then costs no staging table, TRUNCATE or COPY round trips.
+SMALL_BATCH = 50
+
+
 def _upsert_postgresql(
     access: ProviderAccess,
     records: list[CleanActivity],
@@ -506,64 +519,119 @@ def _upsert_postgresql(
 ) -> dict[str, tuple[int, bool]]:
     """Write the records that change something; (primary key, inserted?) by ID."""
     now = timezone.now()
-    columns = ", ".join(_STAGE_COLUMNS)
-    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPDATED_COLUMNS)
+    fixed = {
+        "provider": access.provider.pk,
+        "last_channel": channel,
+        "created_by_event": event.pk,
+        "created_at": now,
+        "updated_at": now,
+    }
+    rows = [_stage_row(record.values, fixed) for record in records]
     # An existing row is rewritten only when a value differs, or its supporters do.
-    differs = "({}) IS DISTINCT FROM ({})".format(
-        ", ".join(f"{_ACTIVITY_TABLE}.{column}" for column in _COMPARED_COLUMNS),
-        ", ".join(f"EXCLUDED.{column}" for column in _COMPARED_COLUMNS),
-    )
     new_supporters = [
         old["pk"]
         for record in records
         if (old := stored.get(record.provider_activity_id)) is not None
         and old["supporters"] != _supporters(record)
     ]
+    small = len(records) <= SMALL_BATCH
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS pars_activity_stage ON COMMIT DROP AS "  # noqa: S608
-            f"SELECT {columns} FROM {_ACTIVITY_TABLE} WITH NO DATA"
-        )
-        cursor.execute("TRUNCATE pars_activity_stage")
-        fixed = {
-            "provider": access.provider.pk,
-            "last_channel": channel,
-            "created_by_event": event.pk,
-            "created_at": now,
-            "updated_at": now,
-        }
-        with cursor.cursor.copy(f"COPY pars_activity_stage ({columns}) FROM STDIN") as copy:
-            for record in records:
-                copy.write_row(_stage_row(record.values, fixed))
-        cursor.execute(
-            # Table and column names come from the models, never from input.
-            f"INSERT INTO {_ACTIVITY_TABLE} ({columns}) SELECT {columns} "  # noqa: S608
-            "FROM pars_activity_stage "
-            f"ON CONFLICT (provider_id, provider_activity_id) DO UPDATE SET {updates} "
-            f"WHERE {differs} OR {_ACTIVITY_TABLE}.id = ANY(%s) "
-            "RETURNING id, provider_activity_id, (xmax = 0)",
-            [new_supporters],
-        )
+        params: list[Any] = []
+        if small:
+            source, params = _values_source(rows)
+        else:
+            _stage(cursor, rows)
+            source = _STAGED
+        cursor.execute(_UPSERT_SQL.format(source=source), [*params, new_supporters])
         written: dict[str, tuple[int, bool]] = {
             key: (pk, inserted) for pk, key, inserted in cursor.fetchall()
         }
-        ids = [pk for pk, _ in written.values()]
-        cursor.execute(
-            f"DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(%s)",  # noqa: S608 (model name)
-            [ids],
-        )
-        support_columns = ", ".join(str(field.column) for field in _SUPPORT_FIELDS)
-        with cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({support_columns}) FROM STDIN") as copy:
-            for record in records:
-                if record.provider_activity_id not in written:
-                    continue  # unchanged: its supporters stay
-                activity_pk = written[record.provider_activity_id][0]
-                for position, supporter in enumerate(record.supporters, start=1):
-                    row = {
-                        **supporter,
-                        "provider": access.provider.pk,
-                        "activity": activity_pk,
-                        "position": position,
-                    }
-                    copy.write_row([_copy_value(row[field.name]) for field in _SUPPORT_FIELDS])
+        # An inserted activity has no supporters yet to delete.
+        replaced = [pk for pk, inserted in written.values() if not inserted]
+        if replaced:
+            cursor.execute(
+                f"DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(%s)",  # noqa: S608 (model name)
+                [replaced],
+            )
+        supporters = [
+            [_copy_value(row[field.name]) for field in _SUPPORT_FIELDS]
+            for row in _supporter_rows(access, records, written)
+        ]
+        _insert_supporters(cursor, supporters, small=small)
     return written
+
+
+def _values_source(rows: list[list[object]]) -> tuple[str, list[Any]]:
+    """The rows as a VALUES list for the upsert, JSON columns cast from text."""
+    one = "({})".format(
+        ", ".join("%s::jsonb" if field.name in _JSON_FIELDS else "%s" for field in _STAGE_FIELDS)
+    )
+    return "VALUES " + ", ".join([one] * len(rows)), [value for row in rows for value in row]
+
+
+def _stage(cursor: Any, rows: list[list[object]]) -> None:
+    """Big batches: the rows through COPY into a session-local staging table."""
+    columns = ", ".join(_STAGE_COLUMNS)
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS pars_activity_stage ON COMMIT DROP AS "  # noqa: S608
+        f"SELECT {columns} FROM {_ACTIVITY_TABLE} WITH NO DATA"
+    )
+    cursor.execute("TRUNCATE pars_activity_stage")
+    with cursor.cursor.copy(f"COPY pars_activity_stage ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _supporter_rows(
+    access: ProviderAccess, records: list[CleanActivity], written: dict[str, tuple[int, bool]]
+) -> list[dict[str, Any]]:
+    """The supporters of the written records, numbered; an unchanged record keeps its own."""
+    return [
+        {
+            **supporter,
+            "provider": access.provider.pk,
+            "activity": written[record.provider_activity_id][0],
+            "position": position,
+        }
+        for record in records
+        if record.provider_activity_id in written
+        for position, supporter in enumerate(record.supporters, start=1)
+    ]
+
+
+def _insert_supporters(cursor: Any, rows: list[list[object]], *, small: bool) -> None:
+    if not rows:
+        return
+    columns = ", ".join(str(field.column) for field in _SUPPORT_FIELDS)
+    if small:
+        one = "({})".format(
+            ", ".join(
+                "%s::jsonb" if field.get_internal_type() == "JSONField" else "%s"
+                for field in _SUPPORT_FIELDS
+            )
+        )
+        cursor.execute(
+            f"INSERT INTO {_SUPPORT_TABLE} ({columns}) VALUES "  # noqa: S608 (model names)
+            + ", ".join([one] * len(rows)),
+            [value for row in rows for value in row],
+        )
+        return
+    with cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+_STAGED = f"SELECT {', '.join(_STAGE_COLUMNS)} FROM pars_activity_stage"  # noqa: S608
+# One statement for both sources (a VALUES list, or the staging table): table and column
+# names come from the models, never from input.
+_UPSERT_SQL = (
+    f"INSERT INTO {_ACTIVITY_TABLE} ({', '.join(_STAGE_COLUMNS)}) {{source}} "
+    "ON CONFLICT (provider_id, provider_activity_id) DO UPDATE SET "
+    + ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPDATED_COLUMNS)
+    + " WHERE ({}) IS DISTINCT FROM ({})".format(
+        ", ".join(f"{_ACTIVITY_TABLE}.{column}" for column in _COMPARED_COLUMNS),
+        ", ".join(f"EXCLUDED.{column}" for column in _COMPARED_COLUMNS),
+    )
+    + f" OR {_ACTIVITY_TABLE}.id = ANY(%s) "
+    "RETURNING id, provider_activity_id, (xmax = 0)"
+)

@@ -62,6 +62,11 @@ from pars.lib.text import (
 
 # Refused by the writer: a delete of an activity that learner records depend on.
 HAS_LEARNER_RECORDS_RULE = "activity.delete.has_learner_records"
+# An ID ending as the addresses of an activity's registrations do (/registrations,
+# /registrations/<recipient>): its own address could never be reached (api.py's
+# ActivityIdConverter leaves these endings to pars.learners.api_registrations).
+RESERVED_ID_RULE = "activity.provider_activity_id.reserved"
+RESERVED_ID = re.compile(r"(^|/)registrations(/[^/]*)?/?\Z")
 
 
 _KIND_FORMS = {
@@ -223,6 +228,12 @@ _CROSS_FIELD_RULES = [
         "The row could not be read (wrong number of columns, or bad structure).",
     ),
     Rule(CONTROL_CHARACTER_RULE, CONTROL_CHARACTER_FIELD, CONTROL_CHARACTER_MESSAGE),
+    Rule(
+        RESERVED_ID_RULE,
+        "provider_activity_id",
+        "A Provider Activity ID may not end in 'registrations' or 'registrations/<text>' "
+        "after a '/': such an ending is the address of an activity's registrations.",
+    ),
     Rule(
         HAS_LEARNER_RECORDS_RULE,
         "provider_activity_id",
@@ -595,10 +606,12 @@ def validate_activity(
     )
     if values["provider_activity_id"] is None and not check.errors:
         check.error("provider_activity_id", "activity.provider_activity_id.required")
-    if action == "delete":
+    if action == "delete":  # a reserved ID stored before RESERVED_ID_RULE may still go
         if check.errors:
             return None, check.errors
         return CleanActivity(values["provider_activity_id"], "delete"), []
+    if values["provider_activity_id"] and RESERVED_ID.search(values["provider_activity_id"]):
+        check.error("provider_activity_id", RESERVED_ID_RULE)
 
     legacy_code = ""
     raw_format = raw.get("activity_format")

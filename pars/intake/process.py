@@ -400,9 +400,11 @@ def _finish_refused(run: FileRun) -> None:
 
 
 def _finish(upload: Upload, status: str, message: str, **counts: Any) -> None:
-    Upload.objects.filter(pk=upload.pk).update(
-        status=status, message=message, finished_at=timezone.now(), **counts
-    )
+    finished = Upload.objects.filter(pk=upload.pk)
+    finished.update(status=status, message=message, finished_at=timezone.now(), **counts)
+    # The uploader's wait ends when the file's transaction commits, not before: set the
+    # time again then (the status and counts commit with the rows, all or nothing).
+    transaction.on_commit(lambda: finished.update(finished_at=timezone.now()))
 
 
 def _notices(run: FileRun) -> list[str]:

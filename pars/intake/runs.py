@@ -19,6 +19,19 @@ from pars.intake.readers import ParsedRow, column_of
 from pars.intake.rules import FieldError
 
 
+class RecordRow(int):
+    """A queued record's row number, with its parsed record: the writer passes the row
+    on to the record's errors unchanged, so each error finds its own record even when
+    one row is split into several (see RecordRun.locate)."""
+
+    parsed: ParsedRow
+
+    def __new__(cls, row: int, parsed: ParsedRow) -> RecordRow:
+        number = super().__new__(cls, row)
+        number.parsed = parsed
+        return number
+
+
 @dataclass
 class RecordRun[Record](FileRun):
     """A file run of one record kind: rows are checked one by one and written in batches
@@ -29,7 +42,7 @@ class RecordRun[Record](FileRun):
 
     batch: list[tuple[int | None, Record]] = field(default_factory=list)
     # The rows of the batch (and the row being checked) by number, for the error report
-    # (locate): the writer's errors carry only the row.
+    # (locate): the writer's errors carry only the row (a queued record's is a RecordRow).
     rows: dict[int | None, ParsedRow] = field(default_factory=dict)
 
     def take(self, parsed: ParsedRow) -> None:
@@ -44,7 +57,8 @@ class RecordRun[Record](FileRun):
         record = self.check(parsed)
         if record is None:
             return
-        self.batch.append((parsed.row, record))
+        row = RecordRow(parsed.row, parsed) if parsed.row is not None else None
+        self.batch.append((row, record))
         if len(self.batch) >= BATCH_SIZE:
             self.flush()
 
@@ -57,7 +71,9 @@ class RecordRun[Record](FileRun):
         raise NotImplementedError
 
     def locate(self, error: FieldError) -> ReportedError:
-        parsed = self.rows.get(error.row)
+        # One row of ACCME's template is several records: a writer's error names its
+        # record by the RecordRow; a check's error is the row's last (current) record.
+        parsed = getattr(error.row, "parsed", None) or self.rows.get(error.row)
         if parsed is None:
             return ReportedError(error)
         key = self.key_of(parsed.data)[:200]

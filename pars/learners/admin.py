@@ -4,14 +4,35 @@ Learner completions are deliberately absent: their personal fields are shown to 
 only through the staff learner pages, which record each access.
 """
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from pars.learners.models import DeliveryBatch, Recipient, WebhookDelivery, WebhookEndpoint
+from pars.learners.models import (
+    DeliveryBatch,
+    LearnerCompletion,
+    Recipient,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+_SEPARATE_HELP = (
+    Recipient._meta.get_field("separate_credit_types").help_text
+    + " Read-only once the recipient has completions: their learner keys depend on it, "
+    "so changing it needs a data migration that re-keys them (as learners migration 0010)."
+)
+
+
+class RecipientForm(forms.ModelForm[Recipient]):
+    class Meta:
+        model = Recipient
+        fields = ("separate_credit_types",)  # the admin's fieldsets give the form's fields
+        help_texts = {"separate_credit_types": _SEPARATE_HELP}
 
 
 @admin.register(Recipient)
 class RecipientAdmin(admin.ModelAdmin[Recipient]):
+    form = RecipientForm
     list_display = ("code", "name", "kind", "active", "connector", "window_years")
     list_filter = ("kind", "active", "connector")
     search_fields = ("code", "name")
@@ -63,6 +84,14 @@ class RecipientAdmin(admin.ModelAdmin[Recipient]):
         ),
         ("Delivery", {"fields": ("connector", "connector_config")}),
     )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Recipient | None = None) -> list[str]:
+        # A completion's learner key carries its separate credit type (PART_MARK): changed
+        # here, stored records would no longer be found by their corrections.
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and LearnerCompletion.objects.filter(recipient=obj).exists():
+            fields.append("separate_credit_types")
+        return fields
 
 
 @admin.register(DeliveryBatch)

@@ -9,13 +9,19 @@ import json
 from urllib.parse import quote
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from pars.accounts.access import get_provider_access
+from pars.accounts.models import User
 from pars.activities.models import Activity
+from pars.intake.models import UploadError
+from pars.intake.store import store_upload
 from pars.learners.models import ActivityRegistration
 from pars.providers.models import Provider
 from pars.testing import make_activity, register
 from tests.activities.test_activity_api import Api, course
+from tests.activities.test_uploads import row, tsv
 
 # ID, and the Location PARS answers for it.
 IDS = [
@@ -183,3 +189,33 @@ def test_openapi_keeps_the_documented_paths(db: None) -> None:
     assert "/api/v1/activities/{provider_activity_id}/registrations" in paths
     assert "/api/v1/activities/{provider_activity_id}/registrations/{recipient}" in paths
     assert not [path for path in paths if ":" in path]
+
+
+RESERVED_IDS = ["x/registrations", "x/registrations/ABIM", "x/registrations/", "registrations"]
+
+
+@pytest.mark.parametrize("activity_id", RESERVED_IDS)
+def test_an_id_ending_as_a_registrations_address_is_refused(
+    provider: Provider, api: Api, activity_id: str
+) -> None:
+    """Its own address would be its registrations': never reachable, so never created."""
+    response = api.post(course(provider_activity_id=activity_id))
+    assert response.status_code == 400, response.content
+    assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [
+        ("provider_activity_id", "activity.provider_activity_id.reserved")
+    ]
+    put = api.put(encoded(activity_id), course())
+    assert put.status_code in (400, 404, 405), put.content
+    assert not Activity.objects.exists()
+
+
+def test_a_file_row_with_an_id_ending_as_a_registrations_address_is_refused(
+    provider: Provider, editor: User
+) -> None:
+    access = get_provider_access(editor, provider.provider_id)
+    content = tsv(row("U-1"), row("U-1/registrations/ABIM"))
+    upload = store_upload(access, SimpleUploadedFile("activities.txt", content))
+    assert list(UploadError.objects.filter(upload=upload).values_list("row", "field", "rule")) == [
+        (3, "provider_activity_id", "activity.provider_activity_id.reserved")
+    ]
+    assert not Activity.objects.exists()

@@ -330,3 +330,22 @@ def test_the_accme_template_download_filled_in_uploads_as_it_says(
     assert sorted(stored(record) for record in saved) == sorted(
         expected[1:] for expected in EXPECTED
     )
+
+
+def test_errors_on_a_split_row_name_their_own_record_and_column(provider: Any, editor: Any) -> None:
+    """Row 5 is an ABIM and a Maine record: the ABIM record's error is reported under its
+    own key, and California's under Licensing State, not the certifying board's column."""
+    activity = make_activity(provider, accme_activity_id=ACCME_ID)
+    register(activity, "ME")
+    register(activity, "TN")  # not ABIM: rows 3 and 5's board records are refused
+    access = get_provider_access(editor, provider.provider_id)
+    upload = store_upload(access, SimpleUploadedFile("accme.csv", accme_csv()), kind="learners")
+    errors = UploadError.objects.filter(upload=upload).order_by("row", "id")
+    assert list(errors.values_list("row", "record", "column", "rule")) == [
+        (3, f"ACCME {ACCME_ID} · ABIM · 03/02/2026", "Certifying Board",
+         "learner.activity.not_registered"),
+        (5, f"ACCME {ACCME_ID} · ABIM · 03/02/2026", "Certifying Board",
+         "learner.activity.not_registered"),
+        (7, f"ACCME {ACCME_ID} · CA · 03/02/2026", "Licensing State",
+         "learner.recipient.unknown"),
+    ]  # fmt: skip

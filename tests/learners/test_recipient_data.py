@@ -720,3 +720,94 @@ def test_staff_give_a_credit_type_a_window_in_the_admin(
         {"credit_type": "Patient Safety", "valid_until": "2025-12-31"}
     ]
     assert results(api.report([row])) == [("rejected", ["learner.moc_credit_types.outside_window"])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0010_re_keys_patient_safety_records_stored_before_0009() -> None:
+    """An ABA Patient Safety completion stored under the plain learner key gets the key
+    the validator builds today: a correction then corrects it, not adds a second one."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from pars.learners.services import apply_completions
+    from pars.testing import make_member, make_provider
+    from tests.support.learners import clean_completion
+
+    before = [("learners", "0009_recipients_today")]
+    executor = MigrationExecutor(connection)
+    leaves = executor.loader.graph.leaf_nodes()
+    executor.migrate(before)
+    old = MigrationExecutor(connection).loader.project_state(before).apps
+    old_completion = old.get_model("learners", "LearnerCompletion")
+    provider = make_provider(name="Riverside Health", provider_id="0001234")
+    activity = make_activity(provider, provider_activity_id="ANES-1", ama_credits=10)
+    registration = register(
+        activity,
+        "ABA",
+        moc_points=Decimal(10),
+        credit_types=["Lifelong Learning", "Patient Safety"],
+    )
+    stored: dict[tuple[str, str], int] = {}
+    for learner, status, credit_types in (
+        ("12345678", "queued", ["Patient Safety"]),
+        ("87654321", "withdrawn", ["Patient Safety"]),
+        ("11223344", "queued", ["Lifelong Learning"]),  # not a part: keeps its key
+        ("55667788", "queued", ["Patient Safety"]),  # its new key is taken: kept as it is
+        ("55667788", "queued", ["Patient Safety"]),
+    ):
+        key = f"id:{learner}"
+        if learner in {row[0] for row in stored}:
+            key += "#part:patient safety"  # sent again after 0009
+        row = old_completion.objects.create(
+            provider_id=provider.pk,
+            activity_id=activity.pk,
+            recipient_id=registration.recipient_id,
+            learner_key=key,
+            first_name="Ada",
+            last_name="Lovelace",
+            birth_month=12,
+            birth_day=10,
+            learner_id=learner,
+            completion_date=datetime.date(2026, 3, 2),
+            moc_points=Decimal(4),
+            moc_credit_types=credit_types,
+            status=status,
+        )
+        stored[(learner, key)] = row.pk
+
+    MigrationExecutor(connection).migrate(leaves)
+
+    keys = dict(LearnerCompletion.objects.values_list("pk", "learner_key"))
+    assert [keys[pk] for pk in stored.values()] == [
+        "id:12345678#part:patient safety",
+        "id:87654321#part:patient safety",
+        "id:11223344",
+        "id:55667788",
+        "id:55667788#part:patient safety",
+    ]
+    editor = make_member(provider, email="eddie@riverside.example")
+    access = get_provider_access(editor, provider.provider_id)
+    row = aba_row(activity, moc_points="5", moc_credit_types="Patient Safety")
+    record = clean_completion(row, recipients=load_recipients())
+    result = apply_completions(access, [(2, record)], channel="api")
+    assert (result.added, result.updated, result.errors) == (0, 1, [])
+    corrected = LearnerCompletion.objects.get(pk=stored[("12345678", "id:12345678")])
+    assert (corrected.moc_points, corrected.version) == (Decimal(5), 2)
+
+
+def test_separate_credit_types_are_read_only_in_the_admin_once_there_are_completions(
+    provider: Provider, staff: User, client_as: Callable[[User], Client], api: Api
+) -> None:
+    aba = Recipient.objects.get(code="ABA")
+    address = reverse("admin:learners_recipient_change", args=[aba.pk])
+    client = client_as(staff)
+    assert 'name="separate_credit_types"' in client.get(address).text
+    activity = make_activity(provider, provider_activity_id="ANES-1", ama_credits=10)
+    register(activity, "ABA", moc_points=Decimal(10), credit_types=["Lifelong Learning"])
+    assert results(api.report([aba_row(activity)])) == [("added", [])]
+    page = client.get(address)
+    assert 'name="separate_credit_types"' not in page.text
+    assert "needs a data migration" in page.text
+    saved = client.post(address, _admin_post_data(aba, separate_credit_types="[]"))
+    assert saved.status_code == 302, saved.text[:2000]
+    assert Recipient.objects.get(code="ABA").separate_credit_types == ["Patient Safety"]

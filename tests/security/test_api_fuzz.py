@@ -41,6 +41,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.transport.serialization import Binary, serialize_binary
 
 from pars.accounts.services import create_api_key
+from pars.activities.validation import RESERVED_ID
 from pars.providers.models import Provider
 from pars.testing import make_activity, make_provider
 
@@ -438,13 +439,18 @@ def test_the_rate_limit_answers_in_the_error_shape(api_key: str, settings: Any) 
 ID_CHARACTERS = st.sampled_from(
     [*"AZaz09-_.", *" /%#?&=+;:@!$'()*,~[]", *"éüßøΩ中½", "\U0001f600", "\u00a0"]
 )
-# `<id>/registrations[/<recipient>]` is the address of the activity <id>'s registrations.
-REGISTRATIONS_ENDING = re.compile(r"/registrations(/[^/]*)?$")
+# `<id>/registrations[/<recipient>]` is the address of the activity <id>'s registrations:
+# an ID so ending is refused (RESERVED_ID), every other one goes through.
 ACTIVITY_IDS = (
     st.text(ID_CHARACTERS, min_size=1, max_size=60)
     .map(str.strip)
-    .filter(lambda text: bool(text) and not REGISTRATIONS_ENDING.search(text))
+    .filter(lambda text: bool(text) and not RESERVED_ID.search(text))
 )
+RESERVED_IDS = st.builds(
+    lambda head, tail: (head + tail).strip(),
+    st.text(ID_CHARACTERS, max_size=30),
+    st.sampled_from(["/registrations", "/registrations/", "/registrations/ABIM", "registrations"]),
+).filter(RESERVED_ID.search)
 
 
 @pytest.mark.django_db
@@ -488,6 +494,30 @@ def test_any_activity_id_goes_through_every_path_and_body(activity_id: str, api_
     assert gone.status_code == 404, gone.content[:300]
     assert client.delete(path).status_code == 204
     assert client.get(path).status_code == 404
+
+
+@pytest.mark.django_db
+@given(activity_id=RESERVED_IDS)
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_an_activity_id_ending_as_a_registrations_address_is_refused(
+    activity_id: str, api_key: str
+) -> None:
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    body = {
+        "provider_activity_id": activity_id,
+        "title": "Grand Rounds",
+        "activity_format": "rss",
+        "start_date": "2026-01-05",
+        "end_date": "2026-06-29",
+    }
+    posted = client.post("/api/v1/activities", json.dumps(body), content_type="application/json")
+    assert posted.status_code == 400, posted.content[:300]
+    assert "activity.provider_activity_id.reserved" in {e["rule"] for e in posted.json()["errors"]}
 
 
 @pytest.mark.parametrize(

@@ -81,21 +81,17 @@ def read_records(
     lines = _checked_lines(text)
     leading: list[str] = []
     filled: list[str] = []
+    # The first two non-blank lines choose the delimiter: the first may be guidance text
+    # above the header (ACCME's learner template), whose commas must not outvote it.
     for line in lines:
         leading.append(line)
         if line.strip():
             filled.append(line)
-            # A first line of one or two cells may be guidance text above the header
-            # (ACCME's learner template): the next line has its say.
-            if len(filled) == 2 or _cells(line, _delimiter(line, name)) > 2:
+            if len(filled) == 2:
                 break
     if not leading:
         return
-    source.delimiter = max(
-        (_delimiter(line, name) or "\t" for line in filled),
-        key=lambda delimiter: max(_cells(line, delimiter) for line in filled),
-        default="\t",
-    )
+    source.delimiter = _delimiter(filled, name)
     if source.delimiter != "\t":
         source.notices.append(f"read as {source.delimiter_name}-separated values")
     reader = csv.reader(_chain(leading, lines), dialect="excel", delimiter=source.delimiter)
@@ -126,15 +122,18 @@ def open_text(stream: BinaryIO, source: TextSource) -> IO[str]:
     refuse_binary(head, "delimited text (tab, comma or semicolon)")
     if head.startswith(_UTF16_BOMS):
         source.encoding = "utf-16"
-    elif head.startswith(_UTF8_BOM):
-        source.encoding = "utf-8-sig"
     elif _is_utf8(seekable):
-        source.encoding = "utf-8"
+        source.encoding = "utf-8-sig" if head.startswith(_UTF8_BOM) else "utf-8"
     else:
         source.encoding = "cp1252"
+        if head.startswith(_UTF8_BOM):  # a byte-order mark, then Windows-1252 bytes
+            seekable.seek(len(_UTF8_BOM))
     if source.encoding not in ("utf-8", "utf-8-sig"):
         source.notices.append(f"read as {source.encoding_name}")
-    return io.TextIOWrapper(seekable, encoding=source.encoding, errors="pars-c1", newline="")
+    # Only Windows-1252 needs the lenient handler; a UTF-16 file with a bad character
+    # is refused (FileRejected, from _checked_lines) rather than read out of step.
+    errors = "pars-c1" if source.encoding == "cp1252" else "strict"
+    return io.TextIOWrapper(seekable, encoding=source.encoding, errors=errors, newline="")
 
 
 def _seekable(stream: BinaryIO) -> BinaryIO:
@@ -164,11 +163,21 @@ def _is_utf8(stream: BinaryIO) -> bool:
 def _checked_lines(text: IO[str]) -> Iterator[str]:
     number = 0
     while True:
-        line = text.readline(MAX_LINE_CHARACTERS + 1)
+        try:
+            line = text.readline(MAX_LINE_CHARACTERS + 3)
+        except UnicodeDecodeError:
+            name = str(getattr(text, "encoding", "text"))
+            encoding = ENCODING_NAMES.get(name, name)
+            # Decoding runs ahead of the lines, so the bad byte's line is not known.
+            raise FileRejected(
+                f"The file starts as {encoding} but is not valid {encoding} throughout (after "
+                f"line {number}): save it again as UTF-8, or upload the Excel workbook "
+                "(.xlsx) instead."
+            ) from None
         if not line:
             return
         number += 1
-        if len(line) > MAX_LINE_CHARACTERS:
+        if len(line.rstrip("\r\n")) > MAX_LINE_CHARACTERS:
             raise FileRejected(
                 f"Line {number} is longer than {MAX_LINE_CHARACTERS // 1024} K characters; "
                 "this is not a record file."
@@ -182,28 +191,45 @@ def _checked_lines(text: IO[str]) -> Iterator[str]:
         yield line
 
 
-def _delimiter(first_line: str, name: str) -> str | None:
-    """Tab, comma or semicolon: the one the first line holds most often outside quotes
-    (None when it holds none)."""
+def _counts(line: str) -> dict[str, int]:
+    """How often the line holds each delimiter outside quotes."""
     counts = dict.fromkeys(_DELIMITERS, 0)
     quoted = False
-    for character in first_line:
+    for character in line:
         if character == '"':
             quoted = not quoted
         elif not quoted and character in counts:
             counts[character] += 1
-    if counts["\t"]:
-        return "\t"  # tab-delimited files often have commas inside cells
-    if name.lower().endswith(".csv") and counts[","] >= counts[";"]:
+    return counts
+
+
+def _delimiter(lines: list[str], name: str) -> str:
+    """Tab, comma or semicolon, from the first (up to two) non-blank lines.
+
+    A tab anywhere wins (tab-delimited files often have commas inside cells). Otherwise
+    a delimiter both lines hold beats one only a line holds (a comma in a guidance line
+    or in a name like "Smith, Jr." must not outvote the header's semicolons); between
+    two both lines hold, the one with as many in each line (a table's columns) wins;
+    a `.csv` name breaks a tie towards commas.
+    """
+    counts = [_counts(line) for line in lines]
+    if not counts or any(count["\t"] for count in counts):
+        return "\t"
+    candidates = [d for d in (",", ";") if all(count[d] for count in counts)]
+    if len(candidates) == 2:
+        even = [d for d in candidates if len({count[d] for count in counts}) == 1]
+        candidates = even if len(even) == 1 else candidates
+    if not candidates:  # only one line holds any: the later one, the header or a row
+        candidates = [d for d in (",", ";") if counts[-1][d]] or [
+            d for d in (",", ";") if counts[0][d]
+        ]
+    if not candidates:
+        return "\t"  # one column: nothing to split
+    if len(candidates) == 1:
+        return candidates[0]
+    if name.lower().endswith(".csv"):
         return ","
-    if counts[";"] > counts[","]:
-        return ";"
-    return "," if counts[","] else None
-
-
-def _cells(line: str, delimiter: str | None) -> int:
-    """How many cells the line holds with this delimiter (quotes aside, roughly)."""
-    return 1 + line.count(delimiter) if delimiter else 1
+    return max(candidates, key=lambda d: counts[0][d])
 
 
 def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:

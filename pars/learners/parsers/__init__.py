@@ -33,6 +33,7 @@ from pars.learners.parsers.accme import (
     BOARD_ID,
     CREDIT_TYPE,
     LICENCE_OR_NPI,
+    RECORD_COLUMNS,
     REPEATABLE,
     StateBoards,
     is_accme_header,
@@ -89,6 +90,23 @@ class LearnerHeader:
             if name and name.startswith(OWN_ID) and text:
                 found.setdefault("learner_id", text)  # a recipient's own ID column
         return found
+
+    def record_columns(self) -> dict[str, dict[str, str]]:
+        """ACCME's template: the columns of each kind of record a row is split into
+        (accme.split_row), once per file: a state board's record reads its recipient
+        and ID from Licensing State and Licensing ID or NPI, not the board's columns."""
+        texts: dict[str, str] = {}
+        for name, text in zip(self.fields, self.texts, strict=False):
+            if name and text:
+                texts.setdefault(name, text)
+        shared = self.columns()
+        parts = {"": shared}
+        for part, sources in RECORD_COLUMNS.items():
+            own = parts[part] = dict(shared)
+            for source, targets in sources:
+                if source in texts:
+                    own.update(dict.fromkeys(targets, texts[source]))
+        return parts
 
 
 # The fields ACCME's own columns fill (see accme.split_row).
@@ -226,6 +244,7 @@ def _rows(records: Iterator[tuple[int, list[Any]]], header: LearnerHeader) -> It
     own_ids = [name for name in fields if name and name.startswith(OWN_ID)]
     boards = StateBoards()
     columns = header.columns()  # one dict shared by every row
+    split_columns = header.record_columns() if header.accme else {}
     for number, cells in records:
         if len(cells) > width and any(str(cell).strip() for cell in cells[width:]):
             yield ParsedRow(
@@ -243,8 +262,9 @@ def _rows(records: Iterator[tuple[int, list[Any]]], header: LearnerHeader) -> It
         for name in repeated:
             data[name] = [cells[index] if index < count else None for index in repeated[name]]
         ids = {name.removeprefix(OWN_ID): data.pop(name, None) for name in own_ids}
-        for record in split_row(data, boards) if header.accme else [data]:
-            yield ParsedRow(number, own_id(record, ids) if ids else record, None, columns)
+        for part, record in split_row(data, boards) if header.accme else [("", data)]:
+            parsed = own_id(record, ids) if ids else record
+            yield ParsedRow(number, parsed, None, split_columns.get(part, columns))
 
 
 def own_id(record: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:

@@ -69,6 +69,24 @@ ACCME_ONLY = frozenset(
     )
 )
 
+# The record a row is split into (split_row), and the columns each one's fields are read
+# from, for the error report: (column, the fields it fills) (see LearnerHeader.columns).
+BOARD_RECORD = "board"
+STATE_RECORD = "state"
+RECORD_COLUMNS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    BOARD_RECORD: (
+        (BOARD, ("recipient",)),
+        (BOARD_ID, ("learner_id",)),
+        (BOARD_CREDITS, ("moc_points",)),
+        (CREDIT_TYPE, ("moc_credit_types",)),
+    ),
+    STATE_RECORD: (
+        ("license_state", ("recipient", "license_state")),
+        (LICENCE_OR_NPI, ("learner_id", "npi")),
+        ("cme_credits", ("cme_credits",)),
+    ),
+}
+
 _BOARD_PART = (BOARD, BOARD_ID, BOARD_CREDITS, CREDIT_TYPE, TYPE_CREDITS)
 _STATE_PART = ("license_state", LICENCE_OR_NPI)
 _STATE_CODES = {name.casefold(): code for code, name in US_STATE_NAMES.items()}
@@ -118,17 +136,18 @@ class StateBoards:
         return self._codes.get(state)
 
 
-def split_row(cells: Mapping[str, Any], boards: StateBoards) -> list[dict[str, Any]]:
-    """The raw records of one row of ACCME's template (see the module docstring)."""
+def split_row(cells: Mapping[str, Any], boards: StateBoards) -> list[tuple[str, dict[str, Any]]]:
+    """The raw records of one row of ACCME's template (see the module docstring), each
+    with the kind of record it is (BOARD_RECORD, STATE_RECORD; "" for neither)."""
     common = {name: value for name, value in cells.items() if not name.startswith("@")}
     has_board = any(_given(cells.get(name)) for name in _BOARD_PART)
     has_state = any(_given(cells.get(name)) for name in _STATE_PART)
     records = []
     if has_board:
-        records.append(_board_record(common, cells))
+        records.append((BOARD_RECORD, _board_record(common, cells)))
     if has_state:
-        records.append(_state_record(common, cells, boards))
-    return records or [common]
+        records.append((STATE_RECORD, _state_record(common, cells, boards)))
+    return records or [("", common)]
 
 
 def _given(value: Any) -> bool:

@@ -158,6 +158,7 @@ def _checked(
 ) -> list[tuple[int | None, CleanCompletion, _ActivityInfo]]:
     """The records the activity checks pass; the others' errors go to the result."""
     checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]] = []
+    lookup.load_day_points(records, recipients)
     for row, record in records:
         info = lookup.get(record.activity_ref)
         errors = _against_activity(row, record, info, recipients[record.recipient], today)

@@ -1,0 +1,207 @@
+"""The web service's fast paths: a single POST writes with one plain INSERT ... ON CONFLICT
+(no staging table, TRUNCATE or COPY), small and big batches store the same rows, outcomes
+and audit rows, and the activity list is serialised in bulk to the very bytes the
+per-record serialiser gives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from ninja.responses import NinjaJSONEncoder
+
+from pars.accounts.access import ProviderAccess, get_api_access
+from pars.accounts.services import create_api_key
+from pars.activities import services
+from pars.activities.api import ActivityOut, activities_json
+from pars.activities.models import Activity, ActivityChange, CommercialSupport
+from pars.activities.services import apply_activities
+from pars.activities.validation import CleanActivity, validate_activity
+from pars.providers.models import Provider
+from tests.activities.test_activity_api import Api, course
+from tests.activities.test_round_trip import golden  # noqa: F401 (a fixture)
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the INSERT and COPY paths are PostgreSQL's"
+)
+
+# ---------------------------------------------------------------------------
+# One POST
+
+
+@pytest.fixture
+def copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The COPY statements run meanwhile (psycopg's copy, which Django does not capture)."""
+    seen: list[str] = []
+    real = psycopg.Cursor.copy
+
+    def recording(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(statement))
+        return real(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", recording)
+    return seen
+
+
+@postgresql_only
+@pytest.mark.parametrize("existing", [False, True], ids=["added", "updated"])
+def test_one_post_is_a_few_plain_statements(
+    provider: Provider, copies: list[str], existing: bool
+) -> None:
+    api = Api(provider)
+    assert api.get().status_code == 200  # the key's first use stamps it
+    if existing:
+        assert api.post(course(provider_activity_id="P-1")).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(course(provider_activity_id="P-1", title="Renamed"))
+    assert response.status_code == (200 if existing else 201), response.content
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert copies == []
+    for word in ("CREATE TEMP", "TRUNCATE", "COPY"):
+        assert not [sql for sql in statements if word in sql.upper()], word
+    # Key, savepoint, year lock (2), lookup, [stored values and supporters], audit event,
+    # upsert, [old supporters deleted], supporters, [ActivityChange], release, read back (2).
+    assert len(statements) == (15 if existing else 11), "\n".join(s[:90] for s in statements)
+
+
+# ---------------------------------------------------------------------------
+# Small and big batches store the same
+
+
+def clean(raw: dict[str, Any]) -> CleanActivity:
+    record, errors = validate_activity(raw)
+    assert not errors, errors
+    assert record is not None
+    return record
+
+
+def draft(activity_id: str, **values: Any) -> dict[str, Any]:
+    return {
+        "provider_activity_id": activity_id,
+        "title": "Tumor Board",
+        "activity_format": "course",
+        "start_date": "2026-03-01",
+        "end_date": "2026-03-02",
+        "ama_credits": "6.5",
+        "joint_providers": ["County Medical Society"],
+        "commercial_support_received": "yes",
+        "supporters": [{"source": "Example Pharma", "monetary_amount": "5000"}],
+        **values,
+    }
+
+
+FIRST = [draft(f"B-{n}") for n in range(6)]
+SECOND = [
+    draft("B-0"),  # unchanged
+    draft("B-1", title="Renamed"),  # a value
+    draft("B-2", supporters=[{"source": "Device Co", "in_kind": "yes"}]),  # a supporter
+    draft("B-3", supporters=[]),  # supporters dropped
+    draft("B-4", ama_credits="6.50"),  # the same value written another way: unchanged
+    draft("B-9", delivery_methods="in_person"),  # new
+]
+
+
+def _snapshot(access: ProviderAccess, results: list[Any]) -> dict[str, Any]:
+    activities = Activity.objects.filter(provider=access.provider)
+    pks = dict(activities.values_list("pk", "provider_activity_id"))
+    skipped = ("id", "provider", "created_at", "updated_at", "created_by_event")
+    fields = [f.name for f in Activity._meta.concrete_fields if f.name not in skipped]
+    return {
+        "rows": sorted(tuple(row) for row in activities.values_list(*fields)),
+        "supporters": sorted(
+            (pks[s.activity_id], s.position, s.source, s.monetary_amount, s.in_kind)
+            for s in CommercialSupport.objects.filter(provider=access.provider)
+        ),
+        "outcomes": [
+            [(o.row, o.key, o.outcome, pks.get(o.id)) for o in result.outcomes]
+            for result in results
+        ],
+        "changes": sorted(
+            (c.provider_activity_id, c.action, json.dumps(c.changes, sort_keys=True))
+            for c in ActivityChange.objects.filter(provider=access.provider)
+        ),
+        # Unchanged records keep their stamp: written once, by the first batch.
+        "stamps": sorted(
+            (key, stamp == created)
+            for key, stamp, created in activities.values_list(
+                "provider_activity_id", "updated_at", "created_at"
+            )
+        ),
+    }
+
+
+def _run(access: ProviderAccess) -> dict[str, Any]:
+    results = [
+        apply_activities(
+            access, [(n, clean(raw)) for n, raw in enumerate(batch, start=2)], channel="api"
+        )
+        for batch in (FIRST, SECOND)
+    ]
+    return _snapshot(access, results)
+
+
+@postgresql_only
+@pytest.mark.parametrize("threshold", [0, 50], ids=["copy", "values"])
+def test_small_and_big_batches_store_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+    provider: Provider,
+    other_provider: Provider,
+    copies: list[str],
+    threshold: int,
+) -> None:
+    """The batches through the path `threshold` picks, and through the other one."""
+    other = 50 if threshold == 0 else 0
+    monkeypatch.setattr(services, "SMALL_BATCH", threshold)
+    first = _run(get_api_access(provider, create_api_key(provider=provider)[0]))
+    assert bool(copies) == (threshold == 0)
+    monkeypatch.setattr(services, "SMALL_BATCH", other)
+    second = _run(get_api_access(other_provider, create_api_key(provider=other_provider)[0]))
+    assert first == second
+    assert [o[2] for o in first["outcomes"][1]] == [
+        "unchanged",
+        "updated",
+        "updated",
+        "updated",
+        "unchanged",
+        "added",
+    ]
+    assert len(first["changes"]) == 3
+
+
+# ---------------------------------------------------------------------------
+# The list, serialised in bulk
+
+
+def _one_by_one(activities: Any) -> bytes:
+    """The list as ninja rendered the model instances before: each through ActivityOut."""
+    dumped = [
+        ActivityOut.from_orm(a).model_dump() for a in activities.prefetch_related("supporters")
+    ]
+    return json.dumps(dumped, cls=NinjaJSONEncoder).encode()
+
+
+def test_the_list_is_the_same_bytes_as_one_by_one(golden: list[str], provider: Provider) -> None:  # noqa: F811
+    activities = Activity.objects.filter(provider=provider).order_by("provider_activity_id")
+    expected = _one_by_one(activities)
+    assert json.dumps(activities_json(activities), cls=NinjaJSONEncoder).encode() == expected
+    response = Api(provider).get(limit=1000)
+    assert response.status_code == 200
+    assert response.content == expected
+    assert response["X-Total-Count"] == str(len(golden))
+    assert response["Content-Type"].startswith("application/json")
+    # A page, and a year.
+    page = Api(provider).get(limit=3, offset=2)
+    assert page.content == _one_by_one(activities[2:5])
+    year = activities.first().reporting_year  # type: ignore[union-attr]
+    same_year = Api(provider).get(year=year)
+    assert same_year.content == _one_by_one(activities.filter(reporting_year=year))
+
+
+def test_the_list_of_no_activities_is_an_empty_array(provider: Provider) -> None:
+    response = Api(provider).get()
+    assert (response.status_code, response.content) == (200, b"[]")
+    assert response["X-Total-Count"] == "0"
