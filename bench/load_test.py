@@ -354,8 +354,12 @@ def main() -> None:
     with connection.cursor() as cursor:  # a fresh run: the load test's own providers only
         cursor.execute("SELECT id FROM providers_provider WHERE provider_id LIKE '81%%'")
         ids = [row[0] for row in cursor.fetchall()]
+    from pars.learners.models import LearnerCompletion
     from pars.providers.models import Provider
 
+    # Completions protect their activities (an activity with learner records cannot be
+    # deleted): remove the earlier run's completions first.
+    LearnerCompletion.objects.filter(provider_id__in=ids).delete()
     Provider.objects.filter(pk__in=ids).delete()
     plans = set_up(args.providers, args.activity_rows, args.learner_rows, args.json)
     server = subprocess.Popen(  # noqa: S603
