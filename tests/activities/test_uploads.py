@@ -591,7 +591,7 @@ def test_the_worker_processes_a_queued_upload(
     from django.core.management import call_command
     from django_tasks_db.models import DBTaskResult
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "pars.jobs.wakeup.NotifyingDatabaseBackend"}}
     upload = _upload(provider, GOOD, editor)
     assert upload.status == UploadStatus.QUEUED
     assert DBTaskResult.objects.count() == 1

@@ -14,7 +14,7 @@ def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     media.mkdir()
     cache.mkdir()
     settings.MEDIA_ROOT = str(media)
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "pars.jobs.wakeup.NotifyingDatabaseBackend"}}
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

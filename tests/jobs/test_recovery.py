@@ -117,7 +117,7 @@ def test_a_new_worker_resumes_the_upload_a_killed_worker_left_running(
 ) -> None:
     from django_tasks_db.models import DBTaskResult
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "pars.jobs.wakeup.NotifyingDatabaseBackend"}}
     upload = _store(provider, editor)
     # What `kill -9` ten minutes ago left: the task claimed by a worker that is gone,
     # the upload running with the heartbeat of its last batch (its rows rolled back).

@@ -12,7 +12,7 @@ from pars.providers.models import Provider
 
 @pytest.fixture
 def database_tasks(settings: Settings) -> None:
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "pars.jobs.wakeup.NotifyingDatabaseBackend"}}
 
 
 # The worker manages its own database connections, so this test commits for real.

@@ -505,7 +505,7 @@ def test_retries_and_result_collection_are_deferred_on_the_database_queue(
 ) -> None:
     from django_tasks_db.models import DBTaskResult
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "pars.jobs.wakeup.NotifyingDatabaseBackend"}}
     configure(fail_next_sends=1, results_delay_seconds=120)
     completion = submit()
     assert completion.status == CompletionStatus.QUEUED  # the worker has not run yet

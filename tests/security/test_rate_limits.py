@@ -363,3 +363,18 @@ def test_the_count_is_exact_under_concurrency(
     assert statuses.count(200) == 600
     assert statuses.count(429) == 120
     assert all(1 <= int(value) <= 60 for value in retry_after)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="UNLOGGED is PostgreSQL's")
+@pytest.mark.django_db
+def test_counting_a_request_does_not_wait_for_a_wal_flush() -> None:
+    # Counters are worthless after a crash; an unlogged table commits without a WAL flush
+    # (the cost every API request paid before).
+    from pars.models import RateLimitCounter
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relpersistence FROM pg_class WHERE relname = %s",
+            [RateLimitCounter._meta.db_table],
+        )
+        assert cursor.fetchone() == ("u",)

@@ -4,6 +4,7 @@ PARS_FAULT_PAUSE_AFTER_SEND=<seconds>: the registry simulator sleeps after it re
 a batch, before the worker can mark it sent (the window a kill must hit).
 PARS_FAULT_PAUSE_MID_UPLOAD=<seconds>: an upload job sleeps once it has reported rows
 done, inside its transaction (a small file would otherwise finish before the kill).
+PARS_FAULT_INTERVAL=<seconds>: the worker's --interval (0.1 unless given).
 """
 
 import os
@@ -48,4 +49,7 @@ if mid_upload:
 
     process.set_progress = slow_progress
 
-call_command("db_worker", "--no-startup-delay", "--no-reload", "--interval", "0.1", verbosity=1)
+# PARS_FAULT_INTERVAL: how long an idle worker waits before it looks again (without a
+# notification); the fault tests want a quick look.
+interval = os.environ.get("PARS_FAULT_INTERVAL") or "0.1"
+call_command("db_worker", "--no-startup-delay", "--no-reload", "--interval", interval, verbosity=1)

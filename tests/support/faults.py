@@ -45,7 +45,7 @@ def child_env(media: Path, cache: Path) -> dict[str, str]:
         PARS_DEBUG="1",
         PARS_MEDIA_ROOT=str(media),
         PARS_CACHE_LOCATION=str(cache),
-        PARS_TASKS_BACKEND="django_tasks_db.DatabaseBackend",
+        PARS_TASKS_BACKEND="pars.jobs.wakeup.NotifyingDatabaseBackend",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import logging
 import os
+import random
+import time
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.db import close_old_connections
+from django.db.utils import OperationalError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker as upstream
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from pars.jobs.recovery import (
     RecoveryThread,
@@ -24,6 +30,7 @@ from pars.jobs.recovery import (
     register_worker,
     report,
 )
+from pars.jobs.wakeup import Wakeup
 
 logger = logging.getLogger("pars.jobs.recovery")
 
@@ -39,15 +46,57 @@ class RecoveringWorker(upstream.Worker):
         thread = None if self.batch else RecoveryThread(worker)
         if thread is not None:
             thread.start()
+        wakeup = Wakeup()
         try:
-            super().run()
+            self._loop(wakeup)
         finally:
+            wakeup.close()
             if thread is not None:
                 thread.stop()
             try:
                 forget_worker(worker)
             except Exception:  # its heartbeat simply runs out
                 logger.warning("Worker %s not unregistered", self.worker_id, exc_info=True)
+
+    def _loop(self, wakeup: Wakeup) -> None:
+        """django-tasks-db 0.13's ``Worker.run`` loop, waiting on `wakeup` (a notification
+        on PostgreSQL) where it slept ``interval`` seconds."""
+        upstream.logger.info(
+            "Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names)
+        )
+        if self.startup_delay and self.interval:
+            time.sleep(random.random())  # noqa: S311 (no thundering herd at start)
+        while self.running:
+            close_old_connections()
+            task_result, retrieved = self._claim_next()
+            if task_result is not None:
+                self.run_task(task_result)
+            if self.batch and retrieved and task_result is None:
+                upstream.logger.info("No more tasks to run for worker_id=%s", self.worker_id)
+                return
+            if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+                upstream.logger.info("Ran %d tasks on worker=%s", self._run_tasks, self.worker_id)
+                return
+            close_old_connections()
+            if self.running and not task_result:
+                wakeup.wait(self.interval)
+
+    def _claim_next(self) -> tuple[DBTaskResult | None, bool]:
+        tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
+        if not self.process_all_queues:
+            tasks = tasks.filter(queue_name__in=self.queue_names)
+        if self.excluded_queue_names:
+            tasks = tasks.exclude(queue_name__in=self.excluded_queue_names)
+        with exclusive_transaction(tasks.db):
+            try:
+                task_result = tasks.get_locked()
+            except OperationalError as error:
+                if is_locked_database_exception(error):  # SQLite: it unlocks eventually
+                    return None, False
+                raise
+            if task_result is not None:
+                task_result.claim(self.worker_id)  # so no other worker runs it
+        return task_result, True
 
 
 class Command(upstream.Command):
