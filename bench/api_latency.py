@@ -121,30 +121,10 @@ def ensure_database(database_url: str, env: dict[str, str]) -> None:
 
 
 def course(activity_id: str) -> dict[str, Any]:
-    """A complete live course as a JSON client sends it."""
-    return {
-        "provider_activity_id": activity_id,
-        "title": "Cardiology Update",
-        "activity_format": "course",
-        "delivery_methods": ["in_person"],
-        "start_date": "2026-03-01",
-        "end_date": "2026-03-02",
-        "description": "Heart failure and arrhythmia, for internists.",
-        "city": "Chicago",
-        "state": "IL",
-        "country": "USA",
-        "providership": "direct",
-        "ama_credits": 6.5,
-        "physician_learners": 120,
-        "other_learners": 35,
-        "commercial_support_received": True,
-        "supporters": [
-            {"source": "Example Pharma", "monetary_amount": 5000},
-            {"source": "Device Co", "in_kind": True, "in_kind_description": "Ultrasound units"},
-        ],
-        "outcome_measures": [{"outcome": "learner_competence", "measurement_types": ["objective"]}],
-        "listed_on_passport": False,
-    }
+    """A complete live course as a JSON client sends it (the tests' sample)."""
+    from pars.testing import course_json
+
+    return course_json(provider_activity_id=activity_id)
 
 
 def set_up() -> tuple[str, str]:

@@ -76,6 +76,34 @@ def make_decision(provider: Provider, **fields: Any) -> AccreditationDecision:
     return AccreditationDecision.objects.create(provider=provider, **defaults)
 
 
+def course_json(**overrides: Any) -> dict[str, Any]:
+    """A complete live course as a JSON client sends it (tests and bench/api_latency.py)."""
+    record: dict[str, Any] = {
+        "title": "Cardiology Update",
+        "activity_format": "course",
+        "delivery_methods": ["in_person"],
+        "start_date": "2026-03-01",
+        "end_date": "2026-03-02",
+        "description": "Heart failure and arrhythmia, for internists.",
+        "city": "Chicago",
+        "state": "IL",
+        "country": "USA",
+        "providership": "direct",
+        "ama_credits": 6.5,
+        "physician_learners": 120,
+        "other_learners": 35,
+        "commercial_support_received": True,
+        "supporters": [
+            {"source": "Example Pharma", "monetary_amount": 5000},
+            {"source": "Device Co", "in_kind": True, "in_kind_description": "Ultrasound units"},
+        ],
+        "outcome_measures": [{"outcome": "learner_competence", "measurement_types": ["objective"]}],
+        "listed_on_passport": False,
+    }
+    record.update(overrides)
+    return record
+
+
 def make_activity(provider: Provider, **fields: Any) -> Activity:
     number = next(_numbers)
     defaults: dict[str, Any] = {

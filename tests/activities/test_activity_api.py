@@ -17,36 +17,13 @@ from pars.activities.models import Activity
 from pars.activities.validation import validate_activity
 from pars.intake.models import IdempotencyKey
 from pars.providers.models import Provider
-from pars.testing import make_activity
+from pars.testing import course_json, make_activity
 from tests.activities.test_activity_form import course_form, supporter_rows
 
 
 def course(**overrides: Any) -> dict[str, Any]:
     """A complete live course as a JSON client sends it."""
-    record: dict[str, Any] = {
-        "title": "Cardiology Update",
-        "activity_format": "course",
-        "delivery_methods": ["in_person"],
-        "start_date": "2026-03-01",
-        "end_date": "2026-03-02",
-        "description": "Heart failure and arrhythmia, for internists.",
-        "city": "Chicago",
-        "state": "IL",
-        "country": "USA",
-        "providership": "direct",
-        "ama_credits": 6.5,
-        "physician_learners": 120,
-        "other_learners": 35,
-        "commercial_support_received": True,
-        "supporters": [
-            {"source": "Example Pharma", "monetary_amount": 5000},
-            {"source": "Device Co", "in_kind": True, "in_kind_description": "Ultrasound units"},
-        ],
-        "outcome_measures": [{"outcome": "learner_competence", "measurement_types": ["objective"]}],
-        "listed_on_passport": False,
-    }
-    record.update(overrides)
-    return record
+    return course_json(**overrides)
 
 
 class Api:

@@ -4,7 +4,9 @@ The same command name and options as django-tasks-db's (this app is listed befor
 INSTALLED_APPS, so Django finds this one first). Besides running tasks, the worker
 records its heartbeat and runs :func:`pars.jobs.recovery.recover_all` when it starts
 and every PARS_RECOVERY_INTERVAL_SECONDS (a thread beside the task loop). With
-``--batch`` it recovers once, at the start.
+``--batch`` it recovers once, at the start. An idle worker waits for a notification of a
+queued task (PostgreSQL; pars/jobs/wakeup.py) for at most ``--interval`` seconds, where
+django-tasks-db's worker sleeps that long.
 """
 
 from __future__ import annotations
