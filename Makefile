@@ -14,7 +14,7 @@ $(VENV)/.base-installed: $(PY) requirements/base.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/base.txt
 	@touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.base-installed requirements/dev.txt
+$(VENV)/.dev-installed: $(VENV)/.base-installed requirements/dev.txt requirements/scale.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
 	@touch $@
 

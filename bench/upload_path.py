@@ -1,12 +1,13 @@
 """The path a user pays for, shared by the upload benchmarks.
 
 A file is timed from the multipart POST to the web service (through Django's test
-client, so every middleware and the real view run, though no socket), through the
-queue (a real ``manage.py db_worker`` picks the job up, at its usual interval), the job
-and its commit, to the upload's ``finished_at`` (set once the file's transaction has
-committed). The tables have statistics, as autovacuum leaves them: ``ANALYZE`` runs
-before the POST and again when the job has read half the file (from another connection,
-which sees none of the file's uncommitted rows, as autovacuum would not).
+client, so every middleware and the real view run, though no socket), through the queue
+(a real ``manage.py db_worker`` picks the job up as deployed, woken by the queue's
+notification), the job and its commit, to the upload's ``finished_at`` (set once the
+file's transaction has committed). The tables have statistics, as autovacuum leaves
+them: ``ANALYZE`` runs before the POST and again when the job has read half the file
+(from another connection, which sees none of the file's uncommitted rows, as autovacuum
+would not).
 
 A rejected file's time includes its error report: every page of
 ``GET /api/v1/uploads/{id}/errors``, as a client fetching it would.

@@ -10,5 +10,7 @@ class ParsConfig(AppConfig):
     def ready(self) -> None:
         from pars import checks  # noqa: F401  (registers the checks)
         from pars.lib.security_log import connect_signals
+        from pars.lib.sqlite_lock import log_lock_waits
 
         connect_signals()
+        log_lock_waits()

@@ -141,7 +141,8 @@ def _activities(provider: Provider, prefix: str, year: int, closed: bool, seed: 
 
 
 def _learners(provider: Provider) -> None:
-    """Two finished activities registered for ABIM MOC, with completions from 18 learners.
+    """Two finished activities registered for ABIM MOC, with completions from 18 learners;
+    the latest also reported to REMS and the North Carolina board (below).
 
     The simulator's registry knows 16 of them: the other two end up *held* (learner not
     matched) once the task worker has delivered the records, for the demo of fixing them.
@@ -194,6 +195,61 @@ def _learners(provider: Provider) -> None:
     if result.errors:
         raise ValueError(f"demo learners refused: {result.errors}")
     seed_registry("ABIM", learners[:-2], replace=True)
+    _rems_and_state_board(access, finished[0])
+
+
+# What REMS asks of each learner (reference 5.6), as a file row gives it.
+REMS_ANSWERS = {
+    "profession": "Physician",
+    "practice_state": "ME",
+    "dea_registration": "Individual",
+    "practice_area": "Pain",
+    "surgical_procedures": "No",
+    "time_in_practice": "6-10 years",
+}
+
+
+def _register(access: ProviderAccess, activity: Activity, code: str, **fields: object) -> None:
+    if activity.registrations.filter(recipient__code=code).exists():
+        return
+    registration, errors = validate_registration(
+        {"recipient": code, "attest": True, **fields}, recipients=load_recipients()
+    )
+    if registration is None:
+        raise ValueError(f"demo {code} registration is invalid: {errors}")
+    save_registration(access, activity, registration, channel=Channel.DEMO)
+
+
+def _rems_and_state_board(access: ProviderAccess, activity: Activity) -> None:
+    """The same activity reported to the REMS program (6 learners) and to the North
+    Carolina Medical Board (6 licensees).
+
+    REMS records are reported, never matched: all six end up *reported*. The board's
+    registry knows five of the licensees by licence number and state; the sixth's licence
+    number is mistyped on purpose, so that record is *held* with what to do about it.
+    """
+    _register(access, activity, "REMS", rems_type="opioid_analgesic")
+    _register(access, activity, "NC")
+    recipients = load_recipients()
+    rems, licensees = demo_learners("REMS", 6), demo_learners("NC", 6)
+    licensees[-1] = {**licensees[-1], "learner_id": "MD999999"}  # not the board's number
+    base = {
+        "provider_activity_id": activity.provider_activity_id,
+        "completion_date": activity.end_date,
+        "cme_credits": activity.ama_credits,
+    }
+    rows = [{**base, **learner, "recipient": "REMS", **REMS_ANSWERS} for learner in rems]
+    rows += [{**base, **learner, "recipient": "NC"} for learner in licensees]
+    records = []
+    for number, raw in enumerate(rows, start=1):
+        clean, errors = validate_completion(raw, row=number, recipients=recipients)
+        if errors or clean is None:
+            raise ValueError(f"demo REMS/NC learner {number} is invalid: {errors}")
+        records.append((number, clean))
+    result = apply_completions(access, records, channel=Channel.DEMO, recipients=recipients)
+    if result.errors:
+        raise ValueError(f"demo REMS/NC learners refused: {result.errors}")
+    seed_registry("NC", demo_learners("NC", 6), replace=True)
 
 
 def _providers(

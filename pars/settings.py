@@ -1,16 +1,26 @@
 """PARS settings: one file, driven by environment variables (see README "Configuration")."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
+from dotenv import load_dotenv
 
 from pars.lib.env import env_bool, env_int, env_list, env_str
 
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# `make run` writes a local, git-ignored .env with a generated PARS_SECRET_KEY, so the
+# operator commands of the README run beside it without PARS_DEBUG=1. The environment
+# always wins over the file; PARS_ENV_FILE names another file ("" for none).
+_ENV_FILE = os.environ.get("PARS_ENV_FILE", str(BASE_DIR / ".env"))
+if _ENV_FILE:
+    load_dotenv(_ENV_FILE, override=False)
 
 # A placeholder key that is fine for a laptop and fatal anywhere else: the system
 # check pars.E001 and pars/wsgi.py refuse to run with it while DEBUG is off.
@@ -60,6 +70,8 @@ MIDDLEWARE = [
     "pars.lib.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Renews the session's expiry at most once a minute (no write per request).
+    "pars.accounts.session.SessionRefreshMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -141,9 +153,10 @@ PARS_INVITATION_MAX_AGE = timedelta(hours=env_int("PARS_INVITATION_HOURS", 72))
 PARS_PASSWORD_RESET_MAX_AGE = timedelta(minutes=env_int("PARS_PASSWORD_RESET_MINUTES", 60))
 PASSWORD_RESET_TIMEOUT = int(PARS_INVITATION_MAX_AGE.total_seconds())
 
-# Sessions end after 30 minutes without a request.
+# Sessions end after 30 minutes without a request: the expiry is renewed at most once a
+# minute (pars.accounts.session), so reading a page writes nothing.
 SESSION_COOKIE_AGE = env_int("PARS_SESSION_IDLE_MINUTES", 30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # ... and 12 hours after login however active they are (pars.accounts.middleware).
 PARS_SESSION_ABSOLUTE_HOURS = env_int("PARS_SESSION_ABSOLUTE_HOURS", 12)
@@ -194,11 +207,24 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = env_str("PARS_DEFAULT_FROM_EMAIL", "PARS Support <pars-support@example.org>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-TASKS = {
+TASKS: dict[str, dict[str, Any]] = {
     "default": {
-        "BACKEND": env_str("PARS_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "BACKEND": env_str("PARS_TASKS_BACKEND", "pars.jobs.wakeup.NotifyingDatabaseBackend"),
     }
 }
+# The queue in Redis instead (requirements/scale.txt): workers are `manage.py rqworker
+# --job-class django_tasks_rq.Job`, and `manage.py recover_jobs` runs on a timer
+# (docs/deployment.md).
+if TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS["default"]["QUEUES"] = ["default"]
+    RQ_QUEUES = {
+        "default": {
+            "URL": env_str("PARS_RQ_URL", "redis://127.0.0.1:6379/0"),
+            # RQ's job timeout: a large upload runs for minutes.
+            "DEFAULT_TIMEOUT": env_int("PARS_RQ_JOB_TIMEOUT_SECONDS", 3600),
+        }
+    }
 # A running upload whose heartbeat is older than this lost its worker and is queued again;
 # every task worker looks for such work (and for dead workers' tasks) when it starts and
 # then at this interval (pars/jobs).
@@ -229,8 +255,30 @@ PARS_MAX_XLSX_SHARED_STRINGS = env_int("PARS_MAX_XLSX_SHARED_STRINGS", 1_000_000
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# Uploaded files go through Django's storage API only (pars/intake/store.py): web
+# processes and workers on several machines share them through object storage
+# (PARS_STORAGE_BACKEND=s3: django-storages and boto3, requirements/scale.txt), never
+# through a local path. "filesystem" (MEDIA_ROOT) is for one machine.
+_STORAGE_BACKENDS = {
+    "filesystem": "django.core.files.storage.FileSystemStorage",
+    "s3": "storages.backends.s3.S3Storage",
+}
+_storage_backend = env_str("PARS_STORAGE_BACKEND", "filesystem")
+_storage: dict[str, Any] = {"BACKEND": _STORAGE_BACKENDS.get(_storage_backend, _storage_backend)}
+if _storage["BACKEND"] == _STORAGE_BACKENDS["s3"]:
+    _storage["OPTIONS"] = {
+        "bucket_name": env_str("PARS_S3_BUCKET", "pars-uploads"),
+        "endpoint_url": env_str("PARS_S3_ENDPOINT_URL", "") or None,  # None: AWS itself
+        "region_name": env_str("PARS_S3_REGION", "") or None,
+        "access_key": env_str("PARS_S3_ACCESS_KEY_ID", "") or None,  # None: boto3's own chain
+        "secret_key": env_str("PARS_S3_SECRET_ACCESS_KEY", "") or None,
+        "location": env_str("PARS_S3_PREFIX", ""),
+        "file_overwrite": False,  # names are random; never replace a stored file
+        "default_acl": None,  # the bucket's own (private) policy
+        "querystring_auth": True,
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
@@ -247,6 +295,7 @@ SESSION_COOKIE_HTTPONLY = True
 _HTTPS = env_bool("PARS_HTTPS", False)
 SESSION_COOKIE_SECURE = _HTTPS
 CSRF_COOKIE_SECURE = _HTTPS
+CSRF_FAILURE_VIEW = "pars.lib.error_pages.csrf_failure"
 SECURE_SSL_REDIRECT = _HTTPS and env_bool("PARS_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("PARS_HSTS_SECONDS", 31536000 if _HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS

@@ -23,3 +23,9 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
+
+# Styled pages for refusals and failures outside the web service (pars/lib/error_pages.py).
+handler400 = "pars.lib.error_pages.bad_request"
+handler403 = "pars.lib.error_pages.permission_denied"
+handler404 = "pars.lib.error_pages.page_not_found"
+handler500 = "pars.lib.error_pages.server_error"

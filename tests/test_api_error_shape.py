@@ -48,9 +48,11 @@ NOT_PROVOKED: dict[tuple[str, str, str], str] = {
         "422",
     ): UNREACHABLE_422,
     ("GET", "/api/v1/annual-reports/{year}", "422"): UNREACHABLE_422,
+    ("GET", "/api/v1/annual-reports/{year}/checks", "422"): UNREACHABLE_422,
     ("GET", "/api/v1/learner-completions/{completion_id}", "422"): UNREACHABLE_422,
     ("DELETE", "/api/v1/learner-completions/{completion_id}", "422"): UNREACHABLE_422,
     ("DELETE", "/api/v1/webhooks/{endpoint_id}", "422"): UNREACHABLE_422,
+    ("POST", "/api/v1/webhooks/{endpoint_id}/test", "422"): UNREACHABLE_422,
     ("PUT", "/api/v1/activities/{provider_activity_id}", "404"): (
         "PUT adds the activity when the key's provider has none with this ID"
     ),
@@ -266,6 +268,11 @@ def _delete_in_a_closed_year(s: Setting) -> Any:
     return request("DELETE", "/api/v1/activities/ALONE-1", key=s.secret)
 
 
+def _test_an_inactive_endpoint(s: Setting) -> Any:
+    WebhookEndpoint.objects.filter(pk=s.ours["endpoint_id"]).update(active=False)
+    return request("POST", f"/api/v1/webhooks/{s.ours['endpoint_id']}/test", key=s.secret)
+
+
 def _resubmit_while_withdrawing(s: Setting) -> Any:
     LearnerCompletion.objects.filter(pk=s.ours["completion_id"]).update(status="withdrawal_queued")
     address = f"/api/v1/learner-completions/{s.ours['completion_id']}/resubmit"
@@ -291,6 +298,7 @@ SPECIAL: dict[tuple[str, str, str], Send] = {
         "400",
     ): _resubmit_while_withdrawing,
     # The envelope (`recipient` and a `learners` array) is checked first, then the types.
+    ("POST", "/api/v1/webhooks/{endpoint_id}/test", "400"): _test_an_inactive_endpoint,
     ("POST", "/api/v1/learner-matches", "422"): lambda s: request(
         "POST", "/api/v1/learner-matches", b'{"recipient": 5, "learners": []}', key=s.secret
     ),

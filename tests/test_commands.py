@@ -107,8 +107,14 @@ def test_demo_learners_are_delivered_and_two_are_held(
     with django_capture_on_commit_callbacks(execute=True):
         _run("load_demo")
     _run("load_demo")  # repeatable: the same completions, not new ones
-    statuses = list(LearnerCompletion.objects.values_list("status", flat=True))
-    assert len(statuses) == 36  # 18 learners on two activities registered for ABIM
-    # The tests run tasks at once: the simulator has answered every record.
-    assert statuses.count(CompletionStatus.HELD) == 4
-    assert statuses.count(CompletionStatus.ACCEPTED) == 32
+    statuses = list(LearnerCompletion.objects.values_list("recipient__code", "status"))
+    # 18 learners on two activities registered for ABIM; REMS and NC records on one.
+    assert len(statuses) == 36 + 6 + 6
+    # The tests run tasks at once: the simulator has answered every record. Held: the
+    # two learners ABIM does not know (on both activities) and the one mistyped NC
+    # licence the demo documents; REMS records are reported, never held.
+    assert statuses.count(("ABIM", CompletionStatus.HELD)) == 4
+    assert statuses.count(("ABIM", CompletionStatus.ACCEPTED)) == 32
+    assert statuses.count(("REMS", CompletionStatus.REPORTED)) == 6
+    assert statuses.count(("NC", CompletionStatus.ACCEPTED)) == 5
+    assert statuses.count(("NC", CompletionStatus.HELD)) == 1

@@ -19,7 +19,8 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 (our own interpreter and code)
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "pars.settings", **env},
+        # No .env either (a checkout where `make run` ran has one).
+        env={**clean, "DJANGO_SETTINGS_MODULE": "pars.settings", "PARS_ENV_FILE": "", **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -68,3 +69,37 @@ def test_a_malformed_boolean_setting_is_refused_clearly() -> None:
     result = _python("import django; django.setup()", PARS_DEBUG="maybe")
     assert result.returncode != 0
     assert "PARS_DEBUG must be a boolean" in result.stderr
+
+
+def test_operator_commands_read_the_env_file_make_run_writes(tmp_path: Path) -> None:
+    code = (
+        "import django; from django.core.management import call_command; "
+        "django.setup(); call_command('check')"
+    )
+    env_file = tmp_path / ".env"
+    env_file.write_text("PARS_SECRET_KEY=" + "k" * 50 + "\n")
+    assert _python(code, PARS_ENV_FILE=str(env_file)).returncode == 0
+    # The environment wins over the file.
+    overridden = _python(
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+        PARS_ENV_FILE=str(env_file),
+        PARS_SECRET_KEY="from-the-environment-" + "e" * 40,
+    )
+    assert overridden.stdout.strip().startswith("from-the-environment-")
+
+
+def test_make_run_writes_a_private_env_file_once(tmp_path: Path) -> None:
+    """bin/run-demo's first lines, in a scratch copy of the checkout's layout."""
+    script = (ROOT / "bin" / "run-demo").read_text()
+    prologue = script.split("$PY manage.py migrate")[0]
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    run = ["sh", "-c", prologue]  # the script's own lines
+    first = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=True)  # noqa: S603
+    written = (tmp_path / ".env").read_text()
+    assert written.startswith("PARS_SECRET_KEY=")
+    assert len(written.strip()) > 60
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0  # only its owner reads it
+    assert "Wrote .env" in first.stdout
+    subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=True)  # noqa: S603
+    assert (tmp_path / ".env").read_text() == written  # kept, not regenerated

@@ -36,7 +36,10 @@ def provider_view(
                 access.require_edit()
             if manage_users:
                 access.require_user_management()
-            request.session[CURRENT_PROVIDER_SESSION_KEY] = provider_id
+            if request.session.get(CURRENT_PROVIDER_SESSION_KEY) != provider_id:
+                request.session[CURRENT_PROVIDER_SESSION_KEY] = (
+                    provider_id  # a write: only on a change
+                )
             return view(request, access, *args, **kwargs)
 
         return wrapper

@@ -34,7 +34,7 @@ def stamp_login_time(request: HttpRequest) -> None:
 class SessionLifetimeMiddleware:
     """Ends a session ``PARS_SESSION_ABSOLUTE_HOURS`` after login, however active it is.
 
-    (The idle timeout is Django's: ``SESSION_COOKIE_AGE`` with ``SESSION_SAVE_EVERY_REQUEST``.)
+    (The idle timeout is Django's ``SESSION_COOKIE_AGE``, renewed by ``pars.accounts.session``.)
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:

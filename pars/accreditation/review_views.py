@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_date
 from fpdf import FPDF
@@ -31,6 +31,7 @@ from pars.accreditation.review_package import (
     build_review_package,
     default_period,
 )
+from pars.lib.error_pages import error_page
 from pars.lib.spreadsheets import escape_formula
 
 PAGE_ACTIVITY_LIMIT = 1000  # the page lists this many; the downloads hold them all
@@ -92,7 +93,9 @@ def package(request: HttpRequest, provider_id: str) -> HttpResponse:
     try:
         review = _package(request, provider_id)
     except BadPeriod as error:
-        return HttpResponseBadRequest(str(error))
+        return error_page(
+            request, 400, heading="This review period cannot be shown", text=str(error)
+        )
     activities = list(_limited(review))
     return render(
         request,
@@ -258,7 +261,9 @@ def package_xlsx(request: HttpRequest, provider_id: str) -> HttpResponse:
     try:
         review = _package(request, provider_id)
     except BadPeriod as error:
-        return HttpResponseBadRequest(str(error))
+        return error_page(
+            request, 400, heading="This review period cannot be shown", text=str(error)
+        )
     response = HttpResponse(render_xlsx(review), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{_filename(review, "xlsx")}"'
     return response
@@ -334,7 +339,9 @@ def package_pdf(request: HttpRequest, provider_id: str) -> HttpResponse:
     try:
         review = _package(request, provider_id)
     except BadPeriod as error:
-        return HttpResponseBadRequest(str(error))
+        return error_page(
+            request, 400, heading="This review period cannot be shown", text=str(error)
+        )
     response = HttpResponse(render_pdf(review), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{_filename(review, "pdf")}"'
     return response

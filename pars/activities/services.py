@@ -6,16 +6,21 @@ changes, and every change is recorded in the audit trail.
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from psycopg.errors import UniqueViolation
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity, ActivityChange, CommercialSupport
@@ -32,6 +37,7 @@ from pars.intake.outcomes import (
     RecordOutcome,
 )
 from pars.intake.rules import FieldError
+from pars.lib.prepared_rows import PreparedRows
 
 _VALUE_FIELDS = [
     f.name
@@ -345,24 +351,47 @@ def _upsert_orm(
     channel: str,
     event: AuditEvent,
 ) -> dict[str, tuple[int, bool]]:
-    """Write the records that change something; (primary key, inserted?) by ID."""
-    activities = [
-        Activity(
-            provider=access.provider, last_channel=channel, created_by_event=event, **record.values
-        )
-        for record in records
-        if _is_change(record, stored)
-    ]
-    Activity.objects.bulk_create(
-        activities,
-        update_conflicts=True,
-        unique_fields=["provider", "provider_activity_id"],
-        update_fields=_VALUE_FIELDS,
+    """Write the records that change something; (primary key, inserted?) by ID.
+
+    What ``bulk_create(update_conflicts=True)`` writes, as one prepared INSERT … ON
+    CONFLICT run for every row: without model instances and SQL built per row, the
+    write lock that SQLite holds meanwhile is a fraction as long.
+    """
+    changing = [record for record in records if _is_change(record, stored)]
+    if not changing:
+        return {}
+    fixed = _fixed_values(access, channel, event)
+    rows = _ORM_ROWS.rows((record.values for record in changing), fixed)
+    with connection.cursor() as cursor:
+        cursor.executemany(_ORM_UPSERT_SQL, rows)
+    keys = [record.provider_activity_id for record in changing]
+    pks = dict(activities_by_key(access, keys, "provider_activity_id", "pk"))
+    by_key = {record.provider_activity_id: record for record in changing}
+    _replace_supporters(access, {pks[key]: record for key, record in by_key.items()})
+    return {key: (pks[key], key not in stored) for key in by_key}
+
+
+_ORM_ROWS = PreparedRows(Activity)
+_ORM_UPSERT_SQL = (
+    f"INSERT INTO {_ORM_ROWS.table} ({_ORM_ROWS.names}) VALUES {_ORM_ROWS.placeholders} "  # noqa: S608 (model names)
+    "ON CONFLICT (provider_id, provider_activity_id) DO UPDATE SET "
+    + ", ".join(
+        f"{field.column} = excluded.{field.column}"
+        for field in _ORM_ROWS.fields
+        if field.name in _VALUE_FIELDS
     )
-    by_key = {record.provider_activity_id: record for record in records}
-    _replace_supporters(access, {a.pk: by_key[a.provider_activity_id] for a in activities})
+)
+
+
+def _fixed_values(access: ProviderAccess, channel: str, event: AuditEvent) -> dict[str, object]:
+    """The columns every row of a write shares: whose, how, by which event, and when."""
+    now = timezone.now()
     return {
-        a.provider_activity_id: (a.pk, a.provider_activity_id not in stored) for a in activities
+        "provider": access.provider.pk,
+        "last_channel": channel,
+        "created_by_event": event.pk,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
@@ -481,6 +510,7 @@ def _copy_value(value: object) -> object:
 
 
 def _stage_row(values: dict[str, object], fixed: dict[str, object]) -> list[object]:
+    """A small batch's row of parameters for the VALUES list (JSON columns as text)."""
     row: list[object] = []
     for stage_field in _STAGE_FIELDS:
         name = stage_field.name
@@ -492,6 +522,54 @@ def _stage_row(values: dict[str, object], fixed: dict[str, object]) -> list[obje
         else:
             row.append(values.get(name))
     return row
+
+
+# Big batches go through COPY in CSV form, written by the csv module (in C): a row costs
+# one pick of its values and one writerow, not a Python call per value. Every value but
+# None is quoted (QUOTE_NOTNULL), so an empty text stays "" and None alone is NULL;
+# PostgreSQL reads the rest (True, 2026-03-01, 1E+1, a timestamp) as its column's type.
+def _copy_csv(
+    fields: Sequence[models.Field[Any, Any]],
+    rows: Iterable[Mapping[str, Any]],
+    fixed: Mapping[str, object],
+    ids: Sequence[int] = (),
+) -> tuple[str, str]:
+    """(column list, CSV text) of `rows` (values by field name) for COPY; the columns in
+    `fixed` take its value in every row, a JSON column takes its list as JSON text. With
+    `ids`, each row starts with its primary key (the same number of them as rows)."""
+    varying = [f for f in fields if f.name not in fixed]
+    constant = [f for f in fields if f.name in fixed]
+    names = [f.name for f in varying]
+    pick = itemgetter(*names)
+    # Rendered once, not once per row (a timestamp's text is dear).
+    tail = [None if fixed[f.name] is None else str(fixed[f.name]) for f in constant]
+    dumps = json.dumps
+    single: dict[str, str] = {}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NOTNULL, lineterminator="\n")
+    leads: Iterable[tuple[int, ...]] = ((pk,) for pk in ids) if ids else repeat(())
+    first = 1 if ids else 0
+    json_at = [first + i for i, f in enumerate(varying) if f.get_internal_type() == "JSONField"]
+    for values, lead in zip(rows, leads, strict=False):  # leads: endless without ids
+        try:
+            row = [*lead, *pick(values), *tail]
+        except KeyError:  # a record without some field: NULL, as the VALUES path writes it
+            row = [*lead, *(values.get(name) for name in names), *tail]
+        for at in json_at:
+            value = row[at]
+            if not value:
+                row[at] = "[]"
+            elif value.__class__ is list and len(value) == 1 and value[0].__class__ is str:
+                # One code, as most lists hold: its JSON text is kept for the batch.
+                text = single.get(value[0])
+                if text is None:
+                    text = single[value[0]] = dumps(value)
+                row[at] = text
+            else:
+                row[at] = dumps(value)
+        writer.writerow(row)
+    columns = ", ".join(["id"] * first + [str(f.column) for f in (*varying, *constant)])
+    return columns, buffer.getvalue()
 
 
 # Compared with the stored row: the reported values, not bookkeeping.
@@ -518,15 +596,7 @@ def _upsert_postgresql(
     event: AuditEvent,
 ) -> dict[str, tuple[int, bool]]:
     """Write the records that change something; (primary key, inserted?) by ID."""
-    now = timezone.now()
-    fixed = {
-        "provider": access.provider.pk,
-        "last_channel": channel,
-        "created_by_event": event.pk,
-        "created_at": now,
-        "updated_at": now,
-    }
-    rows = [_stage_row(record.values, fixed) for record in records]
+    fixed = _fixed_values(access, channel, event)
     # An existing row is rewritten only when a value differs, or its supporters do.
     new_supporters = [
         old["pk"]
@@ -536,16 +606,13 @@ def _upsert_postgresql(
     ]
     small = len(records) <= SMALL_BATCH
     with connection.cursor() as cursor:
-        params: list[Any] = []
-        if small:
-            source, params = _values_source(rows)
-        else:
-            _stage(cursor, rows)
-            source = _STAGED
-        cursor.execute(_UPSERT_SQL.format(source=source), [*params, new_supporters])
-        written: dict[str, tuple[int, bool]] = {
-            key: (pk, inserted) for pk, key, inserted in cursor.fetchall()
-        }
+        written: dict[str, tuple[int, bool]] = {}
+        new = [r for r in records if r.provider_activity_id not in stored]
+        if not small and new:
+            written = _copy_new(cursor, new, fixed)
+        rest = [r for r in records if r.provider_activity_id not in written]
+        if rest:
+            written.update(_upsert_rows(cursor, rest, fixed, new_supporters))
         # An inserted activity has no supporters yet to delete.
         replaced = [pk for pk, inserted in written.values() if not inserted]
         if replaced:
@@ -553,12 +620,50 @@ def _upsert_postgresql(
                 f"DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(%s)",  # noqa: S608 (model name)
                 [replaced],
             )
-        supporters = [
-            [_copy_value(row[field.name]) for field in _SUPPORT_FIELDS]
-            for row in _supporter_rows(access, records, written)
-        ]
-        _insert_supporters(cursor, supporters, small=small)
+        _insert_supporters(cursor, _supporter_rows(access, records, written), small=small)
     return written
+
+
+def _upsert_rows(
+    cursor: Any, records: list[CleanActivity], fixed: dict[str, object], new_supporters: list[int]
+) -> dict[str, tuple[int, bool]]:
+    """INSERT ... ON CONFLICT the records, from a VALUES list (a small batch) or through the
+    staging table; (primary key, inserted?) of each row written, by ID."""
+    params: list[Any] = []
+    if len(records) <= SMALL_BATCH:
+        source, params = _values_source([_stage_row(r.values, fixed) for r in records])
+    else:
+        _stage(cursor, *_copy_csv(_STAGE_FIELDS, (r.values for r in records), fixed))
+        source = _STAGED
+    cursor.execute(_UPSERT_SQL.format(source=source), [*params, new_supporters])
+    return {key: (pk, inserted) for pk, key, inserted in cursor.fetchall()}
+
+
+def _copy_new(
+    cursor: Any, records: list[CleanActivity], fixed: dict[str, object]
+) -> dict[str, tuple[int, bool]]:
+    """Activities the provider does not have yet, straight into the table by COPY (their
+    primary keys drawn from its sequence first): no staging table, no conflict to look
+    for. Another write may have added one of them since `_stored` looked (a web or API
+    save does not wait for the file): then nothing is copied ({}), and the upsert takes
+    them all, as it always did."""
+    cursor.execute(
+        "SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) FROM generate_series(1, %s)",
+        [_ACTIVITY_TABLE, len(records)],
+    )
+    ids: list[int] = cursor.fetchone()[0]
+    columns, text = _copy_csv(_STAGE_FIELDS, (r.values for r in records), fixed, ids)
+    try:
+        with (
+            transaction.atomic(),
+            cursor.cursor.copy(
+                f"COPY {_ACTIVITY_TABLE} ({columns}) FROM STDIN (FORMAT csv)"
+            ) as copy,
+        ):
+            copy.write(text)
+    except UniqueViolation:  # raised by psycopg itself: the COPY bypasses Django's cursor
+        return {}
+    return {r.provider_activity_id: (pk, True) for r, pk in zip(records, ids, strict=True)}
 
 
 def _values_source(rows: list[list[object]]) -> tuple[str, list[Any]]:
@@ -569,17 +674,18 @@ def _values_source(rows: list[list[object]]) -> tuple[str, list[Any]]:
     return "VALUES " + ", ".join([one] * len(rows)), [value for row in rows for value in row]
 
 
-def _stage(cursor: Any, rows: list[list[object]]) -> None:
-    """Big batches: the rows through COPY into a session-local staging table."""
-    columns = ", ".join(_STAGE_COLUMNS)
+def _stage(cursor: Any, columns: str, text: str) -> None:
+    """Big batches: the rows (CSV text of `columns`) through COPY into a session-local
+    staging table."""
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS pars_activity_stage ON COMMIT DROP AS "  # noqa: S608
-        f"SELECT {columns} FROM {_ACTIVITY_TABLE} WITH NO DATA"
+        f"SELECT {', '.join(_STAGE_COLUMNS)} FROM {_ACTIVITY_TABLE} WITH NO DATA"
     )
     cursor.execute("TRUNCATE pars_activity_stage")
-    with cursor.cursor.copy(f"COPY pars_activity_stage ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    with cursor.cursor.copy(
+        f"COPY pars_activity_stage ({columns}) FROM STDIN (FORMAT csv)"
+    ) as copy:
+        copy.write(text)
 
 
 def _supporter_rows(
@@ -599,8 +705,8 @@ def _supporter_rows(
     ]
 
 
-def _insert_supporters(cursor: Any, rows: list[list[object]], *, small: bool) -> None:
-    if not rows:
+def _insert_supporters(cursor: Any, supporters: list[dict[str, Any]], *, small: bool) -> None:
+    if not supporters:
         return
     columns = ", ".join(str(field.column) for field in _SUPPORT_FIELDS)
     if small:
@@ -612,13 +718,13 @@ def _insert_supporters(cursor: Any, rows: list[list[object]], *, small: bool) ->
         )
         cursor.execute(
             f"INSERT INTO {_SUPPORT_TABLE} ({columns}) VALUES "  # noqa: S608 (model names)
-            + ", ".join([one] * len(rows)),
-            [value for row in rows for value in row],
+            + ", ".join([one] * len(supporters)),
+            [_copy_value(row[field.name]) for row in supporters for field in _SUPPORT_FIELDS],
         )
         return
-    with cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    columns, text = _copy_csv(_SUPPORT_FIELDS, supporters, {})
+    with cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(text)
 
 
 _STAGED = f"SELECT {', '.join(_STAGE_COLUMNS)} FROM pars_activity_stage"  # noqa: S608

@@ -13,6 +13,7 @@ P = "p/<str:provider_id>/uploads/"  # one provider's workspace; its views apply 
 urlpatterns = [
     path(P, views.upload_list, name="list"),
     path(P + "template.xlsx", views.upload_template, name="template"),
+    path(P + "template.txt", views.upload_template_tsv, name="template_tsv"),
     path(P + "<int:pk>/", shared.upload_detail, name="detail"),
     path(P + "<int:pk>/progress/", shared.upload_progress, name="progress"),
     path(P + "<int:pk>/errors.csv", shared.upload_errors_csv, name="errors_csv"),

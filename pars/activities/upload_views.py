@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.decorators import provider_view
-from pars.activities.parsers.layouts import LAYOUTS
-from pars.activities.xlsx_template import write_activity_template
+from pars.activities.parsers.layouts import CURRENT, LAYOUTS
+from pars.activities.xlsx_template import TEMPLATE_SUPPORTERS, write_activity_template
 from pars.intake.models import UploadPolicy
 from pars.intake.store import FORMAT_CHOICES
 from pars.intake.views import (
@@ -70,3 +70,16 @@ def upload_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
 def upload_template(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     """The Excel activity template (the current layout), to fill in and upload."""
     return template_download(write_activity_template, "pars-activity-template.xlsx")
+
+
+@provider_view()
+@require_GET
+def upload_template_tsv(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
+    """The same template as tab-delimited text: the header row of the current layout
+    (UTF-8 with a byte-order mark, so that Excel opens it as UTF-8)."""
+    header = "\t".join(CURRENT.headers(TEMPLATE_SUPPORTERS))
+    response = HttpResponse(
+        f"\ufeff{header}\r\n".encode(), content_type="text/tab-separated-values; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="pars-activity-template.txt"'
+    return response

@@ -28,15 +28,15 @@ from pars.intake.readers import ParsedRow
 from pars.intake.readers.delimited import TextSource
 from pars.intake.rules import FieldError
 from pars.intake.runs import RecordRun
-from pars.intake.store import local_path
+from pars.intake.store import open_stored
 
 
 @contextmanager
 def _open_activity_rows(upload: Upload, notices: list[str]) -> Iterator[OpenedRows]:
     """(layout name, parsed rows, the open byte stream if any) of an activity file."""
     if upload.file_format == Channel.XLSX:
-        with local_path(upload) as path:
-            layout, rows = read_xlsx(path, notices=notices)
+        with open_stored(upload) as stored:
+            layout, rows = read_xlsx(stored, notices=notices)
             yield layout.name, rows, None
         return
     with upload.file.open("rb") as opened:

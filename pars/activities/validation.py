@@ -320,15 +320,42 @@ def _choice_lookup(spec: FieldSpec) -> dict[str, str]:
     return lookup
 
 
-_LOOKUPS: dict[str, dict[str, str]] = {}
+@dataclass(frozen=True)
+class _Choices:
+    """A code field's readings, made once from the dictionary: `exact` holds the
+    spellings cells most often have (each code and label as written, in lower and in
+    upper case), each with the code `read_choice` gives it, so it answers without
+    normalising; any other text goes through `read_choice` itself."""
+
+    exact: dict[str, str]
+    lookup: dict[str, str]
+    allowed: str
+
+
+def _choices(spec: FieldSpec) -> _Choices:
+    lookup, allowed = _choice_lookup(spec), _allowed(spec)
+    texts = [*spec.choices, *spec.choices.values(), *lookup]
+    exact: dict[str, str] = {}
+    for form in {form for text in texts for form in (text, text.lower(), text.upper())}:
+        try:
+            exact[form] = read_choice(spec.label, form, lookup, allowed)
+        except Invalid:
+            continue
+    return _Choices(exact, lookup, allowed)
+
+
+_LOOKUPS: dict[int, _Choices] = {}
 
 
 def _choice(spec: FieldSpec, value: Any) -> str:
-    key = f"{id(spec)}"
-    lookup = _LOOKUPS.get(key)
-    if lookup is None:
-        lookup = _LOOKUPS[key] = _choice_lookup(spec)
-    return read_choice(spec.label, value, lookup, _allowed(spec))
+    choices = _LOOKUPS.get(id(spec))
+    if choices is None:
+        choices = _LOOKUPS[id(spec)] = _choices(spec)
+    if value.__class__ is str:
+        code = choices.exact.get(value)
+        if code is not None:
+            return code
+    return read_choice(spec.label, value, choices.lookup, choices.allowed)
 
 
 def _allowed(spec: FieldSpec) -> str:
@@ -404,13 +431,14 @@ _COERCE: dict[Kind, Callable[[FieldSpec, Any], Any]] = {
 # ---------------------------------------------------------------------------
 # The validator
 
-# Big files repeat the same dates, codes and numbers on many rows: remember the reading
-# of a text value for the kinds whose result is immutable.
+# Big files repeat the same dates, codes and numbers on many rows: each field remembers
+# the reading of a text value (its own dictionary, filled as values come) for the kinds
+# whose result is immutable; lists are remembered frozen and handed out as fresh copies.
 _MEMO_KINDS = frozenset(
     {Kind.DATE, Kind.DECIMAL, Kind.YEAR, Kind.BOOLEAN, Kind.CHOICE, Kind.INTEGER, Kind.MONEY}
 )
-_MEMO: dict[tuple[str, str], Any] = {}
-_MEMO_LIMIT = 100_000
+_MEMO_LIMIT = 20_000  # distinct values remembered per field
+_MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -420,23 +448,118 @@ class _Refusal:
     rule: str | None
 
 
+def _remembering(read: Callable[[str], Any], memo: dict[str, Any]) -> Callable[[str], Any]:
+    """`read` for one field's text values, each distinct value read once (into `memo`)."""
+
+    def remembered(value: str) -> Any:
+        result = memo.get(value, _MISSING)
+        if result is _MISSING:
+            try:
+                result = read(value)
+            except Invalid as invalid:
+                # Keep the words, not the exception: a re-raised exception keeps every
+                # earlier row's frame alive through its traceback.
+                result = _Refusal(invalid.suffix, invalid.message, invalid.rule)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[value] = result
+        if result.__class__ is _Refusal:
+            raise Invalid(result.suffix, result.message, result.rule)
+        return result
+
+    return remembered
+
+
+def _text_reader(spec: FieldSpec, memo: dict[str, Any]) -> Callable[[str], Any]:
+    """How a non-blank text cell of this field is read, decided once per field: the same
+    result (or Invalid) as ``_COERCE[spec.kind](spec, value)``, with less work per cell
+    (`memo`: the readings it remembers)."""
+    coerce = _COERCE[spec.kind]
+    if spec.kind is Kind.TEXT:
+        max_length = spec.max_length
+
+        def text(value: str) -> str:
+            stripped = value.strip()
+            # Printable text (no control character) within the limit: all read_text checks.
+            if stripped.isprintable() and (not max_length or len(stripped) <= max_length):
+                return stripped
+            return coerce(spec, value)
+
+        return text
+    if spec.kind in _MEMO_KINDS:
+        return _remembering(lambda value: coerce(spec, value), memo)
+    if spec.kind is Kind.CHOICE_LIST:
+        frozen_codes = _remembering(lambda value: tuple(coerce(spec, value)), memo)
+        return lambda value: list(frozen_codes(value))
+    if spec.kind is Kind.OUTCOMES:
+        frozen_outcomes = _remembering(
+            lambda value: tuple(
+                (item["outcome"], tuple(item["measurement_types"])) for item in coerce(spec, value)
+            ),
+            memo,
+        )
+        return lambda value: [
+            {"outcome": outcome, "measurement_types": list(types)}
+            for outcome, types in frozen_outcomes(value)
+        ]
+    return lambda value: coerce(spec, value)
+
+
+def _native_reader(spec: FieldSpec) -> Callable[[Any], Any]:
+    coerce = _COERCE[spec.kind]
+    return lambda value: coerce(spec, value)
+
+
+def _plain_field(
+    spec: FieldSpec,
+) -> tuple[str, Callable[[Any], Any], Callable[[str], Any], dict[str, Any] | None]:
+    memo: dict[str, Any] = {}
+    # An immutable reading is taken from the memo in the loop itself (no call per cell).
+    shared = memo if spec.kind in _MEMO_KINDS else None
+    return spec.name, _native_reader(spec), _text_reader(spec, memo), shared
+
+
+# (name, reader for native values, reader for text, its memo of immutable readings),
+# decided once rather than per cell.
+_PLAIN_FIELDS = [
+    _plain_field(spec) for spec in FIELDS if spec.name not in ("provider_activity_id", "supporters")
+]
+_ALL_BUT_FORMAT = [entry for entry in _PLAIN_FIELDS if entry[0] != "activity_format"]
+_ALL_BUT_FORMAT_AND_DELIVERY = [
+    entry for entry in _ALL_BUT_FORMAT if entry[0] != "delivery_methods"
+]
+_TEXT_READERS = {name: text for name, _, text, _ in _PLAIN_FIELDS}
+
+
 def _memoized(spec: FieldSpec, value: str) -> Any:
-    key = (spec.name, value)
-    try:
-        result = _MEMO[key]
-    except KeyError:
-        try:
-            result = _COERCE[spec.kind](spec, value)
-        except Invalid as invalid:
-            # Keep the words, not the exception: a re-raised exception keeps every
-            # earlier row's frame alive through its traceback.
-            result = _Refusal(invalid.suffix, invalid.message, invalid.rule)
-        if len(_MEMO) >= _MEMO_LIMIT:
-            _MEMO.clear()
-        _MEMO[key] = result
-    if isinstance(result, _Refusal):
-        raise Invalid(result.suffix, result.message, result.rule)
-    return result
+    """A non-blank text value of a plain field, read as a file's cell is (remembered)."""
+    return _TEXT_READERS[spec.name](value)
+
+
+# Every plain field blank (None), the start of a record's values.
+_BLANKS = dict.fromkeys(name for name, _, _, _ in _PLAIN_FIELDS)
+# The fields whose blank is not None: "" for text and codes, [] for lists.
+_EMPTY_FILLS = [
+    (spec.name, isinstance(spec.empty, list))
+    for spec in FIELDS
+    if spec.name not in ("provider_activity_id", "supporters") and spec.empty is not None
+]
+_REQUIRED_FIELDS = [spec for spec in FIELDS if spec.required_for is not None]
+# By reporting year: (field, its empty value, lowest status needing it, rule) of the
+# fields required that year.
+_REQUIRED_BY_YEAR: dict[int | None, list[tuple[str, Any, Status, str]]] = {}
+
+
+def _required_in(year: int | None) -> list[tuple[str, Any, Status, str]]:
+    required = _REQUIRED_BY_YEAR.get(year)
+    if required is None:
+        required = [
+            (spec.name, spec.empty, spec.required_for, f"activity.{spec.name}.required")
+            for spec in _REQUIRED_FIELDS
+            if spec.collected_in(year) and spec.required_for is not None
+        ]
+        _REQUIRED_BY_YEAR[year] = required
+    return required
 
 
 # A record read back (Ready to Close) may be sent again: it asks for what Active asks.
@@ -446,62 +569,6 @@ _REQUESTED = {
     "ready_to_close": Status.ACTIVE,
     "closed": Status.CLOSED,
 }
-
-_MEMO_LIST_KINDS = frozenset({Kind.CHOICE_LIST, Kind.OUTCOMES})
-
-
-def _memoized_list(spec: FieldSpec, value: str) -> list[Any]:
-    # Lists are mutable: remember a frozen form and hand out a fresh copy each time.
-    key = (spec.name, value)
-    frozen = _MEMO.get(key)
-    if frozen is None:
-        if len(_MEMO) >= _MEMO_LIMIT:
-            _MEMO.clear()
-        try:
-            result = _COERCE[spec.kind](spec, value)
-        except Invalid as invalid:
-            _MEMO[key] = _Refusal(invalid.suffix, invalid.message, invalid.rule)
-            raise
-        frozen = tuple(
-            (item["outcome"], tuple(item["measurement_types"])) if isinstance(item, dict) else item
-            for item in result
-        )
-        _MEMO[key] = frozen
-    if isinstance(frozen, _Refusal):
-        raise Invalid(frozen.suffix, frozen.message, frozen.rule)
-    return [
-        {"outcome": item[0], "measurement_types": list(item[1])}
-        if isinstance(item, tuple)
-        else item
-        for item in frozen
-    ]
-
-
-def _text_coerce(spec: FieldSpec) -> Callable[[FieldSpec, Any], Any]:
-    """How a text value of this field is read: remembered where the result allows it."""
-    if spec.kind in _MEMO_KINDS:
-        return _memoized
-    if spec.kind in _MEMO_LIST_KINDS:
-        return _memoized_list
-    return _COERCE[spec.kind]
-
-
-# (spec, reader for native values, reader for text), decided once rather than per cell.
-_PLAIN_FIELDS = [
-    (spec, _COERCE[spec.kind], _text_coerce(spec))
-    for spec in FIELDS
-    if spec.name not in ("provider_activity_id", "supporters")
-]
-_REQUIRED_FIELDS = [spec for spec in FIELDS if spec.required_for is not None]
-_REQUIRED_BY_YEAR: dict[int | None, list[FieldSpec]] = {}
-
-
-def _required_in(year: int | None) -> list[FieldSpec]:
-    required = _REQUIRED_BY_YEAR.get(year)
-    if required is None:
-        required = [spec for spec in _REQUIRED_FIELDS if spec.collected_in(year)]
-        _REQUIRED_BY_YEAR[year] = required
-    return required
 
 
 @dataclass
@@ -613,30 +680,10 @@ def validate_activity(
     if values["provider_activity_id"] and RESERVED_ID.search(values["provider_activity_id"]):
         check.error("provider_activity_id", RESERVED_ID_RULE)
 
-    legacy_code = ""
     raw_format = raw.get("activity_format")
     legacy = _legacy_format(raw_format) if not is_blank(raw_format) else None
-    for spec, native_coerce, text_coerce in _PLAIN_FIELDS:
-        value = raw.get(spec.name)
-        coerce = text_coerce if value.__class__ is str else native_coerce
-        # Most cells of a wide row are empty: skip them cheaply (big files, many rows).
-        if value is None or value == "" or (value.__class__ is str and not value.strip()):
-            if spec.name not in values:
-                values[spec.name] = None
-            continue
-        if spec.name == "activity_format" and legacy is not None:
-            values["activity_format"], legacy_delivery, legacy_code = legacy
-            if is_blank(raw.get("delivery_methods")) and legacy_delivery:
-                values["delivery_methods"] = list(legacy_delivery)
-            continue
-        if spec.name == "delivery_methods" and "delivery_methods" in values:
-            continue
-        try:
-            values[spec.name] = coerce(spec, value)
-        except Invalid as invalid:
-            check.error(spec.name, invalid.rule_id("activity", spec.name), invalid.message)
-            values[spec.name] = None
-    values["legacy_activity_type"] = legacy_code
+    _read_fields(check, raw, values, legacy)
+    values["legacy_activity_type"] = legacy[2] if legacy is not None else ""
 
     supporters = _supporters(check, raw.get("supporters"))
     _cross_field_checks(check, values)
@@ -651,10 +698,50 @@ def validate_activity(
 
     values["status"] = _status_reached(values, missing, requested, today)
     values["meets_mips"] = bool(values.get("meets_mips"))
-    for spec, _, _ in _PLAIN_FIELDS:
-        if values.get(spec.name) is None:
-            values[spec.name] = spec.empty  # "" for text and codes, [] for lists
+    for name, is_list in _EMPTY_FILLS:
+        if values[name] is None:
+            values[name] = [] if is_list else ""
     return CleanActivity(values["provider_activity_id"], "upsert", values, supporters), []
+
+
+def _read_fields(
+    check: _Checker,
+    raw: Mapping[str, Any],
+    values: dict[str, Any],
+    legacy: tuple[str, tuple[str, ...], str] | None,
+) -> None:
+    """Each plain field's clean value into `values` (None: blank or unreadable)."""
+    values.update(_BLANKS)
+    fields = _PLAIN_FIELDS
+    if legacy is not None:
+        # A legacy activity type stands for the format and, unless one is given, the
+        # delivery method: those fields are not read from the record.
+        values["activity_format"], legacy_delivery, _ = legacy
+        fields = _ALL_BUT_FORMAT
+        if is_blank(raw.get("delivery_methods")) and legacy_delivery:
+            values["delivery_methods"] = list(legacy_delivery)
+            fields = _ALL_BUT_FORMAT_AND_DELIVERY
+    get = raw.get
+    for name, native, text, memo in fields:
+        value = get(name)
+        # Most cells of a wide row are empty: skip them cheaply (big files, many rows).
+        if value.__class__ is str:
+            if not value or value.isspace():
+                continue
+            if memo is not None:
+                result = memo.get(value, _MISSING)
+                if result is not _MISSING and result.__class__ is not _Refusal:
+                    values[name] = result
+                    continue
+            read = text
+        elif value is None or value == "":
+            continue
+        else:
+            read = native
+        try:
+            values[name] = read(value)
+        except Invalid as invalid:
+            check.error(name, invalid.rule_id("activity", name), invalid.message)
 
 
 def _supporters(check: _Checker, raw_supporters: Any) -> list[dict[str, Any]]:
@@ -733,10 +820,10 @@ def _missing_requirements(
     """Each requirement the record does not meet: (lowest status needing it, field, rule)."""
     year = values.get("reporting_year")
     missing: list[tuple[Status, str, str]] = []
-    for spec in _required_in(year):
-        if spec.is_empty(values.get(spec.name)):
-            assert spec.required_for is not None
-            missing.append((spec.required_for, spec.name, f"activity.{spec.name}.required"))
+    for name, empty, required_for, rule in _required_in(year):
+        value = values.get(name)
+        if value is None or value == empty:
+            missing.append((required_for, name, rule))
     activity_format = values.get("activity_format")
     delivery = values.get("delivery_methods") or []
     if (

@@ -8,19 +8,22 @@ errors; they check nothing themselves except what is particular to the web form:
 
 from __future__ import annotations
 
+import io
+import tempfile
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.decorators import provider_view
-from pars.activities import services
+from pars.activities import file_export, services, year_lock
 from pars.activities.forms import (
     EMPTY_SUPPORTER_ROWS,
     FIELD_GROUPS,
@@ -46,6 +49,8 @@ SORTABLE = {"start_date", "-start_date", "title", "-title", "provider_activity_i
 
 # Errors of the web channel itself (not business rules, so not in validation.RULES).
 ID_IN_USE = "web.provider_activity_id.in_use"
+TSV_TYPE = "text/tab-separated-values; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _filtered(access: ProviderAccess, params: Any) -> Any:
@@ -77,6 +82,45 @@ def activity_export_xml(request: HttpRequest, access: ProviderAccess) -> HttpRes
     return xml_file_response(activities, name)
 
 
+def _export_name(access: ProviderAccess, params: Any, extension: str) -> str:
+    year = params.get("year", "")
+    suffix = f"-{year}" if year.isdigit() else ""
+    return f"activities-{access.provider.provider_id}{suffix}.{extension}"
+
+
+def _export_rows(access: ProviderAccess, params: Any) -> tuple[Any, int]:
+    """The listed activities, read in chunks with their supporters, and the most supporters
+    one has (the file's supporter blocks)."""
+    activities = _filtered(access, params).order_by("provider_activity_id")
+    most = file_export.max_supporters(activities)
+    return activities.prefetch_related("supporters").iterator(chunk_size=2000), most
+
+
+@provider_view()
+def activity_export_tsv(request: HttpRequest, access: ProviderAccess) -> HttpResponseBase:
+    """The listed activities (with the list's filters) in the current tab-delimited layout."""
+    activities, most = _export_rows(access, request.GET)
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+    file_export.write_activities_tsv(text, activities, supporters=most)
+    text.flush()
+    text.detach()
+    spool.seek(0)  # the response closes it
+    name = _export_name(access, request.GET, "txt")
+    return FileResponse(spool, as_attachment=True, filename=name, content_type=TSV_TYPE)
+
+
+@provider_view()
+def activity_export_xlsx(request: HttpRequest, access: ProviderAccess) -> HttpResponseBase:
+    """The listed activities in the Excel upload template (its columns and drop-downs)."""
+    activities, most = _export_rows(access, request.GET)
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    file_export.write_activities_xlsx(spool, activities, supporters=most)
+    spool.seek(0)
+    name = _export_name(access, request.GET, "xlsx")
+    return FileResponse(spool, as_attachment=True, filename=name, content_type=XLSX_TYPE)
+
+
 @provider_view()
 def activity_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     years = sorted(
@@ -90,8 +134,13 @@ def activity_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     sort = request.GET.get("sort", "-start_date")
     activities = activities.order_by(sort if sort in SORTABLE else "-start_date", "pk")
     page = Paginator(activities, 50).get_page(request.GET.get("page"))
+    shown_years = {row.reporting_year for row in page.object_list}
     context = {
         "access": access,
+        "closures": sorted(
+            year_lock.closures(access.provider, shown_years).values(), key=lambda c: -c.year
+        ),
+        "support_email": settings.PARS_SUPPORT_EMAIL,
         "page": page,
         "years": years,
         "year": year,
@@ -102,7 +151,7 @@ def activity_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
         "query": query,
         "sort": sort,
     }
-    template = "activities/_rows.html" if request.htmx else "activities/list.html"  # type: ignore[attr-defined]
+    template = "activities/_results.html" if request.htmx else "activities/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
 
 
@@ -117,8 +166,34 @@ def activity_detail(request: HttpRequest, access: ProviderAccess, pk: int) -> Ht
             "activity": activity,
             "groups": display_groups(activity),
             "supporters": supporter_rows(activity),
+            "closure": _closure(access, activity),
+            "support_email": settings.PARS_SUPPORT_EMAIL,
         },
     )
+
+
+def _closure(access: ProviderAccess, activity: Activity) -> year_lock.Closure | None:
+    """The attestation that closed the activity's year, if it is closed."""
+    year = activity.reporting_year
+    return year_lock.closures(access.provider, [year]).get(year)
+
+
+def _closed(
+    request: HttpRequest, access: ProviderAccess, activity: Activity
+) -> HttpResponse | None:
+    """A closed year's activity is read-only: its edit and delete pages lead back to it.
+    (A form sent anyway reaches the writer, which refuses it with the locked-year rule.)"""
+    if request.method != "GET":
+        return None
+    closure = _closure(access, activity)
+    if closure is None:
+        return None
+    messages.info(
+        request,
+        f"Activity {activity.provider_activity_id} belongs to the attested {closure.year} "
+        "report, which is closed: it can no longer change.",
+    )
+    return redirect("activities:detail", provider_id=access.provider.provider_id, pk=activity.pk)
 
 
 @provider_view(edit=True)
@@ -128,7 +203,8 @@ def activity_new(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
 
 @provider_view(edit=True)
 def activity_edit(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
-    return _form_page(request, access, activity=access.get(Activity, pk=pk))
+    activity = access.get(Activity, pk=pk)
+    return _closed(request, access, activity) or _form_page(request, access, activity=activity)
 
 
 @provider_view(edit=True)
@@ -140,6 +216,9 @@ def activity_copy(request: HttpRequest, access: ProviderAccess, pk: int) -> Http
 @provider_view(edit=True)
 def activity_delete(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     activity = access.get(Activity, pk=pk)
+    closed = _closed(request, access, activity)
+    if closed is not None:
+        return closed
     refused: list[FieldError] = []
     if request.method == "POST":
         try:

@@ -40,7 +40,13 @@ from pars.intake.xlsx_template import (
 )
 from pars.lib.spreadsheets import write_rows_xlsx
 
-__all__ = ["TEMPLATE_SUPPORTERS", "column_specs", "write_activity_template", "write_rows_xlsx"]
+__all__ = [
+    "TEMPLATE_SUPPORTERS",
+    "activity_workbook",
+    "column_specs",
+    "write_activity_template",
+    "write_rows_xlsx",
+]
 
 TEMPLATE_SUPPORTERS = 3
 # Columns Excel must keep as typed text (IDs with leading zeros); country and state offer codes.
@@ -106,8 +112,13 @@ def _needed_for(spec: FieldSpec) -> str:
 
 def write_activity_template(stream: IO[bytes], *, supporters: int = TEMPLATE_SUPPORTERS) -> None:
     """Write the activity upload template (.xlsx) to a binary stream."""
+    write_template(stream, activity_workbook(supporters))
+
+
+def activity_workbook(supporters: int = TEMPLATE_SUPPORTERS) -> WorkbookTemplate:
+    """The template's sheets, columns and guide (an export fills its rows, see file_export)."""
     columns = column_specs(supporters)
-    template = WorkbookTemplate(
+    return WorkbookTemplate(
         sheet="Activities",
         columns=[
             template_column(
@@ -123,7 +134,6 @@ def write_activity_template(stream: IO[bytes], *, supporters: int = TEMPLATE_SUP
         guide_widths={"A": 34, "B": 70, "C": 30, "D": 60, "E": 22, "F": 20},
         column_widths=(14, 40),
     )
-    write_template(stream, template)
 
 
 def _notes(supporters: int) -> list[str]:

@@ -7,7 +7,9 @@ lock without importing upwards.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured
@@ -23,12 +25,34 @@ class LockedYears(Protocol):
     ) -> set[int]: ...
 
 
+@dataclass(frozen=True)
+class Closure:
+    """A closed year as the pages show it: who attested, and when."""
+
+    year: int
+    attested_at: datetime.datetime
+    attested_by: str  # "Name (email)", or "" when the account is gone
+
+
+class ClosuresOf(Protocol):
+    def __call__(self, provider: Provider, years: Iterable[int]) -> dict[int, Closure]: ...
+
+
 _locked_years: LockedYears | None = None
+_closures_of: ClosuresOf | None = None
 
 
-def register(locked_years_of: LockedYears) -> None:
-    global _locked_years  # one answer per process, set when the apps load
+def register(locked_years_of: LockedYears, closures_of: ClosuresOf) -> None:
+    global _locked_years, _closures_of  # one answer per process, set when the apps load
     _locked_years = locked_years_of
+    _closures_of = closures_of
+
+
+def closures(provider: Provider, years: Iterable[int]) -> dict[int, Closure]:
+    """The provider's closed years among `years`, with who attested them and when."""
+    if _closures_of is None:
+        raise ImproperlyConfigured("pars.reporting registers the reporting-year lock.")
+    return _closures_of(provider, years)
 
 
 def locked_years(

@@ -64,6 +64,7 @@ class AuditEvent(models.Model):
     def actor(self) -> str:
         if self.user_id:
             return str(self.user)
-        if self.api_key_id:
-            return f"API key {self.api_key.prefix if self.api_key else ''}…"
+        if self.api_key_id and self.api_key is not None:
+            # The name its administrator gave it ("CME tracker"), which people recognise.
+            return f"API key “{self.api_key.name}” ({self.api_key.prefix}…)"
         return "system"

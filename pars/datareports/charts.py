@@ -9,37 +9,13 @@ it on the page. pygal escapes every label it writes into the SVG.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pygal  # type: ignore[import-untyped]
-from django.utils.safestring import SafeString, mark_safe
-from lxml import etree  # type: ignore[import-untyped]
-from pygal.style import Style  # type: ignore[import-untyped]
+from django.utils.safestring import SafeString
 
 from pars.datareports.data_report import DataReport, Table
-
-STYLE = Style(
-    background="transparent",
-    plot_background="transparent",
-    font_family="system-ui, sans-serif",
-    colors=("#1f6feb", "#d4761c", "#2e9e5b", "#a347ba", "#c23b3b", "#6b7280"),
-    title_font_size=18,
-    label_font_size=12,
-    major_label_font_size=12,
-    legend_font_size=12,
-)
-
-CONFIG: dict[str, Any] = {
-    "style": STYLE,
-    "js": [],  # no tooltips script: nothing is loaded from elsewhere
-    "disable_xml_declaration": True,
-    "width": 800,
-    "height": 380,
-    "print_values": False,
-    "legend_at_bottom": True,
-    "truncate_legend": 40,
-    "truncate_label": 30,
-}
+from pars.lib.charts import CONFIG
+from pars.lib.charts import render_svg as _render
 
 
 @dataclass(frozen=True)
@@ -47,17 +23,6 @@ class Chart:
     table_key: str
     title: str
     svg: SafeString
-
-
-def _render(chart: Any) -> SafeString:
-    """The chart's <svg> element, without pygal's config script and comments.
-
-    Serialised by lxml, which escapes every label: safe to embed in the page.
-    """
-    tree = chart.render_tree()
-    for node in list(tree.iter("script", etree.Comment)):
-        node.getparent().remove(node)
-    return mark_safe(etree.tostring(tree, encoding="unicode"))  # noqa: S308
 
 
 def _numbers(table: Table, column: str) -> list[float]:

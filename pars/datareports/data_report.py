@@ -389,7 +389,10 @@ def _participation(year: int, accreditor_type: str | None, accreditor_id: int | 
     )
     aggregates = {
         "reported": Count("id", filter=~Q(status__in=WITHDRAWN)),
-        "accepted": Count("id", filter=Q(status=CompletionStatus.ACCEPTED)),
+        # Taken by the recipient: accepted, or reported where it matches no learners (REMS).
+        "accepted": Count(
+            "id", filter=Q(status__in=(CompletionStatus.ACCEPTED, CompletionStatus.REPORTED))
+        ),
         "in_progress": Count("id", filter=Q(status__in=IN_PROGRESS)),
         "rejected": Count("id", filter=Q(status=CompletionStatus.REJECTED)),
         "held": Count("id", filter=Q(status=CompletionStatus.HELD)),

@@ -89,6 +89,9 @@ def _yes_no(value: bool | None) -> str:
     return "" if value is None else ("Yes" if value else "No")
 
 
+TAKEN = (CompletionStatus.ACCEPTED, CompletionStatus.REPORTED)
+
+
 def rems_registrations(year: int, accreditor_id: int | None = None) -> Any:
     registrations = ActivityRegistration.objects.filter(
         recipient__kind=RecipientKind.REMS, activity__reporting_year=year
@@ -122,7 +125,8 @@ def activity_rows(year: int, accreditor_id: int | None = None) -> Iterator[tuple
         rems_registrations(year, accreditor_id)
         .annotate(
             completions=count(completions),
-            accepted=count(completions.filter(Q(status=CompletionStatus.ACCEPTED))),
+            # Taken by the recipient: "reported" for REMS (no matching), "accepted" before.
+            accepted=count(completions.filter(Q(status__in=TAKEN))),
         )
         .order_by("provider__provider_id", "activity__provider_activity_id", "recipient__code")
         .values_list(

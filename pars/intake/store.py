@@ -1,6 +1,7 @@
 """Storing an uploaded batch file and queuing its processing.
 
-:func:`store_upload` keeps the file (under ``MEDIA_ROOT`` with a random name), records
+:func:`store_upload` keeps the file (through Django's storage API: ``MEDIA_ROOT`` or object
+storage, ``PARS_STORAGE_BACKEND``; a random name), records
 the :class:`~pars.intake.models.Upload` and queues the job (process.py), which runs in
 the task worker. The upload policy (all or nothing, or explicitly partial; the same file
 twice is a no-op) is described in process.py. The duplicate check there looks only at
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePath
-from typing import Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.core.files import File
@@ -233,17 +234,27 @@ def queue_upload(upload: Upload) -> None:
 
 
 @contextmanager
-def local_path(upload: Upload) -> Iterator[str]:
-    """A local file path of the upload (the Excel reader needs one)."""
+def open_stored(upload: Upload) -> Iterator[IO[bytes]]:
+    """The stored file, opened through the storage API, seekable (zipfile needs it).
+
+    Never a path: the web process that stored the file and the worker that reads it may be
+    on different machines, sharing only the storage (object storage, say). A storage whose
+    file cannot seek is copied to a temporary file first: local scratch, not shared disk.
+    """
+    with upload.file.open("rb") as stored:
+        if _seekable(stored):
+            stored.seek(0)
+            yield cast(IO[bytes], stored)
+            return
+        with tempfile.TemporaryFile(prefix="pars-upload-") as local:
+            for chunk in stored.chunks():
+                local.write(chunk)
+            local.seek(0)
+            yield local
+
+
+def _seekable(stored: File) -> bool:
     try:
-        path: str | None = upload.file.path
-    except NotImplementedError:  # a remote storage
-        path = None
-    if path is not None:
-        yield path
-        return
-    with tempfile.NamedTemporaryFile(suffix=".xlsx") as local, upload.file.open("rb") as stream:
-        for chunk in stream.chunks():
-            local.write(chunk)
-        local.flush()
-        yield local.name
+        return bool(stored.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False

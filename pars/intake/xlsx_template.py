@@ -16,11 +16,12 @@ or a dictionary label that looks like a formula stays text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -211,3 +212,95 @@ def _write_instructions(sheet: Any, template: WorkbookTemplate) -> None:
         for row in sheet.iter_rows(min_row=bold_rows[0] + 1):
             for cell in row:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def write_filled(
+    stream: IO[bytes], template: WorkbookTemplate, rows: Iterable[Sequence[Any]]
+) -> None:
+    """The template (.xlsx) with `rows` under its header: an export that uploads again.
+
+    Streamed (a write-only workbook): memory stays flat however many rows. Text that
+    looks like a formula is escaped like every other cell (a leading apostrophe).
+    """
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(template.sheet)
+    instructions = workbook.create_sheet("Instructions")
+    lists = workbook.create_sheet("Lists")
+
+    ranges: dict[str, str] = {}
+    list_columns: list[tuple[str, Sequence[str]]] = []
+    formats: list[str | None] = []
+    header_row = 2 if template.guidance else 1
+    least, greatest = template.column_widths
+    for index, column in enumerate(template.columns, start=1):
+        letter = get_column_letter(index)
+        dimension = sheet.column_dimensions[letter]
+        dimension.width = max(least, min(greatest, len(column.header) + 4))
+        cell_format = "mm/dd/yyyy" if column.spec.kind is Kind.DATE else None
+        formats.append(cell_format or ("@" if column.as_text else None))
+        if not column.values:
+            continue
+        if column.list_key not in ranges:
+            list_letter = get_column_letter(len(list_columns) + 1)
+            ranges[column.list_key] = (
+                f"Lists!${list_letter}$2:${list_letter}${len(column.values) + 1}"
+            )
+            list_columns.append((column.list_title, column.values))
+        sheet.data_validations.append(
+            _drop_down(column, ranges[column.list_key], letter, header_row + 1)
+        )
+    sheet.freeze_panes = f"A{header_row + 1}"
+    if template.guidance:
+        sheet.append([_styled(sheet, template.guidance, Font(italic=True))])
+    sheet.append([_styled(sheet, column.header, Font(bold=True)) for column in template.columns])
+    for row in rows:
+        cells = zip(row, formats, strict=True)
+        sheet.append([_data_cell(sheet, value, number_format) for value, number_format in cells])
+    _write_lists_rows(lists, list_columns)
+    _write_instructions_rows(instructions, template)
+    workbook.save(stream)
+
+
+def _styled(sheet: Any, value: Any, font: Font | None = None, wrap: bool = False) -> Any:
+    cell = WriteOnlyCell(sheet, value=escape_formula(value))
+    if font is not None:
+        cell.font = font
+    if wrap:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    return cell
+
+
+def _data_cell(sheet: Any, value: Any, number_format: str | None) -> Any:
+    if value is None or value == "":
+        return None
+    cell = WriteOnlyCell(sheet, value=escape_formula(value))
+    if number_format is not None:
+        cell.number_format = number_format
+    return cell
+
+
+def _write_lists_rows(lists: Any, columns: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """The Lists sheet, row by row (a write-only sheet has no columns to fill)."""
+    for index, (title, _) in enumerate(columns, start=1):
+        lists.column_dimensions[get_column_letter(index)].width = max(12, min(40, len(title) + 4))
+    lists.append([_styled(lists, title, Font(bold=True)) for title, _ in columns])
+    for position in range(max((len(values) for _, values in columns), default=0)):
+        lists.append(
+            [
+                escape_formula(values[position]) if position < len(values) else None
+                for _, values in columns
+            ]
+        )
+
+
+def _write_instructions_rows(sheet: Any, template: WorkbookTemplate) -> None:
+    for letter, width in template.guide_widths.items():
+        sheet.column_dimensions[letter].width = width
+    for number, note in enumerate(template.notes):
+        sheet.append([_styled(sheet, note, Font(bold=True, size=13)) if not number else note])
+    for number, table in enumerate(template.tables):
+        if number:
+            sheet.append([])
+        sheet.append([_styled(sheet, text, Font(bold=True)) for text in table.header])
+        for row in table.rows:
+            sheet.append([_styled(sheet, value, wrap=True) for value in row])

@@ -48,6 +48,7 @@ class RecipientAdmin(admin.ModelAdmin[Recipient]):
                     "identifier_hint",
                     "identifier_required",
                     "accepts_npi",
+                    "matches_learners",
                 )
             },
         ),

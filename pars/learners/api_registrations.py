@@ -69,6 +69,10 @@ class RecipientIdentifierOut(Schema):
     hint: str
     required: bool
     accepts_npi: bool = Field(description="An NPI may stand in for the identifier")
+    matched: bool = Field(
+        description="The recipient matches each learner against its registry (a learner it "
+        "does not know is held); false: it only receives reports (REMS: records are reported)"
+    )
 
 
 class RecipientOut(Schema):
@@ -118,6 +122,7 @@ def _recipient_json(recipient: Recipient, today: datetime.date) -> dict[str, Any
             "hint": recipient.identifier_hint,
             "required": recipient.identifier_required,
             "accepts_npi": recipient.accepts_npi,
+            "matched": recipient.matches_learners,
         },
         "registration_fields": list(rules.registration_fields),
         "required_registration_fields": list(rules.required_registration_fields),

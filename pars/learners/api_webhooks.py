@@ -2,7 +2,9 @@
 
 PARS POSTs a signed notification to each active endpoint of the provider when one of its
 completions changes status (``pars.learners.webhooks``). The signing secret is answered once,
-when the endpoint is created, and never again.
+when the endpoint is created, and never again. ``POST /webhooks/{id}/test`` queues a signed
+``webhook.test`` event to one endpoint; each endpoint answers its latest delivery attempt's
+outcome (``last_attempt_at``, ``last_status_code``, ``last_outcome``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pars.lib.text import CONTROL_CHARACTER_RULE, control_character, control_cha
 router = Router(tags=["webhooks"])
 
 RULE_URL = "webhook.url.invalid"
+RULE_INACTIVE = "webhook.endpoint.inactive"
 # create_endpoint's refusals by their code: (field, rule).
 _REFUSALS = {
     "url": ("url", RULE_URL),
@@ -57,6 +60,27 @@ class WebhookOut(Schema):
     last_success_at: datetime.datetime | None
     last_failure_at: datetime.datetime | None
     last_error: str
+    last_attempt_at: datetime.datetime | None = Field(
+        description="When PARS last tried to deliver an event to it, whatever the outcome "
+        "(null: never)"
+    )
+    last_status_code: int | None = Field(
+        description="The HTTP status the endpoint answered that attempt (2xx: delivered); "
+        "null when it did not answer (see `last_outcome`) or before the first attempt"
+    )
+    last_outcome: str = Field(
+        description='That attempt in a few words: "200 OK", "500 Internal Server Error", '
+        '"connection refused", "timed out"; empty before the first attempt'
+    )
+
+
+class WebhookTestOut(Schema):
+    endpoint_id: int
+    event_id: str = Field(description="The test event's ID (its `X-PARS-Event-Id` header)")
+    type: str = Field(description='Always "webhook.test"')
+    event: dict[str, Any] = Field(
+        description="The JSON body PARS POSTs, signed in `X-PARS-Signature` like every event"
+    )
 
 
 class NewWebhookOut(WebhookOut):
@@ -95,6 +119,9 @@ def webhook_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "last_success_at": timestamp(endpoint.last_success_at),
         "last_failure_at": timestamp(endpoint.last_failure_at),
         "last_error": endpoint.last_error,
+        "last_attempt_at": timestamp(endpoint.last_attempt_at),
+        "last_status_code": endpoint.last_status_code,
+        "last_outcome": endpoint.last_outcome,
     }
 
 
@@ -186,3 +213,31 @@ def delete_webhook(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = access.get(WebhookEndpoint, pk=endpoint_id)
     webhooks.delete_endpoint(access, endpoint)
     return HttpResponse(status=204)
+
+
+@router.post(
+    "/webhooks/{int:endpoint_id}/test",
+    response={202: WebhookTestOut, 400: ApiErrors},
+    url_name="webhook_test",
+    summary="Send a test event to a webhook endpoint",
+    description="Queues a `webhook.test` event (no records, no personal data) to the endpoint, "
+    "signed and retried like every notification, and answers **202** with it. The outcome of "
+    "each attempt shows in the endpoint's `last_attempt_at`, `last_status_code` and "
+    "`last_outcome` (`GET /webhooks`). An earlier test event still waiting for a retry is "
+    "given up. 400 `webhook.endpoint.inactive` for a deactivated endpoint.",
+)
+def send_webhook_test(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    access = api_access(request)
+    access.require_edit()
+    endpoint = access.get(WebhookEndpoint, pk=endpoint_id)
+    try:
+        delivery = webhooks.send_test_event(access, endpoint)
+    except ValidationError as refused:
+        return json_response(*refusal("endpoint_id", RULE_INACTIVE, " ".join(refused.messages)))
+    body = {
+        "endpoint_id": endpoint.pk,
+        "event_id": str(delivery.event_id),
+        "type": webhooks.TEST_EVENT_TYPE,
+        "event": delivery.payload,
+    }
+    return json_response(202, body)

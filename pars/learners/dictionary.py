@@ -576,6 +576,8 @@ SEED_RECIPIENTS: list[dict[str, Any]] = [
         "registration_fields": ["rems_type", "rems_rpc_id"],
         "required_registration_fields": ["rems_type"],
         "completion_fields": ["profession", "practice_state", "dea_registration"],
+        # REMS records are reported (into the REMS report), not matched to a registry.
+        "matches_learners": False,
         "attestation_text": "I attest that this activity is a REMS-compliant activity under "
         "the FDA Opioid Analgesic REMS Education Blueprint.",
     },

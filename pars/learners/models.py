@@ -130,6 +130,12 @@ class Recipient(models.Model):
     )
 
     # Delivery.
+    matches_learners = models.BooleanField(
+        default=True,
+        help_text="The recipient matches each learner against its own registry (MOC boards, "
+        "state boards): a learner it does not know is held. Off for a recipient that only "
+        "receives reports (the REMS program): what it takes is reported, nothing is held.",
+    )
     connector = models.CharField(
         max_length=20, choices=ConnectorKind.choices, default=ConnectorKind.SIMULATOR
     )
@@ -197,6 +203,8 @@ class CompletionStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"
     ACCEPTED = "accepted", "Accepted"
+    # Taken by a recipient that matches no identities (REMS): in its report.
+    REPORTED = "reported", "Reported"
     REJECTED = "rejected", "Rejected"
     HELD = "held", "Held (learner not matched)"
     WITHDRAWAL_QUEUED = "withdrawal_queued", "Withdrawal queued"
@@ -244,7 +252,7 @@ class LearnerCompletion(models.Model):
     last_name = models.CharField(max_length=100)
     birth_month = models.PositiveSmallIntegerField()
     birth_day = models.PositiveSmallIntegerField()
-    # The board ID (MOC), the licence ID (state boards) or the provider's key (REMS).
+    # The board ID (MOC), the licence number (state boards) or the provider's key (REMS).
     learner_id = models.CharField(max_length=40, blank=True)
     npi = models.CharField(max_length=10, blank=True)
     license_state = models.CharField(max_length=2, blank=True)
@@ -331,6 +339,7 @@ class CompletionEventKind(models.TextChoices):
     DELETED = "deleted", "Deleted before it was sent"
     SENT = "sent", "Sent to recipient"
     ACCEPTED = "accepted", "Accepted by recipient"
+    REPORTED = "reported", "Reported to recipient (no learner matching)"
     REJECTED = "rejected", "Rejected by recipient"
     HELD = "held", "Held: learner not matched"
     RELEASED = "released", "Released for resending"
@@ -444,12 +453,25 @@ class WebhookEndpoint(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # The latest delivery attempt, whatever its outcome (the page's "Last delivery").
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The HTTP status it answered; empty when it did not."
+    )
+    last_outcome = models.CharField(
+        max_length=200, blank=True, help_text='"200 OK", "500 Internal Server Error", "timed out"…'
+    )
 
     class Meta:
         ordering = ["created_at"]
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def last_attempt_ok(self) -> bool:
+        code = self.last_status_code
+        return code is not None and 200 <= code < 300
 
 
 class WebhookDeliveryStatus(models.TextChoices):

@@ -6,9 +6,11 @@ from pars.learners.views import (
     completions,
     prevalidation,
     registrations,
+    rules,
     staff,
     uploads,
     webhooks,
+    year_checks,
 )
 
 app_name = "learners"
@@ -22,6 +24,7 @@ urlpatterns = [
     path(A + "new/", registrations.registration_new, name="registration_new"),
     path(A + "<str:code>/", registrations.registration_edit, name="registration"),
     path(A + "<str:code>/delete/", registrations.registration_delete, name="registration_delete"),
+    path("rules/learners/", rules.rule_catalogue, name="rules"),  # public
     path(L, completions.completion_list, name="list"),
     path(L + "new/", completions.completion_new, name="new"),
     path(L + "<int:pk>/", completions.completion_detail, name="detail"),
@@ -37,5 +40,8 @@ urlpatterns = [
         L + "webhooks/<int:pk>/deactivate/", webhooks.webhook_deactivate, name="webhook_deactivate"
     ),
     path(L + "webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path(L + "webhooks/<int:pk>/test/", webhooks.webhook_test, name="webhook_test"),
     path(S + "learners/", staff.staff_completions, name="staff_list"),
+    # Reads learner data, so it lives here, beside the annual report's pages in the URL.
+    path(P + "report/<int:year>/checks/", year_checks.year_checks, name="year_checks"),
 ]

@@ -18,6 +18,11 @@ t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the endpoint's secr
 (check it with :func:`verify_signature`). A 2xx answer delivers it; anything else is
 retried with exponential backoff, up to :data:`MAX_ATTEMPTS` attempts, then given up.
 Deliveries are at least once: receivers deduplicate by event id.
+
+:func:`send_test_event` queues, on request, a ``webhook.test`` event to one endpoint (same
+envelope and signature, ``data`` without records), delivered and retried like the others.
+Every attempt leaves its outcome on the endpoint (``last_attempt_at``, ``last_status_code``,
+``last_outcome``: "200 OK", "500 Internal Server Error", "connection refused").
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import http
 import ipaddress
 import json
 import logging
 import secrets
 import socket
+import ssl
 import time
+import urllib.error
 import urllib.parse
 import uuid
 from collections.abc import Sequence
@@ -59,6 +67,8 @@ from pars.providers.models import Provider
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "completions.status_changed"
+TEST_EVENT_TYPE = "webhook.test"
+TEST_MESSAGE = "A test event PARS sent on request: no record changed."
 SIGNATURE_HEADER = "X-PARS-Signature"
 EVENT_ID_HEADER = "X-PARS-Event-Id"
 MAX_ATTEMPTS = 8
@@ -281,6 +291,47 @@ def _enqueue(delivery_ids: list[int]) -> None:
         send_webhook_task.enqueue(delivery_id)
 
 
+def send_test_event(access: ProviderAccess, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Queue a ``webhook.test`` event to one active endpoint (sent after commit, retried like
+    any other); returns its delivery. No record or person is named in it.
+
+    An earlier test event to the endpoint still waiting for a retry is given up: a receiver
+    just fixed hears the new one at once, and repeated clicks pile up no retries. Raises
+    ``ValidationError`` (code "inactive") for a deactivated endpoint, ``PermissionDenied``
+    for a read-only user.
+    """
+    access.require_edit()
+    assert endpoint.provider_id == access.provider.pk
+    if not endpoint.active:
+        raise ValidationError(
+            "This endpoint is deactivated: PARS does not call it.", code="inactive"
+        )
+    event_id = uuid.uuid4()
+    payload = {
+        "id": str(event_id),
+        "type": TEST_EVENT_TYPE,
+        "occurred_at": timezone.now().isoformat(),
+        "provider_id": access.provider.provider_id,
+        "data": {"test": True, "endpoint_id": endpoint.pk, "message": TEST_MESSAGE},
+    }
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(
+            endpoint=endpoint,
+            status=WebhookDeliveryStatus.PENDING,
+            payload__type=TEST_EVENT_TYPE,
+        ).update(
+            status=WebhookDeliveryStatus.FAILED,
+            next_attempt_at=None,
+            last_error="A newer test event replaced it.",
+        )
+        delivery = WebhookDelivery.objects.create(
+            provider=access.provider, endpoint=endpoint, event_id=event_id, payload=payload
+        )
+    transaction.on_commit(lambda: _enqueue([delivery.pk]))
+    logger.info("Webhook test event %s queued for endpoint %s", event_id, endpoint.pk)
+    return delivery
+
+
 def send_webhook(delivery_id: int) -> bool:
     """POST one notification; True when the endpoint took it (2xx)."""
     now = timezone.now()
@@ -320,29 +371,68 @@ def send_webhook(delivery_id: int) -> bool:
         status, _ = request(
             "POST", endpoint.url, body=body, headers=headers, timeout=TIMEOUT_SECONDS
         )
-        error = "" if 200 <= status < 300 else f"HTTP {status}"
     except OSError as failure:
-        error = describe_os_error(failure)
-    return _record(delivery, endpoint, error)
+        return _record(
+            delivery, endpoint, describe_os_error(failure), outcome=short_failure(failure)
+        )
+    error = "" if 200 <= status < 300 else f"HTTP {status}"
+    return _record(delivery, endpoint, error, status_code=status)
+
+
+def status_outcome(code: int) -> str:
+    """An HTTP status with its standard phrase: "200 OK", "503 Service Unavailable"."""
+    try:
+        return f"{code} {http.HTTPStatus(code).phrase}"
+    except ValueError:  # a code outside the standard's list
+        return f"HTTP {code}"
+
+
+def short_failure(error: OSError) -> str:
+    """A request that got no answer, in a few words ("connection refused")."""
+    reason: object = error.reason if isinstance(error, urllib.error.URLError) else error
+    for kind, words in (
+        (ConnectionRefusedError, "connection refused"),
+        (ConnectionResetError, "connection reset"),
+        (TimeoutError, "timed out"),
+        (socket.gaierror, "host name not found"),
+        (ssl.SSLCertVerificationError, "TLS certificate not trusted"),
+        (ssl.SSLError, "TLS handshake failed"),
+    ):
+        if isinstance(reason, kind):
+            return words
+    return describe_os_error(error)
 
 
 def _record(
-    delivery: WebhookDelivery, endpoint: WebhookEndpoint, error: str, *, permanent: bool = False
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    error: str,
+    *,
+    permanent: bool = False,
+    status_code: int | None = None,
+    outcome: str = "",
 ) -> bool:
+    """Keep an attempt's outcome on the delivery and the endpoint; retry it later if due."""
     now = timezone.now()
     delivery.attempts += 1
+    endpoint.last_attempt_at = now
+    endpoint.last_status_code = status_code
+    endpoint.last_outcome = (
+        status_outcome(status_code) if status_code is not None else outcome or error
+    )[:200]
+    fields = ["last_attempt_at", "last_status_code", "last_outcome"]
     if not error:
         delivery.status = WebhookDeliveryStatus.DELIVERED
         delivery.delivered_at = now
         delivery.next_attempt_at = None
         delivery.last_error = ""
         endpoint.last_success_at = now
-        fields = ["last_success_at"]
+        fields.append("last_success_at")
     else:
         delivery.last_error = error[:500]
         endpoint.last_failure_at = now
         endpoint.last_error = f"{error} (event {delivery.event_id})"[:500]
-        fields = ["last_failure_at", "last_error"]
+        fields += ["last_failure_at", "last_error"]
         if permanent or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = WebhookDeliveryStatus.FAILED
             delivery.next_attempt_at = None

@@ -1,4 +1,5 @@
-"""The audit trail pages of the accreditor's staff: a provider's events, one activity's history.
+"""The audit trail pages: a provider's events (staff), one activity's history (staff, and
+the provider's own users from the activity's page).
 
 Read-only; everything is reached through the provider's access, so state-accreditor
 staff see only the providers their society accredits (404 otherwise).
@@ -14,10 +15,10 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
 from pars.accounts.access import ProviderAccess, get_provider_access
-from pars.accounts.decorators import staff_view
+from pars.accounts.decorators import provider_view, staff_view
 from pars.activities.dictionary import FIELDS_BY_NAME, SUPPORTER_FIELDS_BY_NAME
 from pars.activities.models import Activity, ActivityChange, ActivityStatus
 from pars.audit.models import AuditAction, AuditEvent
@@ -245,8 +246,24 @@ class HistoryRow:
 def activity_audit(
     request: HttpRequest, provider_id: str, provider_activity_id: str
 ) -> HttpResponse:
-    """One activity's history: the event that created it and every change since, newest first."""
+    """One activity's history, for staff (from the provider's audit trail)."""
     access = get_provider_access(request.user, provider_id)
+    return _activity_history(request, access, provider_activity_id, staff_page=True)
+
+
+@provider_view()
+def provider_activity_history(
+    request: HttpRequest, access: ProviderAccess, pk: int
+) -> HttpResponse:
+    """One activity's history, for the provider's own users (any role may read it)."""
+    activity = get_object_or_404(access.records(Activity), pk=pk)
+    return _activity_history(request, access, activity.provider_activity_id, staff_page=False)
+
+
+def _activity_history(
+    request: HttpRequest, access: ProviderAccess, provider_activity_id: str, *, staff_page: bool
+) -> HttpResponse:
+    """The event that created the activity and every change since, newest first."""
     activity = (
         access.records(Activity)
         .filter(provider_activity_id=provider_activity_id)
@@ -283,5 +300,6 @@ def activity_audit(
             "activity": activity,
             "provider_activity_id": provider_activity_id,
             "rows": rows,
+            "staff_page": staff_page,
         },
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 
-from pars.activities.year_lock import LOCKED_RULE, locked_message
+from pars.activities.year_lock import LOCKED_RULE, Closure, locked_message
 from pars.providers.models import Provider
 from pars.reporting.models import AnnualReport
 
@@ -46,3 +46,18 @@ def locked_years(
     if years is not None:
         reports = reports.filter(reporting_year__year__in=set(years))
     return set(reports.values_list("reporting_year__year", flat=True))
+
+
+def closures(provider: Provider, years: Iterable[int]) -> dict[int, Closure]:
+    reports = AnnualReport.objects.filter(
+        provider=provider, attested_at__isnull=False, reporting_year__year__in=set(years)
+    ).select_related("reporting_year", "attested_by")
+    found = {}
+    for report in reports:
+        assert report.attested_at is not None  # filtered above
+        who = report.attested_by
+        name = f"{who.get_full_name() or who.email} ({who.email})" if who is not None else ""
+        found[report.reporting_year.year] = Closure(
+            report.reporting_year.year, report.attested_at, name
+        )
+    return found

@@ -28,6 +28,7 @@ from pars.activities.models import ActivityStatus
 from pars.intake.models import Channel
 from pars.intake.rules import FieldError
 from pars.providers.models import Provider
+from pars.reporting.charts import activities_by_month_chart
 from pars.reporting.forms import ProgramSummaryForm, ReminderForm, ReopenForm
 from pars.reporting.locks import locked_message
 from pars.reporting.models import AnnualReport, ReportingYear, YearReopening
@@ -59,10 +60,12 @@ def dashboard(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     reporting_year = current_reporting_year()
     status = year_status(access, reporting_year) if reporting_year else None
     earlier = earlier_years(access, reporting_year) if reporting_year else []
+    # The learner chart comes from a learners tag in the template (learners is above reporting).
+    activity_chart = activities_by_month_chart(access, status.year) if status else None
     return render(
         request,
         "reporting/dashboard.html",
-        {"access": access, "status": status, "earlier": earlier},
+        {"access": access, "status": status, "earlier": earlier, "activity_chart": activity_chart},
     )
 
 

@@ -237,7 +237,7 @@ def _open_tab(page: Page, name: str) -> None:
 
 
 def _download_template(page: Page) -> bytes:
-    page.get_by_text("Accepted files").click()  # the <summary> of the <details>
+    expect(page.get_by_text("Accepted files")).to_be_visible()  # open, not collapsed
     with page.expect_download() as info:
         page.get_by_role("link", name="download the Excel template").click()
     download = info.value
@@ -454,3 +454,50 @@ def test_a_valid_file_is_applied_and_the_same_file_again_is_a_duplicate(
     expect(page.get_by_text("2 activities")).to_be_visible()
     after = sorted(Activity.objects.values_list("provider_activity_id", "title", "updated_at"))
     assert after == before
+
+
+# ---------------------------------------------------------------------------
+# 3. What was reported, downloaded as Excel, edited in one cell and uploaded again
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_exported_workbook_uploads_again_unchanged_and_an_edited_cell_updates_one(
+    page: Page, live_server: LiveServer, provider: Provider, editor: User
+) -> None:
+    rows = [row for row in _rows("EX") if row.end >= row.start]
+    _log_in_and_open_uploads(page, live_server.url, provider, editor)
+    _upload(page, "valid.txt", tsv_file(rows), "text/plain")
+    _result(page, "Applied")
+
+    _open_tab(page, "Activities")
+    page.get_by_label("Reporting year").select_option("2026")  # the downloads follow it
+    expect(page.get_by_role("button", name="Download as Excel")).to_have_attribute(
+        "href", re.compile(r"year=2026")
+    )
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download as Excel").click()
+    assert info.value.suggested_filename == f"activities-{provider.provider_id}-2026.xlsx"
+    exported = Path(info.value.path()).read_bytes()
+    before = sorted(Activity.objects.values_list("provider_activity_id", "title", "updated_at"))
+
+    _open_tab(page, "Uploads")
+    _upload(page, "export.xlsx", exported, XLSX_TYPE)
+    result = _result(page, "Applied")
+    assert (_stat(result, "rows"), _stat(result, "added"), _stat(result, "updated")) == (2, 0, 0)
+    after = sorted(Activity.objects.values_list("provider_activity_id", "title", "updated_at"))
+    assert after == before
+
+    workbook = load_workbook(io.BytesIO(exported))
+    sheet = workbook["Activities"]
+    title = [cell.value for cell in sheet[1]].index(HEADERS["title"])
+    assert sheet.cell(2, 3).value == "EX-1"
+    sheet.cell(2, title + 1).value = "Cardiology Update, edited"
+    edited = io.BytesIO()
+    workbook.save(edited)
+    _open_tab(page, "Uploads")
+    _upload(page, "edited.xlsx", edited.getvalue(), XLSX_TYPE)
+    result = _result(page, "Applied")
+    assert (_stat(result, "added"), _stat(result, "updated")) == (0, 1)
+    titles = dict(Activity.objects.values_list("provider_activity_id", "title"))
+    assert titles == {"EX-1": "Cardiology Update, edited", "EX-3": "Grand Rounds: Heart Failure"}

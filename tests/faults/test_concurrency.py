@@ -5,58 +5,25 @@ runs them. No 5xx, no lost rows, no row of one provider under another."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.faults import ROOT, requires_postgresql, start_worker, stop, wait_for
+from tests.support.faults import requires_postgresql, start_worker, stop
+from tests.support.web import start_gunicorn, wait_web
 
 pytestmark = [requires_postgresql, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback)
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
 def web(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """Two gunicorn processes on the test database (Django's live server is one
     process with a short listen queue: it resets connections under this load)."""
-    port = _free_port()
-    with (tmp_path / "web.log").open("ab") as log:
-        server = subprocess.Popen(  # noqa: S603 (our own interpreter)
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "pars.wsgi:application",
-                f"--bind=127.0.0.1:{port}",
-                "--workers=2",
-                "--threads=4",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "web.log"
+    server, base = start_gunicorn(env, log, workers=2, threads=4)
     try:
-        wait_for(lambda: _answers(f"{base}/api/v1/openapi.json"), 60, "gunicorn to answer")
+        wait_web(server, base, log)
         yield base
     finally:
         stop(server)

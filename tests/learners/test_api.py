@@ -111,6 +111,7 @@ def test_recipients_publish_their_rules_as_data(api: Api) -> None:
         "hint": "6 digits",
         "required": True,
         "accepts_npi": False,
+        "matched": True,
     }
     assert abim["credit_types"] == ["Medical Knowledge", "Practice Assessment", "Patient Safety"]
     assert abim["required_registration_fields"] == ["moc_points", "credit_types"]

@@ -374,15 +374,18 @@ def test_demo_registries_match_the_demo_learners(
         seed_registry,
         write_registry_file,
     )
-    from pars.learners.prevalidation import prevalidate
+    from pars.learners.prevalidation import PrevalidationUnavailable, prevalidate
 
     access = get_provider_access(editor, provider.provider_id)
-    for code in ("ABIM", "ABS", "REMS", "ME"):
+    for code in ("ABIM", "ABS", "ME", "NC"):
         learners = demo_learners(code, 6)
         assert demo_learners(code, 6) == learners  # the same every time
         seed_registry(code, learners[:-1])
         results = prevalidate(access, code, learners)
         assert [result.status for result in results] == ["match"] * 5 + ["not_found"]
+    # REMS records are reported, not matched: there is nothing to pre-validate.
+    with pytest.raises(PrevalidationUnavailable, match="reported, not matched"):
+        prevalidate(access, "REMS", demo_learners("REMS", 2))
     path = tmp_path / "abim.tsv"
     write_registry_file(path, demo_learners("ABIM", 3))
     assert load_registry("ABIM", path) == 3

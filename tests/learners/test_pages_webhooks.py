@@ -63,8 +63,8 @@ def test_the_list_shows_the_last_success_and_failure(
         last_error="HTTP 503 from the endpoint",
     )
     body = text(client_as(admin_user).get(url("learners:webhooks", provider)))
-    assert f"{timezone.localtime(success):%Y-%m-%d %H:%M}" in body
-    assert f"{timezone.localtime(failure):%Y-%m-%d %H:%M}" in body
+    assert f"Last success: {timezone.localtime(success):%m/%d/%Y %H:%M}" in body
+    assert f"last failure: {timezone.localtime(failure):%m/%d/%Y %H:%M}" in body
     assert "HTTP 503 from the endpoint" in body
 
 

@@ -741,9 +741,11 @@ def test_migration_0010_re_keys_patient_safety_records_stored_before_0009() -> N
     old_completion = old.get_model("learners", "LearnerCompletion")
     provider = make_provider(name="Riverside Health", provider_id="0001234")
     activity = make_activity(provider, provider_activity_id="ANES-1", ama_credits=10)
-    registration = register(
-        activity,
-        "ABA",
+    # The models as they were at 0009: today's have fields later migrations add.
+    registration = old.get_model("learners", "ActivityRegistration").objects.create(
+        provider_id=provider.pk,
+        activity_id=activity.pk,
+        recipient_id=old.get_model("learners", "Recipient").objects.get(code="ABA").pk,
         moc_points=Decimal(10),
         credit_types=["Lifelong Learning", "Patient Safety"],
     )

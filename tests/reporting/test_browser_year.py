@@ -115,11 +115,14 @@ def test_an_administrator_completes_attests_and_staff_reopen_the_year(
     expect(admin.locator("#attested")).to_contain_text(f"by {ADMIN_EMAIL}")
     assert AnnualReport.objects.get(provider=provider).attested_by == admin_user
 
-    # 4. The year is closed: the form refuses the change and says why.
-    _edit_title(admin, base_url, activity, "Cardiology Update 1 (too late)")
-    expect(admin.locator("#activity-errors")).to_contain_text("attested and closed")
-    activity.refresh_from_db()
-    assert activity.title == "Cardiology Update 1 (revised)"
+    # 4. The year is closed: the activity opens read-only, says why, offers no Edit.
+    admin.get_by_role("navigation", name="Provider").get_by_role("link", name="Activities").click()
+    admin.get_by_role("row").filter(has_text=activity.provider_activity_id).get_by_role(
+        "link"
+    ).click()
+    expect(admin.locator("#closed-2026")).to_contain_text("attested and closed")
+    expect(admin.locator("#closed-2026")).to_contain_text(ADMIN_EMAIL)
+    expect(admin.get_by_role("button", name="Edit", exact=True)).to_have_count(0)
 
     # 5. Staff reopen the year, with a reason, from the reporting cycle page.
     staff_context, staff = new_page(browser)

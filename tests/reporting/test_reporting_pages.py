@@ -272,7 +272,10 @@ def test_attesting_an_incomplete_year_is_refused_with_what_is_missing(
     page = client.get(attest_url())
     assert "Close the 1 open activity" in page.text
     assert "Complete the program summary" in page.text
-    assert "I Attest" in page.text
+    # Offered, but disabled until the year is ready (a POST is still refused below).
+    assert (
+        '<button type="submit" disabled aria-describedby="missing">I Attest</button>' in page.text
+    )
     response = client.post(attest_url())
     assert response.status_code == 400
     assert "cannot be attested yet" in response.text
@@ -287,7 +290,9 @@ def test_administrator_attests_a_complete_year_once(
 ) -> None:
     complete_year(provider, admin_user, attested=False)
     client = client_as(admin_user)
-    assert "ready to attest" in client.get(attest_url()).text
+    ready = client.get(attest_url()).text
+    assert "ready to attest" in ready
+    assert '<button type="submit">I Attest</button>' in ready
     response = client.post(attest_url())
     assert response.status_code == 302
     report = AnnualReport.objects.get(provider=provider)
@@ -597,7 +602,7 @@ def test_audit_pages_show_who_changed_what_through_which_channel(
     for channel in ("Web form", "Tab-delimited file", "Web service (JSON)"):
         assert channel in text
     assert editor.email in text
-    assert f"API key {key.prefix}" in text
+    assert f"API key “{key.name}” ({key.prefix}…)" in text
     assert "Activities deleted" in text
     assert "Program summary saved" in text
     # Field by field: the web edit, the upload's change and the API's change.
@@ -627,11 +632,19 @@ def test_audit_pages_show_who_changed_what_through_which_channel(
     assert "has no activity with this Provider Activity ID now" in deleted.text
     assert client.get(reverse("audit:activity", args=[PID, "NEVER"])).status_code == 404
 
-    # The staff link on the activity page; providers do not see it.
-    link = reverse("audit:activity", args=[PID, "GR-2026-001"])
-    assert link in client.get(reverse("activities:detail", args=[PID, activity.pk])).text
-    assert link not in editor_client.get(reverse("activities:detail", args=[PID, activity.pk])).text
-    assert editor_client.get(link).status_code == 404
+    # The activity page links to its history, for staff and for the provider's own users;
+    # the provider's editor reads the same rows there (not the staff audit pages).
+    detail = reverse("activities:detail", args=[PID, activity.pk])
+    own = reverse("audit:history", args=[PID, activity.pk])
+    assert own in client.get(detail).text
+    assert own in editor_client.get(detail).text
+    seen = editor_client.get(own)
+    assert seen.status_code == 200
+    assert [row.action for row in seen.context["rows"]] == ["updated", "updated", "created"]
+    assert "Cardiology Update III" in seen.text
+    assert (
+        editor_client.get(reverse("audit:activity", args=[PID, "GR-2026-001"])).status_code == 404
+    )
     assert (
         reverse("audit:provider", args=[PID])
         in client.get(reverse("providers:staff_detail", args=[PID])).text

@@ -131,7 +131,7 @@ BEYOND_THE_SCHEMA = re.compile(
     r"|api\.provider_activity_id\.mismatch|api\.path\.mismatch"
     r"|api\.legacy_activity_type\.mismatch|api\.field\.read_only"
     r"|learner\.recipient\.unknown|registration\.[a-z_.]+"
-    r"|webhook\.(url\.invalid|endpoints\.too_many)"
+    r"|webhook\.(url\.invalid|endpoints\.too_many|endpoint\.inactive)"
     r"|upload\.[a-z_.]+"
     r"|report\.year\.unknown|attestation\.[a-z_.]+|program_summary\.[a-z_.]+\.required"
     r"|api\.idempotency_key\.reused|api\.cursor\.invalid)$"

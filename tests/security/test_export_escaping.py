@@ -159,6 +159,12 @@ def xlsx_cells(data: bytes) -> Iterator[Any]:
                 yield cell.value
 
 
+def tsv_cells(data: bytes) -> Iterator[str]:
+    text = data.decode("utf-8-sig")
+    for row in csv.reader(io.StringIO(text, newline=""), dialect="excel-tab"):
+        yield from row
+
+
 def zip_csv_cells(data: bytes) -> Iterator[str]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in archive.namelist():
@@ -235,6 +241,10 @@ EXPORTS = [
         False,
         False,
     ),
+    Export("activities:export_tsv", _get("activities:export_tsv", _provider_id), tsv_cells, False),
+    Export(
+        "activities:export_xlsx", _get("activities:export_xlsx", _provider_id), xlsx_cells, False
+    ),
     Export("review:package_xlsx", _get("review:package_xlsx", _provider_id), xlsx_cells, True),
     Export(
         "datareports:data_report_csv", _get("datareports:data_report_csv", YEAR), csv_cells, True
@@ -293,11 +303,14 @@ PRODUCERS: dict[str, set[str] | str] = {
         "learners:accme_template",
     },
     "pars/intake/xlsx_template.py": {
+        "activities:export_xlsx",
         "uploads:template",
         "learners:template",
         "learners:accme_template",
     },
-    "pars/activities/xlsx_template.py": {"uploads:template"},
+    "pars/activities/xlsx_template.py": {"uploads:template", "activities:export_xlsx"},
+    "pars/activities/file_export.py": {"activities:export_tsv", "activities:export_xlsx"},
+    "pars/activities/views.py": {"activities:export_tsv", "activities:export_xlsx"},
     "pars/accreditation/review_views.py": {"review:package_xlsx"},
     "pars/datareports/views.py": {
         "datareports:data_report_csv",
@@ -307,6 +320,7 @@ PRODUCERS: dict[str, set[str] | str] = {
         "datareports:rems_csv[learners]",
     },
     "pars/datareports/research.py": {"research:download"},
+    "pars/activities/services.py": "COPY text for PostgreSQL bulk writes, no download",
     "pars/learners/demo/__init__.py": "writes demo learner files to disk (make run), no download",
     "pars/learners/connectors/simulator.py": "reads registry files; writes none",
 }

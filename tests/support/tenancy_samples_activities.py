@@ -20,6 +20,8 @@ def _api_activity(v: Victim) -> dict[str, Any]:
 ACTIVITY_SAMPLES: dict[str, Sample] = {
     "activities:new": Sample(Kind.PROVIDER, _provider),
     "activities:export_xml": Sample(Kind.PROVIDER, _provider),
+    "activities:export_tsv": Sample(Kind.PROVIDER, _provider),
+    "activities:export_xlsx": Sample(Kind.PROVIDER, _provider),
     "api-v1:activities_export_xml": Sample(Kind.API_SCOPED),
     "activities:edit": Sample(Kind.PROVIDER, _activity),
     "activities:copy": Sample(Kind.PROVIDER, _activity),

@@ -58,6 +58,12 @@ def _completion(v: Victim) -> dict[str, Any]:
     return {**_provider(v), "pk": _first_pk(v, "LearnerCompletion")}
 
 
+def _provider_year(v: Victim) -> dict[str, Any]:
+    from tests.support.tenancy_samples_reporting import _provider_year as provider_year
+
+    return provider_year(v)  # the year exists, so a 404 is the tenancy rule's
+
+
 def _endpoint(v: Victim) -> dict[str, Any]:
     return {**_provider(v), "pk": _first_pk(v, "WebhookEndpoint")}
 
@@ -66,6 +72,7 @@ LEARNER_SAMPLES: dict[str, Sample] = {
     "learners:registration_new": Sample(Kind.PROVIDER, _activity),
     "learners:registration": Sample(Kind.PROVIDER, _registration),
     "learners:registration_delete": Sample(Kind.PROVIDER, _registration),
+    "learners:rules": Sample(Kind.PUBLIC),
     "learners:list": Sample(Kind.PROVIDER, _provider),
     "learners:new": Sample(Kind.PROVIDER, _provider),
     "learners:detail": Sample(Kind.PROVIDER, _completion),
@@ -79,5 +86,7 @@ LEARNER_SAMPLES: dict[str, Sample] = {
     "learners:webhooks": Sample(Kind.PROVIDER, _provider),
     "learners:webhook_deactivate": Sample(Kind.PROVIDER, _endpoint),
     "learners:webhook_delete": Sample(Kind.PROVIDER, _endpoint),
+    "learners:webhook_test": Sample(Kind.PROVIDER, _endpoint),
     "learners:staff_list": Sample(Kind.STAFF, _provider),
+    "learners:year_checks": Sample(Kind.PROVIDER, _provider_year),
 }

@@ -37,6 +37,12 @@ def _activity(v: Victim) -> dict[str, Any]:
     return {"provider_activity_id": v.activity.provider_activity_id}
 
 
+def _year(v: Victim) -> dict[str, Any]:
+    from tests.support.tenancy_samples_reporting_api import _year as year
+
+    return year(v)
+
+
 def _registration(v: Victim) -> dict[str, Any]:
     return {**_activity(v), "recipient": "ABIM"}
 
@@ -65,4 +71,7 @@ LEARNER_API_SAMPLES: dict[str, Sample] = {
     "api-v1:learner_completion_resubmit": Sample(Kind.API_OBJECT, _completion),
     "api-v1:learner_completion_withdraw": Sample(Kind.API_OBJECT, _completion),
     "api-v1:webhook_delete": Sample(Kind.API_OBJECT, _webhook),
+    "api-v1:webhook_test": Sample(Kind.API_OBJECT, _webhook),
+    # Named by a year, not a row: another key reads its own (empty) findings.
+    "api-v1:annual_report_checks": Sample(Kind.API_SCOPED, _year),
 }

@@ -33,6 +33,10 @@ def _activity(v: Victim) -> dict[str, Any]:
     return {**_provider(v), "provider_activity_id": v.activity.provider_activity_id}
 
 
+def _activity_pk(v: Victim) -> dict[str, Any]:
+    return {**_provider(v), "pk": v.activity.pk}
+
+
 REPORTING_SAMPLES: dict[str, Sample] = {
     "reporting:summary_current": Sample(Kind.PROVIDER, _provider),
     "reporting:attest_current": Sample(Kind.PROVIDER, _provider),
@@ -44,4 +48,5 @@ REPORTING_SAMPLES: dict[str, Sample] = {
     "reporting:staff_reopen": Sample(Kind.STAFF, _provider_year),
     "audit:provider": Sample(Kind.STAFF, _provider),
     "audit:activity": Sample(Kind.STAFF, _activity),
+    "audit:history": Sample(Kind.PROVIDER, _activity_pk),
 }

@@ -20,6 +20,7 @@ def _api_upload(v: Victim) -> dict[str, Any]:
 UPLOAD_SAMPLES: dict[str, Sample] = {
     "uploads:list": Sample(Kind.PROVIDER, _provider),
     "uploads:template": Sample(Kind.PROVIDER, _provider),
+    "uploads:template_tsv": Sample(Kind.PROVIDER, _provider),
     "uploads:detail": Sample(Kind.PROVIDER, _upload),
     "uploads:progress": Sample(Kind.PROVIDER, _upload),
     "uploads:errors_csv": Sample(Kind.PROVIDER, _upload),

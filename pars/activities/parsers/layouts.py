@@ -139,8 +139,7 @@ def _template_keys(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(normalise_header(value) for value in values)
 
 
-def yes_no(value: Any) -> bool | None:
-    """True/False for a Yes/No cell, None when blank; ValueError for anything else."""
+def _read_yes_no(value: Any) -> bool | None:
     if blank(value):
         return None
     if isinstance(value, bool):
@@ -153,6 +152,22 @@ def yes_no(value: Any) -> bool | None:
     if text in NO_WORDS:
         return False
     raise ValueError(text)
+
+
+# The spellings of the Yes/No words a file holds (as typed, upper case, capitalised) and
+# the empty cell, each read once here: a legacy row has some 30 flag cells.
+_YES_NO_CELLS: dict[str, bool | None] = {
+    form: _read_yes_no(form)
+    for word in ("", *YES_WORDS, *NO_WORDS)
+    for form in (word, word.upper(), word.capitalize())
+}
+
+
+def yes_no(value: Any) -> bool | None:
+    """True/False for a Yes/No cell, None when blank; ValueError for anything else."""
+    if value.__class__ is str and value in _YES_NO_CELLS:
+        return _YES_NO_CELLS[value]
+    return _read_yes_no(value)
 
 
 # ---------------------------------------------------------------------------

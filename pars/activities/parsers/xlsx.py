@@ -20,15 +20,14 @@ flat however many rows, cells or shared strings it has.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 from pars.activities.parsers.layouts import Layout, Peekable, recognise
 from pars.intake.readers import FileRejected, ParsedRow
-from pars.intake.readers.xlsx import open_sheet_records
+from pars.intake.readers.xlsx import WorkbookSource, open_sheet_records
 
 
 def read_xlsx(
-    path: str | Path, *, notices: list[str] | None = None
+    source: WorkbookSource, *, notices: list[str] | None = None
 ) -> tuple[Layout, Iterator[ParsedRow]]:
     """Recognise the layout of the first worksheet and return it with its rows.
 
@@ -36,7 +35,7 @@ def read_xlsx(
     cells or shared strings it has. `notices` receives a sentence per header read
     differently (layouts.recognise).
     """
-    sheet, sheet_records = open_sheet_records(path)
+    sheet, sheet_records = open_sheet_records(source)
     records = Peekable(sheet_records)
     try:
         first = next(records, None)

@@ -3,8 +3,9 @@
 Usage::
 
     limits = XlsxLimits.from_settings()
-    check_xlsx_archive(path, limits)            # from the zip directory alone
-    with FirstSheet(path, limits) as sheet:     # FileRejected: not a readable workbook
+    # source: a path, or a seekable binary file (the storage's, pars.intake.store.open_stored)
+    check_xlsx_archive(source, limits)          # from the zip directory alone
+    with FirstSheet(source, limits) as sheet:   # FileRejected: not a readable workbook
         for number, values in sheet.rows():     # 1-based sheet row, cell values from column A
             ...
 
@@ -75,6 +76,10 @@ NOT_XLSX = (
     "The file is not an Excel workbook (.xlsx). Save it in Excel as 'Excel Workbook "
     "(.xlsx)' (not .xls, .xlsb or a password-protected workbook) and upload it again."
 )
+# A workbook is read from a local path (tests, tools) or from a seekable binary file: the
+# uploaded file as the storage API opens it, so no worker needs the uploads on its disk.
+WorkbookSource = str | Path | IO[bytes]
+
 _SPLIT = "Save it as several smaller workbooks, or as tab-delimited text, and send each."
 
 
@@ -113,11 +118,11 @@ class XlsxLimits:
         )
 
 
-def check_xlsx_archive(path: str | Path, limits: XlsxLimits | None = None) -> None:
+def check_xlsx_archive(source: WorkbookSource, limits: XlsxLimits | None = None) -> None:
     """Refuse a file that is not a safe xlsx zip, from its directory alone (nothing inflated)."""
     limits = limits or XlsxLimits.from_settings()
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, EOFError, OSError):
         raise FileRejected(NOT_XLSX) from None
@@ -568,11 +573,11 @@ class _SheetHandler:
 class FirstSheet:
     """The first worksheet of a workbook, read row by row in bounded memory (see module doc)."""
 
-    def __init__(self, path: str | Path, limits: XlsxLimits | None = None) -> None:
+    def __init__(self, source: WorkbookSource, limits: XlsxLimits | None = None) -> None:
         self.limits = limits or XlsxLimits.from_settings()
         self.strings: SharedStrings | None = None
         try:
-            self.archive = zipfile.ZipFile(path)
+            self.archive = zipfile.ZipFile(source)
         except (zipfile.BadZipFile, ValueError, EOFError, OSError):
             raise FileRejected(NOT_XLSX) from None
         try:
@@ -683,12 +688,13 @@ def _letters(column: int) -> str:
 
 
 def open_sheet_records(
-    path: str | Path, limits: XlsxLimits | None = None
+    source: WorkbookSource, limits: XlsxLimits | None = None
 ) -> tuple[FirstSheet, Iterator[tuple[int, list[Any]]]]:
-    """The checked, opened first sheet and its non-blank rows; close the sheet when done."""
+    """The checked, opened first sheet and its non-blank rows; close the sheet when done
+    (closing it leaves a file ``source`` open: its opener closes it)."""
     limits = limits or XlsxLimits.from_settings()
-    check_xlsx_archive(path, limits)
-    sheet = FirstSheet(path, limits)
+    check_xlsx_archive(source, limits)
+    sheet = FirstSheet(source, limits)
     return sheet, cell_records(sheet.rows())
 
 

@@ -14,6 +14,7 @@ from pars.learners.api_common import (
     timestamp,
 )
 from pars.learners.dictionary import COMPLETION_FIELDS
+from pars.learners.guidance import what_to_do
 from pars.learners.models import (
     CompletionEvent,
     DeliveryItem,
@@ -58,6 +59,7 @@ def completion_json(completion: LearnerCompletion, *, personal: bool) -> dict[st
         status_label=completion.get_status_display(),
         status_reason=completion.status_reason,
         status_code=completion.status_code,
+        what_to_do=what_to_do(completion, personal=personal),
         status_changed_at=timestamp(completion.status_changed_at),
         version=completion.version,
         last_channel=completion.last_channel,

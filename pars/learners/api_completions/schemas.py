@@ -144,6 +144,14 @@ CompletionOut = create_model(  # type: ignore[call-overload]
     status_label=(str, ...),
     status_reason=(str, Field(description="Why the recipient rejected or held the record")),
     status_code=(str, Field(description="The recipient's code for that reason")),
+    what_to_do=(
+        str,
+        Field(
+            description="For a held or rejected record: what did not match or was refused "
+            "and how to fix it (which channel). It names the licence number or ID and the "
+            "learner only where personal fields are in the answer; empty otherwise"
+        ),
+    ),
     status_changed_at=(datetime.datetime, ...),
     version=(int, Field(description="Goes up with each correction, resubmission or withdrawal")),
     last_channel=(str, Field(description="How the record was last changed")),

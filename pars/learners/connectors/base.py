@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pars.learners.models import ConnectorKind
+from pars.activities.dictionary import US_STATE_NAMES
+from pars.learners.models import ConnectorKind, IdentifierKind
 
 if TYPE_CHECKING:
     from pars.learners.models import Recipient
@@ -114,6 +115,14 @@ _FIELD_WORDS = {
 }
 
 
+def identifier_words(recipient: Recipient) -> str:
+    """What the recipient calls the learner's identifier: a state's licence number (which
+    means something only with its state), else the recipient's own label."""
+    if recipient.identifier_kind == IdentifierKind.LICENSE and recipient.state:
+        return f"{US_STATE_NAMES.get(recipient.state, recipient.state)} licence number"
+    return recipient.identifier_label
+
+
 def match_message(recipient: Recipient, outcome: MatchOutcome) -> str:
     """What a match outcome means, in words that quote no identifier or birth date."""
     code = recipient.code
@@ -122,14 +131,14 @@ def match_message(recipient: Recipient, outcome: MatchOutcome) -> str:
     if outcome.status == MISMATCH:
         words = [_FIELD_WORDS.get(name, name.replace("_", " ")) for name in outcome.fields]
         differs = " and ".join(words) if len(words) <= 2 else ", ".join(words)
-        how = "NPI" if outcome.by == "npi" else recipient.identifier_label
+        how = "NPI" if outcome.by == "npi" else identifier_words(recipient)
         return (
             f"A learner with this {how} is in the {code} registry, but the {differs} "
             f"{'differs' if len(words) == 1 else 'differ'}."
         )
     if outcome.by == "name":
         return f"No learner with this name and birth date is in the {code} registry."
-    how = "NPI" if outcome.by == "npi" else recipient.identifier_label
+    how = "NPI" if outcome.by == "npi" else identifier_words(recipient)
     return f"No learner with this {how} is in the {code} registry."
 
 

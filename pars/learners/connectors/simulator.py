@@ -9,10 +9,12 @@ returns the stored answer and is recorded once (``times_received`` counts the re
 Judging a record:
 
 * a withdrawal is accepted;
+* a submission to a recipient that matches no learners (``matches_learners`` off: the
+  REMS program, which only receives reports) is accepted without a lookup;
 * a submission is accepted when the learner is in the registry: found by the
-  identifier (for a state board, with the board's licence state), else by NPI where the
-  recipient accepts one, else by name and birth date where the identifier is optional
-  (ABS); first name, last name and birth month/day must agree;
+  identifier (a licence number with the record's licence state, else the board's), else
+  by NPI where the recipient accepts one, else by name and birth date where the identifier
+  is optional (ABS); first name, last name and birth month/day must agree;
 * otherwise it is rejected with reason code ``identity_mismatch`` and a message that
   names the fields that differ, never their values;
 * a record of an activity listed in ``connector_config["reject_activity_ids"]`` is
@@ -48,12 +50,13 @@ from pars.learners.connectors.base import (
     NOT_FOUND,
     REJECTED,
     ItemResult,
+    MatchingUnavailable,
     MatchOutcome,
     PermanentDeliveryError,
     TransientDeliveryError,
     match_message,
 )
-from pars.learners.models import Recipient, RecipientKind, RegistryLearner, SimulatedBatch
+from pars.learners.models import IdentifierKind, Recipient, RegistryLearner, SimulatedBatch
 from pars.learners.validation import npi_is_valid, parse_month_day
 
 logger = logging.getLogger(__name__)
@@ -110,6 +113,11 @@ class SimulatorConnector:
     def match_learners(
         self, recipient: Recipient, learners: Sequence[Mapping[str, Any]]
     ) -> list[MatchOutcome]:
+        if not recipient.matches_learners:
+            raise MatchingUnavailable(
+                f"{recipient.code} records are reported, not matched to a registry: "
+                "there is no learner to check."
+            )
         return [match_learner(recipient, learner) for learner in learners]
 
 
@@ -141,6 +149,8 @@ def _judge(recipient: Recipient, item: Mapping[str, Any]) -> ItemResult:
             f"{recipient.code} has no registration of this activity.",
             "activity_not_registered",
         )
+    if not recipient.matches_learners:
+        return ItemResult(ref, ACCEPTED)  # a report: no identity to match
     outcome = match_learner(recipient, item.get("learner") or {})
     if outcome.status == MATCH:
         return ItemResult(ref, ACCEPTED)
@@ -183,7 +193,10 @@ def _int(value: Any) -> int | None:
 def match_learner(recipient: Recipient, learner: Mapping[str, Any]) -> MatchOutcome:
     """Look the learner up in the simulator's registry of this recipient."""
     rows = RegistryLearner.objects.filter(recipient_code=recipient.code)
-    state = recipient.state if recipient.kind == RecipientKind.STATE_BOARD else ""
+    # A licence number means something only with its state: the record's, else the board's.
+    state = ""
+    if recipient.identifier_kind == IdentifierKind.LICENSE:
+        state = str(learner.get("license_state") or recipient.state or "").strip().upper()
     learner_id = str(learner.get("learner_id") or "").strip()
     npi = str(learner.get("npi") or "").strip()
     found: list[RegistryLearner] = []

@@ -37,11 +37,14 @@ def release_held(code: str) -> int:
     """Resend the recipient's held records whose learner now matches its registry.
 
     Each released record gets a new version (queued, event "released"); delivery is
-    scheduled. Returns how many were released (0 when the connector cannot match).
+    scheduled. Returns how many were released (0 when the connector cannot match). A
+    recipient that matches no learners (REMS) holds nothing: all its held records go.
     """
     recipient = Recipient.objects.filter(code=code).first()
     if recipient is None:
         return 0
+    if not recipient.matches_learners:
+        return _release_all(recipient)
     connector = connector_for(recipient)
     held = list(
         LearnerCompletion.objects.filter(recipient=recipient, status=CompletionStatus.HELD)
@@ -62,6 +65,19 @@ def release_held(code: str) -> int:
             if outcome.status == MATCH
         ]
         released += _release(recipient, matched)
+    if released:
+        logger.info("Release %s: %d held records released", recipient.code, released)
+        transaction.on_commit(lambda: schedule_delivery([recipient.code]))
+    return released
+
+
+def _release_all(recipient: Recipient) -> int:
+    held = LearnerCompletion.objects.filter(recipient=recipient, status=CompletionStatus.HELD)
+    ids = list(held.order_by("pk").values_list("pk", flat=True))
+    released = sum(
+        _release(recipient, ids[start : start + BATCH_SIZE])
+        for start in range(0, len(ids), BATCH_SIZE)
+    )
     if released:
         logger.info("Release %s: %d held records released", recipient.code, released)
         transaction.on_commit(lambda: schedule_delivery([recipient.code]))
@@ -106,7 +122,11 @@ def _release(recipient: Recipient, completion_ids: list[int]) -> int:
                 completion=completion,
                 kind=CompletionEventKind.RELEASED,
                 version=completion.version,
-                detail=f"The learner now matches the {recipient.code} registry; resent.",
+                detail=(
+                    f"The learner now matches the {recipient.code} registry; resent."
+                    if recipient.matches_learners
+                    else f"{recipient.code} records are reported, not matched; resent."
+                ),
             )
             for completion in completions
         )

@@ -118,8 +118,11 @@ def _scrub(text: str, completion: LearnerCompletion) -> str:
     return text[:500]
 
 
-def _outcome(item: DeliveryItem, result: ItemResult | None, code: str) -> tuple[str, str, str, str]:
+def _outcome(
+    item: DeliveryItem, result: ItemResult | None, recipient: Recipient
+) -> tuple[str, str, str, str]:
     """(status, event kind, reason, reason code) of a record from its result."""
+    code = recipient.code
     if result is None:
         return (
             CompletionStatus.REJECTED,
@@ -136,9 +139,12 @@ def _outcome(item: DeliveryItem, result: ItemResult | None, code: str) -> tuple[
             f"{code} refused the withdrawal: {result.reason or 'no reason given'}",
             result.reason_code or "withdrawal_refused",
         )
+    if result.outcome == ACCEPTED and not recipient.matches_learners:
+        # A recipient that only receives reports (REMS): in its report, nothing to match.
+        return CompletionStatus.REPORTED, CompletionEventKind.REPORTED, "", ""
     if result.outcome == ACCEPTED:
         return CompletionStatus.ACCEPTED, CompletionEventKind.ACCEPTED, "", ""
-    if result.reason_code == IDENTITY_MISMATCH:
+    if result.reason_code == IDENTITY_MISMATCH and recipient.matches_learners:
         return (
             CompletionStatus.HELD,
             CompletionEventKind.HELD,
@@ -179,11 +185,11 @@ def _settle(
     completion: LearnerCompletion,
     item: DeliveryItem,
     result: ItemResult | None,
-    code: str,
+    recipient: Recipient,
     now: datetime.datetime,
 ) -> CompletionEvent:
     """Move the completion to the status the answer gives; returns its (unsaved) event."""
-    status, kind, reason, reason_code = _outcome(item, result, code)
+    status, kind, reason, reason_code = _outcome(item, result, recipient)
     reason = _scrub(reason, completion)
     completion.status = status
     completion.status_reason = reason
@@ -226,7 +232,7 @@ def _apply_results(batch_id: int, results: Sequence[ItemResult]) -> int:
             _record_answer(item, result, completion)
             if completion is None or not _still_awaits(item, completion):
                 continue  # a newer version took over: this answer is history only
-            events.append(_settle(completion, item, result, code, now))
+            events.append(_settle(completion, item, result, batch.recipient, now))
             updated.append(completion)
             changed[completion.provider_id].append(completion.pk)
         DeliveryItem.objects.bulk_update(

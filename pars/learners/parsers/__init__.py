@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, BinaryIO, cast
 
 from pars.intake.models import Channel, Upload
 from pars.intake.readers import FileRejected, ParsedRow, blank
 from pars.intake.readers.delimited import TextSource, read_records
 from pars.intake.readers.headers import HeaderIndex
-from pars.intake.store import local_path
+from pars.intake.store import open_stored
 from pars.learners.dictionary import COMPLETION_FIELDS, COMPLETION_FIELDS_BY_NAME, HEADER_ALIASES
 from pars.learners.models import Recipient
 from pars.learners.parsers.accme import (
@@ -245,16 +246,23 @@ def _rows(records: Iterator[tuple[int, list[Any]]], header: LearnerHeader) -> It
     boards = StateBoards()
     columns = header.columns()  # one dict shared by every row
     split_columns = header.record_columns() if header.accme else {}
+    names = tuple(name for _, name in pairs)
+    # A row with every column the header names is read by one precompiled getter.
+    full = max((index for index, _ in pairs), default=-1) + 1
+    pick = itemgetter(*(index for index, _ in pairs)) if len(pairs) > 1 else None
     for number, cells in records:
-        if len(cells) > width and any(str(cell).strip() for cell in cells[width:]):
+        count = len(cells)
+        if count > width and any(str(cell).strip() for cell in cells[width:]):
             yield ParsedRow(
                 number,
                 problem=f"The row has {len(cells)} cells but the header names {width} columns.",
                 columns=columns,
             )
             continue
-        count = len(cells)
-        data = {name: cells[index] for index, name in pairs if index < count}
+        if pick is not None and count >= full:
+            data = dict(zip(names, pick(cells), strict=True))
+        else:
+            data = {name: cells[index] for index, name in pairs if index < count}
         if not (header.accme or own_ids):
             # Most files: nothing more to do (big files).
             yield ParsedRow(number, data, None, columns)
@@ -298,8 +306,8 @@ def open_learner_rows(
         # Imported here: the xlsx and xml readers import this package.
         from pars.learners.parsers.xlsx import read_learner_xlsx
 
-        with local_path(upload) as path:
-            yield "learners", read_learner_xlsx(path, notices=notices), None
+        with open_stored(upload) as stored:
+            yield "learners", read_learner_xlsx(stored, notices=notices), None
         return
     with upload.file.open("rb") as opened:
         stream = cast(BinaryIO, opened)

@@ -28,15 +28,14 @@ them for lists read inside a web request (pre-validation).
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from pathlib import Path
 
 from pars.intake.readers import ParsedRow
-from pars.intake.readers.xlsx import FirstSheet, XlsxLimits, open_sheet_records
+from pars.intake.readers.xlsx import FirstSheet, WorkbookSource, XlsxLimits, open_sheet_records
 from pars.learners.parsers import FILE_COLUMNS, rows_from_cells
 
 
 def read_learner_xlsx(
-    path: str | Path,
+    source: WorkbookSource,
     required: frozenset[str] = FILE_COLUMNS,
     *,
     limits: XlsxLimits | None = None,
@@ -46,7 +45,7 @@ def read_learner_xlsx(
     the columns its header must name (pre-validation lists need fewer than files);
     ``notices`` receives sentences on what was read differently (a guidance row above
     the header, ignored columns: see rows_from_cells)."""
-    sheet, records = open_sheet_records(path, limits)
+    sheet, records = open_sheet_records(source, limits)
     return _rows(sheet, rows_from_cells(records, "first worksheet", required, notices))
 
 

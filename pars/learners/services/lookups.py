@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -127,14 +127,19 @@ class ActivityLookup:
         """The stored points of each learner and day the batch's records add to, for the
         recipients whose records share the registered points: one query per batch, not
         one per record (see _day_total_errors)."""
+        # Most recipients' records need none: they are passed over at once.
+        within = {
+            code for code, rules in recipients.items() if rules.records_within_registered_points
+        }
+        if not within:
+            return
         wanted: list[tuple[_ActivityInfo, tuple[str, str, datetime.date]]] = []
         for _, record in records:
-            rules = recipients.get(record.recipient)
+            if record.recipient not in within:
+                continue
             info = self.get(record.activity_ref)
             if (
-                rules is None
-                or not rules.records_within_registered_points
-                or record.action == "delete"
+                record.action == "delete"
                 or info is None
                 or record.recipient not in info.registrations
             ):
@@ -171,6 +176,10 @@ class ActivityLookup:
                 parts[key] = points or Decimal(0)
 
 
+def _error(row: int | None, field_name: str, rule: str, message: str | None = None) -> FieldError:
+    return FieldError(row, field_name, rule, message or RULES[rule].message)
+
+
 def _against_activity(
     row: int | None,
     record: CleanCompletion,
@@ -179,14 +188,11 @@ def _against_activity(
     today: datetime.date,
 ) -> list[FieldError]:
     """The rules that need the activity and its registration."""
-
-    def error(field_name: str, rule: str, message: str | None = None) -> FieldError:
-        return FieldError(row, field_name, rule, message or RULES[rule].message)
-
     if info is None:
         field_name = "provider_activity_id" if record.provider_activity_id else "accme_activity_id"
         return [
-            error(
+            _error(
+                row,
                 field_name,
                 "learner.activity.not_found",
                 f"No activity of yours has the ID '{record.activity_ref.lstrip('#')[:100]}'.",
@@ -195,7 +201,8 @@ def _against_activity(
     registered = info.registrations.get(record.recipient)
     if registered is None:
         return [
-            error(
+            _error(
+                row,
                 "recipient",
                 "learner.activity.not_registered",
                 f"Activity '{info.provider_activity_id}' is not registered for "
@@ -207,7 +214,8 @@ def _against_activity(
     errors = []
     if not info.start_date <= record.completion_date <= info.end_date:
         errors.append(
-            error(
+            _error(
+                row,
                 "completion_date",
                 "learner.completion_date.outside_activity",
                 f"Completion Date {record.completion_date:%m/%d/%Y} is outside the activity's "
@@ -216,7 +224,8 @@ def _against_activity(
         )
     if registered.credit_claim_date and today > registered.credit_claim_date:
         errors.append(
-            error(
+            _error(
+                row,
                 "completion_date",
                 "learner.credit_claim_date.passed",
                 f"{record.recipient} took completions of this activity until "
@@ -224,14 +233,14 @@ def _against_activity(
             )
         )
     if recipient.is_moc:
-        errors.extend(_moc_errors(error, record, registered, recipient))
+        errors.extend(_moc_errors(row, record, registered, recipient))
     if not errors and recipient.records_within_registered_points:
-        errors.extend(_day_total_errors(error, record, info, registered))
+        errors.extend(_day_total_errors(row, record, info, registered))
     return errors
 
 
 def _day_total_errors(
-    error: Callable[..., FieldError],
+    row: int | None,
     record: CleanCompletion,
     info: _ActivityInfo,
     registered: _Registered,
@@ -251,7 +260,8 @@ def _day_total_errors(
     )
     if total > registered.moc_points:
         return [
-            error(
+            _error(
+                row,
                 "moc_points",
                 "learner.moc_points.over_day_total",
                 f"This learner's {record.recipient} records of {info.provider_activity_id} "
@@ -281,7 +291,7 @@ def _stored_points(
 
 
 def _moc_errors(
-    error: Callable[..., FieldError],
+    row: int | None,
     record: CleanCompletion,
     registered: _Registered,
     recipient: RecipientRules,
@@ -292,7 +302,8 @@ def _moc_errors(
     if points is not None and registered.moc_points is not None:
         if points > registered.moc_points:
             errors.append(
-                error(
+                _error(
+                    row,
                     "moc_points",
                     "learner.moc_points.over_registered",
                     f"MOC Points ({points}) exceed the {registered.moc_points} the activity "
@@ -301,17 +312,21 @@ def _moc_errors(
             )
         elif not recipient.variable_credit and points != registered.moc_points:
             errors.append(
-                error(
+                _error(
+                    row,
                     "moc_points",
                     "learner.moc_points.not_variable",
                     f"{record.recipient} accepts no variable credit: report the registered "
                     f"{registered.moc_points} points.",
                 )
             )
+    if not record.moc_credit_types or not registered.credit_types:
+        return errors
     unregistered = [name for name in record.moc_credit_types if name not in registered.credit_types]
-    if unregistered and registered.credit_types:
+    if unregistered:
         errors.append(
-            error(
+            _error(
+                row,
                 "moc_credit_types",
                 "learner.moc_credit_types.not_registered",
                 f"MOC Credit Types: {', '.join(unregistered)} not registered for this "

@@ -39,6 +39,7 @@ from pars.learners.validation import (
     load_recipients,
 )
 from pars.learners.webhooks import notify_status_changes
+from pars.lib.prepared_rows import PreparedRows
 
 from .insert import _insert
 from .lookups import ActivityLookup, _ActivityInfo, _against_activity
@@ -68,7 +69,7 @@ class CompletionResult(BatchOutcomes):
         return self.updated
 
 
-@dataclass
+@dataclass(slots=True)
 class _New:
     """A record to insert, and the rows of the batch that sent it (repeats are unchanged)."""
 
@@ -127,19 +128,16 @@ def apply_completions(
             ]
         )
         new = _write_each(access, checked, existing, result, channel=channel)
-        ids = _insert(
-            access,
-            [(item.activity_pk, item.recipient_pk, item.record) for item in new],
-            channel=channel,
-            upload=upload,
-            use_copy=use_copy,
-        )
+        rows = [(item.activity_pk, item.recipient_pk, item.record) for item in new]
+        if connection.vendor == "postgresql":
+            ids = _insert(access, rows, channel=channel, upload=upload, use_copy=use_copy)
+        else:
+            ids = _insert_prepared(access, rows, channel=channel, upload=upload)
+        status = str(CompletionStatus.QUEUED)
         for item, pk in zip(new, ids, strict=True):
-            first, *repeats = item.rows
             key = item.record.identity()
-            status = str(CompletionStatus.QUEUED)
-            result.add(first, key, ADDED, id=pk, version=1, status=status)
-            for row in repeats:  # the same record again in this batch
+            result.add(item.rows[0], key, ADDED, id=pk, version=1, status=status)
+            for row in item.rows[1:]:  # the same record again in this batch
                 result.add(row, key, UNCHANGED, id=pk, version=1, status=status)
         if schedule and result.recipients:
             codes = sorted(result.recipients)
@@ -147,6 +145,57 @@ def apply_completions(
         if result.changed_ids:
             notify_status_changes(access.provider, result.changed_ids)
     return result
+
+
+_NEW_ROWS = PreparedRows(LearnerCompletion)
+_IDENTITY_COLUMNS = "id, activity_id, recipient_id, learner_key, completion_date"
+
+
+def _insert_prepared(
+    access: ProviderAccess,
+    new: list[tuple[int, int, CleanCompletion]],
+    *,
+    channel: str,
+    upload: Upload | None,
+) -> list[int | None]:
+    """SQLite: the new records as bulk_create inserts them, by prepared multi-row INSERTs
+    (model instances and the SQL of each value cost most of the time SQLite's write lock
+    is held); their ids, in order, found by each record's identity (it is unique)."""
+    now = timezone.now()
+    fixed = {
+        "provider": access.provider.pk,
+        "status": CompletionStatus.QUEUED,
+        "status_changed_at": now,
+        "last_channel": channel,
+        "upload": upload.pk if upload is not None else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    rows = _NEW_ROWS.rows(
+        (
+            {**record.values(), "activity": activity_pk, "recipient": recipient_pk}
+            for activity_pk, recipient_pk, record in new
+        ),
+        fixed,
+    )
+    ids: dict[tuple[int, int, str, str], int] = {}
+    most = connection.features.max_query_params or 999
+    step = max(1, min(1_000, most // len(_NEW_ROWS.fields)))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            cursor.execute(
+                f"INSERT INTO {_NEW_ROWS.table} ({_NEW_ROWS.names}) VALUES "  # noqa: S608 (model names)
+                + ", ".join([_NEW_ROWS.placeholders] * len(chunk))
+                + f" RETURNING {_IDENTITY_COLUMNS}",
+                [value for row in chunk for value in row],
+            )
+            for pk, activity_pk, recipient_pk, key, date in cursor.fetchall():
+                ids[(activity_pk, recipient_pk, key, str(date))] = pk
+    return [
+        ids[(activity_pk, recipient_pk, record.learner_key, record.completion_date.isoformat())]
+        for activity_pk, recipient_pk, record in new
+    ]
 
 
 def _checked(

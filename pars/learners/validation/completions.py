@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,14 @@ from pars.learners.dictionary import (
     value_names,
 )
 
-from .readers import _Errors, month_day, npi_is_valid
+from .readers import (
+    FieldReader,
+    _Errors,
+    field_readers,
+    limit_checkers,
+    month_day,
+    npi_is_valid,
+)
 from .recipients import PART_MARK, RecipientRules, recipient_specs
 from .record_fields import _record_values_memoized
 
@@ -187,49 +194,52 @@ def validate_completion(
     errors = _Errors(row)
     if today is None:
         today = timezone.localdate()
-
+    get = raw.get
     action = _action(raw, errors)
 
     # The dictionary's fields until the recipient is known, then as the recipient reads
-    # them (its overrides: recipient_specs()).
+    # them (its overrides: recipient_specs()). Each field's reader is built once
+    # (field_readers): big files call this for every row.
     specs: Mapping[str, FieldSpec] = COMPLETION_FIELDS_BY_NAME
-
-    def read(name: str) -> Any:
-        return errors.read(specs[name], raw.get(name))
-
-    provider_activity_id, accme_activity_id = _activity_ids(read, errors)
-    rules = _recipient(read("recipient").upper(), recipients, errors)
+    readers = field_readers(specs)
+    provider_activity_id = readers["provider_activity_id"](get("provider_activity_id"), errors)
+    accme_activity_id = readers["accme_activity_id"](get("accme_activity_id"), errors)
+    _activity_ids(provider_activity_id, accme_activity_id, errors)
+    rules = _recipient(readers["recipient"](get("recipient"), errors).upper(), recipients, errors)
     if rules is not None:
         specs = recipient_specs(rules, today)
+        readers = field_readers(specs)
 
-    first_name, last_name = read("first_name"), read("last_name")
+    first_name = readers["first_name"](get("first_name"), errors)
+    last_name = readers["last_name"](get("last_name"), errors)
     if not first_name:
         errors.add("first_name", "learner.first_name.required")
     if not last_name:
         errors.add("last_name", "learner.last_name.required")
 
     birth = _birth(raw, errors)
-
-    learner_id, npi = read("learner_id"), read("npi")
-    learner_id = rules.normalise_identifier(learner_id) if rules else learner_id
-    if npi and not npi_is_valid(npi):
-        errors.add("npi", "learner.npi.invalid")
-        npi = ""
-    identity = {"learner_id": learner_id, "npi": npi, "license_state": read("license_state")}
-    identity["completion_date"] = _completion_date(raw, read, today, errors)
-
-    # The recipient's limits (identifier, licence state, window), as its overrides set them.
-    for name, value in identity.items():
-        errors.check_limits(specs[name], value, identity)
+    identity = _identity(raw, rules, specs, readers, today, errors)
 
     clean_values: dict[str, Any] = {}
     if action == "add":
         clean_values = _record_values_memoized(raw, rules, specs, errors)
-        _credit_type_windows(rules, clean_values, identity["completion_date"], errors)
+        if rules is not None and rules.credit_type_windows:
+            _credit_type_windows(rules, clean_values, identity["completion_date"], errors)
 
     if errors.errors or rules is None or identity["completion_date"] is None or not birth:
         return None, errors.errors
     assert isinstance(birth, tuple)
+    key = learner_key(
+        rules.code,
+        identity["learner_id"],
+        identity["npi"],
+        identity["license_state"],
+        first_name,
+        last_name,
+        *birth,
+    )
+    if rules.separate_credit_types:
+        key += _part(rules, raw, specs, clean_values)
     return (
         CleanCompletion(
             action=action,
@@ -240,17 +250,7 @@ def validate_completion(
             last_name=last_name,
             birth_month=birth[0],
             birth_day=birth[1],
-            learner_key=learner_key(
-                rules.code,
-                learner_id,
-                npi,
-                identity["license_state"],
-                first_name,
-                last_name,
-                birth[0],
-                birth[1],
-            )
-            + _part(rules, raw, specs, clean_values),
+            learner_key=key,
             **identity,
             **clean_values,
         ),
@@ -258,15 +258,48 @@ def validate_completion(
     )
 
 
-def _credit_type_windows(
+def _identity(
+    raw: Mapping[str, Any],
     rules: RecipientRules | None,
+    specs: Mapping[str, FieldSpec],
+    readers: Mapping[str, FieldReader],
+    today: datetime.date,
+    errors: _Errors,
+) -> dict[str, Any]:
+    """Who the learner is to the recipient and the day: learner ID, NPI, licence state and
+    completion date, within the recipient's limits."""
+    get = raw.get
+    learner_id = readers["learner_id"](get("learner_id"), errors)
+    npi = readers["npi"](get("npi"), errors)
+    learner_id = rules.normalise_identifier(learner_id) if rules else learner_id
+    if npi and not npi_is_valid(npi):
+        errors.add("npi", "learner.npi.invalid")
+        npi = ""
+    identity = {
+        "learner_id": learner_id,
+        "npi": npi,
+        "license_state": readers["license_state"](get("license_state"), errors),
+    }
+    identity["completion_date"] = _completion_date(raw, readers, today, errors)
+
+    # The recipient's limits (identifier, licence state, window), as its overrides set them.
+    checkers = limit_checkers(specs)
+    for name, value in identity.items():
+        check = checkers.get(name)
+        if check is not None:
+            check(value, identity, errors)
+    return identity
+
+
+def _credit_type_windows(
+    rules: RecipientRules,
     values: Mapping[str, Any],
     completion_date: datetime.date | None,
     errors: _Errors,
 ) -> None:
     """Each credit type claimed within the recipient's window for it (its Recipient row's
     ``credit_type_windows``), by the completion date."""
-    if rules is None or completion_date is None or not rules.credit_type_windows:
+    if completion_date is None:
         return
     for name in values.get("moc_credit_types") or ():
         window = rules.window_of(name)
@@ -310,15 +343,12 @@ def _action(raw: Mapping[str, Any], errors: _Errors) -> str:
     return action
 
 
-def _activity_ids(read: Callable[[str], Any], errors: _Errors) -> tuple[str, str]:
+def _activity_ids(provider_activity_id: str, accme_activity_id: str, errors: _Errors) -> None:
     """The activity's IDs (provider's, ACCME's): one of them is required."""
-    provider_activity_id = read("provider_activity_id")
-    accme_activity_id = read("accme_activity_id")
     if accme_activity_id and not (len(accme_activity_id) == 9 and accme_activity_id.isdigit()):
         errors.add("accme_activity_id", "learner.accme_activity_id.invalid")
     if not provider_activity_id and not accme_activity_id:
         errors.add("provider_activity_id", "learner.activity.required")
-    return provider_activity_id, accme_activity_id
 
 
 def _recipient(
@@ -357,11 +387,15 @@ def _birth(raw: Mapping[str, Any], errors: _Errors) -> tuple[int, int] | bool | 
 
 
 def _completion_date(
-    raw: Mapping[str, Any], read: Callable[[str], Any], today: datetime.date, errors: _Errors
+    raw: Mapping[str, Any],
+    readers: Mapping[str, FieldReader],
+    today: datetime.date,
+    errors: _Errors,
 ) -> datetime.date | None:
     """The completion date: required, and not in the future."""
-    completion_date: datetime.date | None = read("completion_date")
-    if is_blank(raw.get("completion_date")):
+    value = raw.get("completion_date")
+    completion_date: datetime.date | None = readers["completion_date"](value, errors)
+    if is_blank(value):
         errors.add("completion_date", "learner.completion_date.required")
     elif completion_date is not None and completion_date > today:
         errors.add("completion_date", "learner.completion_date.future")

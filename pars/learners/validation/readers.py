@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import re
+import sys
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -152,7 +153,11 @@ class _Errors:
         self.errors: list[FieldError] = []
 
     def add(self, field_name: str, rule: str, message: str | None = None) -> None:
-        if rule.endswith(".required") and any(e.field == field_name for e in self.errors):
+        if (
+            self.errors
+            and rule.endswith(".required")
+            and any(e.field == field_name for e in self.errors)
+        ):
             return  # already reported as unreadable; "required" would say it twice
         self.errors.append(FieldError(self.row, field_name, rule, message or RULES[rule].message))
 
@@ -169,9 +174,184 @@ class _Errors:
     def check_limits(self, spec: FieldSpec, value: Any, record: Mapping[str, Any]) -> None:
         """The field's further limits (a recipient's, see Limit) on its clean value; a
         field already refused is not judged again."""
-        if not spec.limits or any(error.field == spec.name for error in self.errors):
+        if not spec.limits or (self.errors and any(e.field == spec.name for e in self.errors)):
             return
         for limit in spec.limits:
             if limit.refuses(value, record):
                 self.add(spec.name, f"learner.{spec.name}.{limit.suffix}", limit.message_for(value))
                 return
+
+
+# ---------------------------------------------------------------------------
+# Field readers built once per spec. A file's cells are mostly plain text: a cell that
+# is a str with no control or other non-printable character, within the length, the
+# code list, the dates or the numbers already read, is taken without the general path's
+# dispatch; every other value goes through _Errors.read, which decides (and reports)
+# exactly as before. tests/learners/test_fast_paths.py checks the two agree.
+
+FieldReader = Callable[[Any, _Errors], Any]
+_FIELD_READERS: dict[int, tuple[FieldSpec, FieldReader]] = {}
+_KNOWN_LIMIT = 2_000  # numbers remembered per field (credits repeat from row to row)
+
+
+def field_reader(spec: FieldSpec) -> FieldReader:
+    """``reader(value, errors)``: what ``errors.read(spec, value)`` gives, faster."""
+    entry = _FIELD_READERS.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        build = _FAST_BUILDERS.get(spec.kind)
+        reader = build(spec) if build is not None else _general_reader(spec)
+        if len(_FIELD_READERS) >= 5_000:
+            _FIELD_READERS.clear()
+        # The spec is kept with the entry, so that its id cannot be reused.
+        entry = _FIELD_READERS[id(spec)] = (spec, reader)
+    return entry[1]
+
+
+def _general_reader(spec: FieldSpec) -> FieldReader:
+    return lambda value, errors: errors.read(spec, value)
+
+
+def _fast_text(spec: FieldSpec) -> FieldReader:
+    longest = spec.max_length or sys.maxsize  # read_text: no limit when 0 or None
+
+    def read(value: Any, errors: _Errors) -> Any:
+        if type(value) is str:
+            text = value.strip()
+            if not text:
+                return ""
+            # isprintable(): no control character (and no other one to look at twice).
+            if len(text) <= longest and text.isprintable():
+                return text
+        elif value is None:  # a column the file does not have
+            return ""
+        return errors.read(spec, value)
+
+    return read
+
+
+def _fast_choice(spec: FieldSpec) -> FieldReader:
+    lookup, _ = _lookup(spec)
+
+    def read(value: Any, errors: _Errors) -> Any:
+        if type(value) is str:
+            text = value.strip()
+            if not text:
+                return ""
+            code = lookup.get(text.lower())
+            if code is not None:
+                return code
+        elif value is None:
+            return ""
+        return errors.read(spec, value)
+
+    return read
+
+
+def _fast_date(spec: FieldSpec) -> FieldReader:
+    def read(value: Any, errors: _Errors) -> Any:
+        if type(value) is str:
+            text = value.strip()
+            if not text:
+                return None
+            day = parse_date(text)
+            if day is not None:
+                return day
+        elif value is None:
+            return None
+        return errors.read(spec, value)
+
+    return read
+
+
+def _fast_decimal(spec: FieldSpec) -> FieldReader:
+    # The texts this field read without error, and their numbers (Decimal is immutable).
+    known: dict[str, Decimal] = {}
+
+    def read(value: Any, errors: _Errors) -> Any:
+        if type(value) is str:
+            number = known.get(value)
+            if number is not None:
+                return number
+            if not is_blank(value):
+                try:
+                    number = read_value(spec, value)
+                except Invalid:
+                    return errors.read(spec, value)  # reported as the general path does
+                if len(known) < _KNOWN_LIMIT:
+                    known[value] = number
+                return number
+        return errors.read(spec, value)
+
+    return read
+
+
+_FAST_BUILDERS: dict[Kind, Callable[[FieldSpec], FieldReader]] = {
+    Kind.TEXT: _fast_text,
+    Kind.CHOICE: _fast_choice,
+    Kind.DATE: _fast_date,
+    Kind.DECIMAL: _fast_decimal,
+}
+
+
+_MAPPING_READERS: dict[int, tuple[Mapping[str, FieldSpec], dict[str, FieldReader]]] = {}
+
+
+def field_readers(specs: Mapping[str, FieldSpec]) -> dict[str, FieldReader]:
+    """Each field's reader (see field_reader) by name, once per mapping of specs (the
+    dictionary's, or a recipient's on a day: recipient_specs())."""
+    entry = _MAPPING_READERS.get(id(specs))
+    if entry is None or entry[0] is not specs:
+        if len(_MAPPING_READERS) >= 1_000:
+            _MAPPING_READERS.clear()
+        readers = {name: field_reader(spec) for name, spec in specs.items()}
+        # The mapping is kept with the entry, so that its id cannot be reused.
+        entry = _MAPPING_READERS[id(specs)] = (specs, readers)
+    return entry[1]
+
+
+# A field's limits (a recipient's: its identifier's form, its state, its window) judge
+# a value that is not blank by the value alone (Limit.refuses): the verdict on each such
+# text or date is remembered per field, as IDs, states and dates repeat in big files.
+LimitChecker = Callable[[Any, Mapping[str, Any], _Errors], None]
+_KNOWN_VERDICTS = 2_000  # per field: dates and states repeat; learner IDs rarely
+_MAPPING_CHECKERS: dict[int, tuple[Mapping[str, FieldSpec], dict[str, LimitChecker]]] = {}
+
+
+def limit_checkers(specs: Mapping[str, FieldSpec]) -> dict[str, LimitChecker]:
+    """``check(value, record, errors)`` of each field with limits, by name: what
+    ``errors.check_limits(spec, value, record)`` does, faster (once per mapping of specs)."""
+    entry = _MAPPING_CHECKERS.get(id(specs))
+    if entry is None or entry[0] is not specs:
+        if len(_MAPPING_CHECKERS) >= 1_000:
+            _MAPPING_CHECKERS.clear()
+        checkers = {name: _limit_checker(spec) for name, spec in specs.items() if spec.limits}
+        # The mapping is kept with the entry, so that its id cannot be reused.
+        entry = _MAPPING_CHECKERS[id(specs)] = (specs, checkers)
+    return entry[1]
+
+
+def _limit_checker(spec: FieldSpec) -> LimitChecker:
+    limits = spec.limits
+    name = spec.name
+    verdicts: dict[Any, int] = {}  # value: the index of the first limit refusing it, or -1
+
+    def check(value: Any, record: Mapping[str, Any], errors: _Errors) -> None:
+        kind = type(value)
+        if not ((kind is str and value) or kind is datetime.date):
+            errors.check_limits(spec, value, record)  # blank, or another type
+            return
+        if errors.errors and any(error.field == name for error in errors.errors):
+            return  # a field already refused is not judged again
+        verdict = verdicts.get(value)
+        if verdict is None:
+            verdict = next(
+                (index for index, limit in enumerate(limits) if limit.refuses(value, record)), -1
+            )
+            if len(verdicts) >= _KNOWN_VERDICTS:
+                verdicts.clear()
+            verdicts[value] = verdict
+        if verdict >= 0:
+            limit = limits[verdict]
+            errors.add(name, f"learner.{name}.{limit.suffix}", limit.message_for(value))
+
+    return check

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from pars.activities.dictionary import US_STATE_NAMES
@@ -88,7 +89,7 @@ class RecipientRules:
         pattern = self._identifier_re
         return pattern is None or pattern.fullmatch(value) is not None
 
-    @property
+    @cached_property  # asked of every row of a file
     def identifier_digits_only(self) -> bool:
         return bool(self.identifier_pattern) and bool(_DIGITS_ONLY.match(self.identifier_pattern))
 

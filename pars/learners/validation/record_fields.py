@@ -25,6 +25,10 @@ _IDENTITY_GROUPS = LINK_GROUPS | {"learner", "completion"}
 RECORD_FIELD_NAMES = tuple(
     spec.name for spec in COMPLETION_FIELDS if spec.group not in _IDENTITY_GROUPS
 )
+# The record fields whose clean value is a list (each record gets its own copy).
+_LIST_FIELD_NAMES = tuple(
+    spec.name for spec in COMPLETION_FIELDS if spec.name in RECORD_FIELD_NAMES and spec.empty == []
+)
 
 
 _RECORD_MEMO_LIMIT = 20_000
@@ -43,7 +47,7 @@ def _record_values_memoized(
 
     ``specs`` are the fields as the recipient reads them (its overrides of the record
     fields do not change with the day, so the memo need not know it)."""
-    key = (id(rules), *(raw.get(name) for name in RECORD_FIELD_NAMES))
+    key = (id(rules), *map(raw.get, RECORD_FIELD_NAMES))
     try:
         cached = _record_memo.get(key)
     except TypeError:  # a list from JSON: not hashable, not worth caching
@@ -57,10 +61,10 @@ def _record_values_memoized(
         cached = _record_memo[key] = (rules, values, found.errors)
     for error in cached[2]:
         errors.add(error.field, error.rule, error.message)
-    # Lists are mutable: each record gets its own.
-    return {
-        name: list(value) if isinstance(value, list) else value for name, value in cached[1].items()
-    }
+    values = dict(cached[1])
+    for name in _LIST_FIELD_NAMES:  # lists are mutable: each record gets its own
+        values[name] = list(values[name])
+    return values
 
 
 def _required_rule(name: str) -> str:

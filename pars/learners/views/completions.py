@@ -30,6 +30,7 @@ from pars.learners.forms import (
     completion_field_names,
     completion_initial,
 )
+from pars.learners.guidance import what_to_do
 from pars.learners.models import (
     ActivityRegistration,
     CompletionEvent,
@@ -231,6 +232,8 @@ def completion_detail(request: HttpRequest, access: ProviderAccess, pk: int) -> 
             "fields": _record_fields(completion, personal),
             "history": _history(access, completion),
             "deliveries": _deliveries(access, completion),
+            # Staff see personal data masked here: the text then quotes none.
+            "what_to_do": what_to_do(completion, personal=not access.is_staff),
             "can_correct": completion.status not in WITHDRAWING,
             "can_resubmit": completion.status in RESENDABLE,
             "can_withdraw": completion.status not in WITHDRAWING,

@@ -161,7 +161,7 @@ def prevalidation(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     Nothing is stored, and the results name each learner only by the row number and
     the name typed in this same request; no identifier or birth date is shown back.
     """
-    recipients = Recipient.objects.filter(active=True)
+    recipients = Recipient.objects.filter(active=True, matches_learners=True)
     form = PrevalidationForm(recipients=recipients)
     rows: list[MatchRow] = []
     status = 200

@@ -1,4 +1,4 @@
-"""Webhooks of a provider (its administrators): add, deactivate, delete."""
+"""Webhooks of a provider (its administrators): add, send a test event, deactivate, delete."""
 
 from __future__ import annotations
 
@@ -65,4 +65,21 @@ def webhook_delete(request: HttpRequest, access: ProviderAccess, pk: int) -> Htt
     url = endpoint.url
     webhooks.delete_endpoint(access, endpoint)
     messages.success(request, f"{url} is deleted.")
+    return redirect(provider_url("learners:webhooks", access))
+
+
+@provider_view(manage_users=True)
+@require_POST
+def webhook_test(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
+    endpoint = access.get(WebhookEndpoint, pk=pk)
+    try:
+        webhooks.send_test_event(access, endpoint)
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(
+            request,
+            f"A test event is queued for {endpoint.url}: its outcome shows under Last delivery "
+            "(reload the page in a moment).",
+        )
     return redirect(provider_url("learners:webhooks", access))

@@ -1,0 +1,207 @@
+"""The activity file's fast paths read and write exactly what the plain paths do.
+
+A big file is read through shortcuts: Yes/No cells and codes looked up in dictionaries
+made once from the data dictionary, each field's text reader chosen once (and
+remembering what it read), and the writer's batches sent to PostgreSQL as COPY CSV
+instead of parameters. Each shortcut is checked here against the path it stands in for,
+over every code list of the dictionary and text hypothesis draws, so that a file never
+gets another answer than the form or the JSON API would.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pars.accounts.access import get_api_access
+from pars.accounts.services import create_api_key
+from pars.activities import services, validation
+from pars.activities.dictionary import FIELDS, SUPPORTER_FIELDS
+from pars.activities.models import Activity, CommercialSupport
+from pars.activities.parsers.layouts import _read_yes_no, yes_no
+from pars.activities.services import SMALL_BATCH, apply_activities
+from pars.intake.coerce import Invalid, read_choice
+from pars.intake.fields import FieldSpec
+from pars.providers.models import Provider
+from pars.testing import course_json
+
+TODAY = datetime.date(2026, 11, 27)
+PLAIN = [spec for spec in FIELDS if spec.name not in ("provider_activity_id", "supporters")]
+CODED = [spec for spec in (*FIELDS, *SUPPORTER_FIELDS) if spec.choices]
+
+
+def _outcome(read: Any, *args: Any) -> tuple[str, Any]:
+    """What a reader gives: its value, or the rule and message it refuses with."""
+    try:
+        return "value", read(*args)
+    except Invalid as invalid:
+        return "refused", (invalid.rule_id("activity", "f"), invalid.message)
+    except ValueError as error:
+        return "refused", str(error)
+
+
+def _spellings(spec: FieldSpec) -> st.SearchStrategy[str]:
+    """A code or label of the field, as files write it: any case, maybe padded."""
+    texts = [*spec.choices, *spec.choices.values()]
+    cases: list[Callable[[str], str]] = [str.lower, str.upper, str.title, str.capitalize, str]
+    return st.tuples(
+        st.sampled_from(texts), st.sampled_from(cases), st.sampled_from(["", " ", "\t", "\xa0"])
+    ).map(lambda drawn: drawn[2] + drawn[1](drawn[0]) + drawn[2])
+
+
+_FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("spec", CODED, ids=lambda spec: spec.name)
+@_FAST
+@given(data=st.data())
+def test_a_code_cell_reads_as_the_plain_lookup_reads_it(spec: FieldSpec, data: Any) -> None:
+    text = data.draw(st.one_of(_spellings(spec), st.text(max_size=12)))
+    plain = (
+        spec.label,
+        text,
+        validation._choice_lookup(spec),
+        validation._allowed(spec),
+    )
+    assert _outcome(validation._choice, spec, text) == _outcome(read_choice, *plain)
+
+
+@pytest.mark.parametrize("spec", PLAIN, ids=lambda spec: spec.name)
+@_FAST
+@given(data=st.data())
+def test_a_text_cell_reads_as_the_field_kind_reads_it(spec: FieldSpec, data: Any) -> None:
+    """Each field's reader (chosen once, remembering) against its kind's coercion."""
+    samples = [
+        st.text(min_size=1, max_size=20),
+        st.sampled_from(["Yes", "no", "TRUE", "0", "1.5", "1,000", "$12", "2026", "3.25"]),
+        st.sampled_from(["03/01/2026", "2026-02-30", "2026-03-01T10:00Z", " 7 ", "1e2000000"]),
+    ]
+    if spec.choices:
+        samples.append(_spellings(spec))
+        samples.append(st.lists(_spellings(spec), min_size=1, max_size=3).map(";".join))
+    text = data.draw(st.one_of(samples).filter(lambda drawn: drawn.strip() != ""))
+    plain = validation._COERCE[spec.kind]
+    for _ in range(2):  # the second time from the memo
+        assert _outcome(validation._TEXT_READERS[spec.name], text) == _outcome(plain, spec, text)
+
+
+def test_a_remembered_list_is_a_fresh_copy_each_time() -> None:
+    read = validation._TEXT_READERS["competencies"]
+    first = read("Medical Knowledge; Professionalism")
+    first.append("changed by a caller")
+    assert read("Medical Knowledge; Professionalism") == [
+        "abms_medical_knowledge",
+        "abms_professionalism",
+    ]
+    outcomes = validation._TEXT_READERS["outcome_measures"]
+    taken = outcomes("Learner Competence:Objective")
+    taken[0]["measurement_types"].append("subjective")
+    assert outcomes("Learner Competence:Objective") == [
+        {"outcome": "learner_competence", "measurement_types": ["objective"]}
+    ]
+
+
+@_FAST
+@given(
+    text=st.one_of(
+        st.sampled_from(["Yes", "YES", "y", "N", "No", "false", "True", "1", "0", "", " "]),
+        st.text(max_size=6),
+    )
+)
+@example(text="Maybe")
+def test_a_yes_no_cell_reads_as_the_plain_reading(text: str) -> None:
+    assert _outcome(yes_no, text) == _outcome(_read_yes_no, text)
+
+
+# ---------------------------------------------------------------------------
+# The writer: COPY CSV (a big batch) against parameters (a small one)
+
+AWKWARD = [
+    'Tab\there, "quotes", commas, a back\\slash',
+    "Line\nbreak and\r\nCRLF",
+    "Braces {0} {} and \\N and NULL",
+    "Ünïcödé – “curly” ✓",
+]
+
+
+def _records(count: int, prefix: str) -> list[tuple[int, Any]]:
+    records = []
+    for number in range(count):
+        awkward = AWKWARD[number % len(AWKWARD)]
+        raw = course_json(
+            provider_activity_id=f"{prefix}-{number}",
+            title=awkward,
+            description=awkward,
+            city="",
+            activity_format="enduring",
+            delivery_methods=["online"],
+            state="",
+            country="",
+            joint_providers=[awkward],
+            ama_credits=["1", "10", "0.25", "6.5"][number % 4],
+        )
+        raw["supporters"][1]["in_kind_description"] = awkward
+        record, errors = validation.validate_activity(raw, row=number + 1, today=TODAY)
+        assert record is not None, errors
+        records.append((number + 1, record))
+    return records
+
+
+def _stored(provider: Provider, prefix: str) -> list[tuple[Any, ...]]:
+    skip = {"id", "provider_activity_id", "created_by_event", "created_at", "updated_at"}
+    names = [f.name for f in Activity._meta.concrete_fields if f.name not in skip]
+    support = ["position", "source", "monetary_amount", "in_kind", "in_kind_types"]
+    rows = []
+    for activity in Activity.objects.filter(
+        provider=provider, provider_activity_id__startswith=f"{prefix}-"
+    ).order_by("provider_activity_id"):
+        supporters = CommercialSupport.objects.filter(activity=activity).order_by("position")
+        rows.append(
+            (
+                activity.provider_activity_id.removeprefix(prefix),
+                *(getattr(activity, name) for name in names),
+                list(supporters.values_list(*support, "in_kind_description")),
+            )
+        )
+    return rows
+
+
+@pytest.mark.django_db
+def test_a_big_batch_stores_what_small_batches_store(provider: Provider) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    access = get_api_access(provider, create_api_key(provider=provider)[0])
+    count = SMALL_BATCH + 10
+    big = apply_activities(access, _records(count, "BIG"), channel="tsv")
+    assert big.added == count
+    for row, record in _records(count, "SMALL"):  # one record each: the VALUES path
+        assert apply_activities(access, [(row, record)], channel="tsv").added == 1
+    assert _stored(provider, "BIG") == _stored(provider, "SMALL")
+    assert Activity.objects.get(provider_activity_id="BIG-0").title == AWKWARD[0]
+
+
+@pytest.mark.django_db
+def test_a_new_activity_added_meanwhile_is_updated_not_refused(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big batch's new activities are COPYed straight into the table; one that another
+    write added after the batch looked (here: a lookup that misses it) is upserted."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    access = get_api_access(provider, create_api_key(provider=provider)[0])
+    records = _records(SMALL_BATCH + 10, "RACE")
+    meanwhile = _records(1, "RACE")[0]
+    meanwhile[1].values["title"] = "Written by someone else meanwhile"
+    assert apply_activities(access, [meanwhile], channel="web").added == 1
+    monkeypatch.setattr(services, "_stored", lambda access, records: {})
+    result = apply_activities(access, records, channel="tsv")
+    assert (result.added, result.updated, result.errors) == (len(records) - 1, 1, [])
+    assert Activity.objects.filter(provider=provider).count() == len(records)
+    assert Activity.objects.get(provider_activity_id="RACE-0").title == AWKWARD[0]
+    assert CommercialSupport.objects.filter(provider=provider).count() == 2 * len(records)
