@@ -5,7 +5,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 
 from pars.accounts.access import ProviderAccess, get_provider_access
@@ -47,12 +47,12 @@ def provider_view(
     return decorator
 
 
-def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def staff_view[R: HttpResponseBase](view: Callable[..., R]) -> Callable[..., R]:
     """A page of the accreditor's workspace: 404 for everyone who is not staff."""
 
     @wraps(view)
     @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> R:
         if not (request.user.is_active and request.user.is_staff):
             raise Http404("No such page.")
         return view(request, *args, **kwargs)

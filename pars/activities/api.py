@@ -40,6 +40,7 @@ from pars.activities.dictionary import (
     SUPPORTER_FIELDS,
 )
 from pars.activities.models import Activity, CommercialSupport
+from pars.activities.status_needs import status_needs
 from pars.activities.validation import HAS_LEARNER_RECORDS_RULE, rules_for_year, validate_activity
 from pars.activities.xml_export import xml_file_response
 from pars.intake.coerce import is_blank
@@ -97,7 +98,11 @@ RULE_READ_ONLY = "api.field.read_only"
 # What GET answers besides the dictionary fields and the status: bookkeeping, marked
 # readOnly in OpenAPI. A request may send back the stored value (a record read from the
 # API can be sent back as it is); any other value is refused (rule api.field.read_only).
-READ_ONLY_FIELDS = ("last_channel", "created_at", "updated_at")
+STORED_READ_ONLY = ("last_channel", "created_at", "updated_at")
+# What GET derives from the record (what it lacks for its next status): readOnly too,
+# but ignored when sent (a record read back, then changed, would not match them).
+DERIVED_FIELDS = ("next_status", "missing_for_next_status")
+READ_ONLY_FIELDS = (*STORED_READ_ONLY, *DERIVED_FIELDS)
 # The legacy activity-type code an Activity Format was given as (reference 2.1; the XML
 # export writes it back): reported data, so taken as GET answers it, with its format.
 LEGACY_FIELD = "legacy_activity_type"
@@ -328,6 +333,20 @@ _READ_ONLY_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+_MISSING_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "field": {"type": "string"},
+        "label": {"type": "string"},
+        "rule": {"type": "string"},
+    },
+}
+_DERIVED_SCHEMAS: dict[str, dict[str, Any]] = {
+    "next_status": {"anyOf": [{"type": "string", "enum": ["active", "closed"]}, {"type": "null"}]},
+    "missing_for_next_status": {"type": "array", "items": _MISSING_SCHEMA},
+}
+
+
 def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
     schema: dict[str, Any] = ActivityIn.model_json_schema()
     for name in DRAFT_REQUIRED:
@@ -363,6 +382,12 @@ def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
             "readOnly": True,
             "description": "Read-only: leave it out, or send the value stored "
             "(rule `api.field.read_only`).",
+        }
+    for name, value in _DERIVED_SCHEMAS.items():
+        schema["properties"][name] = {
+            **value,
+            "readOnly": True,
+            "description": "Read-only, derived from the record: ignored when sent.",
         }
     schema["additionalProperties"] = False  # other names: rule api.field.unknown
     if required:
@@ -429,6 +454,15 @@ _OUT_TYPES: dict[Kind, Any] = {
 
 _READ_ONLY: dict[str, Any] = {"readOnly": True}
 
+
+class MissingOut(Schema):
+    """A field the activity lacks for its next status, and the rule asking for it."""
+
+    field: str
+    label: str
+    rule: str
+
+
 ActivityOut = create_model(  # type: ignore[call-overload]
     "ActivityOut",
     __base__=Schema,
@@ -447,6 +481,23 @@ ActivityOut = create_model(  # type: ignore[call-overload]
     ),
     created_at=(datetime.datetime, Field(json_schema_extra=_READ_ONLY)),
     updated_at=(datetime.datetime, Field(json_schema_extra=_READ_ONLY)),
+    next_status=(
+        str | None,
+        Field(
+            description="The status the activity may reach next (active, closed; null once "
+            "closed). Derived: ignored when sent.",
+            json_schema_extra=_READ_ONLY,
+        ),
+    ),
+    missing_for_next_status=(
+        list[MissingOut],
+        Field(
+            description="What the activity lacks for its next status: each field, its label "
+            "and the rule asking for it (the rules are listed at /activities/rules). Derived: "
+            "ignored when sent.",
+            json_schema_extra=_READ_ONLY,
+        ),
+    ),
 )
 
 
@@ -469,7 +520,9 @@ class RulesOut(Schema):
 
 # The list, in bulk: values() rows turned into what ActivityOut dumps for each instance
 # (the same keys in the same order, the same conversions), without a model per record.
-_LIST_FIELDS = [name for name in ActivityOut.model_fields if name != "supporters"]
+_LIST_FIELDS = [
+    name for name in ActivityOut.model_fields if name != "supporters" and name not in DERIVED_FIELDS
+]
 _FLOAT_FIELDS = frozenset(spec.name for spec in FIELDS if spec.kind is Kind.DECIMAL)
 _OUTCOME_FIELDS = frozenset(spec.name for spec in FIELDS if spec.kind is Kind.OUTCOMES)
 _SUPPORTER_OUT = list(SupporterOut.model_fields)
@@ -492,6 +545,8 @@ def _list_item(row: dict[str, Any], supporters: list[dict[str, Any]]) -> dict[st
         if name == "supporters":
             item[name] = supporters
             continue
+        if name in DERIVED_FIELDS:
+            continue
         value = row[name]
         if name in _FLOAT_FIELDS and value is not None:
             value = float(value)
@@ -501,6 +556,11 @@ def _list_item(row: dict[str, Any], supporters: list[dict[str, Any]]) -> dict[st
                 for o in value
             ]
         item[name] = value
+    needs = status_needs(row, supporters)
+    item["next_status"] = needs.next_status
+    item["missing_for_next_status"] = [
+        {"field": m.field, "label": m.label, "rule": m.rule} for m in needs.missing
+    ]
     return item
 
 
@@ -637,7 +697,7 @@ def _read_only_errors(
     access: ProviderAccess, provider_activity_id: str, data: dict[str, Any]
 ) -> list[FieldError]:
     """An error for each read-only field sent with another value than the stored one."""
-    sent = {name: data[name] for name in READ_ONLY_FIELDS if data.get(name) is not None}
+    sent = {name: data[name] for name in STORED_READ_ONLY if data.get(name) is not None}
     if not sent:
         return []
     current = _stored_json(
@@ -745,7 +805,10 @@ def create_activity(
     summary="One activity, by Provider Activity ID",
 )
 def activity(request: HttpRequest, provider_activity_id: ActivityIdPath) -> Any:
-    return api_access(request).get(Activity, provider_activity_id=provider_activity_id)
+    access = api_access(request)
+    found = access.get(Activity, provider_activity_id=provider_activity_id)  # or 404
+    # As the list answers it, with what the record lacks for its next status.
+    return activities_json(access.records(Activity).filter(pk=found.pk))[0]
 
 
 @router.put(

@@ -19,6 +19,7 @@ from pars.activities.parsers.tsv import read_tsv
 from pars.activities.parsers.xlsx import read_xlsx
 from pars.activities.parsers.xml import read_xml
 from pars.activities.services import BatchResult, apply_activities, refusals
+from pars.activities.status_needs import status_needs
 from pars.activities.validation import RULES, CleanActivity, validate_activity
 from pars.audit.models import AuditAction
 from pars.intake.kinds import OpenedRows, UploadKind, register_upload_kind
@@ -88,6 +89,9 @@ class _Run(RecordRun[CleanActivity]):
         if errors or record is None:
             self.reject(errors)
             return None
+        if record.values.get("status") == "draft":
+            needs = status_needs(record.values, record.supporters)
+            self.note_draft(parsed.row, [missing.label for missing in needs.missing])
         return record
 
     def flush(self) -> None:

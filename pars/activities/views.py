@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -40,6 +40,7 @@ from pars.activities.forms import (
     supporter_rows,
 )
 from pars.activities.models import Activity, ActivityFormat, ActivityStatus
+from pars.activities.status_needs import StatusNeeds, activity_needs
 from pars.activities.validation import CleanActivity, validate_activity
 from pars.activities.xml_export import xml_file_response
 from pars.intake.models import Channel
@@ -134,6 +135,11 @@ def activity_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     sort = request.GET.get("sort", "-start_date")
     activities = activities.order_by(sort if sort in SORTABLE else "-start_date", "pk")
     page = Paginator(activities, 50).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    prefetch_related_objects(rows, "supporters")
+    for row in rows:
+        row.needs = activity_needs(row)  # for the "needs N fields" hint
+    page.object_list = rows
     shown_years = {row.reporting_year for row in page.object_list}
     context = {
         "access": access,
@@ -167,9 +173,18 @@ def activity_detail(request: HttpRequest, access: ProviderAccess, pk: int) -> Ht
             "groups": display_groups(activity),
             "supporters": supporter_rows(activity),
             "closure": _closure(access, activity),
+            "needs": _needs(activity_needs(activity)),
             "support_email": settings.PARS_SUPPORT_EMAIL,
         },
     )
+
+
+def _needs(needs: StatusNeeds) -> dict[str, Any] | None:
+    """What the page says the activity lacks for its next status (None once closed)."""
+    if needs.next_status is None:
+        return None
+    goal = "close this activity" if needs.next_status == "closed" else "make it Active"
+    return {"goal": goal, "missing": needs.missing}
 
 
 def _closure(access: ProviderAccess, activity: Activity) -> year_lock.Closure | None:

@@ -34,6 +34,10 @@ class ReportedError:
     column: str = ""  # the file's own header of the error's field
 
 
+# How many row numbers the result message names per missing field (big files).
+_DRAFT_ROWS_SHOWN = 5
+
+
 @dataclass
 class FileRun:
     """What one pass over a file found and did; each kind of upload says how rows are taken.
@@ -58,6 +62,10 @@ class FileRun:
     file_message: str = ""
     notices: list[str] = field(default_factory=list)  # what the reader said (Upload.notices)
     event: AuditEvent | None = None
+    # Records saved below the status they could reach, and what they lack for it: each
+    # field label -> (how many rows, the first rows), for the result message.
+    drafts: int = 0
+    draft_needs: dict[str, tuple[int, list[int]]] = field(default_factory=dict)
     partial: ClassVar[bool] = False
     noun: ClassVar[str] = "record"
 
@@ -65,6 +73,15 @@ class FileRun:
     def keeps_valid(self) -> bool:
         """Valid rows are applied and the others reported (else all or nothing)."""
         return self.partial or self.upload.policy == UploadPolicy.PARTIAL
+
+    def note_draft(self, row: int | None, lacking: Iterable[str]) -> None:
+        """A record saved as a draft, lacking these fields (labels) for its next status."""
+        self.drafts += 1
+        for label in lacking:
+            count, rows = self.draft_needs.get(label, (0, []))
+            if row is not None and len(rows) < _DRAFT_ROWS_SHOWN:
+                rows.append(row)
+            self.draft_needs[label] = (count + 1, rows)
 
     def report(self, errors: Iterable[FieldError]) -> None:
         for error in errors:

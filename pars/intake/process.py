@@ -407,6 +407,7 @@ def _counts_text(run: FileRun) -> str:
 def _finish_applied(run: FileRun) -> None:
     message = (
         f"Applied: {_counts_text(run)} ({run.rows_total} row{'s' if run.rows_total != 1 else ''})."
+        + _drafts_text(run)
     )
     _finish(
         run.upload,
@@ -420,6 +421,23 @@ def _finish_applied(run: FileRun) -> None:
         deleted=run.deleted,
         unchanged=run.unchanged,
     )
+
+
+def _drafts_text(run: FileRun) -> str:
+    """ " 2 rows are Drafts: to become Active they lack Fee (rows 2, 3); …", per field."""
+    if not run.drafts:
+        return ""
+    # "are", not "saved as": a row already in PARS as it is (unchanged) is one too.
+    text = f" {run.drafts} row{' is a Draft' if run.drafts == 1 else 's are Drafts'}"
+    if not run.draft_needs:
+        return text + " (as the file asked)."
+    lacks = []
+    for label, (count, rows) in run.draft_needs.items():
+        shown = ", ".join(str(row) for row in rows)
+        more = f" and {count - len(rows)} more" if count > len(rows) else ""
+        where = f" (row{'s' if count != 1 else ''} {shown}{more})" if rows else ""
+        lacks.append(f"{label}{where}")
+    return text + ": to become Active they lack " + "; ".join(lacks) + "."
 
 
 def _finish_partly(run: FileRun) -> None:
@@ -438,7 +456,7 @@ def _finish_partly(run: FileRun) -> None:
             f"{'was' if run.rejected == 1 else 'were'} not applied: fix them and upload them "
             "again (uploading the whole corrected file is safe: rows already in PARS are "
             "recognised and not sent twice)."
-        )
+        ) + _drafts_text(run)
         status = UploadStatus.PARTIAL
     _store_errors(run)
     _finish(

@@ -25,7 +25,7 @@ from pars.intake.readers import ParsedRow
 from pars.intake.runs import RecordRun
 from pars.learners.delivery import schedule_delivery
 from pars.learners.parsers import open_learner_rows
-from pars.learners.services import ActivityLookup, apply_completions
+from pars.learners.services import ActivityLookup, apply_completions, refused_errors
 from pars.learners.validation import (
     RULES,
     CleanCompletion,
@@ -62,6 +62,15 @@ class LearnerRun(RecordRun[CleanCompletion]):
             parsed.data, row=parsed.row, recipients=self.recipients, today=self.today
         )
         if record is None:
+            if self.lookup is None:
+                self.lookup = ActivityLookup(self.access)
+            # The activity checks too: every problem of the row in one report.
+            [errors] = refused_errors(
+                self.lookup,
+                [(parsed.row, parsed.data, errors)],
+                recipients=self.recipients,
+                today=self.today,
+            )
             self.reject(errors)
             return None
         identity = hash(record.identity())

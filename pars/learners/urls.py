@@ -26,6 +26,8 @@ urlpatterns = [
     path(A + "<str:code>/delete/", registrations.registration_delete, name="registration_delete"),
     path("rules/learners/", rules.rule_catalogue, name="rules"),  # public
     path(L, completions.completion_list, name="list"),
+    path(L + "export.csv", completions.completion_download, {"fmt": "csv"}, name="export_csv"),
+    path(L + "export.xlsx", completions.completion_download, {"fmt": "xlsx"}, name="export_xlsx"),
     path(L + "new/", completions.completion_new, name="new"),
     path(L + "<int:pk>/", completions.completion_detail, name="detail"),
     path(L + "<int:pk>/correct/", completions.completion_correct, name="correct"),
@@ -42,6 +44,10 @@ urlpatterns = [
     path(L + "webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
     path(L + "webhooks/<int:pk>/test/", webhooks.webhook_test, name="webhook_test"),
     path(S + "learners/", staff.staff_completions, name="staff_list"),
+    path(S + "learners/export.csv", staff.staff_download, {"fmt": "csv"}, name="staff_export_csv"),
+    path(
+        S + "learners/export.xlsx", staff.staff_download, {"fmt": "xlsx"}, name="staff_export_xlsx"
+    ),
     # Reads learner data, so it lives here, beside the annual report's pages in the URL.
     path(P + "report/<int:year>/checks/", year_checks.year_checks, name="year_checks"),
 ]

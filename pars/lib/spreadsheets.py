@@ -49,6 +49,14 @@ def escape_formula(value: Any) -> Any:
     return value
 
 
+def unescape_formula(value: str) -> str:
+    """`value` without the apostrophe :func:`escape_formula` put before formula-like text,
+    so that a file PARS exported reads back as what was stored."""
+    if value[:1] == "'" and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
+    return value
+
+
 def _cell(value: Any, *, xlsx: bool = False) -> Any:
     """A value a spreadsheet can hold: numbers and dates as they are, the rest as
     escaped text (for xlsx without the control characters an xlsx cell cannot hold)."""

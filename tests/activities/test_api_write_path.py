@@ -6,6 +6,7 @@ per-record serialiser gives."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 import psycopg
@@ -20,6 +21,7 @@ from pars.activities import services
 from pars.activities.api import ActivityOut, activities_json
 from pars.activities.models import Activity, ActivityChange, CommercialSupport
 from pars.activities.services import apply_activities
+from pars.activities.status_needs import activity_needs
 from pars.activities.validation import CleanActivity, validate_activity
 from pars.providers.models import Provider
 from tests.activities.test_activity_api import Api, course
@@ -177,10 +179,14 @@ def test_small_and_big_batches_store_the_same(
 
 
 def _one_by_one(activities: Any) -> bytes:
-    """The list as ninja rendered the model instances before: each through ActivityOut."""
-    dumped = [
-        ActivityOut.from_orm(a).model_dump() for a in activities.prefetch_related("supporters")
-    ]
+    """The list as ninja rendered the model instances before: each through ActivityOut
+    (with what the activity lacks for its next status, as the model does not hold it)."""
+    dumped = []
+    for activity in activities.prefetch_related("supporters"):
+        needs = activity_needs(activity)
+        activity.next_status = needs.next_status
+        activity.missing_for_next_status = [asdict(m) for m in needs.missing]
+        dumped.append(ActivityOut.from_orm(activity).model_dump())
     return json.dumps(dumped, cls=NinjaJSONEncoder).encode()
 
 

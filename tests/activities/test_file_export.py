@@ -268,3 +268,22 @@ def test_the_download_links_follow_the_filters_the_list_shows(
     assert "<html" not in changed
     assert 'id="activity-downloads" hx-swap-oob="true"' in changed
     assert f'{excel}?year=2025"' in changed
+
+
+def test_formula_like_text_reads_back_as_stored(
+    reported: Provider, editor: User, client_as: Callable[[User], Client]
+) -> None:
+    # The apostrophe the exports put before formula-like text is the file's, not the
+    # title's: both files upload again unchanged.
+    titles = {"EX-1": "=Cardiology 2026", "EX-2": "-Grand rounds", "EX-3": "@Home study"}
+    for activity_id, title in titles.items():
+        Activity.objects.filter(provider=reported, provider_activity_id=activity_id).update(
+            title=title
+        )
+    client = client_as(editor)
+    for kind, name in (("tsv", "again.txt"), ("xlsx", "again.xlsx")):
+        _unchanged_upload(reported, editor, _export(client, reported, kind), name)
+    stored = dict(
+        Activity.objects.filter(provider=reported).values_list("provider_activity_id", "title")
+    )
+    assert stored == titles

@@ -198,7 +198,9 @@ def test_the_same_file_with_other_line_endings_is_all_unchanged(
     again = upload(access, "activities-saved-on-windows.txt", tsv(rows(TITLES), "\r\n"))
     assert again.status == UploadStatus.SUCCEEDED, again.message
     assert counts(again) == (UploadStatus.SUCCEEDED, 0, 0, 0, 5)
-    assert again.message == "Applied: 0 added, 0 updated, 0 deleted, 5 unchanged (5 rows)."
+    assert again.message.startswith(
+        "Applied: 0 added, 0 updated, 0 deleted, 5 unchanged (5 rows)."
+    )  # then what its drafts lack
     assert stamps(provider) == before
     assert ActivityChange.objects.count() == counted
     # Nothing changed, so the audit trail has nothing to say about the file.
@@ -214,7 +216,9 @@ def test_a_corrected_file_reports_exactly_the_rows_that_changed(
     corrected = {**TITLES, "F-2": "Grand Rounds 2 (corrected)", "F-4": "Grand Rounds 4 (fixed)"}
     done = upload(access, "activities-corrected.txt", tsv(rows(corrected)))
     assert counts(done) == (UploadStatus.SUCCEEDED, 0, 2, 0, 3), done.message
-    assert done.message == "Applied: 0 added, 2 updated, 0 deleted, 3 unchanged (5 rows)."
+    assert done.message.startswith(
+        "Applied: 0 added, 2 updated, 0 deleted, 3 unchanged (5 rows)."
+    )  # then what its drafts lack
     changes = ActivityChange.objects.order_by("provider_activity_id")
     assert ActivityChange.objects.count() == counted + 2
     assert [(c.provider_activity_id, c.action, list(c.changes)) for c in changes] == [

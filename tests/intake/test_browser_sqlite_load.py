@@ -115,10 +115,14 @@ def _log_in(page: Page, base_url: str) -> None:
 
 def _percent(page: Page) -> int | None:
     """The percentage the progress bar shows now, if it shows one."""
-    bar = page.locator("progress[value]")
-    if not bar.count():
+    # Read in one step: htmx may swap the bar out (the upload finished) between two reads.
+    found = page.evaluate(
+        "() => { const bar = document.querySelector('progress[value]');"
+        " return bar ? [bar.getAttribute('value'), bar.getAttribute('max')] : null; }"
+    )
+    if not found:
         return None
-    value, most = bar.first.get_attribute("value"), bar.first.get_attribute("max")
+    value, most = found
     if not value or not most or not float(most):
         return None
     return int(float(value) * 100 / float(most))

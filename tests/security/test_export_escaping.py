@@ -265,6 +265,21 @@ EXPORTS = [
         csv_cells,
         True,
     ),
+    # Learner search downloads (issue 15 point 7): learner names and REMS answers.
+    Export("learners:export_csv", _get("learners:export_csv", _provider_id), csv_cells, False),
+    Export("learners:export_xlsx", _get("learners:export_xlsx", _provider_id), xlsx_cells, False),
+    Export(
+        "learners:staff_export_csv",
+        _get("learners:staff_export_csv", _provider_id),
+        csv_cells,
+        True,
+    ),
+    Export(
+        "learners:staff_export_xlsx",
+        _get("learners:staff_export_xlsx", _provider_id),
+        xlsx_cells,
+        True,
+    ),
     # An anonymous data set: no typed text reaches it, but its CSVs are checked all the same.
     Export("research:download", _research, zip_csv_cells, True, False),
 ]
@@ -320,6 +335,12 @@ PRODUCERS: dict[str, set[str] | str] = {
         "datareports:rems_csv[learners]",
     },
     "pars/datareports/research.py": {"research:download"},
+    "pars/learners/exports.py": {
+        "learners:export_csv",
+        "learners:export_xlsx",
+        "learners:staff_export_csv",
+        "learners:staff_export_xlsx",
+    },
     "pars/activities/services.py": "COPY text for PostgreSQL bulk writes, no download",
     "pars/learners/demo/__init__.py": "writes demo learner files to disk (make run), no download",
     "pars/learners/connectors/simulator.py": "reads registry files; writes none",

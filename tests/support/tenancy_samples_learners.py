@@ -74,6 +74,8 @@ LEARNER_SAMPLES: dict[str, Sample] = {
     "learners:registration_delete": Sample(Kind.PROVIDER, _registration),
     "learners:rules": Sample(Kind.PUBLIC),
     "learners:list": Sample(Kind.PROVIDER, _provider),
+    "learners:export_csv": Sample(Kind.PROVIDER, _provider),
+    "learners:export_xlsx": Sample(Kind.PROVIDER, _provider),
     "learners:new": Sample(Kind.PROVIDER, _provider),
     "learners:detail": Sample(Kind.PROVIDER, _completion),
     "learners:correct": Sample(Kind.PROVIDER, _completion),
@@ -88,5 +90,7 @@ LEARNER_SAMPLES: dict[str, Sample] = {
     "learners:webhook_delete": Sample(Kind.PROVIDER, _endpoint),
     "learners:webhook_test": Sample(Kind.PROVIDER, _endpoint),
     "learners:staff_list": Sample(Kind.STAFF, _provider),
+    "learners:staff_export_csv": Sample(Kind.STAFF, _provider),
+    "learners:staff_export_xlsx": Sample(Kind.STAFF, _provider),
     "learners:year_checks": Sample(Kind.PROVIDER, _provider_year),
 }

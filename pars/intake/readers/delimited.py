@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
 from pars.intake.readers import FileRejected, blank, refuse_binary
+from pars.lib.spreadsheets import unescape_formula
 
 MAX_LINE_CHARACTERS = 1024 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -111,6 +112,8 @@ def read_records(
         number += 1
         if all(blank(cell) for cell in cells):
             continue
+        if "'" in "".join(cells):  # rare enough to look cell by cell only then
+            cells = [unescape_formula(cell) for cell in cells]
         yield number, cells
 
 

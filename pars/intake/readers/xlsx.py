@@ -58,6 +58,7 @@ from openpyxl.styles.numbers import (
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH, from_excel, from_ISO8601
 
 from pars.intake.readers import FileRejected, blank
+from pars.lib.spreadsheets import unescape_formula
 
 MiB = 1024 * 1024
 MAX_COMPRESSION_RATIO = 100
@@ -709,6 +710,8 @@ def cell_records(rows: Iterable[tuple[int, Sequence[Any]]]) -> Iterator[tuple[in
 def _value(value: Any) -> Any:
     if value is None:
         return ""  # an empty cell, as in a tab-delimited file
+    if isinstance(value, str):
+        return unescape_formula(value)  # text PARS exported as '=…
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, datetime.datetime) and value.time() == datetime.time():

@@ -30,7 +30,9 @@ from pars.learners.api_common import (
     unknown_fields,
 )
 from pars.learners.services import (
+    ActivityLookup,
     apply_completions,
+    refused_errors,
 )
 from pars.learners.validation import (
     CleanCompletion,
@@ -79,8 +81,9 @@ def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, An
     # Records that break the request schema make the whole request malformed (422, nothing
     # written); the validator's and the writer's refusals stay per record in the 200.
     malformed: list[FieldError] = []
-    _validate_items(items, recipients, today, errors, clean, malformed)
-
+    refused: dict[int, Mapping[str, Any]] = {}
+    _validate_items(items, recipients, today, errors, clean, malformed, refused)
+    malformed += _with_activity_checks(access, refused, errors, malformed, recipients, today)
     if malformed:
         rows = len({error.row for error in malformed})
         return 422, error_body(
@@ -122,6 +125,35 @@ def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, An
     return 200, {"detail": detail, "counts": counts, "results": results}
 
 
+def _with_activity_checks(
+    access: ProviderAccess,
+    refused: Mapping[int, Mapping[str, Any]],
+    errors: dict[int, list[FieldError]],
+    malformed: list[FieldError],
+    recipients: Mapping[str, RecipientRules],
+    today: datetime.date,
+) -> list[FieldError]:
+    """A refused record's activity checks too, every problem of it in one answer: added to
+    its errors (`errors`), or returned for a record against the schema (`malformed`)."""
+    given = {
+        index: errors.get(index) or [error for error in malformed if error.row == index]
+        for index in refused
+    }
+    found = refused_errors(
+        ActivityLookup(access),
+        [(index, raw, given[index]) for index, raw in refused.items()],
+        recipients=recipients,
+        today=today,
+    )
+    more: list[FieldError] = []
+    for index, all_errors in zip(refused, found, strict=True):
+        if index in errors:
+            errors[index] = all_errors
+        else:
+            more += all_errors[len(given[index]) :]
+    return more
+
+
 def _validate_items(
     items: list[Any],
     recipients: Mapping[str, RecipientRules],
@@ -129,8 +161,10 @@ def _validate_items(
     errors: dict[int, list[FieldError]],
     clean: list[tuple[int, CleanCompletion]],
     malformed: list[FieldError],
+    refused: dict[int, Mapping[str, Any]],
 ) -> None:
-    """Sort the records: clean, refused (`errors`, by index) or against the schema."""
+    """Sort the records: clean, refused (`errors`, by index; the validator's refusals also
+    in `refused`, with the record) or against the schema."""
     first_seen: dict[tuple[str, str, str, datetime.date], int] = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -154,9 +188,12 @@ def _validate_items(
             # channel) and the schema's for spellings files may use but JSON may not.
             unreported = json_contract.unreported(violations, [error.field for error in found])
             malformed += [*found, *contract_errors(unreported, index)]
+            if record is None:
+                refused[index] = raw
             continue
         if record is None:
             errors[index] = found
+            refused[index] = raw
             continue
         identity = record.identity()
         if identity in first_seen:

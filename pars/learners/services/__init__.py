@@ -26,7 +26,7 @@ from .single import (
     submit_completion,
     withdraw_completion,
 )
-from .writer import CompletionResult, apply_completions
+from .writer import CompletionResult, apply_completions, refused_errors
 
 __all__ = [
     "COPY_THRESHOLD",
@@ -39,6 +39,7 @@ __all__ = [
     "correct_completion",
     "delete_registration",
     "fix_learner_identity",
+    "refused_errors",
     "resubmit_completion",
     "save_registration",
     "status_counts",

@@ -25,6 +25,7 @@ from pars.learners.validation import (
     CleanCompletion,
     FieldError,
     RecipientRules,
+    RefusedFacts,
 )
 
 
@@ -182,12 +183,13 @@ def _error(row: int | None, field_name: str, rule: str, message: str | None = No
 
 def _against_activity(
     row: int | None,
-    record: CleanCompletion,
+    record: CleanCompletion | RefusedFacts,
     info: _ActivityInfo | None,
     recipient: RecipientRules,
     today: datetime.date,
 ) -> list[FieldError]:
-    """The rules that need the activity and its registration."""
+    """The rules that need the activity and its registration: every one whose values are
+    known is judged (a refused record's too, see refused_facts), not only the first."""
     if info is None:
         field_name = "provider_activity_id" if record.provider_activity_id else "accme_activity_id"
         return [
@@ -198,9 +200,10 @@ def _against_activity(
                 f"No activity of yours has the ID '{record.activity_ref.lstrip('#')[:100]}'.",
             )
         ]
+    errors = []
     registered = info.registrations.get(record.recipient)
     if registered is None:
-        return [
+        errors.append(
             _error(
                 row,
                 "recipient",
@@ -208,20 +211,37 @@ def _against_activity(
                 f"Activity '{info.provider_activity_id}' is not registered for "
                 f"{record.recipient}; register it first (Activity → Registrations).",
             )
-        ]
+        )
     if record.action == "delete":
-        return []
-    errors = []
-    if not info.start_date <= record.completion_date <= info.end_date:
+        return errors
+    day = record.completion_date
+    if day is not None and not info.start_date <= day <= info.end_date:
         errors.append(
             _error(
                 row,
                 "completion_date",
                 "learner.completion_date.outside_activity",
-                f"Completion Date {record.completion_date:%m/%d/%Y} is outside the activity's "
+                f"Completion Date {day:%m/%d/%Y} is outside the activity's "
                 f"dates ({info.start_date:%m/%d/%Y} – {info.end_date:%m/%d/%Y}).",
             )
         )
+    if registered is None:
+        return errors
+    errors.extend(_registration_errors(row, record, info, registered, recipient, today, errors))
+    return errors
+
+
+def _registration_errors(
+    row: int | None,
+    record: CleanCompletion | RefusedFacts,
+    info: _ActivityInfo,
+    registered: _Registered,
+    recipient: RecipientRules,
+    today: datetime.date,
+    found: list[FieldError],
+) -> list[FieldError]:
+    """The rules that need the registration (``found``: the record's errors so far)."""
+    errors = []
     if registered.credit_claim_date and today > registered.credit_claim_date:
         errors.append(
             _error(
@@ -234,8 +254,16 @@ def _against_activity(
         )
     if recipient.is_moc:
         errors.extend(_moc_errors(row, record, registered, recipient))
-    if not errors and recipient.records_within_registered_points:
-        errors.extend(_day_total_errors(row, record, info, registered))
+    over = any(error.rule == "learner.moc_points.over_registered" for error in errors)
+    # A refused record has no learner key: its day is not judged. Points over the
+    # registration are over the day's too (not said twice).
+    if (
+        not isinstance(record, RefusedFacts)
+        and not over
+        and recipient.records_within_registered_points
+    ):
+        count = not found and not errors  # only a record to be written counts in the day
+        errors.extend(_day_total_errors(row, record, info, registered, count=count))
     return errors
 
 
@@ -244,6 +272,8 @@ def _day_total_errors(
     record: CleanCompletion,
     info: _ActivityInfo,
     registered: _Registered,
+    *,
+    count: bool = True,
 ) -> list[FieldError]:
     """A learner's records of one activity and day (a board's separate credit types are
     records of their own) together within the registered points (the Recipient row's
@@ -269,7 +299,8 @@ def _day_total_errors(
                 f"activity is registered for {registered.moc_points}.",
             )
         ]
-    parts[record.learner_key] = record.moc_points
+    if count:
+        parts[record.learner_key] = record.moc_points
     return []
 
 
@@ -292,7 +323,7 @@ def _stored_points(
 
 def _moc_errors(
     row: int | None,
-    record: CleanCompletion,
+    record: CleanCompletion | RefusedFacts,
     registered: _Registered,
     recipient: RecipientRules,
 ) -> list[FieldError]:

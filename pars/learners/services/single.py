@@ -27,7 +27,13 @@ from pars.learners.webhooks import notify_status_changes
 
 from .lookups import ActivityLookup, _against_activity
 from .refusals import CompletionRefused
-from .writer import _changed_fields, _new_version, _withdraw, apply_completions
+from .writer import (
+    _changed_fields,
+    _new_version,
+    _withdraw,
+    apply_completions,
+    refused_errors,
+)
 
 # The fields naming the record's activity and recipient: a correction keeps them.
 _LINKS = frozenset(spec.name for spec in COMPLETION_FIELDS if spec.group in LINK_GROUPS)
@@ -57,8 +63,11 @@ def submit_completion(
     Returns the record (None for a delete of a record never written).
     """
     recipients = load_recipients()
-    record, errors = validate_completion(raw, recipients=recipients, today=timezone.localdate())
+    today = timezone.localdate()
+    record, errors = validate_completion(raw, recipients=recipients, today=today)
     if record is None:
+        lookup = ActivityLookup(access)
+        [errors] = refused_errors(lookup, [(None, raw, errors)], recipients=recipients, today=today)
         raise CompletionRefused(errors)
     result = apply_completions(access, [(None, record)], channel=channel, recipients=recipients)
     if result.errors:
@@ -113,9 +122,10 @@ def correct_completion(
     recipients = load_recipients(include_inactive=True)
     today = timezone.localdate()
     record, errors = validate_completion(raw, recipients=recipients, today=today)
-    if record is None:
-        raise CompletionRefused(errors)
     lookup = ActivityLookup(access)
+    if record is None:
+        [errors] = refused_errors(lookup, [(None, raw, errors)], recipients=recipients, today=today)
+        raise CompletionRefused(errors)
     lookup.load([record.activity_ref])
     errors = _against_activity(
         None, record, lookup.get(record.activity_ref), recipients[record.recipient], today

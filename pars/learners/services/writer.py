@@ -37,6 +37,7 @@ from pars.learners.validation import (
     FieldError,
     RecipientRules,
     load_recipients,
+    refused_facts,
 )
 from pars.learners.webhooks import notify_status_changes
 from pars.lib.prepared_rows import PreparedRows
@@ -217,6 +218,31 @@ def _checked(
             assert info is not None
             checked.append((row, record, info))
     return checked
+
+
+def refused_errors(
+    lookup: ActivityLookup,
+    refused: Sequence[tuple[int | None, Mapping[str, Any], list[FieldError]]],
+    *,
+    recipients: Mapping[str, RecipientRules],
+    today: datetime.date,
+) -> list[list[FieldError]]:
+    """Each refused record's errors (row, raw record, the validator's errors), with the
+    activity checks its readable values allow: every problem in one answer, not the
+    validator's first and the writer's on the next try. The activities are read at once,
+    only those the lookup has not seen (see ActivityLookup.load)."""
+    facts = [refused_facts(raw, recipients, errors) for _, raw, errors in refused]
+    lookup.load({fact.activity_ref for fact in facts if fact is not None})
+    answers = []
+    for (row, _, errors), fact in zip(refused, facts, strict=True):
+        if fact is None:
+            answers.append(errors)
+            continue
+        info = lookup.get(fact.activity_ref)
+        found = _against_activity(row, fact, info, recipients[fact.recipient], today)
+        said = {(error.field, error.rule) for error in errors}
+        answers.append(errors + [error for error in found if (error.field, error.rule) not in said])
+    return answers
 
 
 def _write_each(

@@ -25,8 +25,10 @@ from .completions import (
     COMPLETION_VALUE_FIELDS,
     CleanCompletion,
     CompletionAttributes,
+    RefusedFacts,
     clean_completion_class,
     completion_attributes,
+    refused_facts,
     validate_completion,
 )
 from .readers import month_day, npi_is_valid, parse_month_day
@@ -53,6 +55,7 @@ __all__ = [
     "CompletionAttributes",
     "FieldError",
     "RecipientRules",
+    "RefusedFacts",
     "clean_completion_class",
     "completion_attributes",
     "load_recipients",
@@ -61,6 +64,7 @@ __all__ = [
     "parse_month_day",
     "recipient_overrides",
     "recipient_specs",
+    "refused_facts",
     "registration_activity_errors",
     "rules_from_recipient",
     "validate_completion",

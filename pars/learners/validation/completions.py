@@ -400,3 +400,59 @@ def _completion_date(
     elif completion_date is not None and completion_date > today:
         errors.add("completion_date", "learner.completion_date.future")
     return completion_date
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RefusedFacts:
+    """What the activity checks need of a record the validator refused, as far as it can
+    be read: the writer still reports the activity's problems with it (every problem in
+    one answer). A value that cannot be read, or that the validator refused, is None (or
+    empty): its checks are skipped."""
+
+    provider_activity_id: str
+    accme_activity_id: str
+    recipient: str
+    action: str
+    completion_date: datetime.date | None
+    moc_points: Decimal | None
+    moc_credit_types: list[str]
+
+    @property
+    def activity_ref(self) -> str:
+        return self.provider_activity_id or f"#{self.accme_activity_id}"
+
+
+def refused_facts(
+    raw: Mapping[str, Any], recipients: Mapping[str, RecipientRules], errors: list[FieldError]
+) -> RefusedFacts | None:
+    """The readable values of a refused record the activity checks need (None: its activity
+    or recipient is unknown to the validator, so there is nothing to check against).
+    Only refused records come here: the hot path (clean rows) never re-reads a value."""
+    refused = {error.field for error in errors}
+    found = _Errors(None)  # the validator has reported these already
+    code = str(raw.get("recipient") or "").strip().upper()
+    rules = recipients.get(code)
+    ids = ("provider_activity_id", "accme_activity_id")
+    if rules is None or "recipient" in refused or refused.intersection(ids):
+        return None
+    specs = recipient_specs(rules, timezone.localdate())
+    provider_activity_id, accme_activity_id = (found.read(specs[n], raw.get(n)) for n in ids)
+    action = str(raw.get("action") or "add").strip().lower()
+
+    def readable(name: str) -> Any:
+        # A field already refused is not judged again (as _Errors.check_limits does).
+        if name in refused:
+            return None
+        unread = _Errors(None)
+        value = unread.read(specs[name], raw.get(name))
+        return None if unread.errors else value
+
+    return RefusedFacts(
+        provider_activity_id=provider_activity_id,
+        accme_activity_id=accme_activity_id,
+        recipient=code,
+        action=action if action in RECORD_ACTIONS else "add",
+        completion_date=readable("completion_date"),
+        moc_points=readable("moc_points"),
+        moc_credit_types=readable("moc_credit_types") or [],
+    )

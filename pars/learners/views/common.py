@@ -9,6 +9,7 @@ which is recorded in the audit trail and shows them for that one response.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,48 @@ def status_summary(access: ProviderAccess) -> list[StatusCount]:
     ]
 
 
+def _date_param(params: Any, name: str) -> datetime.date | None:
+    """A date from the filter form (yyyy-mm-dd from a date input, or mm/dd/yyyy)."""
+    text = str(params.get(name, "")).strip()
+    for layout in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.datetime.strptime(text, layout).date()  # noqa: DTZ007 (a date only)
+        except ValueError:
+            continue
+    return None
+
+
+def _search_filters(
+    completions: QuerySet[LearnerCompletion], params: Any, filters: dict[str, str]
+) -> QuerySet[LearnerCompletion]:
+    """The typed searches: learner name, learner ID or NPI, activity, completion dates."""
+    query = str(params.get("q", "")).strip()
+    if query:
+        for term in query.split()[:5]:
+            completions = completions.filter(
+                Q(first_name__icontains=term) | Q(last_name__icontains=term)
+            )
+        filters["q"] = query
+    # An identifier is matched whole: a part of one would find other people's records.
+    learner = str(params.get("learner", "")).strip()
+    if learner:
+        completions = completions.filter(Q(learner_id=learner) | Q(npi=learner))
+        filters["learner"] = learner
+    activity_text = str(params.get("activity_q", "")).strip()
+    if activity_text:
+        completions = completions.filter(
+            Q(activity__provider_activity_id__iexact=activity_text)
+            | Q(activity__title__icontains=activity_text)
+        )
+        filters["activity_q"] = activity_text
+    for name, lookup in (("from", "completion_date__gte"), ("to", "completion_date__lte")):
+        day = _date_param(params, name)
+        if day is not None:
+            completions = completions.filter(**{lookup: day})
+            filters[name] = day.isoformat()
+    return completions
+
+
 def filtered_completions(
     access: ProviderAccess, params: Any
 ) -> tuple[QuerySet[LearnerCompletion], dict[str, str]]:
@@ -121,14 +164,7 @@ def filtered_completions(
     if status in CompletionStatus.values:
         completions = completions.filter(status=status)
         filters["status"] = status
-    query = str(params.get("q", "")).strip()
-    if query:
-        for term in query.split()[:5]:
-            completions = completions.filter(
-                Q(first_name__icontains=term) | Q(last_name__icontains=term)
-            )
-        filters["q"] = query
-    return completions, filters
+    return _search_filters(completions, params, filters), filters
 
 
 def page_of(request: HttpRequest, rows: QuerySet[Any]) -> Page:

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -21,7 +22,7 @@ from pars.accounts.decorators import provider_view
 from pars.activities.forms import format_decimal
 from pars.activities.models import Activity
 from pars.intake.models import Channel
-from pars.learners import services
+from pars.learners import exports, services
 from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
 from pars.learners.forms import (
     PERSONAL_FORM_FIELDS,
@@ -85,6 +86,22 @@ def completion_list(request: HttpRequest, access: ProviderAccess) -> HttpRespons
             "activities": activities,
         },
     )
+
+
+def _download_name(access: ProviderAccess) -> str:
+    return f"learner-completions-{access.provider.provider_id}"
+
+
+@provider_view()
+def completion_download(request: HttpRequest, access: ProviderAccess, fmt: str) -> HttpResponseBase:
+    """Every record the list's filters match (not one page), as CSV or XLSX.
+
+    Personal fields are the provider's own users'; staff get them masked, as on the
+    pages here (the staff list's download shows them once a reason is given).
+    """
+    completions, _ = filtered_completions(access, request.GET)
+    write = exports.csv_response if fmt == "csv" else exports.xlsx_response
+    return write(completions, masked=access.is_staff, filename=_download_name(access))
 
 
 # ---------------------------------------------------------------------------
