@@ -44,6 +44,18 @@ class Wakeup:
     def __init__(self) -> None:
         self._listener: Any = None  # a second connection of Django's, kept LISTENing
 
+    def start(self) -> None:
+        """Listen from now on (before the worker's first look at the queue: a task queued
+        between that look and the first wait then still wakes it)."""
+        alias = router.db_for_read(DBTaskResult)
+        if connections[alias].vendor != "postgresql":
+            return
+        try:
+            self._listen(alias)
+        except (DatabaseError, OSError, psycopg.Error):
+            logger.warning("Worker wake-up connection failed; polling until it is back")
+            self.close()
+
     def wait(self, seconds: float) -> None:
         alias = router.db_for_read(DBTaskResult)
         if connections[alias].vendor != "postgresql":

@@ -34,7 +34,7 @@ def test_an_idle_worker_is_woken_by_a_queued_task(
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     try:
-        # Idle: it has looked at the empty queue and waits.
+        # It logs its start once it listens for notifications, before its first look.
         wait_for(lambda: "Starting worker" in log.read_text(), 60, "the worker to start")
         invite_user(provider=provider, email="woken@example.org", role=Role.EDITOR)
         assert mail.outbox == []  # the invitation went to the queue, not out

@@ -63,6 +63,7 @@ class RecoveringWorker(upstream.Worker):
     def _loop(self, wakeup: Wakeup) -> None:
         """django-tasks-db 0.13's ``Worker.run`` loop, waiting on `wakeup` (a notification
         on PostgreSQL) where it slept ``interval`` seconds."""
+        wakeup.start()
         upstream.logger.info(
             "Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names)
         )
