@@ -15,9 +15,10 @@ and 8 concurrent clients (threads, one HTTP connection per request), and the rep
 p50/p95 in milliseconds and the ratios of PARS to its bare view: the targets are POST p95 at
 most 1.5 times the bare insert, list p95 at most 2 times the bare list. Timings are
 reported, never asserted. The server runs with DEBUG off and persistent database
-connections, as a deployment would, for both. The database is ``$BENCH_DATABASE_URL``
-(default: a ``pars_bench_api`` database on the local PostgreSQL, created and migrated if
-missing). Results also go to ``bench/out/api_latency.json``.
+connections, as a deployment would, for both, and with the API rate limits counting (under
+a limit the clients never reach; ``--no-rate-limits`` leaves the counter out). The
+database is ``$BENCH_DATABASE_URL`` (default: a ``pars_bench_api`` database on the local
+PostgreSQL, created and migrated if missing). Results also go to ``bench/out/api_latency.json``.
 """
 
 from __future__ import annotations
@@ -99,7 +100,10 @@ if os.environ.get("BENCH_SERVER"):
 
     django.setup()
     settings.ROOT_URLCONF = __name__
-    settings.RATELIMIT_ENABLE = False  # the clients send more than a person would
+    # Rate limits count as in a deployment (one counter per request), under a limit the
+    # clients never reach; --no-rate-limits leaves the counting out.
+    settings.RATELIMIT_ENABLE = os.environ.get("BENCH_RATE_LIMITS") == "1"
+    settings.PARS_API_RATE = "1000000/m"
     urlpatterns = _server_urls()
     application = get_wsgi_application()
 
@@ -304,6 +308,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="per measurement")
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)))
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn processes")
+    parser.add_argument(
+        "--no-rate-limits", action="store_true", help="leave out the API rate-limit counter"
+    )
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
 
@@ -329,7 +336,7 @@ def main() -> None:
             *("--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers)),
         ],
         cwd=ROOT,
-        env={**env, "BENCH_SERVER": "1"},
+        env={**env, "BENCH_SERVER": "1", "BENCH_RATE_LIMITS": "0" if args.no_rate_limits else "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

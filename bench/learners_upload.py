@@ -6,7 +6,7 @@
 The file is narrow, like real learner files: about 20,000 distinct learners across 200
 activities, each registered for one recipient (ABIM, ABA, ABP, ABS, NC, TN), with the
 columns a provider fills in for those (activity, recipient, name, birth month and day,
-board or licence ID, licence state, completion date, CME credits, MOC points and types).
+board or license ID, license state, completion date, CME credits, MOC points and types).
 
 Each size is timed from the multipart POST to ``/api/v1/learner-completions/uploads`` to
 the upload's ``finished_at`` after its commit: the queue pickup by a real task worker,
@@ -243,6 +243,7 @@ def write_copy_payload(
                 "ever_sent": False,
                 "last_channel": "tsv",
                 "upload_id": None,
+                "created_by_event_id": None,  # no audit event: one foreign key fewer
                 "created_at": now,
                 "updated_at": now,
             }

@@ -51,7 +51,7 @@ TOPICS = [
     "Grand Rounds: Internal Medicine",
     "Pediatric Asthma Update",
     "Antimicrobial Stewardship",
-    "Recognising Implicit Bias in Clinical Care",
+    "Recognizing Implicit Bias in Clinical Care",
     "Point-of-Care Ultrasound Skills",
     "Tumor Board Case Conference",
     "Geriatric Polypharmacy",
@@ -225,7 +225,7 @@ def _rems_and_state_board(access: ProviderAccess, activity: Activity) -> None:
     Carolina Medical Board (6 licensees).
 
     REMS records are reported, never matched: all six end up *reported*. The board's
-    registry knows five of the licensees by licence number and state; the sixth's licence
+    registry knows five of the licensees by license number and state; the sixth's license
     number is mistyped on purpose, so that record is *held* with what to do about it.
     """
     _register(access, activity, "REMS", rems_type="opioid_analgesic")

@@ -62,12 +62,15 @@ INSTALLED_APPS = [
     "pars.learners",
     "pars.accreditation",
     "pars.datareports",
+    "pars.notifications",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # no-store on every page, API answer and download; Permissions-Policy everywhere.
     "pars.lib.headers.SecurityHeadersMiddleware",
+    # X-PARS-Environment (live or sandbox) on every web service answer.
+    "pars.accounts.environment.EnvironmentHeaderMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Renews the session's expiry at most once a minute (no write per request).
@@ -104,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pars.accounts.context_processors.navigation",
+                "pars.notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -230,6 +234,15 @@ if TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
 # then at this interval (pars/jobs).
 PARS_UPLOAD_LEASE_SECONDS = env_int("PARS_UPLOAD_LEASE_SECONDS", 300)
 PARS_RECOVERY_INTERVAL_SECONDS = env_int("PARS_RECOVERY_INTERVAL_SECONDS", 60)
+# PostgreSQL: an upload's batches are written from a second thread while the next rows
+# are checked (pars/intake/background.py). Off by default: measured on a 2-core machine
+# shared with PostgreSQL it cost CPU and gained nothing; turn it on (1) where the
+# database has cores of its own and measure (make bench).
+PARS_UPLOAD_WRITE_BEHIND = env_bool("PARS_UPLOAD_WRITE_BEHIND", False)
+# An upload this big (rows) or this slow (seconds) tells its uploader when it is done
+# (pars/notifications; smaller ones finish while the uploader watches).
+PARS_NOTIFY_UPLOAD_ROWS = env_int("PARS_NOTIFY_UPLOAD_ROWS", 1000)
+PARS_NOTIFY_UPLOAD_SECONDS = env_int("PARS_NOTIFY_UPLOAD_SECONDS", 60)
 
 # Upload progress is shared between the task worker and the web processes through
 # the cache: a file cache on one machine, Redis (or another shared cache) beyond.
@@ -285,6 +298,8 @@ WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(env_str("PARS_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 
 LANGUAGE_CODE = "en-us"
+# Dates month/day/year on every page and email (pars/formats/en/formats.py, pars.lib.dates).
+FORMAT_MODULE_PATH = ["pars.formats"]
 TIME_ZONE = env_str("PARS_TIME_ZONE", "America/Chicago")
 USE_I18N = True
 USE_TZ = True

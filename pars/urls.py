@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("pars.accreditation.review_urls")),
     path("", include("pars.datareports.urls")),
     path("", include("pars.datareports.research_urls")),
+    path("", include("pars.notifications.urls")),
     path("", include("pars.reporting.audit_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

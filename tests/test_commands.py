@@ -112,7 +112,7 @@ def test_demo_learners_are_delivered_and_two_are_held(
     assert len(statuses) == 36 + 6 + 6
     # The tests run tasks at once: the simulator has answered every record. Held: the
     # two learners ABIM does not know (on both activities) and the one mistyped NC
-    # licence the demo documents; REMS records are reported, never held.
+    # license the demo documents; REMS records are reported, never held.
     assert statuses.count(("ABIM", CompletionStatus.HELD)) == 4
     assert statuses.count(("ABIM", CompletionStatus.ACCEPTED)) == 32
     assert statuses.count(("REMS", CompletionStatus.REPORTED)) == 6

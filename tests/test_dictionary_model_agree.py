@@ -80,6 +80,7 @@ COMPLETION_BOOKKEEPING = {
     "ever_sent",
     "last_channel",
     "upload",
+    "created_by_event",
     "created_at",
     "updated_at",
 }

@@ -24,6 +24,7 @@ from tests.support.tenancy_samples_activities import ACTIVITY_SAMPLES
 from tests.support.tenancy_samples_datareports import DATAREPORTS_SAMPLES
 from tests.support.tenancy_samples_learners import LEARNER_SAMPLES
 from tests.support.tenancy_samples_learners_api import LEARNER_API_SAMPLES
+from tests.support.tenancy_samples_notifications import NOTIFICATION_SAMPLES
 from tests.support.tenancy_samples_reporting import REPORTING_SAMPLES
 from tests.support.tenancy_samples_reporting_api import REPORTING_API_SAMPLES
 from tests.support.tenancy_samples_research import RESEARCH_SAMPLES
@@ -97,6 +98,7 @@ SAMPLES: dict[str, Sample] = {
     "api-v1:api-root": Sample(Kind.API_PUBLIC),
     "api-v1:openapi-json": Sample(Kind.API_PUBLIC),
     "api-v1:openapi-view": Sample(Kind.API_PUBLIC),
+    "api-v1:changelog": Sample(Kind.API_PUBLIC),
     "api-v1:provider": Sample(Kind.API_SCOPED),
     "api-v1:activities": Sample(Kind.API_SCOPED),
     "api-v1:activity": Sample(
@@ -114,12 +116,18 @@ SAMPLES: dict[str, Sample] = {
     **REVIEW_SAMPLES,
     **DATAREPORTS_SAMPLES,
     **RESEARCH_SAMPLES,
+    **NOTIFICATION_SAMPLES,
 }
 
 
 @pytest.fixture
 def victim(db: None) -> Victim:
-    provider = make_provider(name="Victim Health Sciences", provider_id="0000042")
+    return plant_victim(make_provider(name="Victim Health Sciences", provider_id="0000042"))
+
+
+def plant_victim(provider: Provider) -> Victim:
+    """One row of every provider-owned kind at `provider` (tests/test_sandbox_tenancy.py
+    plants them in a sandbox too)."""
     user = make_member(provider, Role.ADMIN, email="victim-admin@victim.example")
     marker = "VICTIM-SECRET-7f3a"
     api_key, _ = create_api_key(provider=provider, name="victim key")

@@ -27,15 +27,16 @@ M = TypeVar("M", bound=Model)
 
 
 def providers_visible_to(user: User | AnonymousUser) -> QuerySet[Provider]:
-    """Providers whose data this user may see."""
+    """Providers whose data this user may see (never a sandbox: only test keys reach one)."""
     if not user.is_authenticated or not user.is_active:
         return Provider.objects.none()
     assert isinstance(user, User)
+    live = Provider.objects.live()
     if user.is_accreditor_staff:
-        return Provider.objects.all()
+        return live
     if user.is_state_accreditor_staff:
-        return Provider.objects.filter(recognized_accreditor_id=user.staff_accreditor_id)
-    return Provider.objects.filter(memberships__user=user)
+        return live.filter(recognized_accreditor_id=user.staff_accreditor_id)
+    return live.filter(memberships__user=user)
 
 
 @dataclass(frozen=True)

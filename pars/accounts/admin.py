@@ -34,7 +34,16 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
-    list_display = ["prefix", "provider", "name", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "prefix",
+        "environment",
+        "provider",
+        "name",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["environment"]
     search_fields = ["prefix", "provider__name", "provider__provider_id"]
     readonly_fields = ["prefix", "secret_hash", "created_at", "last_used_at", "created_by"]
 

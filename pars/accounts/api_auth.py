@@ -1,20 +1,25 @@
 """API-key authentication for the web service: a key acts for exactly one provider.
 
 A presented key is checked against the database on every request (so a revoked key
-is refused at once), by its hash only: the secret itself is never stored or logged.
+is refused at once; on PostgreSQL the same statement counts it for the rate limit, see
+pars.accounts.ratelimit), by its hash only: the secret itself is never stored or logged.
 Its last-used time is written at most once a minute, to spare writes under load.
 """
 
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
 from pars.accounts.access import ProviderAccess, get_api_access
-from pars.accounts.models import ApiKey
-from pars.accounts.services import API_KEY_PREFIX, _hash_secret
+from pars.accounts.models import ApiKey, ApiKeyEnvironment
+from pars.accounts.services import API_KEY_PREFIX, TEST_KEY_MARK, _hash_secret
 from pars.lib import security_log
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -35,26 +40,86 @@ def bearer_token(request: HttpRequest) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def split_token(token: str) -> tuple[str, str, str] | None:
+    """(environment, prefix, secret) of a well-formed token, or None.
+
+    A live key reads ``pars_<prefix>_<secret>``, a test (sandbox) key
+    ``pars_test_<prefix>_<secret>``; prefixes are hex, so never "test".
+    """
+    head, _, rest = token.strip().partition("_")
+    if head != API_KEY_PREFIX:
+        return None
+    environment = ApiKeyEnvironment.LIVE
+    if rest.startswith(f"{TEST_KEY_MARK}_"):
+        environment, rest = ApiKeyEnvironment.TEST, rest[len(TEST_KEY_MARK) + 1 :]
+    prefix, _, secret = rest.partition("_")
+    if not prefix or not secret:
+        return None
+    return str(environment), prefix, secret
+
+
 def key_prefix(token: str) -> str:
     """The public prefix of a well-formed token (safe to log), or ""."""
-    parts = token.split("_", 2)
-    if len(parts) == 3 and parts[0] == API_KEY_PREFIX:
-        return parts[1][:16]
-    return ""
+    parts = split_token(token)
+    return parts[1][:16] if parts else ""
 
 
 def verify_api_key(token: str) -> ApiKey | None:
     """The live (unrevoked) key matching a presented token, or None. Reads only."""
-    parts = token.strip().split("_", 2)
-    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not parts[1] or not parts[2]:
+    parts = split_token(token)
+    if parts is None:
         return None
-    _, prefix, secret = parts
-    key = ApiKey.objects.select_related("provider").filter(prefix=prefix).first()
-    if key is None or key.revoked_at is not None:
+    environment, prefix, secret = parts
+    return verified_key(
+        ApiKey.objects.select_related("provider").filter(prefix=prefix).first(),
+        secret,
+        environment,
+    )
+
+
+def verified_key(
+    key: ApiKey | None, secret: str, environment: str = ApiKeyEnvironment.LIVE
+) -> ApiKey | None:
+    """`key` (found by a token's prefix) if it is live and `secret` is its secret.
+
+    The token's environment must be the key's: a test key only works as ``pars_test_…``.
+    """
+    if key is None or key.revoked_at is not None or key.environment != environment:
         return None
-    if not secrets.compare_digest(key.secret_hash, _hash_secret(secret)):
+    if not secrets.compare_digest(key.secret_hash, hash_secret(secret)):
         return None
     return key
+
+
+def hash_secret(secret: str) -> str:
+    return _hash_secret(secret)
+
+
+def from_row[M: Model](model: type[M], values: Sequence[Any], connection: BaseDatabaseWrapper) -> M:
+    """An instance of `model` from a raw row of its concrete columns, in their order,
+    converted as the ORM converts what it reads."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        column = field.get_col(model._meta.db_table)
+        for convert in (
+            *connection.ops.get_db_converters(column),
+            *field.get_db_converters(connection),
+        ):
+            value = convert(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+def known_api_key(request: HttpRequest) -> bool:
+    """Whether this request's key was looked up already."""
+    cached = getattr(request, _REQUEST_CACHE, None)
+    return cached is not None and cached[0] == bearer_token(request)
+
+
+def remember_api_key(request: HttpRequest, token: str, key: ApiKey | None) -> None:
+    """The key found for `token` (None: not a valid one), for the rest of the request."""
+    setattr(request, _REQUEST_CACHE, (token, key))
 
 
 def request_api_key(request: HttpRequest) -> ApiKey | None:
@@ -66,7 +131,7 @@ def request_api_key(request: HttpRequest) -> ApiKey | None:
         key: ApiKey | None = cached[1]
         return key
     key = verify_api_key(token) if token else None
-    setattr(request, _REQUEST_CACHE, (token, key))
+    remember_api_key(request, token, key)
     return key
 
 

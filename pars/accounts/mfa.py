@@ -1,7 +1,7 @@
 """Two-factor authentication (TOTP) with django-otp: who needs it, and its devices.
 
 A user is *enrolled* once they have a confirmed authenticator-app (TOTP) device; at
-enrolment they also get single-use recovery codes. A signed-in user with a confirmed
+enrollment they also get single-use recovery codes. A signed-in user with a confirmed
 device must verify a code before using PARS.
 
 The devices are our own django-otp models (``AuthenticatorDevice``,
@@ -9,7 +9,7 @@ The devices are our own django-otp models (``AuthenticatorDevice``,
 (pars.lib.field_crypto), recovery codes only as salted password hashes
 (pars.accounts.recovery_codes).
 
-Enrolment is required for accreditor staff (``PARS_MFA_REQUIRED_FOR_STAFF``) and
+Enrollment is required for accreditor staff (``PARS_MFA_REQUIRED_FOR_STAFF``) and
 for members of a provider whose administrators ask for it (``Provider.require_mfa``)
 before they use that provider's workspace. Every change (on, off, reset by staff, new
 recovery codes) is a security-log event and an email to the user.

@@ -1,4 +1,4 @@
-"""Two-factor pages: verify after the password, enrol, manage, and staff reset."""
+"""Two-factor pages: verify after the password, enroll, manage, and staff reset."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
     if mfa.is_enrolled(user):
         return redirect("accounts:mfa_settings")
     if mfa.has_confirmed_device(user) and not mfa.is_verified(user):
-        # Only recovery codes left: verify with one first, then enrol a new app.
+        # Only recovery codes left: verify with one first, then enroll a new app.
         return redirect(reverse("accounts:mfa_verify") + "?next=" + reverse("accounts:mfa_enrol"))
     device = mfa.start_enrolment(user)
     form = MfaCodeForm(request.POST or None)
@@ -154,7 +154,7 @@ def mfa_disable(request: HttpRequest) -> HttpResponse:
 @staff_view
 @require_POST
 def staff_mfa_reset(request: HttpRequest, pk: int) -> HttpResponse:
-    """Staff remove a user's devices (a lost phone); the user enrols again at next login.
+    """Staff remove a user's devices (a lost phone); the user enrolls again at next login.
 
     Two-factor covers every provider the user belongs to, so state-accreditor staff may
     reset it only for users whose every membership is at a provider they accredit.

@@ -53,11 +53,11 @@ class SessionLifetimeMiddleware:
 
 
 class MfaEnforcementMiddleware:
-    """Sends signed-in users who still owe a second factor to verification or enrolment.
+    """Sends signed-in users who still owe a second factor to verification or enrollment.
 
     - a user with a confirmed device must verify a code after the password;
-    - staff without a device can reach nothing but enrolment and logout;
-    - members of a provider that requires two-factor authentication must enrol before
+    - staff without a device can reach nothing but enrollment and logout;
+    - members of a provider that requires two-factor authentication must enroll before
       they use that provider's workspace (any URL with its ``provider_id``).
     """
 

@@ -121,8 +121,17 @@ class Membership(models.Model):
         return f"{self.user} — {self.get_role_display()} at {self.provider}"
 
 
+class ApiKeyEnvironment(models.TextChoices):
+    LIVE = "live", "Live"
+    TEST = "test", "Test (sandbox)"
+
+
 class ApiKey(models.Model):
-    """A web-service credential for one provider. Only a hash of the secret is kept."""
+    """A web-service credential for one provider. Only a hash of the secret is kept.
+
+    A test key (``pars_test_…``) belongs to the live provider's page but acts on its
+    sandbox (``Provider.sandbox``): ``provider`` is then the sandbox provider.
+    """
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, blank=True)
@@ -134,6 +143,9 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    environment = models.CharField(
+        max_length=4, choices=ApiKeyEnvironment.choices, default=ApiKeyEnvironment.LIVE
+    )
 
     class Meta:
         ordering = ["-created_at"]

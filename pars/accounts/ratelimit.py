@@ -52,10 +52,22 @@ from django.template import engines
 from django.urls import NoReverseMatch, reverse
 from django_ratelimit.core import _get_ip  # type: ignore[import-untyped]
 
-from pars.accounts.api_auth import bearer_token, key_prefix, request_api_key
+from pars.accounts.api_auth import (
+    bearer_token,
+    from_row,
+    hash_secret,
+    key_prefix,
+    known_api_key,
+    remember_api_key,
+    request_api_key,
+    split_token,
+    verified_key,
+)
+from pars.accounts.models import ApiKey
 from pars.lib import security_log
 from pars.lib.api_errors import RULE_RATE_LIMITED, error_body
 from pars.models import RateLimitCounter
+from pars.providers.models import Provider
 
 DEFAULT_API_RATE = "600/m"
 DEFAULT_API_ANON_RATE = "60/m"
@@ -287,9 +299,8 @@ class RateLimitMiddleware:
         return None
 
     def _check_api(self, request: HttpRequest) -> HttpResponseBase | None:
-        key = request_api_key(request)
+        key, seconds = _key_and_hit(request)
         if key is not None:
-            seconds = hit("pars.api.key", str(key.pk), _setting("PARS_API_RATE", DEFAULT_API_RATE))
             scope, prefix = "api_key", key.prefix
         else:
             seconds = hit(
@@ -306,6 +317,87 @@ class RateLimitMiddleware:
         response = JsonResponse(error_body("Authorization", RULE_RATE_LIMITED, message), status=429)
         response["Retry-After"] = str(seconds)
         return response
+
+
+API_KEY_GROUP = "pars.api.key"
+
+
+def _key_and_hit(request: HttpRequest) -> tuple[ApiKey | None, int | None]:
+    """The request's valid API key (None without one) and, for a valid key, its count
+    against ``PARS_API_RATE`` (:func:`hit`'s answer; None for no key). On PostgreSQL with
+    the counters in the database, one statement both finds the key and counts it."""
+    rate = _setting("PARS_API_RATE", DEFAULT_API_RATE)
+    token = bearer_token(request)
+    if token and rate and enabled() and _store() == "database" and not known_api_key(request):
+        found = _find_and_count(token, rate)
+        if found is not None:
+            key, seconds = found
+            remember_api_key(request, token, key)
+            return key, seconds
+    key = request_api_key(request)
+    if key is None:
+        return None, None
+    # Counted per key (its public prefix: unique, known before the key is read).
+    return key, hit(API_KEY_GROUP, key.prefix, rate)
+
+
+def _find_and_count(token: str, rate: str) -> tuple[ApiKey | None, int | None] | None:
+    """PostgreSQL: the key of `token` (its provider with it) read and, when the token is
+    valid, counted, in one round trip; checked against the database on every request,
+    so that a revoked key is refused at once. None: not on PostgreSQL."""
+    connection = connections[router.db_for_write(RateLimitCounter)]
+    if connection.vendor != "postgresql" or len(token.split("_", 2)) != 3:
+        return None
+    parts = split_token(token)  # pars_<prefix>_<secret> or pars_test_<prefix>_<secret>
+    if parts is None:
+        return None, None
+    environment, prefix, secret = parts
+    limit, period = parse_rate(rate)
+    bucket = _bucket(API_KEY_GROUP, prefix)
+    now = int(time.time())
+    window_end = _window_end(bucket, period, now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FIND_AND_COUNT, [prefix, bucket, window_end, hash_secret(secret), environment]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    *values, count = row
+    key = verified_key(
+        from_row(ApiKey, values[: len(_KEY_FIELDS)], connection), secret, environment
+    )
+    if key is None:
+        return None, None  # a wrong secret: counted per address by the caller
+    key.provider = from_row(Provider, values[len(_KEY_FIELDS) :], connection)
+    if count is None or count <= limit:
+        return key, None
+    return key, max(1, window_end - now)
+
+
+_KEY_FIELDS = ApiKey._meta.concrete_fields
+_PROVIDER_FIELDS = Provider._meta.concrete_fields
+_COUNTER = RateLimitCounter._meta.db_table
+# The key and its provider by the token's prefix; the counter of a live key whose secret
+# matches (the secret is checked again, in constant time, before the key is used).
+# Table and column names come from the models, never from input.
+_FIND_AND_COUNT = (  # noqa: S608
+    "WITH k AS (SELECT {key_columns}, {provider_columns} FROM {keys} k "
+    "JOIN {providers} p ON p.id = k.provider_id WHERE k.prefix = %s), "
+    "c AS (INSERT INTO {counter} (bucket, window_end, count) SELECT %s, %s, 1 FROM k "
+    "WHERE k.revoked_at IS NULL AND k.secret_hash = %s AND k.environment = %s "
+    "ON CONFLICT (bucket) DO UPDATE SET "
+    "count = CASE WHEN {counter}.window_end >= excluded.window_end "
+    "THEN {counter}.count + 1 ELSE 1 END, "
+    "window_end = GREATEST({counter}.window_end, excluded.window_end) RETURNING count) "
+    "SELECT k.*, (SELECT count FROM c) FROM k"
+).format(
+    key_columns=", ".join(f"k.{f.column}" for f in _KEY_FIELDS),
+    provider_columns=", ".join(f"p.{f.column} AS p_{f.column}" for f in _PROVIDER_FIELDS),
+    keys=ApiKey._meta.db_table,
+    providers=Provider._meta.db_table,
+    counter=_COUNTER,
+)
 
 
 def login_email_rate() -> str:

@@ -10,11 +10,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from pars.accounts.models import ApiKey, Membership, Role, User
+from pars.accounts.models import ApiKey, ApiKeyEnvironment, Membership, Role, User
 from pars.accounts.tasks import send_access_granted_email
 from pars.providers.models import Provider
 
 API_KEY_PREFIX = "pars"
+TEST_KEY_MARK = "test"  # a test (sandbox) key reads pars_test_<prefix>_<secret>
 
 
 def invite_user(
@@ -104,17 +105,23 @@ def _hash_secret(secret: str) -> str:
 def create_api_key(
     *, provider: Provider, name: str = "", created_by: User | None = None
 ) -> tuple[ApiKey, str]:
-    """Create a key for one provider; returns the key row and the only copy of the secret."""
+    """Create a key for one provider; returns the key row and the only copy of the secret.
+
+    A key of a sandbox provider is a test key (``pars_test_…``); see pars.providers.sandbox.
+    """
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
+    test = provider.is_sandbox
     key = ApiKey.objects.create(
         provider=provider,
         name=name,
         prefix=prefix,
         secret_hash=_hash_secret(secret),
         created_by=created_by,
+        environment=ApiKeyEnvironment.TEST if test else ApiKeyEnvironment.LIVE,
     )
-    return key, f"{API_KEY_PREFIX}_{prefix}_{secret}"
+    mark = f"{TEST_KEY_MARK}_" if test else ""
+    return key, f"{API_KEY_PREFIX}_{mark}{prefix}_{secret}"
 
 
 def revoke_api_key(key: ApiKey) -> None:

@@ -39,7 +39,7 @@ class OpenCaseForm(forms.Form):
 
 
 class ApplicantForm(forms.Form):
-    name = forms.CharField(label="Organisation name", max_length=255)
+    name = forms.CharField(label="Organization name", max_length=255)
     provider_id = forms.CharField(
         label="PARS provider ID", max_length=7, help_text="Exactly 7 digits."
     )

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from pars.accounts.access import ProviderAccess
+from pars.accreditation import notices
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
 from pars.providers.models import AccreditationDecision, AccreditationStatus, Provider
@@ -126,4 +127,5 @@ def record_decision_as(
             description=str(decision),
             details={"changes": changes, "decision": decision.pk},
         )
+        notices.decision_recorded(provider, decision)
     return decision

@@ -11,15 +11,12 @@ from __future__ import annotations
 import datetime
 import io
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_date
 from fpdf import FPDF
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from pars.accounts.access import ProviderAccess, get_provider_access
 from pars.accounts.decorators import staff_view
@@ -31,8 +28,9 @@ from pars.accreditation.review_package import (
     build_review_package,
     default_period,
 )
+from pars.lib.dates import US_DATETIME, us_date
 from pars.lib.error_pages import error_page
-from pars.lib.spreadsheets import escape_formula
+from pars.lib.spreadsheets import write_sheets_xlsx
 
 PAGE_ACTIVITY_LIMIT = 1000  # the page lists this many; the downloads hold them all
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -121,15 +119,6 @@ def _limited(review: ReviewPackage) -> Iterable[dict[str, Any]]:
 
 
 # --- XLSX -----------------------------------------------------------------------------------
-
-
-def _xlsx_cell(value: Any) -> Any:
-    """Numbers and dates as they are; everything else as text with formulas escaped."""
-    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-        return value.astimezone(datetime.UTC).replace(tzinfo=None)
-    if value is None or isinstance(value, bool | int | float | Decimal | datetime.date):
-        return value
-    return escape_formula(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
 
 
 def _figure_values(figures: Figures) -> list[Any]:
@@ -245,14 +234,10 @@ def _sheets(review: ReviewPackage) -> Iterable[Sheet]:
 
 
 def render_xlsx(review: ReviewPackage) -> bytes:
-    workbook = Workbook(write_only=True)
-    for title, header, rows in _sheets(review):
-        sheet = workbook.create_sheet(title)
-        sheet.append([_xlsx_cell(value) for value in header])
-        for row in rows:
-            sheet.append([_xlsx_cell(value) for value in row])
+    # Numbers and dates stay real cells (dates shown mm/dd/yyyy, as on the pages); text
+    # has formulas escaped (pars.lib.spreadsheets).
     stream = io.BytesIO()
-    workbook.save(stream)
+    write_sheets_xlsx(stream, _sheets(review))
     return stream.getvalue()
 
 
@@ -277,7 +262,9 @@ def _latin1(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):
-        value = value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        value = value.astimezone(datetime.UTC).strftime(f"{US_DATETIME} UTC")
+    elif isinstance(value, datetime.date):
+        value = us_date(value)  # 12/31/2026, as on the pages
     text = str(value).replace("\u2013", "-").replace("\u2014", "-")
     return text.encode("latin-1", "replace").decode("latin-1")
 

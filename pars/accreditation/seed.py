@@ -1,7 +1,7 @@
 """The default self-studies, seeded by a data migration; staff edit them in the admin.
 
 The sections follow the accreditor's core criteria (mission, educational needs, designed to
-change, analyses change, independence, commercial support, educational planning, evaluation
+change, analyzes change, independence, commercial support, educational planning, evaluation
 and improvement). :func:`seed_self_studies` takes an app registry so the migration can call
 it with its historical models; tests whose database was flushed call it again.
 """
@@ -53,8 +53,8 @@ CORE_SECTIONS: list[tuple[str, str, str, list[tuple[str, str, str]], list[tuple[
     (
         "C4",
         "Analyzes change",
-        "The provider analyses changes in learners achieved as a result of its activities.",
-        [(TEXT, "Describe how you measure and analyse change in learners.", "")],
+        "The provider analyzes changes in learners achieved as a result of its activities.",
+        [(TEXT, "Describe how you measure and analyze change in learners.", "")],
         [],
     ),
     (
@@ -90,27 +90,27 @@ CORE_SECTIONS: list[tuple[str, str, str, list[tuple[str, str, str]], list[tuple[
     (
         "C8",
         "Evaluation and improvement",
-        "The provider analyses the degree to which its mission has been met and identifies "
+        "The provider analyzes the degree to which its mission has been met and identifies "
         "and implements improvements.",
-        [(TEXT, "Summarise your program-based analysis and the improvements you made.", "")],
+        [(TEXT, "Summarize your program-based analysis and the improvements you made.", "")],
         [("Program analysis", "Your most recent program-based analysis.")],
     ),
 ]
 
 ORGANISATION_SECTION = (
     "O1",
-    "Organisational profile",
-    "Who the organisation is, its structure and the resources of its CME program.",
+    "Organizational profile",
+    "Who the organization is, its structure and the resources of its CME program.",
     [
-        (TEXT, "Describe your organisation and the structure of its CME program.", ""),
+        (TEXT, "Describe your organization and the structure of its CME program.", ""),
         (
             CHOICE,
-            "Organisation type",
+            "Organization type",
             "Hospital or health system\nMedical school\nSpecialty society\nPublishing or "
             "education company\nGovernment or military\nOther",
         ),
     ],
-    [("Organisational chart", "The chart showing where the CME program sits.")],
+    [("Organizational chart", "The chart showing where the CME program sits.")],
 )
 
 PROGRESS_SECTION = (

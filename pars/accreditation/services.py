@@ -33,10 +33,12 @@ from django.db import transaction
 from pars.accounts.access import ProviderAccess, get_provider_access
 from pars.accounts.models import Role, User
 from pars.accounts.services import invite_user
+from pars.accreditation import notices
 from pars.activities.models import Activity
 from pars.audit.models import AuditAction
 from pars.audit.services import record_event
 from pars.intake.store import HashingFile, megabytes
+from pars.lib.dates import us_date
 from pars.providers.models import AccreditationDecision, AccreditationStatus, Provider
 from pars.providers.services import create_provider, record_decision
 
@@ -175,7 +177,7 @@ def open_applicant_case(
     due_date: datetime.date | None = None,
     staff_owner: User | None = None,
 ) -> Case:
-    """A new organisation: create it as an applicant, invite its first administrator (the
+    """A new organization: create it as an applicant, invite its first administrator (the
     "System Access Granted" email) and open its initial-accreditation case, in one step."""
     if not (staff.is_active and staff.is_staff):
         raise PermissionDenied("Only the accreditor's staff do this.")
@@ -569,6 +571,7 @@ def submit_case(access: ProviderAccess, case: Case) -> Submission:
         case.status = CaseStatus.RESUBMITTED if version > 1 else CaseStatus.SUBMITTED
         case.save(update_fields=["status"])
         _event(access, case, SUBMITTED, f"Self-study submitted (version {version})")
+        notices.case_submitted(case, version)
     return submission
 
 
@@ -656,6 +659,7 @@ def request_information(
         case.save(update_fields=["status"])
         codes = ", ".join(s.code for s in sections) + (" PIP" if reopen_pip else "")
         _event(access, case, INFO_REQUESTED, f"More information requested ({codes.strip()})")
+        notices.information_requested(case, request)
     return request
 
 
@@ -712,9 +716,10 @@ def decide(
             access,
             case,
             DECIDED,
-            f"Decision: {decision.get_outcome_display()} ({decided_on.isoformat()})",
+            f"Decision: {decision.get_outcome_display()} ({us_date(decided_on)})",
             {"decision": decision.pk},
         )
+        notices.decision_recorded(case.provider, decision)
     return decision
 
 

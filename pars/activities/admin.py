@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from pars.activities.models import Activity
+from pars.providers.models import live_rows
 
 
 @admin.register(Activity)
@@ -14,6 +16,10 @@ class ActivityAdmin(admin.ModelAdmin[Activity]):
     search_fields = ["provider_activity_id", "title", "provider__name", "provider__provider_id"]
     list_select_related = ["provider"]
     raw_id_fields = ["provider"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Activity]:
+        """Real providers' activities: a sandbox's are an integrator's test data."""
+        return super().get_queryset(request).filter(live_rows())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -10,47 +10,60 @@ for a spelling files may use but JSON may not (a label for a code, mm/dd/yyyy).
 
 from __future__ import annotations
 
-import datetime
+import base64
+import contextlib
+import hashlib
 import json
-import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db import transaction
+from django.db.models import Count, QuerySet, Window
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import register_converter, reverse
-from ninja import Field, P, PathEx, QueryEx, Router, Schema
+from ninja import HeaderEx, P, QueryEx, Router
 from ninja.responses import NinjaJSONEncoder
-from pydantic import create_model
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities import services
-from pars.activities.dictionary import (
-    FIELDS,
-    FIELDS_BY_NAME,
-    FIRST_REPORTING_YEAR,
-    FORMATS,
-    LAST_REPORTING_YEAR,
-    LEGACY_ACTIVITY_TYPES,
-    MAX_WHOLE_NUMBER,
-    MEASUREMENT_TYPES,
-    REQUESTED_STATUSES,
-    SUPPORTER_FIELDS,
+from pars.activities.api_schemas import (
+    DERIVED_FIELDS,
+    INPUT_FIELDS,
+    LEGACY_FIELD,
+    POST_SCHEMA,
+    PUT_REQUEST_BODY,
+    PUT_SCHEMA,
+    READ_ONLY_FIELDS,
+    REQUEST_BODY,
+    STORED_READ_ONLY,
+    ActivityIdPath,
+    ActivityOut,
+    RulesOut,
+    SupporterOut,
 )
+from pars.activities.dictionary import FIELDS, LEGACY_ACTIVITY_TYPES
 from pars.activities.models import Activity, CommercialSupport
 from pars.activities.status_needs import status_needs
 from pars.activities.validation import HAS_LEARNER_RECORDS_RULE, rules_for_year, validate_activity
 from pars.activities.xml_export import xml_file_response
+from pars.activities.year_lock import locked_years
+from pars.intake import dry_run as dry_runs
 from pars.intake.coerce import is_blank
-from pars.intake.fields import FieldSpec, Kind, Status
+from pars.intake.fields import Kind
 from pars.intake.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
 from pars.intake.models import Channel
 from pars.intake.outcomes import ADDED
 from pars.intake.rules import FieldError
 from pars.lib import json_contract
-from pars.lib.api_errors import MAX_OFFSET, ApiErrors, UploadErrorOut, parse_json
+from pars.lib.api_errors import (
+    MAX_OFFSET,
+    ApiErrors,
+    UploadErrorOut,
+    error_response,
+    parse_json,
+)
 from pars.lib.json_contract import Violation
 
 router = Router(tags=["activities"])
@@ -95,427 +108,9 @@ RULE_ID_MISMATCH = "api.provider_activity_id.mismatch"
 RULE_LEGACY_MISMATCH = "api.legacy_activity_type.mismatch"
 RULE_READ_ONLY = "api.field.read_only"
 
-# What GET answers besides the dictionary fields and the status: bookkeeping, marked
-# readOnly in OpenAPI. A request may send back the stored value (a record read from the
-# API can be sent back as it is); any other value is refused (rule api.field.read_only).
-STORED_READ_ONLY = ("last_channel", "created_at", "updated_at")
-# What GET derives from the record (what it lacks for its next status): readOnly too,
-# but ignored when sent (a record read back, then changed, would not match them).
-DERIVED_FIELDS = ("next_status", "missing_for_next_status")
-READ_ONLY_FIELDS = (*STORED_READ_ONLY, *DERIVED_FIELDS)
-# The legacy activity-type code an Activity Format was given as (reference 2.1; the XML
-# export writes it back): reported data, so taken as GET answers it, with its format.
-LEGACY_FIELD = "legacy_activity_type"
-INPUT_FIELDS = (*(spec.name for spec in FIELDS), "status", LEGACY_FIELD)
-
-
-# ---------------------------------------------------------------------------
-# The request body: generated from the dictionary; the JSON channel's contract
-
-_REQUIRED_WORDS = {
-    Status.DRAFT: "Required.",
-    Status.ACTIVE: "Required for an active activity.",
-    Status.CLOSED: "Required to close the activity.",
-}
-
-
-# Text: no control character but tab and line breaks (rule text.control_character).
-TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"
-# Required text: the same, with at least one character that is not a space.
-REQUIRED_TEXT_PATTERN = (
-    "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*[^\\s\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
-    "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]*$"
-)
-
-
-# A web address as Django's URLValidator accepts it (http or https, a host name with a
-# top-level domain), written as an RFC 3986 URI (ASCII; other characters percent-encoded).
-_URI_CHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
-URL_PATTERN = (
-    "^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?\\.){1,4}[A-Za-z]{2,30}"
-    f"(?::[1-9][0-9]{{0,3}})?(?:/{_URI_CHAR}*)*(?:\\?(?:{_URI_CHAR}|[/?])*)?"
-    f"(?:#(?:{_URI_CHAR}|[/?])*)?$"
-)
-
-
-def text_schema(max_length: int | None = None, *, required: bool = False) -> dict[str, Any]:
-    """A text value as every validator reads it: no control characters, at most
-    `max_length` characters, and (`required`) not blank."""
-    schema: dict[str, Any] = {
-        "type": "string",
-        "pattern": REQUIRED_TEXT_PATTERN if required else TEXT_PATTERN,
-    }
-    if required:
-        schema["minLength"] = 1
-    if max_length:
-        schema["maxLength"] = max_length
-    return schema
-
-
-def codes(spec: FieldSpec) -> list[str]:
-    """The codes a choice field takes in JSON (the Activity Format also takes the legacy
-    activity-type codes); files and the web form also read their labels."""
-    if spec.name == "activity_format":
-        return [*spec.choices, *LEGACY_ACTIVITY_TYPES]
-    return list(spec.choices)
-
-
-def code_schema(spec: FieldSpec, *, blank: bool = False) -> dict[str, Any]:
-    """One code: an `enum`, each code's label in `x-enum-descriptions`; `blank`: also ""
-    (no value, as GET answers a field left empty)."""
-    labels = {**spec.choices}
-    if spec.name == "activity_format":
-        labels.update(
-            {
-                code: f"Legacy activity type: {FORMATS[target]}"
-                for code, (target, _) in LEGACY_ACTIVITY_TYPES.items()
-            }
-        )
-    enum, descriptions = codes(spec), [labels[code] for code in codes(spec)]
-    if blank:
-        enum, descriptions = [*enum, ""], [*descriptions, "No value"]
-    return {"type": "string", "enum": enum, "x-enum-descriptions": descriptions}
-
-
-# An empty string: no value.
-BLANK: dict[str, Any] = {"type": "string", "maxLength": 0}
-
-
-def nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    """An optional value: `null` (or leaving the field out) gives none, as GET answers it."""
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def value_schema(spec: FieldSpec) -> dict[str, Any]:
-    """The JSON Schema of one field's value: the JSON channel's contract, checked by
-    pars.lib.json_contract (JSON types, codes only, dates as yyyy-mm-dd, lists as arrays;
-    files and the web form also read labels, mm/dd/yyyy and ';'-separated text)."""
-    kind = spec.kind
-    schema: dict[str, Any]
-    if kind in (Kind.TEXT, Kind.URL):
-        schema = text_schema(spec.max_length)
-        if kind is Kind.URL:  # or "" (no value, as GET answers it)
-            schema = {"anyOf": [{**schema, "format": "uri", "pattern": URL_PATTERN}, BLANK]}
-    elif kind in (Kind.INTEGER, Kind.MONEY):
-        schema = {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE_NUMBER}
-        if spec.max_value is not None:
-            schema["maximum"] = int(spec.max_value)
-    elif kind is Kind.DECIMAL:
-        schema = {"type": "number", "minimum": 0}
-        if spec.positive:
-            schema = {"type": "number", "exclusiveMinimum": 0}
-        if spec.max_value is not None:
-            schema["maximum"] = float(spec.max_value)
-        schema["multipleOf"] = float(spec.step) if spec.step is not None else 0.01
-    elif kind is Kind.BOOLEAN:
-        schema = {"type": "boolean"}
-    elif kind is Kind.DATE:
-        schema = {"type": "string", "format": "date"}
-    elif kind is Kind.YEAR:
-        schema = {
-            "type": "integer",
-            "minimum": FIRST_REPORTING_YEAR,
-            "maximum": LAST_REPORTING_YEAR,
-        }
-    elif kind is Kind.CHOICE:
-        schema = code_schema(spec, blank=True)
-    elif kind is Kind.CHOICE_LIST:
-        schema = {"type": "array", "items": code_schema(spec)}
-    elif kind is Kind.TEXT_LIST:
-        schema = {"type": "array", "items": text_schema(spec.max_length, required=True)}
-    elif kind is Kind.OUTCOMES:
-        schema = {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "outcome": code_schema(spec),
-                    "measurement_types": nullable(
-                        {
-                            "type": "array",
-                            "items": {
-                                "type": "string",
-                                "enum": list(MEASUREMENT_TYPES),
-                                "x-enum-descriptions": list(MEASUREMENT_TYPES.values()),
-                            },
-                        }
-                    ),
-                },
-                "required": ["outcome"],
-            },
-        }
-    elif kind is Kind.SUPPORTERS:
-        schema = {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    sub.name: {"title": sub.label, **nullable(value_schema(sub))}
-                    for sub in SUPPORTER_FIELDS
-                },
-            },
-        }
-    else:  # pragma: no cover - a new Kind must be described here
-        raise ValueError(f"No JSON schema for {spec.name} ({kind})")
-    return schema
-
-
-# How the files' help words a list; JSON sends an array instead.
-_SEPARATED = re.compile(r",? separated by (';'|semicolons)")
-
-
-def json_help(spec: FieldSpec) -> str:
-    """A field's help as it applies to JSON (the dictionary's help is written for files)."""
-    if spec.kind is Kind.DATE:
-        return "A date, yyyy-mm-dd."
-    if spec.kind is Kind.OUTCOMES:
-        return "Each outcome measured, with its measurement types (objective, subjective)."
-    text = _SEPARATED.sub("", spec.help)
-    if spec.kind in (Kind.CHOICE_LIST, Kind.TEXT_LIST, Kind.OUTCOMES):
-        text = (text + " An array.").strip()
-    return text
-
-
-def _description(spec: FieldSpec) -> str:
-    parts = [json_help(spec)] if json_help(spec) else []
-    if spec.required_for is not None:
-        parts.append(_REQUIRED_WORDS[spec.required_for])
-    if spec.years != "all years":
-        parts.append(f"Collected {spec.years}.")
-    if spec.kind in (Kind.CHOICE, Kind.CHOICE_LIST, Kind.OUTCOMES) and spec.name != "country":
-        parts.append("Codes: " + "; ".join(f"{c} = {t}" for c, t in spec.choices.items()) + ".")
-    return " ".join(parts)
-
-
-def input_field(spec: FieldSpec, description: str) -> Any:
-    """A request field of the dictionary: optional, nullable, typed as its JSON schema."""
-    return Field(
-        default=None,
-        title=spec.label,
-        description=description,
-        json_schema_extra=nullable(value_schema(spec)),
-    )
-
-
-ActivityIn = create_model(  # type: ignore[call-overload]
-    "ActivityIn",
-    __doc__="An activity: the fields of the PARS data dictionary. Only the Provider Activity "
-    "ID (in the path for PUT) is needed for a draft; what else is required depends on the "
-    "status and reporting year (see the rule catalogue). Values are checked by the same "
-    "validator as the web form and the batch files.",
-    **{spec.name: (Any, input_field(spec, _description(spec))) for spec in FIELDS},
-    status=(
-        Any,
-        Field(
-            default=None,
-            title="Save as",
-            description="The highest status to save the activity with: draft, active or "
-            "closed. Leave out to save it with the highest status its data allows.",
-            json_schema_extra=nullable(
-                {
-                    "type": "string",
-                    "enum": list(REQUESTED_STATUSES),
-                    "x-enum-descriptions": list(REQUESTED_STATUSES.values()),
-                }
-            ),
-        ),
-    ),
-)
-
-# What even a draft needs (the validator refuses a record without it).
-DRAFT_REQUIRED = tuple(spec.name for spec in FIELDS if spec.required_for is Status.DRAFT)
-
-
-_READ_ONLY_SCHEMAS: dict[str, dict[str, Any]] = {
-    "last_channel": {"type": "string"},
-    "created_at": {"type": "string", "format": "date-time"},
-    "updated_at": {"type": "string", "format": "date-time"},
-}
-
-
-_MISSING_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "field": {"type": "string"},
-        "label": {"type": "string"},
-        "rule": {"type": "string"},
-    },
-}
-_DERIVED_SCHEMAS: dict[str, dict[str, Any]] = {
-    "next_status": {"anyOf": [{"type": "string", "enum": ["active", "closed"]}, {"type": "null"}]},
-    "missing_for_next_status": {"type": "array", "items": _MISSING_SCHEMA},
-}
-
-
-def _activity_schema(required: tuple[str, ...]) -> dict[str, Any]:
-    schema: dict[str, Any] = ActivityIn.model_json_schema()
-    for name in DRAFT_REQUIRED:
-        spec = FIELDS_BY_NAME[name]
-        field = schema["properties"][name]
-        required_value = code_schema(spec) if spec.kind is Kind.CHOICE else value_schema(spec)
-        if spec.kind is Kind.TEXT:
-            required_value.update(text_schema(spec.max_length, required=True))
-        schema["properties"][name] = {
-            "title": field["title"],
-            "description": field["description"],
-            **required_value,
-        }
-    schema["properties"][LEGACY_FIELD] = {
-        "title": "Legacy activity type",
-        "description": "The legacy activity-type code the Activity Format was given as (as "
-        "GET answers it): the Activity Format is that code, or the format it stands for "
-        "(rule `api.legacy_activity_type.mismatch`), or left out. Empty or null: none.",
-        **nullable(
-            {
-                "type": "string",
-                "enum": [*LEGACY_ACTIVITY_TYPES, ""],
-                "x-enum-descriptions": [
-                    *(FORMATS[target] for target, _ in LEGACY_ACTIVITY_TYPES.values()),
-                    "None",
-                ],
-            }
-        ),
-    }
-    for name, value in _READ_ONLY_SCHEMAS.items():
-        schema["properties"][name] = {
-            **value,
-            "readOnly": True,
-            "description": "Read-only: leave it out, or send the value stored "
-            "(rule `api.field.read_only`).",
-        }
-    for name, value in _DERIVED_SCHEMAS.items():
-        schema["properties"][name] = {
-            **value,
-            "readOnly": True,
-            "description": "Read-only, derived from the record: ignored when sent.",
-        }
-    schema["additionalProperties"] = False  # other names: rule api.field.unknown
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-ID_LENGTH = FIELDS_BY_NAME["provider_activity_id"].max_length
-ID_DESCRIPTION = (
-    "The Provider Activity ID (not blank, no control characters), percent-encoded: "
-    "`/` as %2F, `%` as %25, a space as %20, `#` as %23, `?` as %3F"
-)
-
-# The ID in a path: what the dictionary allows (a NUL, say, answers 422, never a 500).
-ActivityIdPath = PathEx[
-    str, P(max_length=ID_LENGTH, pattern=REQUIRED_TEXT_PATTERN, description=ID_DESCRIPTION)
-]
-
-POST_SCHEMA = _activity_schema(DRAFT_REQUIRED)
-# PUT: the Provider Activity ID is the one in the address.
-PUT_SCHEMA = _activity_schema(
-    tuple(name for name in DRAFT_REQUIRED if name != "provider_activity_id")
-)
-REQUEST_BODY = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": POST_SCHEMA}}}
-}
-PUT_REQUEST_BODY = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": PUT_SCHEMA}}}
-}
-
-
-# ---------------------------------------------------------------------------
-# Answers
-
-
-class OutcomeOut(Schema):
-    outcome: str
-    measurement_types: list[str]
-
-
-class SupporterOut(Schema):
-    source: str
-    monetary_amount: int | None
-    in_kind: bool
-    in_kind_types: list[str]
-    in_kind_description: str
-
-
-_OUT_TYPES: dict[Kind, Any] = {
-    Kind.TEXT: str,
-    Kind.INTEGER: int | None,
-    Kind.MONEY: int | None,
-    Kind.DECIMAL: float | None,
-    Kind.BOOLEAN: bool | None,
-    Kind.DATE: datetime.date,
-    Kind.YEAR: int,
-    Kind.CHOICE: str,
-    Kind.CHOICE_LIST: list[str],
-    Kind.TEXT_LIST: list[str],
-    Kind.URL: str,
-    Kind.OUTCOMES: list[OutcomeOut],
-    Kind.SUPPORTERS: list[SupporterOut],
-}
-
-_READ_ONLY: dict[str, Any] = {"readOnly": True}
-
-
-class MissingOut(Schema):
-    """A field the activity lacks for its next status, and the rule asking for it."""
-
-    field: str
-    label: str
-    rule: str
-
-
-ActivityOut = create_model(  # type: ignore[call-overload]
-    "ActivityOut",
-    __base__=Schema,
-    **{
-        spec.name: (_OUT_TYPES[spec.kind], Field(title=spec.label, description=spec.help))
-        for spec in FIELDS
-    },
-    status=(str, Field(description="draft, active, ready_to_close or closed")),
-    legacy_activity_type=(
-        str,
-        Field(description="The legacy activity-type code the Activity Format was given as, if any"),
-    ),
-    last_channel=(
-        str,
-        Field(description="How the activity was last saved", json_schema_extra=_READ_ONLY),
-    ),
-    created_at=(datetime.datetime, Field(json_schema_extra=_READ_ONLY)),
-    updated_at=(datetime.datetime, Field(json_schema_extra=_READ_ONLY)),
-    next_status=(
-        str | None,
-        Field(
-            description="The status the activity may reach next (active, closed; null once "
-            "closed). Derived: ignored when sent.",
-            json_schema_extra=_READ_ONLY,
-        ),
-    ),
-    missing_for_next_status=(
-        list[MissingOut],
-        Field(
-            description="What the activity lacks for its next status: each field, its label "
-            "and the rule asking for it (the rules are listed at /activities/rules). Derived: "
-            "ignored when sent.",
-            json_schema_extra=_READ_ONLY,
-        ),
-    ),
-)
-
-
 # The web service's one error shape (the names of this module kept for its importers).
 ErrorOut = UploadErrorOut
 ErrorsOut = ApiErrors
-
-
-class RuleOut(Schema):
-    id: str
-    field: str
-    message: str
-    first_year: int | None
-    last_year: int | None
-
-
-class RulesOut(Schema):
-    rules: list[RuleOut]
 
 
 # The list, in bulk: values() rows turned into what ActivityOut dumps for each instance
@@ -530,7 +125,12 @@ _SUPPORTER_OUT = list(SupporterOut.model_fields)
 
 def activities_json(records: QuerySet[Activity]) -> list[dict[str, Any]]:
     """The records as the list answers them (ready for NinjaJSONEncoder): two queries."""
-    rows = list(records.values("pk", *_LIST_FIELDS))
+    return rows_json(list(records.values("pk", *_LIST_FIELDS)))
+
+
+def rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """values() rows of activities (pk and _LIST_FIELDS) as the list answers them: one
+    query, for the supporters."""
     supporters: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in rows}
     if rows:
         found = CommercialSupport.objects.filter(activity__in=list(supporters))
@@ -568,8 +168,16 @@ def _stored_json(records: QuerySet[Activity]) -> dict[str, Any]:
     """The one activity of `records` as GET answers it (a JSON-ready dict, stored for
     idempotent replays), read as values; {} if there is none."""
     found = activities_json(records)
-    data: dict[str, Any] = json.loads(json.dumps(found[0], cls=DjangoJSONEncoder)) if found else {}
+    return _json_ready(found[0]) if found else {}
+
+
+def _json_ready(item: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(item, cls=DjangoJSONEncoder))
     return data
+
+
+def _supporter_out(supporter: dict[str, Any]) -> dict[str, Any]:
+    return {name: supporter[name] for name in _SUPPORTER_OUT}
 
 
 def _errors(errors: list[FieldError]) -> tuple[int, dict[str, Any]]:
@@ -602,6 +210,8 @@ def activity_query(**params: str) -> str:
 
 def _answer(outcome: Outcome) -> HttpResponse:
     response = JsonResponse(outcome.body, status=outcome.status_code, safe=False)
+    if outcome.status_code in (200, 201):
+        response["ETag"] = etag(outcome.body)
     if outcome.status_code == 201:
         response["Location"] = activity_url(outcome.body["provider_activity_id"])
     if outcome.replayed:
@@ -656,6 +266,12 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
             )
         raw["provider_activity_id"] = path_id
     record, errors = validate_activity(raw)
+    if errors and record is None:
+        # Every problem in one answer, a closed reporting year's too (asked only now: a
+        # valid record's year is checked by the writer, under its lock, with this answer).
+        closed = locked_years(access.provider)
+        if closed:
+            record, errors = validate_activity(raw, closed_years=closed)
     # Spellings the validator reads from files but the JSON contract does not allow.
     errors += contract_errors(json_contract.unreported(found, [e.field for e in errors]))
     if record is None or errors:
@@ -664,11 +280,14 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
     if errors:
         return _errors(errors)
     try:
-        outcome = services.write_record(access, record, channel=Channel.API)
+        outcome, row = services.write_record_row(access, record, channel=Channel.API)
     except services.ActivityRefused as refused:
         return _errors(refused.errors)
     assert outcome.id is not None  # an added or updated (or unchanged) activity has one
-    saved = _stored_json(access.records(Activity).filter(pk=outcome.id))
+    if row is not None:  # as stored, without reading it back
+        saved = _json_ready(_list_item(row, [_supporter_out(s) for s in row["supporters"]]))
+    else:
+        saved = _stored_json(access.records(Activity).filter(pk=outcome.id))
     return (201 if outcome.outcome == ADDED else 200), saved
 
 
@@ -716,20 +335,131 @@ def _read_only_errors(
     ]
 
 
-def _idempotent_write(request: HttpRequest, key: str | None, path_id: str | None) -> HttpResponse:
+def _idempotent_write(
+    request: HttpRequest,
+    key: str | None,
+    path_id: str | None,
+    if_match: str | None = None,
+    dry_run: bool = False,
+) -> HttpResponse:
     access = api_access(request)
     access.require_edit()
+    if dry_run:  # the same run, rolled back (pars.intake.dry_run)
+        answer = dry_runs.rehearse(lambda: _idempotent_write(request, key, path_id, if_match))
+        _audit_dry_run(access, answer, path_id)
+        return answer
     body = request.body
-    outcome = run_idempotent(
-        access.provider,
-        key,
-        lambda: fingerprint(request.method or "", request.path, body),
-        lambda: _write(access, body, path_id),
-    )
+    checked = path_id is not None and if_match is not None
+    # With If-Match, the activity is held from the check until the write commits.
+    with transaction.atomic() if checked else contextlib.nullcontext():
+        if checked:
+            assert path_id is not None
+            assert if_match is not None
+            stale = _precondition_failed(access, path_id, if_match)
+            if stale is not None:
+                # A request refused on its own merits (malformed, invalid) gets that
+                # refusal, as it would on any version; only a good one gets 412.
+                status, refusal = dry_runs.rehearse(lambda: _write(access, body, path_id))
+                return JsonResponse(refusal, status=status) if status >= 400 else stale
+        outcome = run_idempotent(
+            access.provider,
+            key,
+            lambda: fingerprint(request.method or "", request.path, body),
+            lambda: _write(access, body, path_id),
+        )
     return _answer(outcome)
 
 
+def _audit_dry_run(access: ProviderAccess, answer: HttpResponse, path_id: str | None) -> None:
+    saved = json.loads(answer.content) if answer.status_code in (200, 201) else {}
+    record = saved.get("provider_activity_id") or path_id or ""
+    dry_runs.audit(
+        access,
+        channel=Channel.API,
+        description=f"Activity {record} checked (dry run): answered {answer.status_code}; "
+        "nothing was saved.",
+        details={"status_code": answer.status_code, "provider_activity_id": record},
+    )
+
+
+DryRunQuery = QueryEx[bool, P(description=dry_runs.DESCRIPTION)]
+
+
+# ---------------------------------------------------------------------------
+# Versions: ETag and If-Match
+
+RULE_PRECONDITION = "api.precondition_failed"
+IfMatchHeader = HeaderEx[
+    str | None,
+    P(
+        alias="If-Match",
+        description="The activity's `ETag` as last read: the write is refused with **412** "
+        "(rule `api.precondition_failed`) when the activity has changed since (or, for "
+        "`*`, does not exist), so that two systems cannot overwrite each other's change.",
+    ),
+]
+
+
+def etag(answer: dict[str, Any]) -> str:
+    """The version of an activity as answered (JSON-ready): a hash of its stored values,
+    bookkeeping included (so any write changes it); derived fields left out."""
+    stored = {name: value for name, value in answer.items() if name not in DERIVED_FIELDS}
+    text = json.dumps(stored, sort_keys=True, separators=(",", ":"))
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def _matches(if_match: str, current: str | None) -> bool:
+    """RFC 9110 If-Match: `*` for any current version, else a strong match of one tag."""
+    tags = [tag.strip() for tag in if_match.split(",") if tag.strip()]
+    if current is None:
+        return False
+    return "*" in tags or current in tags
+
+
+def _precondition_failed(
+    access: ProviderAccess, provider_activity_id: str, if_match: str
+) -> HttpResponse | None:
+    """412 when the activity (held until the write commits) is not at the version named."""
+    held = access.records(Activity).filter(provider_activity_id=provider_activity_id)
+    found = list(held.select_for_update().values_list("pk", flat=True))
+    current = etag(_stored_json(held)) if found else None
+    if _matches(if_match, current):
+        return None
+    message = (
+        "The activity has changed since you read it (its ETag is no longer the one in "
+        "If-Match): read it again, then send your change."
+        if current is not None
+        else "There is no such activity to match If-Match."
+    )
+    headers = {"ETag": current} if current is not None else {}
+    return error_response(412, "If-Match", RULE_PRECONDITION, message, headers)
+
+
 _WRITE_RESPONSES = {200: ActivityOut, 201: ActivityOut, 400: ErrorsOut, 422: ErrorsOut}
+# PUT also answers 412 to a stale If-Match.
+_PUT_RESPONSES = {**_WRITE_RESPONSES, 412: ErrorsOut}
+_ETAG_HEADER = {
+    "description": "The activity's version: send it as If-Match to write only that version",
+    "schema": {"type": "string"},
+}
+ONE_HEADERS = {"responses": {"200": {"headers": {"ETag": _ETAG_HEADER}}}}
+LIST_HEADERS = {
+    "responses": {
+        "200": {
+            "headers": {
+                "Link": {
+                    "description": 'The next page, as `<address>; rel="next"` (its `cursor` '
+                    "continues after this page); absent on the last page",
+                    "schema": {"type": "string"},
+                },
+                "X-Total-Count": {
+                    "description": "How many activities there are (of the `year`, if given)",
+                    "schema": {"type": "integer"},
+                },
+            }
+        }
+    }
+}
 _WRITE_DESCRIPTION = (
     "The body is one activity as a JSON object with the field names of the data dictionary "
     "(lists as arrays, `supporters` as an array of objects) and an optional `status`. The "
@@ -751,36 +481,80 @@ _WRITE_DESCRIPTION = (
     "(`/` as %2F); the `Location` header gives it so. Send an `Idempotency-Key` "
     "header to make a retry safe: the same key and body get the first answer again (with "
     "`Idempotent-Replayed: true`); the same key with another body answers **422** "
-    "(rule `api.idempotency_key.reused`)."
+    "(rule `api.idempotency_key.reused`). The answer's `ETag` is the activity's version: "
+    "send it back as `If-Match` on PUT or DELETE to write only if nobody changed the "
+    "activity meanwhile (**412**, rule `api.precondition_failed`, otherwise)."
 )
 
 
 @router.get(
     "",
-    response=list[ActivityOut],  # type: ignore[valid-type]
+    response=list[ActivityOut],
     url_name="activities",
     summary="List activities",
+    openapi_extra=LIST_HEADERS,
 )
 def activities(
     request: HttpRequest,
     year: int | None = None,
     limit: QueryEx[int, P(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     offset: QueryEx[int, P(ge=0, le=MAX_OFFSET)] = 0,
+    cursor: str | None = None,
 ) -> Any:
-    """Ordered by Provider Activity ID; `limit` (1 to 1000) and `offset` page through
-    them, and the `X-Total-Count` header counts them all. A `limit` or `offset` out of
-    range answers 422."""
+    """Ordered by Provider Activity ID, `limit` (1 to 1000) at a time. Page with the
+    `Link: <…>; rel="next"` header (a `cursor` after the page's last activity; no `Link`
+    on the last page): every activity is listed once even while others are added or
+    deleted between pages. `offset` still pages by position (a page may then repeat or
+    skip records that changed meanwhile). The `X-Total-Count` header counts them all. A
+    `limit` or `offset` out of range, or a `cursor` not given by a `Link`, answers 422."""
     records = api_access(request).records(Activity).order_by("provider_activity_id")
     if year is not None:
         records = records.filter(reporting_year=year)
-    total = records.count()
-    # Serialised here in bulk: the bytes ActivityOut would give, without a model per record.
+    every = records
+    if cursor is not None:
+        after = read_cursor(cursor)
+        if after is None:
+            return error_response(
+                422, "cursor", RULE_CURSOR, "The cursor is not one a Link header gave."
+            )
+        records = records.filter(provider_activity_id__gt=after)
+    # One query for the page and the count (and one more for the supporters); one more
+    # than the page, to know whether another follows.
+    page = records.annotate(pars_total=Window(Count("pk")))[offset : offset + limit + 1]
+    rows = list(page.values("pk", *_LIST_FIELDS, "pars_total"))
+    # Past the end, or counted from the cursor on: count them all.
+    total = rows[0]["pars_total"] if cursor is None and rows else every.count()
+    following = len(rows) > limit
+    rows = rows[:limit]
+    # Serialized here in bulk: the bytes ActivityOut would give, without a model per record.
     answer = HttpResponse(
-        json.dumps(activities_json(records[offset : offset + limit]), cls=NinjaJSONEncoder),
-        content_type=JSON_CONTENT_TYPE,
+        json.dumps(rows_json(rows), cls=NinjaJSONEncoder), content_type=JSON_CONTENT_TYPE
     )
     answer["X-Total-Count"] = str(total)
+    if following:
+        query = {"limit": str(limit), "cursor": make_cursor(rows[-1]["provider_activity_id"])}
+        if year is not None:
+            query["year"] = str(year)
+        link = request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
+        answer["Link"] = f'<{link}>; rel="next"'
     return answer
+
+
+RULE_CURSOR = "api.cursor.invalid"
+
+
+def make_cursor(provider_activity_id: str) -> str:
+    """An opaque cursor: after this Provider Activity ID."""
+    return base64.urlsafe_b64encode(provider_activity_id.encode()).decode().rstrip("=")
+
+
+def read_cursor(cursor: str) -> str | None:
+    """The Provider Activity ID a cursor is after, or None if it is not a cursor."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError:
+        return None
+    return text or None
 
 
 @router.post(
@@ -794,8 +568,9 @@ def activities(
 def create_activity(
     request: HttpRequest,
     idempotency_key: IdempotencyKeyHeader = None,
+    dry_run: DryRunQuery = False,
 ) -> HttpResponse:
-    return _idempotent_write(request, idempotency_key, None)
+    return _idempotent_write(request, idempotency_key, None, dry_run=dry_run)
 
 
 @router.get(
@@ -803,17 +578,26 @@ def create_activity(
     response=ActivityOut,
     url_name="activity",
     summary="One activity, by Provider Activity ID",
+    openapi_extra=ONE_HEADERS,
 )
 def activity(request: HttpRequest, provider_activity_id: ActivityIdPath) -> Any:
     access = api_access(request)
-    found = access.get(Activity, provider_activity_id=provider_activity_id)  # or 404
+    found = activities_json(
+        access.records(Activity).filter(provider_activity_id=provider_activity_id)
+    )
+    if not found:
+        raise Http404("No such activity.")
     # As the list answers it, with what the record lacks for its next status.
-    return activities_json(access.records(Activity).filter(pk=found.pk))[0]
+    answer = HttpResponse(
+        json.dumps(found[0], cls=NinjaJSONEncoder), content_type=JSON_CONTENT_TYPE
+    )
+    answer["ETag"] = etag(_json_ready(found[0]))
+    return answer
 
 
 @router.put(
     ACTIVITY_PATH,
-    response=_WRITE_RESPONSES,
+    response=_PUT_RESPONSES,
     url_name="activity_put",
     summary="Create or update an activity by Provider Activity ID",
     description=_WRITE_DESCRIPTION
@@ -824,13 +608,17 @@ def put_activity(
     request: HttpRequest,
     provider_activity_id: ActivityIdPath,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
+    dry_run: DryRunQuery = False,
 ) -> HttpResponse:
-    return _idempotent_write(request, idempotency_key, provider_activity_id)
+    return _idempotent_write(
+        request, idempotency_key, provider_activity_id, if_match, dry_run=dry_run
+    )
 
 
 @router.delete(
     ACTIVITY_PATH,
-    response={204: None, 400: ErrorsOut, 409: ErrorsOut},
+    response={204: None, 400: ErrorsOut, 409: ErrorsOut, 412: ErrorsOut},
     url_name="activity_delete",
     summary="Delete an activity",
     description="Answers 204, or 404 when this provider has no activity with that ID. "
@@ -838,16 +626,23 @@ def put_activity(
     "registrations refer to the activity (completions are withdrawn, never deleted); "
     "**400** with rule `activity.reporting_year.locked` when its reporting year is closed.",
 )
-def delete_activity(request: HttpRequest, provider_activity_id: ActivityIdPath) -> HttpResponse:
+def delete_activity(
+    request: HttpRequest, provider_activity_id: ActivityIdPath, if_match: IfMatchHeader = None
+) -> HttpResponse:
     access = api_access(request)
     activity = access.get(Activity, provider_activity_id=provider_activity_id)
-    try:
-        services.delete_activity(access, activity, channel=Channel.API)
-    except services.ActivityRefused as refused:
-        status, body = _errors(refused.errors)
-        if any(error.rule == HAS_LEARNER_RECORDS_RULE for error in refused.errors):
-            status = 409  # the activity's state conflicts with the delete, not the request
-        return JsonResponse(body, status=status)
+    with transaction.atomic():
+        if if_match is not None:
+            stale = _precondition_failed(access, provider_activity_id, if_match)
+            if stale is not None:
+                return stale
+        try:
+            services.delete_activity(access, activity, channel=Channel.API)
+        except services.ActivityRefused as refused:
+            status, body = _errors(refused.errors)
+            if any(error.rule == HAS_LEARNER_RECORDS_RULE for error in refused.errors):
+                status = 409  # the activity's state conflicts with the delete, not the request
+            return JsonResponse(body, status=status)
     return HttpResponse(status=204)
 
 
@@ -856,7 +651,7 @@ def delete_activity(request: HttpRequest, provider_activity_id: ActivityIdPath) 
     auth=None,
     response=RulesOut,
     url_name="activity_rules",
-    summary="The activity rule catalogue (no API key needed)",
+    summary="The activity rule catalog (no API key needed)",
     description="Every rule the activity validator applies, with its field and message; "
     "`year` keeps the rules that apply to activities of that reporting year.",
 )

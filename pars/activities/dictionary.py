@@ -2,7 +2,7 @@
 
 Everything that knows about activity fields reads it from here: the validator
 (`validation.py`), the parsers' column maps, the web form, the JSON schema of the
-web service, the XLSX template and the published rule catalogue. Code lists follow
+web service, the XLSX template and the published rule catalog. Code lists follow
 `../shared/domain/pars-reference.md` sections 2.1-2.3.
 """
 
@@ -81,6 +81,25 @@ LEGACY_ACTIVITY_TYPE_NAMES = {
     "Other/Blended Learning": "OTH",
     "Other": "OTH",
 }
+
+
+def _activity_type_names() -> dict[str, str]:
+    """Each legacy activity-type code with its name (its first spelling above)."""
+    names: dict[str, str] = {}
+    for name, code in LEGACY_ACTIVITY_TYPE_NAMES.items():
+        names.setdefault(code, name)
+    return {code: names.get(code, FORMATS[fmt]) for code, (fmt, _) in LEGACY_ACTIVITY_TYPES.items()}
+
+
+# What an unknown activity format or type is told: every format (label and code) and
+# every activity-type code ACCME's layouts use, from the lists above.
+ACCEPTED_FORMATS_TEXT = (
+    "Accepted formats: "
+    + ", ".join(f"{label} ({code})" for code, label in FORMATS.items())
+    + ". Or an ACCME activity type code: "
+    + ", ".join(f"{code} ({name})" for code, name in _activity_type_names().items())
+    + "."
+)
 
 PROVIDERSHIP = {"direct": "Direct", "joint": "Joint"}
 
@@ -312,8 +331,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "activity_format",
         "Activity Format",
         Kind.CHOICE,
-        "The format, or a legacy activity-type code (C, RSS, IL, EM, IEM, JN, MR, TIW, CML, "
-        "PI, ISL, LFT).",
+        "The format, or a legacy activity-type code (" + ", ".join(LEGACY_ACTIVITY_TYPES) + ").",
         choices=FORMATS,
         required_for=Status.DRAFT,
     ),

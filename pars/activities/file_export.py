@@ -33,6 +33,7 @@ from typing import IO, Any
 from django.db.models import Count, Max, QuerySet
 
 from pars.activities.dictionary import (
+    FIELDS,
     FIELDS_BY_NAME,
     MEASUREMENT_TYPES,
     OUTCOMES,
@@ -40,8 +41,8 @@ from pars.activities.dictionary import (
     SUPPORTER_FIELDS_BY_NAME,
 )
 from pars.activities.models import Activity, CommercialSupport
-from pars.activities.parsers.layouts import CURRENT
-from pars.activities.xlsx_template import activity_workbook
+from pars.activities.parsers.layouts import CURRENT, learner_counts_columns
+from pars.activities.xlsx_template import activity_workbook, learner_counts_workbook
 from pars.intake.fields import FieldSpec, Kind
 from pars.intake.xlsx_template import write_filled
 from pars.lib.spreadsheets import TextWriter, escape_formula
@@ -109,6 +110,19 @@ def _supporter_cells(supporter: CommercialSupport) -> list[Any]:
     return cells
 
 
+def stored_raw(activity: Activity) -> dict[str, Any]:
+    """The activity as the validator reads it back: each field as a file spells it, and
+    its supporters whole (a Learner Counts row is laid over this, then validated)."""
+    raw: dict[str, Any] = {
+        spec.name: _value(activity, spec) for spec in FIELDS if spec.kind is not Kind.SUPPORTERS
+    }
+    raw["supporters"] = [
+        {spec.name: getattr(supporter, spec.name) for spec in SUPPORTER_FIELDS_BY_NAME.values()}
+        for supporter in activity.supporters.all()
+    ]
+    return raw
+
+
 def activity_row(activity: Activity, supporters: int) -> list[Any]:
     """The activity's cells in the order of ``CURRENT.headers(supporters)``."""
     cells: list[Any] = ["", STATUS_CODES.get(activity.status, activity.status)]
@@ -165,3 +179,35 @@ def _rows(
 ) -> Iterator[list[Any]]:
     for activity in activities:
         yield [cell(value) for value in activity_row(activity, supporters)]
+
+
+def _learner_counts_rows(
+    activities: Iterable[Activity], year: int | None, cell: Callable[[Any], Any]
+) -> Iterator[list[Any]]:
+    specs = [FIELDS_BY_NAME[column.target] for column in learner_counts_columns(year)]
+    for activity in activities:
+        yield [cell(_value(activity, spec)) for spec in specs]
+
+
+def write_learner_counts_tsv(
+    stream: TextWriter, activities: Iterable[Activity], *, year: int | None
+) -> int:
+    """The Learner Counts template of a year as tab-delimited text (UTF-8 with a
+    byte-order mark), one row per activity; how many rows."""
+    stream.write("\ufeff")
+    writer = csv.writer(stream, dialect="excel-tab", lineterminator="\r\n")
+    writer.writerow([column.header for column in learner_counts_columns(year)])
+    count = 0
+    for row in _learner_counts_rows(activities, year, _text):
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def write_learner_counts_xlsx(
+    stream: IO[bytes], activities: Iterable[Activity], *, year: int | None
+) -> None:
+    """The Learner Counts template of a year (its drop-downs and guide), one row per
+    activity."""
+    template = learner_counts_workbook(year)
+    write_filled(stream, template, _learner_counts_rows(activities, year, _xlsx_value))

@@ -1,4 +1,4 @@
-"""The published rule catalogue: every activity rule, its field and message (public)."""
+"""The published rule catalog: every activity rule, its field and message (public)."""
 
 from __future__ import annotations
 

@@ -7,24 +7,40 @@ changes, and every change is recorded in the audit trail.
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 from psycopg.errors import UniqueViolation
 
 from pars.accounts.access import ProviderAccess
+from pars.activities import small_writes
 from pars.activities.models import Activity, ActivityChange, CommercialSupport
 from pars.activities.validation import HAS_LEARNER_RECORDS_RULE, RULES, CleanActivity
+from pars.activities.write_sql import (
+    _ACTIVITY_TABLE,
+    _AUDITED_FIELDS,
+    _JSON_FIELDS,
+    _STAGE_COLUMNS,
+    _STAGE_FIELDS,
+    _SUPPORT_FIELDS,
+    _SUPPORT_TABLE,
+    _SUPPORTER_FIELDS,
+    _UPSERT_SQL,
+    _VALUE_FIELDS,
+    _changes,
+    _copy_value,
+    _fixed_values,
+    _plain,
+    _stage_row,
+    _supporters,
+)
 from pars.activities.year_lock import LOCKED_RULE, locked_message, locked_years
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
@@ -37,16 +53,7 @@ from pars.intake.outcomes import (
     RecordOutcome,
 )
 from pars.intake.rules import FieldError
-from pars.lib.prepared_rows import PreparedRows
-
-_VALUE_FIELDS = [
-    f.name
-    for f in Activity._meta.concrete_fields
-    if f.name not in ("id", "provider", "provider_activity_id", "created_at", "created_by_event")
-]
-# What the audit trail compares: the reported values, not bookkeeping.
-_AUDITED_FIELDS = [name for name in _VALUE_FIELDS if name not in ("updated_at", "last_channel")]
-_SUPPORTER_FIELDS = ["source", "monetary_amount", "in_kind", "in_kind_types", "in_kind_description"]
+from pars.lib.prepared_rows import PreparedRows, checked_at_once
 
 
 @dataclass
@@ -54,6 +61,11 @@ class BatchResult(BatchOutcomes):
     """Each activity's outcome: added, updated (an existing activity with other values or
     supporters), unchanged (equal to the stored one: nothing written), deleted, or
     rejected (then nothing in the batch is written)."""
+
+    # PostgreSQL, small batches: each record's stored values as the list reads them
+    # (values by field name, "pk", "supporters"), by ID: a single write answers from them
+    # without reading the activity back.
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def deleted(self) -> int:
@@ -89,8 +101,14 @@ def apply_activities(
     result = BatchResult()
     deletes = [(row, record) for row, record in records if record.action == "delete"]
     upserts = [(row, record) for row, record in records if record.action == "upsert"]
+    one_statement = (
+        connection.vendor == "postgresql" and not deletes and 0 < len(upserts) <= SMALL_BATCH
+    )
     with transaction.atomic():
-        errors = locked_year_errors(access, records, for_update=True)
+        held: dict[str, dict[str, Any]] | None = None
+        if one_statement:  # the provider held for writing, and the stored records read
+            held = small_writes.stored_rows(access, [record for _, record in upserts], hold=True)
+        errors = locked_year_errors(access, records, for_update=held is None, stored=held)
         known: dict[str, int] = {}
         if deletes:
             known = _existing_ids(access, deletes)
@@ -99,9 +117,16 @@ def apply_activities(
         if errors:
             result.reject(errors, {row: record.provider_activity_id for row, record in records})
             return result
-        stored = _stored(access, [record for _, record in upserts]) if upserts else {}
+        if held is not None:
+            stored = held
+            result.rows = dict(stored)
+        else:
+            stored = _stored(access, [record for _, record in upserts]) if upserts else {}
         # A re-sent record equal to the stored one writes nothing, not even an audit event.
         changing = any(_is_change(record, stored) for _, record in upserts)
+        if one_statement and event is None:
+            small_writes.write_small(access, upserts, stored, channel, changing, result)
+            return result
         made: AuditEvent | None = None
         if known or changing:
             made = (event() if callable(event) else event) or record_event(
@@ -255,8 +280,10 @@ def locked_year_errors(
     records: Sequence[tuple[int | None, CleanActivity]],
     *,
     for_update: bool = False,
+    stored: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[FieldError]:
-    """An error for each record that would change a closed (attested) reporting year."""
+    """An error for each record that would change a closed (attested) reporting year
+    (`stored`: the records' stored values by ID, when the caller has read them)."""
     # for_update: hold the provider's report rows, so an attestation waits for this write.
     locked = locked_years(access.provider, for_update=for_update)
     if not locked:
@@ -270,11 +297,12 @@ def locked_year_errors(
     ]
     # Moving or deleting an activity out of a closed year is a change to that year too.
     keys = [record.provider_activity_id for _, record in records]
-    existing = {
-        key: year
-        for key, year in activities_by_key(access, keys, "provider_activity_id", "reporting_year")
-        if year in locked
-    }
+    years = (
+        [(key, row["reporting_year"]) for key, row in stored.items()]
+        if stored is not None
+        else activities_by_key(access, keys, "provider_activity_id", "reporting_year")
+    )
+    existing = {key: year for key, year in years if year in locked}
     for row, record in records:
         year = existing.get(record.provider_activity_id)
         if year is not None and record.values.get("reporting_year") != year:
@@ -292,22 +320,6 @@ def _stored(access: ProviderAccess, records: list[CleanActivity]) -> dict[str, d
     # misjudge (see activities_by_key).
     found = activities_by_key(access, keys, "pk")
     return _old_values(Activity.objects.filter(pk__in=[pk for (pk,) in found])) if found else {}
-
-
-def _supporters(record: CleanActivity) -> list[dict[str, Any]]:
-    return [{name: s.get(name) for name in _SUPPORTER_FIELDS} for s in record.supporters]
-
-
-def _changes(record: CleanActivity, old: dict[str, Any]) -> dict[str, list[Any]]:
-    """What the record changes in the stored activity `old`: [old, new] by field name."""
-    diff = {
-        name: [_plain(old[name]), _plain(record.values.get(name))]
-        for name in _AUDITED_FIELDS
-        if _plain(old[name]) != _plain(record.values.get(name))
-    }
-    if old["supporters"] != _supporters(record):
-        diff["supporters"] = [old["supporters"], _supporters(record)]
-    return diff
 
 
 def _is_change(record: CleanActivity, stored: dict[str, dict[str, Any]]) -> bool:
@@ -383,18 +395,6 @@ _ORM_UPSERT_SQL = (
 )
 
 
-def _fixed_values(access: ProviderAccess, channel: str, event: AuditEvent) -> dict[str, object]:
-    """The columns every row of a write shares: whose, how, by which event, and when."""
-    now = timezone.now()
-    return {
-        "provider": access.provider.pk,
-        "last_channel": channel,
-        "created_by_event": event.pk,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
 def _replace_supporters(access: ProviderAccess, records: dict[int, CleanActivity]) -> None:
     """A written record replaces its supporters as a whole (`records`: by primary key)."""
     CommercialSupport.objects.filter(provider=access.provider, activity__in=list(records)).delete()
@@ -421,14 +421,6 @@ def _old_values(existing: Any) -> dict[str, dict[str, Any]]:
         for supporter in supporters.values("activity", *_SUPPORTER_FIELDS):
             by_pk[supporter.pop("activity")]["supporters"].append(supporter)
     return rows
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value
 
 
 def _record_changes(
@@ -479,6 +471,18 @@ def write_record(access: ProviderAccess, record: CleanActivity, *, channel: str)
     return outcome
 
 
+def write_record_row(
+    access: ProviderAccess, record: CleanActivity, *, channel: str
+) -> tuple[RecordOutcome, dict[str, Any] | None]:
+    """write_record, with the activity as stored (values by field name, "pk" and
+    "supporters") when the writer has it without reading it back (PostgreSQL), or None."""
+    result = apply_activities(access, [(None, record)], channel=channel)
+    if result.errors:
+        raise ActivityRefused(result.errors)
+    (outcome,) = result.outcomes
+    return outcome, result.rows.get(record.provider_activity_id)
+
+
 def delete_activity(access: ProviderAccess, activity: Activity, *, channel: str = "web") -> None:
     """Delete one activity; raises ActivityRefused when its reporting year is closed or
     learner records keep it."""
@@ -493,35 +497,6 @@ def delete_activity(access: ProviderAccess, activity: Activity, *, channel: str 
 # there into the activity table with one INSERT ... ON CONFLICT, several times faster
 # than the ORM's multi-row INSERT for big files; a small one (SMALL_BATCH) goes straight
 # into the same INSERT ... ON CONFLICT as a VALUES list. The rows are the same either way.
-_ACTIVITY_TABLE = Activity._meta.db_table
-_SUPPORT_TABLE = CommercialSupport._meta.db_table
-_STAGE_COLUMNS = [str(f.column) for f in Activity._meta.concrete_fields if f.name != "id"]
-_STAGE_FIELDS = [f for f in Activity._meta.concrete_fields if f.name not in ("id",)]
-_SUPPORT_FIELDS = [f for f in CommercialSupport._meta.concrete_fields if f.name != "id"]
-_JSON_FIELDS = frozenset(
-    f.name for f in Activity._meta.concrete_fields if f.get_internal_type() == "JSONField"
-)
-
-
-def _copy_value(value: object) -> object:
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return value
-
-
-def _stage_row(values: dict[str, object], fixed: dict[str, object]) -> list[object]:
-    """A small batch's row of parameters for the VALUES list (JSON columns as text)."""
-    row: list[object] = []
-    for stage_field in _STAGE_FIELDS:
-        name = stage_field.name
-        if name in fixed:
-            row.append(fixed[name])
-        elif name in _JSON_FIELDS:
-            value = values.get(name)
-            row.append(json.dumps(value) if value else "[]")
-        else:
-            row.append(values.get(name))
-    return row
 
 
 # Big batches go through COPY in CSV form, written by the csv module (in C): a row costs
@@ -570,17 +545,6 @@ def _copy_csv(
         writer.writerow(row)
     columns = ", ".join(["id"] * first + [str(f.column) for f in (*varying, *constant)])
     return columns, buffer.getvalue()
-
-
-# Compared with the stored row: the reported values, not bookkeeping.
-_COMPARED_COLUMNS = [
-    str(f.column) for f in Activity._meta.concrete_fields if f.name in _AUDITED_FIELDS
-]
-_UPDATED_COLUMNS = [
-    column
-    for column in _STAGE_COLUMNS
-    if column not in ("provider_id", "provider_activity_id", "created_at", "created_by_event_id")
-]
 
 
 # Up to this many records a batch is written with one multi-row INSERT ... VALUES: a
@@ -653,16 +617,17 @@ def _copy_new(
     )
     ids: list[int] = cursor.fetchone()[0]
     columns, text = _copy_csv(_STAGE_FIELDS, (r.values for r in records), fixed, ids)
-    try:
-        with (
-            transaction.atomic(),
-            cursor.cursor.copy(
-                f"COPY {_ACTIVITY_TABLE} ({columns}) FROM STDIN (FORMAT csv)"
-            ) as copy,
-        ):
-            copy.write(text)
-    except UniqueViolation:  # raised by psycopg itself: the COPY bypasses Django's cursor
-        return {}
+    with checked_at_once(cursor, _ACTIVITY_TABLE):
+        try:
+            with (
+                transaction.atomic(),
+                cursor.cursor.copy(
+                    f"COPY {_ACTIVITY_TABLE} ({columns}) FROM STDIN (FORMAT csv)"
+                ) as copy,
+            ):
+                copy.write(text)
+        except UniqueViolation:  # raised by psycopg itself: the COPY bypasses Django's cursor
+            return {}
     return {r.provider_activity_id: (pk, True) for r, pk in zip(records, ids, strict=True)}
 
 
@@ -723,21 +688,11 @@ def _insert_supporters(cursor: Any, supporters: list[dict[str, Any]], *, small: 
         )
         return
     columns, text = _copy_csv(_SUPPORT_FIELDS, supporters, {})
-    with cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+    with (
+        checked_at_once(cursor, _SUPPORT_TABLE),
+        cursor.cursor.copy(f"COPY {_SUPPORT_TABLE} ({columns}) FROM STDIN (FORMAT csv)") as copy,
+    ):
         copy.write(text)
 
 
 _STAGED = f"SELECT {', '.join(_STAGE_COLUMNS)} FROM pars_activity_stage"  # noqa: S608
-# One statement for both sources (a VALUES list, or the staging table): table and column
-# names come from the models, never from input.
-_UPSERT_SQL = (
-    f"INSERT INTO {_ACTIVITY_TABLE} ({', '.join(_STAGE_COLUMNS)}) {{source}} "
-    "ON CONFLICT (provider_id, provider_activity_id) DO UPDATE SET "
-    + ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPDATED_COLUMNS)
-    + " WHERE ({}) IS DISTINCT FROM ({})".format(
-        ", ".join(f"{_ACTIVITY_TABLE}.{column}" for column in _COMPARED_COLUMNS),
-        ", ".join(f"EXCLUDED.{column}" for column in _COMPARED_COLUMNS),
-    )
-    + f" OR {_ACTIVITY_TABLE}.id = ANY(%s) "
-    "RETURNING id, provider_activity_id, (xmax = 0)"
-)

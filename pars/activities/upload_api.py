@@ -16,12 +16,15 @@ from ninja import Field, File, FormEx, P, QueryEx, Router, Schema, Status, Uploa
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
+from pars.intake import dry_run as dry_runs
 from pars.intake.idempotency import IdempotencyKeyHeader
 from pars.intake.kinds import MAX_STORED_ERRORS
 from pars.intake.models import Upload, UploadError
 from pars.intake.progress import get_progress
 from pars.intake.store import UploadRefused, normalize_format
 from pars.intake.upload_api import (
+    DRY_RUN_FIELD,
+    DRY_RUN_QUERY,
     FORMAT,
     accept_upload,
     refusal,
@@ -50,6 +53,11 @@ class ProgressOut(Schema):
 
 class UploadOut(Schema):
     id: int
+    number: int = Field(
+        description="The upload's number among the provider's uploads of its kind "
+        "(activity files and learner files are numbered separately)"
+    )
+    title: str = Field(description='How the pages name it, e.g. "Activity upload #3"')
     url: str
     status: str
     status_label: str
@@ -68,6 +76,10 @@ class UploadOut(Schema):
         '"Ignored columns: Specialty"; never a reason the file was refused.'
     )
     duplicate_of: int | None
+    dry_run: bool = Field(
+        description="true: the file was checked only (dry run). The result, counts and "
+        "errors are what applying it would give; nothing was applied."
+    )
     progress: ProgressOut | None
     rows_total: int
     added: int
@@ -124,6 +136,8 @@ def create_upload(
     kind: FormEx[str, P(description="The same as `format`")] = "",
     policy: FormEx[str, POLICY] = "",
     idempotency_key: IdempotencyKeyHeader = None,
+    dry_run: QueryEx[bool, DRY_RUN_QUERY] = False,
+    dry_run_field: FormEx[str, DRY_RUN_FIELD] = "",
 ) -> Any:
     if file_format and kind:  # both given: the unused one must be a format too
         try:
@@ -138,6 +152,7 @@ def create_upload(
         idempotency_key,
         kind="activities",
         policy=policy,
+        dry_run=dry_run or dry_runs.wanted(dry_run_field),
     )
 
 
@@ -168,6 +183,8 @@ def upload_detail(request: HttpRequest, upload_id: int) -> Any:
         progress = {"done": current["done"], "total": current["total"]}
     return {
         "id": upload.pk,
+        "number": upload.number or upload.pk,
+        "title": upload.title,
         "url": upload_url(upload.pk),
         "status": upload.status,
         "status_label": upload.get_status_display(),
@@ -183,6 +200,7 @@ def upload_detail(request: HttpRequest, upload_id: int) -> Any:
         "message": upload.message,
         "notices": upload.notices,
         "duplicate_of": upload.duplicate_of_id,
+        "dry_run": upload.dry_run,
         "progress": progress,
         "rows_total": upload.rows_total,
         "added": upload.added,

@@ -1,5 +1,6 @@
-"""Activity files: the upload list (all or nothing, or on request the valid rows) and the
-Excel activity template.
+"""Activity files: the upload list (all or nothing, or on request the valid rows), the
+Excel activity template, and the year's Learner Counts template pre-filled with its open
+activities.
 
 What this module registers is all the shared upload pages (``pars.intake.views``:
 detail, progress, error report) need to know about activity files.
@@ -7,12 +8,20 @@ detail, progress, error report) need to know about activity files.
 
 from __future__ import annotations
 
+import io
+import tempfile
+from collections.abc import Iterator
+
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.decorators import provider_view
+from pars.activities.file_export import write_learner_counts_tsv, write_learner_counts_xlsx
+from pars.activities.models import Activity, ActivityStatus
 from pars.activities.parsers.layouts import CURRENT, LAYOUTS
 from pars.activities.xlsx_template import TEMPLATE_SUPPORTERS, write_activity_template
 from pars.intake.models import UploadPolicy
@@ -23,6 +32,9 @@ from pars.intake.views import (
     template_download,
     upload_list_page,
 )
+
+TSV_TYPE = "text/tab-separated-values; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 PAGES = UploadPages(
     kind="activities",
@@ -42,7 +54,7 @@ class UploadForm(forms.Form):
         label="Format",
         choices=[("", "Detect from the file"), *FORMAT_CHOICES],
         required=False,
-        help_text="PARS recognises the format from the file's content; choose one only "
+        help_text="PARS recognizes the format from the file's content; choose one only "
         "if it guesses wrong.",
     )
     policy = forms.ChoiceField(
@@ -62,7 +74,63 @@ class UploadForm(forms.Form):
 @provider_view()
 def upload_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     layouts = [layout.description for layout in LAYOUTS]
-    return upload_list_page(request, access, PAGES, UploadForm, {"layouts": layouts})
+    context = {"layouts": layouts, "counts_years": _open_years(access)}
+    return upload_list_page(request, access, PAGES, UploadForm, context)
+
+
+def _open_activities(access: ProviderAccess) -> QuerySet[Activity]:
+    """The provider's activities that are not Closed: what a Learner Counts file is for."""
+    return access.records(Activity).exclude(status=ActivityStatus.CLOSED)
+
+
+def _open_years(access: ProviderAccess) -> list[int]:
+    """The reporting years with open activities, newest first (a Learner Counts template
+    each)."""
+    years = _open_activities(access).values_list("reporting_year", flat=True).distinct()
+    return sorted({year for year in years if year is not None}, reverse=True)
+
+
+def _counts_year(request: HttpRequest) -> int:
+    year = request.GET.get("year", "")
+    if not (year.isdigit() and len(year) == 4):
+        raise Http404("Choose the reporting year of the Learner Counts template.")
+    return int(year)
+
+
+def _counts_activities(access: ProviderAccess, year: int) -> Iterator[Activity]:
+    return (
+        _open_activities(access)
+        .filter(reporting_year=year)
+        .order_by("provider_activity_id")
+        .iterator(chunk_size=2000)
+    )
+
+
+@provider_view()
+@require_GET
+def learner_counts_template(request: HttpRequest, access: ProviderAccess) -> HttpResponseBase:
+    """The Learner Counts template (Excel) of a reporting year, one row per open activity."""
+    year = _counts_year(request)
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    write_learner_counts_xlsx(spool, _counts_activities(access, year), year=year)
+    spool.seek(0)  # the response closes it
+    name = f"learner-counts-{access.provider.provider_id}-{year}.xlsx"
+    return FileResponse(spool, as_attachment=True, filename=name, content_type=XLSX_TYPE)
+
+
+@provider_view()
+@require_GET
+def learner_counts_template_tsv(request: HttpRequest, access: ProviderAccess) -> HttpResponseBase:
+    """The same template as tab-delimited text (UTF-8 with a byte-order mark)."""
+    year = _counts_year(request)
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+    write_learner_counts_tsv(text, _counts_activities(access, year), year=year)
+    text.flush()
+    text.detach()
+    spool.seek(0)
+    name = f"learner-counts-{access.provider.provider_id}-{year}.txt"
+    return FileResponse(spool, as_attachment=True, filename=name, content_type=TSV_TYPE)
 
 
 @provider_view()

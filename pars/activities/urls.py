@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pars.activities import rules_views, views
+from pars.activities import rules_views, sandbox, views
 
 app_name = "activities"
 
@@ -16,5 +16,6 @@ urlpatterns = [
     path(P + "activities/<int:pk>/edit/", views.activity_edit, name="edit"),
     path(P + "activities/<int:pk>/copy/", views.activity_copy, name="copy"),
     path(P + "activities/<int:pk>/delete/", views.activity_delete, name="delete"),
+    path(P + "sandbox/", sandbox.sandbox_page, name="sandbox"),
     path("rules/activities/", rules_views.rule_catalogue, name="rules"),  # public
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from pars.activities.dictionary import (
+    ACCEPTED_FORMATS_TEXT,
     CONTROL_CHARACTER_RULE,
     COUNTRY_ALIASES,
     FIELDS,
@@ -35,6 +36,7 @@ from pars.activities.dictionary import (
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
 )
+from pars.activities.year_lock import LOCKED_RULE, locked_message
 from pars.intake.coerce import (
     DATE_FORMS,
     Invalid,
@@ -58,7 +60,7 @@ from pars.lib.text import (
 )
 
 # ---------------------------------------------------------------------------
-# The rule catalogue
+# The rule catalog
 
 # Refused by the writer: a delete of an activity that learner records depend on.
 HAS_LEARNER_RECORDS_RULE = "activity.delete.has_learner_records"
@@ -67,6 +69,9 @@ HAS_LEARNER_RECORDS_RULE = "activity.delete.has_learner_records"
 # ActivityIdConverter leaves these endings to pars.learners.api_registrations).
 RESERVED_ID_RULE = "activity.provider_activity_id.reserved"
 RESERVED_ID = re.compile(r"(^|/)registrations(/[^/]*)?/?\Z")
+# A Learner Counts row (an update only) names no activity of the provider.
+UPDATE_UNKNOWN_RULE = "activity.provider_activity_id.not_found"
+UPDATE_UNKNOWN_ACCME_RULE = "activity.accme_activity_id.not_found"
 
 
 _KIND_FORMS = {
@@ -218,7 +223,21 @@ _CROSS_FIELD_RULES = [
         "No activity with this Provider Activity ID exists to delete.",
     ),
     Rule(
-        "activity.reporting_year.locked",
+        UPDATE_UNKNOWN_RULE,
+        "provider_activity_id",
+        "No activity of this provider has this Provider Activity ID. A Learner Counts file "
+        "updates existing activities only: check the ID, or add the activity first (the "
+        "activity form, the API or a full activity file).",
+    ),
+    Rule(
+        UPDATE_UNKNOWN_ACCME_RULE,
+        "accme_activity_id",
+        "No activity of this provider has this ACCME Activity ID (or several have it). A "
+        "Learner Counts file updates existing activities only: give the Provider Activity "
+        "ID, or add the activity first.",
+    ),
+    Rule(
+        LOCKED_RULE,
         "reporting_year",
         "The reporting year is attested and closed; ask the accreditor's staff to reopen it.",
     ),
@@ -325,7 +344,7 @@ class _Choices:
     """A code field's readings, made once from the dictionary: `exact` holds the
     spellings cells most often have (each code and label as written, in lower and in
     upper case), each with the code `read_choice` gives it, so it answers without
-    normalising; any other text goes through `read_choice` itself."""
+    normalizing; any other text goes through `read_choice` itself."""
 
     exact: dict[str, str]
     lookup: dict[str, str]
@@ -361,6 +380,8 @@ def _choice(spec: FieldSpec, value: Any) -> str:
 def _allowed(spec: FieldSpec) -> str:
     if spec.name == "country":
         return "Use an ISO 3166 alpha-3 code such as USA or CAN."
+    if spec.name == "activity_format":
+        return ACCEPTED_FORMATS_TEXT
     return "Allowed: " + ", ".join(spec.choices.values()) + "."
 
 
@@ -659,9 +680,18 @@ def _status_reached(
 
 
 def validate_activity(
-    raw: Mapping[str, Any], *, row: int | None = None, today: datetime.date | None = None
+    raw: Mapping[str, Any],
+    *,
+    row: int | None = None,
+    today: datetime.date | None = None,
+    closed_years: Collection[int] = (),
 ) -> tuple[CleanActivity | None, list[FieldError]]:
-    """Check one activity record; returns (clean record, []) or (None, errors)."""
+    """Check one activity record; returns (clean record, []) or (None, errors).
+
+    `closed_years` are the provider's attested reporting years (year_lock.locked_years):
+    a record in one of them is refused with the locked-year rule together with every
+    other problem it has, so that one answer lists them all (the writer checks the lock
+    again, under its own lock, and for an activity moved out of a closed year)."""
     today = today or datetime.date.today()  # noqa: DTZ011 (a calendar date is meant)
     check = _Checker(row)
     action, requested = _action_and_status(check, raw)
@@ -687,6 +717,9 @@ def validate_activity(
 
     supporters = _supporters(check, raw.get("supporters"))
     _cross_field_checks(check, values)
+    year = values.get("reporting_year")
+    if year is not None and year in closed_years and not check.has_error("reporting_year"):
+        check.error("reporting_year", LOCKED_RULE, locked_message(year))
     missing = _missing_requirements(values, supporters)
     for spec_status, field_name, rule in missing:
         if check.has_error(field_name):

@@ -274,7 +274,9 @@ def _form_page(
         form.is_valid()  # the fields accept anything: this only collects the values
         rows_ok = formset.is_valid() or not formset.non_form_errors()
         if not more_rows and rows_ok:
-            record, errors = validate_activity(raw_activity(form, formset))
+            record, errors = validate_activity(
+                raw_activity(form, formset), closed_years=year_lock.locked_years(access.provider)
+            )
             errors += _id_errors(access, activity, form.cleaned_data.get("provider_activity_id"))
             saved = None
             if record is not None and not errors:

@@ -27,7 +27,7 @@ from pars.activities.dictionary import (
     STATUS_CODES,
     SUPPORTER_FIELDS_BY_NAME,
 )
-from pars.activities.parsers.layouts import CURRENT
+from pars.activities.parsers.layouts import CURRENT, learner_counts_columns
 from pars.intake.fields import FieldSpec, Kind, Status
 from pars.intake.xlsx_template import (
     FORMATS,
@@ -44,6 +44,7 @@ __all__ = [
     "TEMPLATE_SUPPORTERS",
     "activity_workbook",
     "column_specs",
+    "learner_counts_workbook",
     "write_activity_template",
     "write_rows_xlsx",
 ]
@@ -185,3 +186,43 @@ def _guide_rows(columns: list[tuple[str, FieldSpec]], supporters: int) -> list[l
             ]
         )
     return rows
+
+
+def learner_counts_workbook(year: int | None) -> WorkbookTemplate:
+    """The Learner Counts template of a reporting year: the columns that identify each
+    activity and the fields closing needs that year, with their drop-downs (an export
+    fills its rows with the year's open activities, see file_export)."""
+    columns = [
+        (column.header, FIELDS_BY_NAME[column.target]) for column in learner_counts_columns(year)
+    ]
+    return WorkbookTemplate(
+        sheet="Learner Counts",
+        columns=[
+            template_column(header, spec, as_text=spec.name in _TEXT_COLUMNS)
+            for header, spec in columns
+        ],
+        notes=_learner_counts_notes(year),
+        tables=[GuideTable(_GUIDE_HEADER, _guide_rows(columns, 0))],
+        guide_widths={"A": 34, "B": 70, "C": 30, "D": 60, "E": 22, "F": 20},
+        column_widths=(14, 40),
+    )
+
+
+def _learner_counts_notes(year: int | None) -> list[str]:
+    which = f"the {year} activities" if year else "your activities"
+    return [
+        "How to fill in the Learner Counts sheet",
+        f"Each row is one of {which} that are not closed yet. Enter # of Physicians and "
+        "# of Other Learners (0 is a count), and the other columns closing needs; the "
+        "activity becomes Closed when nothing is missing, and otherwise the upload result "
+        "says what it still lacks.",
+        "This file only updates existing activities: a row is found by its Provider "
+        "Activity ID (or, when that cell is blank, its ACCME Activity ID), and a row whose "
+        "activity does not exist is an error. Fields without a column here (dates, format, "
+        "supporters…) keep their stored values; an empty cell in a column clears that field.",
+        "Rows may be removed; columns may be removed or reordered (the header text "
+        "identifies each column). Joint Provider(s) is needed only for a jointly provided "
+        "activity.",
+        SAVING_NOTE,
+        "",
+    ]

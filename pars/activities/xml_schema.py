@@ -1,7 +1,7 @@
 """Validation of activity XML against the official MedBiquitous MEMS schemas, offline.
 
 The schemas are the MedBiquitous originals, unmodified, in ``schemas/medbiq/`` with
-their licence (``LICENSE-MedBiquitous.txt``, which must travel with them). Their
+their license (``LICENSE-MedBiquitous.txt``, which must travel with them). Their
 ``schemaLocation``s name ``http://ns.medbiq.org/…``; :class:`MedbiqResolver` maps those
 (and ``http://ltsc.ieee.org/xsd/…``) to the local copies and refuses everything else by
 raising :class:`SchemaLocationRefused`, so validation never touches the network or any
@@ -24,7 +24,7 @@ Two details of the copies:
 
 **Where schema validation applies.** A PARS file wraps its activities in
 ``ACCMEActivities``, which is not in MEMS, so each ``MedicalEducationMetrics`` subtree is
-serialised as its own document and validated against ``medicaleducationmetrics.xsd`` of
+serialized as its own document and validated against ``medicaleducationmetrics.xsd`` of
 its namespace (:func:`validate_metrics_element`, :func:`validate_against_mems`).
 
 - **Exports must validate**: `pars.activities.xml_export` writes MEMS v1, and the tests

@@ -37,6 +37,9 @@ class AuditAction(models.TextChoices):
     CASE_COMMENTED = "accreditation.commented", "Reviewer comment added"
     CASE_INFO_REQUESTED = "accreditation.info_requested", "More information requested"
     CASE_DECIDED = "accreditation.decided", "Accreditation case decided"
+    DRY_RUN = "dry_run", "Write checked only (dry run: nothing changed)"
+    SANDBOX_CHANGED = "sandbox.changed", "Sandbox created, seeded or reset"
+    TEST_KEY_CHANGED = "sandbox.test_key", "Sandbox test key created or revoked"
 
 
 class AuditEvent(models.Model):
@@ -65,6 +68,6 @@ class AuditEvent(models.Model):
         if self.user_id:
             return str(self.user)
         if self.api_key_id and self.api_key is not None:
-            # The name its administrator gave it ("CME tracker"), which people recognise.
+            # The name its administrator gave it ("CME tracker"), which people recognize.
             return f"API key “{self.api_key.name}” ({self.api_key.prefix}…)"
         return "system"

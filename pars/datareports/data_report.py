@@ -1,7 +1,7 @@
 """The annual data report: national aggregates of one reporting year.
 
 Reference section 7.2: the size of the enterprise (providers by type), activities,
-hours of instruction and learner interactions by activity type and by organisation
+hours of instruction and learner interactions by activity type and by organization
 type, income by source (commercial support from the activities, the four typed
 program-summary figures), commercial support, and MOC/REMS participation.
 
@@ -126,8 +126,9 @@ class DataReport:
 
 
 def _scope(prefix: str, accreditor_type: str | None, accreditor_id: int | None) -> Q:
-    """Rows of the providers in the report, through the provider relation `prefix`."""
-    q = Q()
+    """Rows of the providers in the report, through the provider relation `prefix`
+    (never a sandbox's)."""
+    q = Q(**{f"{prefix}sandbox_of__isnull": True})
     if accreditor_type is not None:
         q &= Q(**{f"{prefix}accreditor_type": accreditor_type})
     if accreditor_id is not None:

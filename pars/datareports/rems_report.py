@@ -37,6 +37,7 @@ from pars.learners.models import (
     LearnerCompletion,
     RecipientKind,
 )
+from pars.providers.models import live_rows
 
 WITHDRAWN = (
     CompletionStatus.WITHDRAWAL_QUEUED,
@@ -94,7 +95,7 @@ TAKEN = (CompletionStatus.ACCEPTED, CompletionStatus.REPORTED)
 
 def rems_registrations(year: int, accreditor_id: int | None = None) -> Any:
     registrations = ActivityRegistration.objects.filter(
-        recipient__kind=RecipientKind.REMS, activity__reporting_year=year
+        live_rows(), recipient__kind=RecipientKind.REMS, activity__reporting_year=year
     )
     if accreditor_id is not None:
         registrations = registrations.filter(provider__recognized_accreditor_id=accreditor_id)
@@ -103,7 +104,7 @@ def rems_registrations(year: int, accreditor_id: int | None = None) -> Any:
 
 def rems_completions(year: int, accreditor_id: int | None = None) -> Any:
     completions = LearnerCompletion.objects.filter(
-        recipient__kind=RecipientKind.REMS, activity__reporting_year=year
+        live_rows(), recipient__kind=RecipientKind.REMS, activity__reporting_year=year
     ).exclude(status__in=WITHDRAWN)
     if accreditor_id is not None:
         completions = completions.filter(provider__recognized_accreditor_id=accreditor_id)

@@ -33,7 +33,7 @@ from pars.activities.models import Activity, ActivityStatus
 from pars.datareports.suppression import THRESHOLD, suppress
 from pars.learners.models import CompletionStatus, LearnerCompletion, RecipientKind
 from pars.lib.spreadsheets import write_rows_csv
-from pars.providers.models import AccreditorType
+from pars.providers.models import AccreditorType, live_rows
 
 SUPPRESSED = "suppressed"
 
@@ -190,7 +190,7 @@ class Summary:
 
 def _activities(first_year: int, last_year: int) -> Any:
     return Activity.objects.filter(
-        reporting_year__gte=first_year, reporting_year__lte=last_year
+        live_rows(), reporting_year__gte=first_year, reporting_year__lte=last_year
     ).exclude(status=ActivityStatus.DRAFT)
 
 
@@ -257,7 +257,9 @@ def activity_rows(first_year: int, last_year: int) -> Iterator[list[Any]]:
 
 def _completions(first_year: int, last_year: int) -> Any:
     return LearnerCompletion.objects.filter(
-        activity__reporting_year__gte=first_year, activity__reporting_year__lte=last_year
+        live_rows(),
+        activity__reporting_year__gte=first_year,
+        activity__reporting_year__lte=last_year,
     ).exclude(status__in=WITHDRAWN)
 
 
@@ -320,7 +322,9 @@ def table_rows(
 def _csv(archive: zipfile.ZipFile, name: str, header: Iterable[Any], rows: Iterable[Any]) -> None:
     with archive.open(name, "w", force_zip64=True) as raw:
         text = io.TextIOWrapper(raw, "utf-8", newline="")
-        write_rows_csv(text, header, rows)
+        # ISO dates: the data set is read by statistical software (R, Stata, pandas),
+        # which parses 2026-12-31 without being told the layout (docs/staff-guide.md).
+        write_rows_csv(text, header, rows, iso_dates=True)
         text.flush()
         text.detach()
 

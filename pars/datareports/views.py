@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import BadRequest
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from pars.accounts.decorators import staff_view
@@ -107,7 +108,8 @@ def data_report_csv(request: HttpRequest, year: int) -> HttpResponse:
     write_rows_csv(
         stream,
         [f"PARS annual data report {report.year}"],
-        [["Providers", report.accreditor_type_label]],
+        # The figures move as providers report: the day they were read.
+        [["Providers", report.accreditor_type_label], ["Figures as of", timezone.localdate()]],
     )
     for table in report.tables:
         stream.write("\r\n")
@@ -123,11 +125,14 @@ def data_report_csv(request: HttpRequest, year: int) -> HttpResponse:
 def data_report_xlsx(request: HttpRequest, year: int) -> HttpResponse:
     report = _report(request, year)
     raw = _spool()
+    about_rows: list[list[Any]] = [
+        ["Providers", report.accreditor_type_label],
+        ["Figures as of", timezone.localdate()],
+    ]
     about = (
         "About",
         ["PARS annual data report", str(report.year)],
-        [["Providers", report.accreditor_type_label]]
-        + [[table.title, table.note] for table in report.tables],
+        about_rows + [[table.title, table.note] for table in report.tables],
     )
     sheets = [about] + [(table.sheet, table.columns, table.all_rows) for table in report.tables]
     write_sheets_xlsx(raw, sheets)

@@ -142,7 +142,7 @@ def read_decimal(
     """A number of 0 or more (more than 0 if ``positive``) within the field's bounds.
 
     ``too_large`` names the rule suffix for a value above ``max_value`` (a record kind's
-    catalogue may file it under ``invalid``).
+    catalog may file it under ``invalid``).
     """
     if isinstance(value, bool):
         raise Invalid("invalid", f"{label} must be a number.")

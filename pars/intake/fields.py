@@ -2,7 +2,7 @@
 
 Each record kind has its dictionary of :class:`FieldSpec` (`pars.activities.dictionary`,
 `pars.learners.dictionary`); validators, parsers' column maps, forms, the JSON schemas,
-the XLSX templates and the rule catalogues all read it.
+the XLSX templates and the rule catalogs all read it.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Limit:
     data (a learner record's recipient: its identifier pattern, its state, its window).
 
     Broken, it files the rule ``<kind>.<field>.<suffix>`` with ``message`` (which may
-    quote the clean value as ``{value}``; None: the catalogue's message). A ``required``
+    quote the clean value as ``{value}``; None: the catalog's message). A ``required``
     limit refuses a blank value unless the field named by ``unless`` has one; the others
     judge a value that was read: it must match ``pattern``, be one of ``one_of``, not
     come before ``earliest``.

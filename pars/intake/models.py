@@ -4,8 +4,10 @@ These tables were created by ``pars.activities`` and keep their names
 (``activities_upload`` …): the models moved, the data did not.
 """
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 
 from pars.providers.models import Provider
 
@@ -36,10 +38,17 @@ class UploadPolicy(models.TextChoices):
     PARTIAL = "partial", "Apply the valid rows and report the others"
 
 
+# What a coordinator calls an upload of each kind ("Learner upload #2").
+KIND_TITLES = {"activities": "Activity upload", "learners": "Learner upload"}
+
+
 class Upload(models.Model):
     """An uploaded batch file and what became of it; this row is the job the user watches."""
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="uploads")
+    # Numbered per provider and kind (activity uploads 1, 2, 3 …; learner uploads 1, 2 …),
+    # as their lists are separate: the id is shared by every provider and kind.
+    number = models.PositiveIntegerField(null=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -68,6 +77,10 @@ class Upload(models.Model):
     # The uploader's choice (UploadPolicy); blank: the kind's own policy (activity files
     # all or nothing, learner files always partial).
     policy = models.CharField(max_length=20, choices=UploadPolicy.choices, blank=True)
+    # "Check the file only": processed as a real run would be, its result and errors
+    # kept, but nothing applied (the provider's records are rolled back); never the
+    # "already applied" copy a later upload of the same file is a duplicate of.
+    dry_run = models.BooleanField(default=False)
     api_key = models.ForeignKey(
         "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -87,9 +100,55 @@ class Upload(models.Model):
         db_table = "activities_upload"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "heartbeat_at"], name="upload_status_heartbeat")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "kind", "number"], name="upload_number_per_provider_kind"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.original_name} ({self.get_status_display()})"
+        return f"{self.title}: {self.original_name} ({self.get_status_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.number is not None or self.pk is not None:
+            super().save(*args, **kwargs)
+            return
+        # The next number of the provider's uploads of this kind. The provider's row is
+        # locked (PostgreSQL) so two uploads at once do not take the same number; SQLite
+        # has one writer at a time, and a clash (unique constraint) takes the next one.
+        for attempt in range(3):
+            try:
+                with transaction.atomic():
+                    list(
+                        Provider.objects.select_for_update()
+                        .filter(pk=self.provider_id)
+                        .values("pk")
+                    )
+                    latest = Upload.objects.filter(
+                        provider_id=self.provider_id, kind=self.kind
+                    ).aggregate(latest=models.Max("number"))["latest"]
+                    self.number = (latest or 0) + 1
+                    super().save(*args, **kwargs)
+                return
+            except IntegrityError:
+                self.number = None
+                if attempt == 2:
+                    raise
+
+    @property
+    def title(self) -> str:
+        """ "Activity upload #3": its kind and its number among the provider's uploads of it."""
+        return f"{KIND_TITLES.get(self.kind, 'Upload')} #{self.number or self.pk}"
+
+    @property
+    def uploaded_by(self) -> str:
+        """Who uploaded it, as people know them: the user's name (else email), or the API
+        key's name for a file sent through the web service."""
+        if self.created_by is not None:
+            return str(self.created_by.get_full_name() or self.created_by.email)
+        if self.api_key is not None:
+            return f"API key “{self.api_key.name}”"
+        return "the web service" if self.via_api else "—"
 
     @property
     def is_finished(self) -> bool:
@@ -120,11 +179,10 @@ class UploadError(models.Model):
 
     @property
     def field_shown(self) -> str:
-        """The field as the uploader knows it: the file's header, then the field name
-        ("Title (title)")."""
-        if self.column and self.column != self.field:
-            return f"{self.column} ({self.field})"
-        return self.field
+        """The field as the uploader knows it: the file's own column header (or the
+        template's, for a field the file lacks); the field's name only when neither is
+        known (an error of the whole row)."""
+        return self.column or self.field
 
 
 class IdempotencyKey(models.Model):

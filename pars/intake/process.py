@@ -36,9 +36,10 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import (
     DatabaseError,
@@ -52,6 +53,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess, get_api_access, get_provider_access
+from pars.intake.background import batch_writer
 from pars.intake.kinds import BATCH_SIZE, UPLOAD_KINDS, FileRun
 from pars.intake.models import Channel, Upload, UploadError, UploadStatus
 from pars.intake.outcomes import BatchOutcomes
@@ -234,6 +236,7 @@ def _ready_to_apply(upload_id: int, provider_pk: int) -> tuple[Upload, ProviderA
             kind=upload.kind,
             sha256=upload.sha256,
             status=UploadStatus.SUCCEEDED,
+            dry_run=False,  # a file only checked was not applied
         )
         .exclude(pk=upload.pk)
         .order_by("created_at")
@@ -244,8 +247,8 @@ def _ready_to_apply(upload_id: int, provider_pk: int) -> tuple[Upload, ProviderA
         _finish(
             upload,
             UploadStatus.DUPLICATE,
-            f"This file was already applied by upload #{earlier.pk} "
-            f"({earlier.original_name}, {when:%Y-%m-%d %H:%M}); nothing was changed.",
+            f"This file was already applied by {earlier.title.lower()} "
+            f"({earlier.original_name}, {when:%m/%d/%Y %H:%M}); nothing was changed.",
             duplicate_of=earlier,
         )
         return None
@@ -269,13 +272,30 @@ def _write(run: FileRun, apply: Callable[[], None]) -> None:
             apply()
             if run.file_message or not run.rows_total or (run.error_count and not run.keeps_valid):
                 raise _Rollback
+            if run.upload.dry_run:  # checked only: the run's result, none of its writes
+                raise _DryRun
     except _Rollback:
         _finish_refused(run)
+    except _DryRun:
+        _finish_done(run)
     else:
-        if run.error_count:
-            _finish_partly(run)
-        else:
-            _finish_applied(run)
+        _finish_done(run)
+
+
+class _DryRun(Exception):  # not an error: how a dry run undoes its writes
+    """Undo a dry run's writes (see pars.intake.dry_run), keeping its result."""
+
+
+# What a dry run's message starts with; the rest is what the real run would say.
+DRY_RUN_MESSAGE = "Checked only (dry run): nothing was changed. Uploaded for real: "
+
+
+def _finish_done(run: FileRun) -> None:
+    """Finish an upload whose rows were written (or, in a dry run, written and undone)."""
+    if run.error_count:
+        _finish_partly(run)
+    else:
+        _finish_applied(run)
 
 
 class _CheckedRecords:
@@ -367,7 +387,7 @@ def _apply_file(run: FileRun) -> None:
     upload_id = run.upload.pk
     try:
         opened = UPLOAD_KINDS[run.upload.kind].open_rows(run.upload, run.notices)
-        with _frozen_heap(), opened as (layout, rows, stream):
+        with _frozen_heap(), opened as (layout, rows, stream), _writing_behind(run):
             run.layout = layout
             for parsed in rows:
                 run.take(parsed)
@@ -383,6 +403,17 @@ def _apply_file(run: FileRun) -> None:
     except FileRejected as rejected:
         run.file_message = rejected.message
     set_progress(upload_id, run.rows_total, run.rows_total, run.error_count)
+
+
+def _writing_behind(run: FileRun) -> AbstractContextManager[None]:
+    """PostgreSQL: the run's batches are written in a second thread, on the job's
+    connection and in its transaction, while the next rows are read and checked
+    (background.py); settled before the file's transaction ends. SQLite checks the whole
+    file before it writes (_check_then_write), so there is nothing to overlap; and
+    settings.PARS_UPLOAD_WRITE_BEHIND off keeps the writes in the job's thread."""
+    if connection.vendor != "postgresql" or not settings.PARS_UPLOAD_WRITE_BEHIND:
+        return nullcontext()
+    return batch_writer(run, expected=(FileRejected,))
 
 
 def tally(run: FileRun, result: BatchOutcomes) -> None:
@@ -455,7 +486,7 @@ def _finish_partly(run: FileRun) -> None:
             f"{run.rejected} row{'s' if run.rejected != 1 else ''} with errors "
             f"{'was' if run.rejected == 1 else 'were'} not applied: fix them and upload them "
             "again (uploading the whole corrected file is safe: rows already in PARS are "
-            "recognised and not sent twice)."
+            "recognized and not sent twice)."
         ) + _drafts_text(run)
         status = UploadStatus.PARTIAL
     _store_errors(run)
@@ -524,6 +555,8 @@ def _finish_refused(run: FileRun) -> None:
 
 
 def _finish(upload: Upload, status: str, message: str, **counts: Any) -> None:
+    if upload.dry_run:
+        message = DRY_RUN_MESSAGE + message
     finished = Upload.objects.filter(pk=upload.pk)
     finished.update(status=status, message=message, finished_at=timezone.now(), **counts)
     # The uploader's wait ends when the file's transaction commits, not before: set the

@@ -1,8 +1,8 @@
 """Rules and the errors that cite them, shared by every record kind's validator.
 
-Every error carries a stable rule ID from its kind's catalogue (``RULES`` of
+Every error carries a stable rule ID from its kind's catalog (``RULES`` of
 `pars.activities.validation` and `pars.learners.validation`), published at ``/rules/``.
-Each catalogue is built here (:func:`catalogue`) from its hand-written rules and the rules
+Each catalog is built here (:func:`catalogue`) from its hand-written rules and the rules
 each field's kind and limits imply (:func:`field_rules`).
 """
 
@@ -70,7 +70,7 @@ def field_rules(
 
 
 def catalogue(*groups: Iterable[Rule]) -> dict[str, Rule]:
-    """A record kind's rule catalogue by ID; where two groups give an ID, the first wins."""
+    """A record kind's rule catalog by ID; where two groups give an ID, the first wins."""
     rules: dict[str, Rule] = {}
     for group in groups:
         for rule in group:

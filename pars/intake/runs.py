@@ -8,15 +8,21 @@ writer records the file's one audit event through :meth:`RecordRun.file_event`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pars.audit.models import AuditEvent
 from pars.audit.services import record_event
+from pars.intake.fields import FieldSpec
 from pars.intake.kinds import BATCH_SIZE, FileRun, ReportedError
+from pars.intake.models import Channel
 from pars.intake.readers import ParsedRow, column_of
+from pars.intake.readers.headers import normalise_header
 from pars.intake.rules import FieldError
+
+_INDEX = re.compile(r"\[\d+\]")
 
 
 class RecordRow(int):
@@ -39,6 +45,9 @@ class RecordRun[Record](FileRun):
 
     unreadable_rule: ClassVar[str]  # the rule ID of a row the reader could not read
     audit_action: ClassVar[str]  # the AuditAction of the file's audit event
+    # The kind's fields by name (its dictionary), so an error names a field the file has
+    # no column for by its template header, and a message speaks of the file's column.
+    field_specs: ClassVar[Mapping[str, FieldSpec]] = {}
 
     batch: list[tuple[int | None, Record]] = field(default_factory=list)
     # The rows of the batch (and the row being checked) by number, for the error report
@@ -77,7 +86,30 @@ class RecordRun[Record](FileRun):
         if parsed is None:
             return ReportedError(error)
         key = self.key_of(parsed.data)[:200]
-        return ReportedError(error, key, column_of(parsed.columns, error.field)[:200])
+        header = column_of(parsed.columns, error.field)
+        spec = self.field_specs.get(_INDEX.sub("", error.field))
+        if spec is None:
+            return ReportedError(error, key, header[:200])
+        if not header:  # a field the file has no column for: the template's header
+            return ReportedError(error, key, spec.label[:200])
+        if self._speaks_of(header, spec):
+            # The message speaks of the field as the file names it ("Activity Type: …").
+            message = error.message
+            if message[: len(spec.label)].lower() == spec.label.lower():
+                message = header + message[len(spec.label) :]
+                error = FieldError(error.row, error.field, error.rule, message)
+        return ReportedError(error, key, header[:200])
+
+    def _speaks_of(self, header: str, spec: FieldSpec) -> bool:
+        """Whether the messages name the field by the file's header: a label of the file's
+        own, not an XML element, and not the field's name (a file headed `birth_date` reads
+        "Birth month and day …", as the web service says)."""
+        if self.upload.file_format == Channel.XML:
+            return False
+        return normalise_header(header) not in (
+            normalise_header(spec.label),
+            normalise_header(spec.name),
+        )
 
     def reject(self, errors: Iterable[FieldError]) -> None:
         """One rejected row and its errors."""
@@ -92,7 +124,7 @@ class RecordRun[Record](FileRun):
                 self.access,
                 self.audit_action,
                 channel=self.upload.file_format,
-                description=f"Upload #{self.upload.pk} ({self.upload.original_name})",
+                description=f"{self.upload.title} ({self.upload.original_name})",
                 details={"upload": self.upload.pk},
             )
         return self.event

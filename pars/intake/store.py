@@ -150,6 +150,7 @@ def store_upload(
     enqueue: bool = True,
     kind: str = "activities",
     policy: str = "",
+    dry_run: bool = False,
 ) -> Upload:
     """Keep an uploaded file of records of `kind` and queue its processing; returns the Upload.
 
@@ -160,7 +161,8 @@ def store_upload(
     The job is queued right after the row is committed, so call this outside any
     transaction; a caller inside one passes ``enqueue=False`` and calls
     :func:`queue_upload` once it has committed. ``policy`` is the uploader's choice
-    (``UploadPolicy``; blank: the kind's own policy).
+    (``UploadPolicy``; blank: the kind's own policy). ``dry_run``: check the file only
+    (its job applies nothing; see ``pars.intake.dry_run``).
     """
     access.require_edit()
     limit = settings.PARS_MAX_UPLOAD_BYTES
@@ -193,6 +195,7 @@ def store_upload(
         size=size,
         sha256="",
         policy=policy,
+        dry_run=dry_run,
     )
     hashing = HashingFile(uploaded_file)
     # A random name: the provider's own file name stays in the database, not on disk.

@@ -4,6 +4,7 @@ import logging
 
 from django.tasks import task
 
+from pars.intake.announce import announce_if_large
 from pars.intake.process import process_upload
 from pars.intake.recover import recover_stale_uploads
 
@@ -20,4 +21,7 @@ def process_upload_task(upload_id: int) -> None:
         recover_stale_uploads()
     except Exception:  # recovery must never stop this upload
         logger.exception("Recovery of stale uploads failed")
-    process_upload(upload_id)
+    try:
+        process_upload(upload_id)
+    finally:
+        announce_if_large(upload_id)  # a big or slow file tells its uploader it is done

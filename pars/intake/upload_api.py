@@ -15,10 +15,11 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import P, Router, Schema, Status, UploadedFile
+from ninja import Field, P, Router, Schema, Status, UploadedFile
 from ninja.types import TCallable
 
 from pars.accounts.api_auth import api_access
+from pars.intake import dry_run as dry_runs
 from pars.intake.idempotency import fingerprint, run_idempotent
 from pars.intake.models import Upload, UploadPolicy
 from pars.intake.store import (
@@ -34,11 +35,22 @@ from pars.lib.api_errors import ApiErrors
 
 class UploadAccepted(Schema):
     id: int
+    number: int = Field(
+        description="The upload's number among the provider's uploads of its kind "
+        "(activity files and learner files are numbered separately)"
+    )
+    title: str = Field(description='How the pages name it, e.g. "Activity upload #3"')
     status: str
     url: str
+    dry_run: bool = Field(
+        default=False, description="true: the file is checked only; nothing will be applied"
+    )
 
 
 FORMAT = P(alias="format", description="tsv, xlsx or xml; leave out (or auto) to detect it")
+# A dry run may be asked in the query or as a form field of the multipart body.
+DRY_RUN_QUERY = P(description=dry_runs.DESCRIPTION)
+DRY_RUN_FIELD = P(alias="dry_run", description="The same as the `dry_run` query parameter")
 
 
 def upload_endpoint(
@@ -91,9 +103,11 @@ def accept_upload(
     *,
     kind: str,
     policy: str = "",
+    dry_run: bool = False,
 ) -> Any:
     """Store a file of this upload kind and queue its job: the 202 answer (or the refusal).
-    `policy`: the uploader's choice as sent (UploadPolicy; blank: the kind's own)."""
+    `policy`: the uploader's choice as sent (UploadPolicy; blank: the kind's own);
+    `dry_run`: check the file only (the upload is kept, marked so, and applies nothing)."""
     access = api_access(request)
     try:
         hint = normalize_format(hint)
@@ -114,15 +128,28 @@ def accept_upload(
                 enqueue=False,
                 kind=kind,
                 policy=policy,
+                dry_run=dry_run,
             )
         except UploadRefused as refused:
             return refused.status_code, refusal(refused)
         stored.append(upload)
-        return 202, {"id": upload.pk, "status": upload.status, "url": upload_url(upload.pk)}
+        accepted = {
+            "id": upload.pk,
+            "number": upload.number or upload.pk,
+            "title": upload.title,
+            "status": upload.status,
+            "url": upload_url(upload.pk),
+        }
+        return 202, {**accepted, "dry_run": upload.dry_run}
 
     def request_fingerprint() -> str:  # the file's hash: a multipart body's boundary varies
         # The policy only when given, so keys stored before it existed still match.
-        parts = (hint or "", _sha256(file), *([policy] if policy else []))
+        parts = (
+            hint or "",
+            _sha256(file),
+            *([policy] if policy else []),
+            *(["dry_run"] if dry_run else []),
+        )
         return fingerprint("POST", request.path, *parts)
 
     outcome = run_idempotent(access.provider, idempotency_key, request_fingerprint, action)
@@ -131,11 +158,16 @@ def accept_upload(
             queue_upload(upload)
         else:  # a concurrent request with the same key won; this row was rolled back
             upload.file.delete(save=False)
+    body = outcome.body
+    if outcome.status_code == 202 and "number" not in body:
+        # An answer stored before uploads were numbered per kind: name it as today's does.
+        upload = access.get(Upload, pk=body["id"])
+        body = {**body, "number": upload.number or upload.pk, "title": upload.title}
     if outcome.status_code == 202:
-        response["Location"] = outcome.body["url"]
+        response["Location"] = body["url"]
     if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
-    return Status(outcome.status_code, outcome.body)
+    return Status(outcome.status_code, body)
 
 
 def _sha256(file: UploadedFile) -> str:

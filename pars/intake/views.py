@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.decorators import provider_view
+from pars.intake import dry_run as dry_runs
 from pars.intake.kinds import MAX_STORED_ERRORS
 from pars.intake.models import Upload, UploadError
 from pars.intake.progress import get_progress
@@ -29,8 +30,10 @@ from pars.intake.store import UploadRefused, store_upload
 from pars.lib.spreadsheets import write_rows_csv, write_rows_xlsx
 
 ERRORS_SHOWN = 200  # errors listed on the page; the downloads have them all
-# Record and Column come last, so a reader of the first four columns reads them still.
-ERROR_REPORT_HEADER = ["Row", "Field", "Rule", "Message", "Record", "Column"]
+# Each error where the uploader finds it: the row, the record's key and the file's own
+# column header (for a field the file lacks, the template's); no internal field names
+# (the web service's errors keep `field`, for programs). The rule links to the catalog.
+ERROR_REPORT_HEADER = ["Row", "Record", "Column", "Message", "Rule"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -80,6 +83,8 @@ def upload_list_page(
                     kind=pages.kind,
                     # A kind whose form offers the choice (activity files).
                     policy=form.cleaned_data.get("policy") or "",
+                    # "Check the file only": the second button of the form.
+                    dry_run=dry_runs.wanted(request.POST.get("dry_run")),
                 )
             except UploadRefused as refused:
                 form.add_error("file", refused.message)
@@ -90,7 +95,7 @@ def upload_list_page(
     uploads = (
         access.records(Upload)
         .filter(kind=pages.kind)
-        .select_related("created_by")
+        .select_related("created_by", "api_key")
         .order_by("-created_at", "-pk")
     )
     page = Paginator(uploads, 25).get_page(request.GET.get("page"))
@@ -142,9 +147,14 @@ def _error_rows(access: ProviderAccess, upload: Upload) -> Any:
         access.records(UploadError)
         .filter(upload=upload)
         .order_by("row", "pk")
-        .values_list("row", "field", "rule", "message", "record", "column")
+        .values_list("row", "record", "column", "message", "rule")
         .iterator(chunk_size=2_000)
     )
+
+
+def _report_name(upload: Upload) -> str:
+    """ "activity-upload-3-errors": the upload as its list numbers it."""
+    return f"{upload.title.lower().replace(' ', '-').replace('#', '')}-errors"
 
 
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
@@ -158,7 +168,7 @@ def upload_errors_csv(request: HttpRequest, access: ProviderAccess, pk: int) -> 
     upload = access.get(Upload, pk=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     write_rows_csv(response, ERROR_REPORT_HEADER, _error_rows(access, upload))
-    return _attachment(response, f"upload-{upload.pk}-errors.csv")
+    return _attachment(response, f"{_report_name(upload)}.csv")
 
 
 @provider_view()
@@ -168,7 +178,7 @@ def upload_errors_xlsx(request: HttpRequest, access: ProviderAccess, pk: int) ->
     stream = io.BytesIO()
     write_rows_xlsx(stream, ERROR_REPORT_HEADER, _error_rows(access, upload), title="Errors")
     response = HttpResponse(stream.getvalue(), content_type=XLSX_TYPE)
-    return _attachment(response, f"upload-{upload.pk}-errors.xlsx")
+    return _attachment(response, f"{_report_name(upload)}.xlsx")
 
 
 def template_download(write: Callable[[IO[bytes]], None], filename: str) -> HttpResponse:

@@ -48,7 +48,7 @@ _TYPE_CREDITS = _spec(
     "type_credits", "Credits Awarded for Credit Type", Kind.DECIMAL, "Credits of that type."
 )
 _LICENCE = _spec(
-    "licence", "Licensing ID or NPI", Kind.TEXT, "The state medical licence number or the NPI."
+    "licence", "Licensing ID or NPI", Kind.TEXT, "The state medical license number or the NPI."
 )
 
 

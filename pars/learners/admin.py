@@ -6,8 +6,10 @@ only through the staff learner pages, which record each access.
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from pars.learners.delivery.runs import live_batches
 from pars.learners.models import (
     DeliveryBatch,
     LearnerCompletion,
@@ -15,6 +17,7 @@ from pars.learners.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from pars.providers.models import live_rows
 
 _SEPARATE_HELP = (
     Recipient._meta.get_field("separate_credit_types").help_text
@@ -101,6 +104,10 @@ class DeliveryBatchAdmin(admin.ModelAdmin[DeliveryBatch]):
     list_filter = ("status", "recipient")
     readonly_fields = [field.name for field in DeliveryBatch._meta.fields]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DeliveryBatch]:
+        """Real providers' batches only: a sandbox's go to the registry simulator."""
+        return live_batches()
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -116,12 +123,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
     exclude = ("secret",)
     readonly_fields = ("provider", "url", "created_by", "last_success_at", "last_failure_at")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
+        return super().get_queryset(request).filter(live_rows())
+
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin[WebhookDelivery]):
     list_display = ("event_id", "endpoint", "status", "attempts", "created_at", "delivered_at")
     list_filter = ("status",)
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
+        return super().get_queryset(request).filter(live_rows())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

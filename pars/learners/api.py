@@ -3,7 +3,7 @@
 One router, mounted at the API root by ``pars/api.py``, gathering the learner endpoints:
 
 * ``api_registrations``: ``/recipients``, ``/activities/{id}/registrations[/{recipient}]``
-  and the rule catalogue ``/rules/learners``;
+  and the rule catalog ``/rules/learners``;
 * ``api_completions``: ``/learner-completions`` (report, list, read, correct, resubmit,
   withdraw, the status query and learner files);
 * ``api_matches``: ``/learner-matches`` (pre-validation);

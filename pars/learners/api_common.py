@@ -22,14 +22,8 @@ from django.http import HttpResponse, JsonResponse
 from ninja import Field, Schema
 from pydantic import create_model
 
-from pars.activities.api import (
-    RULE_BODY,
-    RULE_UNKNOWN_FIELD,
-    input_field,
-    json_help,
-    nullable,
-    text_schema,
-)
+from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD
+from pars.activities.api_schemas import input_field, json_help, nullable, text_schema
 from pars.intake.fields import FieldSpec, Kind
 from pars.intake.idempotency import Outcome
 from pars.intake.rules import FieldError

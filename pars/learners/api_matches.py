@@ -15,7 +15,7 @@ from ninja import Field, Router, Schema
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
-from pars.activities.api import text_schema
+from pars.activities.api_schemas import text_schema
 from pars.activities.upload_api import ApiErrors
 from pars.intake.rules import FieldError
 from pars.learners.api_common import (

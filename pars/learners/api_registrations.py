@@ -1,4 +1,4 @@
-"""Recipients, activity registrations and the learner rule catalogue in the web service.
+"""Recipients, activity registrations and the learner rule catalog in the web service.
 
 A completion reaches a recipient (a certifying board's MOC program, the FDA REMS, a state
 board) only for an activity registered with it. ``GET /recipients`` publishes each
@@ -8,10 +8,12 @@ recipient's rules as data (the same rows the validator reads); registrations are
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from typing import Any
 from urllib.parse import quote
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -20,15 +22,11 @@ from pydantic import create_model
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
-from pars.activities.api import (
-    REQUIRED_TEXT_PATTERN,
-    ActivityIdPath,
-    RulesOut,
-    activity_query,
-    activity_url,
-)
+from pars.activities.api import activity_query, activity_url
+from pars.activities.api_schemas import REQUIRED_TEXT_PATTERN, ActivityIdPath, RulesOut
 from pars.activities.models import Activity
 from pars.activities.upload_api import ApiErrors
+from pars.intake import dry_run as dry_runs
 from pars.intake.fields import Kind
 from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
 from pars.intake.models import Channel
@@ -53,6 +51,14 @@ from pars.learners.services import RegistrationRefused, delete_registration, sav
 from pars.learners.validation import RULES, load_recipients, rules_from_recipient
 from pars.learners.validation import validate_registration as validate
 from pars.lib import json_contract
+from pars.lib.versions import (
+    IF_MATCH_NOTE,
+    IfMatchHeader,
+    etag,
+    etag_headers,
+    precondition_failed,
+    with_etag,
+)
 
 router = Router(tags=["recipients and registrations"])
 rules_router = Router(tags=["rules"])
@@ -80,7 +86,7 @@ class RecipientOut(Schema):
     name: str
     kind: str = Field(description="moc_board, rems or state_board")
     kind_label: str
-    state: str = Field(description="State boards: the state whose licences they hold")
+    state: str = Field(description="State boards: the state whose licenses they hold")
     identifier: RecipientIdentifierOut
     registration_fields: list[str] = Field(
         description="The registration fields this recipient asks for (dictionary names)"
@@ -280,6 +286,37 @@ def registrations(request: HttpRequest, provider_activity_id: ActivityIdPath) ->
     return json_response(200, [registration_json(row) for row in rows])
 
 
+def _held_version(access: ProviderAccess, activity: Activity, code: str) -> str | None:
+    """The registration's ETag (None: there is none), its row held until the write commits."""
+    held = list(
+        access.records(ActivityRegistration)
+        .select_for_update()
+        .filter(activity=activity, recipient__code=code.strip().upper())
+        .select_related("activity", "recipient")
+    )
+    return etag(registration_json(held[0])) if held else None
+
+
+@router.get(
+    "/activities/{any_text:provider_activity_id}/registrations/{recipient}",
+    response={200: RegistrationOut},
+    url_name="activity_registration_detail",
+    summary="An activity's registration with one recipient",
+    description="Answers **404** when the activity is not registered with it." + IF_MATCH_NOTE,
+    openapi_extra=etag_headers(200),
+)
+def registration_detail(
+    request: HttpRequest, provider_activity_id: ActivityIdPath, recipient: RecipientPath
+) -> HttpResponse:
+    access = api_access(request)
+    activity = access.get(Activity, provider_activity_id=provider_activity_id)
+    registration = access.get(
+        ActivityRegistration, activity=activity, recipient__code=recipient.strip().upper()
+    )
+    data = registration_json(registration)
+    return with_etag(json_response(200, data), etag(data))
+
+
 def _put(
     access: ProviderAccess, activity: Activity, code: str, body: bytes
 ) -> tuple[int, dict[str, Any]]:
@@ -325,7 +362,13 @@ def _put(
 
 @router.put(
     "/activities/{any_text:provider_activity_id}/registrations/{recipient}",
-    response={200: RegistrationOut, 201: RegistrationOut, 400: ApiErrors, 422: ApiErrors},
+    response={
+        200: RegistrationOut,
+        201: RegistrationOut,
+        400: ApiErrors,
+        412: ApiErrors,
+        422: ApiErrors,
+    },
     url_name="activity_registration",
     summary="Register an activity with a recipient (or change its registration)",
     description="The body holds the registration fields the recipient asks for (see its "
@@ -333,55 +376,78 @@ def _put(
     "same validator as the web form: problems answer **400** with `errors` and their rule "
     "IDs (`registration.*`, see /api/v1/rules/learners). A new registration answers **201** "
     "with `Location`, a change **200**; both return the registration, which replaces the "
-    "stored one as a whole. `Idempotency-Key` makes a retry safe.",
-    openapi_extra=request_body(REGISTRATION_SCHEMA),
+    "stored one as a whole. `Idempotency-Key` makes a retry safe." + IF_MATCH_NOTE,
+    openapi_extra={**request_body(REGISTRATION_SCHEMA), **etag_headers(200, 201)},
 )
 def put_registration(
     request: HttpRequest,
     provider_activity_id: ActivityIdPath,
     recipient: RecipientPath,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> HttpResponse:
     access = api_access(request)
     access.require_edit()
     activity = access.get(Activity, provider_activity_id=provider_activity_id)
     body = request.body
-    outcome = run_idempotent(
-        access.provider,
-        idempotency_key,
-        lambda: fingerprint(request.method or "", request.path, body),
-        lambda: _put(access, activity, recipient, body),
-    )
+    # With If-Match, the registration is held from the check until the write commits.
+    with transaction.atomic() if if_match is not None else contextlib.nullcontext():
+        if if_match is not None:
+            stale = precondition_failed(
+                if_match, _held_version(access, activity, recipient), "registration"
+            )
+            if stale is not None:
+                # Refused on its own merits (malformed, invalid): that refusal, not 412.
+                status, refused = dry_runs.rehearse(lambda: _put(access, activity, recipient, body))
+                return json_response(status, refused) if status >= 400 else stale
+        outcome = run_idempotent(
+            access.provider,
+            idempotency_key,
+            lambda: fingerprint(request.method or "", request.path, body),
+            lambda: _put(access, activity, recipient, body),
+        )
     location = outcome.body.get("url") if outcome.status_code == 201 else None
-    return answer(outcome, location)
+    current = etag(outcome.body) if outcome.status_code in (200, 201) else None
+    return with_etag(answer(outcome, location), current)
 
 
 @router.delete(
     "/activities/{any_text:provider_activity_id}/registrations/{recipient}",
-    response={204: None, 409: ApiErrors},
+    response={204: None, 409: ApiErrors, 412: ApiErrors},
     url_name="activity_registration_delete",
     summary="Remove an activity's registration with a recipient",
     description="Answers **204**; **404** when the activity is not registered with it; "
     "**409** with rule `registration.activity.has_completions` while completions reported "
-    "for the registration are not withdrawn.",
+    "for the registration are not withdrawn; **412** (rule `api.precondition_failed`) when "
+    "`If-Match` does not name its current `ETag`.",
 )
 def delete_registration_endpoint(
-    request: HttpRequest, provider_activity_id: ActivityIdPath, recipient: RecipientPath
+    request: HttpRequest,
+    provider_activity_id: ActivityIdPath,
+    recipient: RecipientPath,
+    if_match: IfMatchHeader = None,
 ) -> HttpResponse:
     access = api_access(request)
     activity = access.get(Activity, provider_activity_id=provider_activity_id)
     registration = access.get(
         ActivityRegistration, activity=activity, recipient__code=recipient.strip().upper()
     )
-    try:
-        delete_registration(access, registration, channel=Channel.API)
-    except RegistrationRefused as refused:
-        return json_response(409, error_body(refused.errors))
+    with transaction.atomic():
+        if if_match is not None:
+            stale = precondition_failed(
+                if_match, _held_version(access, activity, recipient), "registration"
+            )
+            if stale is not None:
+                return stale
+        try:
+            delete_registration(access, registration, channel=Channel.API)
+        except RegistrationRefused as refused:
+            return json_response(409, error_body(refused.errors))
     return HttpResponse(status=204)
 
 
 # ---------------------------------------------------------------------------
-# The rule catalogue
+# The rule catalog
 
 
 @rules_router.get(
@@ -389,7 +455,7 @@ def delete_registration_endpoint(
     auth=None,
     response=RulesOut,
     url_name="learner_rules",
-    summary="The learner rule catalogue (no API key needed)",
+    summary="The learner rule catalog (no API key needed)",
     description="Every rule the learner validator and writer apply to completions "
     "(`learner.*`) and registrations (`registration.*`), with its field and message. Errors "
     "of the JSON channel itself have `api.*` IDs (see the learner API guide).",

@@ -13,13 +13,14 @@ import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
-from pars.activities.api import TEXT_PATTERN
+from pars.activities.api_schemas import TEXT_PATTERN
 from pars.activities.upload_api import ApiErrors
 from pars.intake.rules import FieldError
 from pars.learners import webhooks
@@ -38,6 +39,13 @@ from pars.learners.forms import WebhookForm
 from pars.learners.models import WebhookEndpoint
 from pars.lib import json_contract
 from pars.lib.text import CONTROL_CHARACTER_RULE, control_character, control_character_message
+from pars.lib.versions import (
+    IfMatchHeader,
+    etag,
+    etag_headers,
+    precondition_failed,
+    with_etag,
+)
 
 router = Router(tags=["webhooks"])
 
@@ -138,6 +146,38 @@ def list_webhooks(request: HttpRequest) -> HttpResponse:
     return json_response(200, [webhook_json(row) for row in rows])
 
 
+# The outcome of the latest delivery changes without a write: not in the version.
+_DELIVERY_FIELDS = (
+    "last_success_at",
+    "last_failure_at",
+    "last_error",
+    "last_attempt_at",
+    "last_status_code",
+    "last_outcome",
+)
+
+
+def webhook_version(endpoint: WebhookEndpoint) -> str:
+    """The endpoint's ETag: its address, description and whether it is active."""
+    return etag(webhook_json(endpoint), leave_out=(*_DELIVERY_FIELDS, "secret"))
+
+
+@router.get(
+    "/webhooks/{int:endpoint_id}",
+    response={200: WebhookOut},
+    url_name="webhook",
+    summary="One webhook endpoint",
+    description="Without its secret. The `ETag` is the endpoint's version (its address, "
+    "description and whether it is active; not the outcome of its deliveries): send it as "
+    "`If-Match` on DELETE to remove only the endpoint you read.",
+    openapi_extra=etag_headers(200),
+)
+def webhook_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    access = api_access(request)
+    endpoint = access.get(WebhookEndpoint, pk=endpoint_id)
+    return with_etag(json_response(200, webhook_json(endpoint)), webhook_version(endpoint))
+
+
 def _create(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
     data, problem = parse_json(body)
     if problem:
@@ -179,7 +219,7 @@ def _create(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
     except ValidationError as refused:
         field, rule = _REFUSALS.get(refused.code or "", ("url", RULE_URL))
         return refusal(field, rule, " ".join(refused.messages))
-    return 201, {**webhook_json(endpoint), "secret": secret}
+    return 201, {**webhook_json(endpoint), "secret": secret, "etag": webhook_version(endpoint)}
 
 
 @router.post(
@@ -189,29 +229,40 @@ def _create(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, Any]]:
     summary="Add a webhook endpoint",
     description="Answers **201** with the endpoint and its signing `secret`, shown this once "
     "(GET never shows it). Not idempotent: a retry after a lost answer adds a second "
-    "endpoint; list them and delete the one without a known secret.",
-    openapi_extra=request_body(WebhookIn.model_json_schema()),
+    "endpoint; list them and delete the one without a known secret. The `ETag` is the "
+    "endpoint's version, for `If-Match` on DELETE.",
+    openapi_extra={**request_body(WebhookIn.model_json_schema()), **etag_headers(201)},
 )
 def create_webhook(request: HttpRequest) -> HttpResponse:
     access = api_access(request)
     access.require_edit()
     status, body = _create(access, request.body)
-    headers = {"Cache-Control": "no-store"} if status == 201 else None
+    headers = {"Cache-Control": "no-store", "ETag": body.pop("etag")} if status == 201 else None
     return json_response(status, body, headers)
 
 
 @router.delete(
     "/webhooks/{int:endpoint_id}",
-    response={204: None},
+    response={204: None, 412: ApiErrors},
     url_name="webhook_delete",
     summary="Remove a webhook endpoint",
-    description="Answers 204; its notifications not yet delivered are dropped.",
+    description="Answers 204; its notifications not yet delivered are dropped. With "
+    "`If-Match`, only while the endpoint is at that version (its `ETag`); otherwise **412** "
+    "(rule `api.precondition_failed`).",
 )
-def delete_webhook(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def delete_webhook(
+    request: HttpRequest, endpoint_id: int, if_match: IfMatchHeader = None
+) -> HttpResponse:
     access = api_access(request)
     access.require_edit()
     endpoint = access.get(WebhookEndpoint, pk=endpoint_id)
-    webhooks.delete_endpoint(access, endpoint)
+    with transaction.atomic():
+        if if_match is not None:
+            held = access.records(WebhookEndpoint).select_for_update().get(pk=endpoint.pk)
+            stale = precondition_failed(if_match, webhook_version(held), "webhook endpoint")
+            if stale is not None:
+                return stale
+        webhooks.delete_endpoint(access, endpoint)
     return HttpResponse(status=204)
 
 

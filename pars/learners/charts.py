@@ -1,6 +1,6 @@
 """The provider dashboard's chart of the year's learner completions by status.
 
-Each status has one fixed colour that says what it means: accepted and reported green,
+Each status has one fixed color that says what it means: accepted and reported green,
 rejected red, held amber, waiting or with the recipient blue-grey, withdrawn muted.
 One grouped query through the provider's access; inline SVG with its numbers in a table.
 """

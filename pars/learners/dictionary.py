@@ -2,7 +2,7 @@
 
 Everything that knows about learner fields reads them from here: the validator, the
 file parsers' header aliases, the web forms, the JSON schemas of the web service, the
-Excel template and the rule catalogue. Which fields a *recipient* requires, and its
+Excel template and the rule catalog. Which fields a *recipient* requires, and its
 code lists (MOC credit types, practice areas, identifier pattern), are data on the
 :class:`~pars.learners.models.Recipient` row, seeded from :data:`SEED_RECIPIENTS`.
 Code lists follow ``../shared/domain/pars-reference.md`` sections 2.4, 2.5, 5.2-5.7.
@@ -152,7 +152,7 @@ COMPLETION_FIELDS: tuple[FieldSpec, ...] = (
         "learner_id",
         "Learner ID",
         Kind.TEXT,
-        "The board ID for a certifying board, the state medical licence ID for a state "
+        "The board ID for a certifying board, the state medical license ID for a state "
         "board, your own learner key for REMS.",
         max_length=40,
         group="learner",
@@ -313,9 +313,9 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         # read from the Recipient table (pars.learners.parsers.recipient_labels).
         "License ID",
         "License Number",
-        "Licence Number",
+        "Licence Number",  # British spelling, a header name files have (listed as one)
         "State License Number",
-        "State Licence Number",
+        "State Licence Number",  # British spelling, a header name files have (listed as one)
         "State Medical License ID",
         "Local Identifier",
         "Learner Identifier",
@@ -442,9 +442,9 @@ def _state(code: str, state: str, name: str, order: int, *, npi: bool = False) -
         "sort_order": order,
         "state": state,
         "identifier_kind": "license",
-        "identifier_label": f"{state} licence ID",
+        "identifier_label": f"{state} license ID",
         "identifier_pattern": r"[A-Za-z0-9-]{1,20}",
-        "identifier_hint": "the state medical licence number"
+        "identifier_hint": "the state medical license number"
         + (" (or give the NPI)" if npi else ""),
         "identifier_required": True,
         "accepts_npi": npi,

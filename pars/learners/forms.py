@@ -308,7 +308,7 @@ class LearnerUploadForm(forms.Form):
         label="Format",
         choices=[],
         required=False,
-        help_text="PARS recognises the format from the file's content; choose one only "
+        help_text="PARS recognizes the format from the file's content; choose one only "
         "if it guesses wrong.",
     )
 

@@ -2,7 +2,7 @@
 
 The stored ``status_reason`` quotes no identifier, name or birth date: it travels in
 webhooks and may reach logs. This text is built when the provider reads the record (its
-page, the web service), so it can name what did not match ("No North Carolina licence
+page, the web service), so it can name what did not match ("No North Carolina license
 12345 found for Jane Doe") when the reader may see personal data, and says how to fix it
 and through which channel.
 """
@@ -20,19 +20,19 @@ def _checks(recipient: Recipient) -> str:
     """The learner's data the provider checks, as the recipient matches it."""
     if recipient.identifier_kind == IdentifierKind.LICENSE:
         npi = " (or the NPI)" if recipient.accepts_npi else ""
-        return f"check the licence number{npi} and licence state, the name and birth date"
+        return f"check the license number{npi} and license state, the name and birth date"
     if not recipient.identifier_required:
         return f"check the name, birth date and {recipient.identifier_label}"
     return f"check the {recipient.identifier_label}, name and birth date"
 
 
 def _not_found(completion: LearnerCompletion) -> str:
-    """'No North Carolina licence 12345 found for Jane Doe' (the reader sees personal data)."""
+    """'No North Carolina license 12345 found for Jane Doe' (the reader sees personal data)."""
     recipient = completion.recipient
     name = completion.learner_name
     if recipient.identifier_kind == IdentifierKind.LICENSE:
         state = completion.license_state or recipient.state
-        what = f"{US_STATE_NAMES.get(state, state)} licence"
+        what = f"{US_STATE_NAMES.get(state, state)} license"
         if completion.learner_id:
             return f"No {what} {completion.learner_id} found for {name}"
         return f"No {what} with NPI {completion.npi} found for {name}"
@@ -43,14 +43,14 @@ def _not_found(completion: LearnerCompletion) -> str:
 
 
 def _found_other(completion: LearnerCompletion, reason: str) -> str:
-    """'North Carolina licence 12345 is in the NC registry, but the birth date differs for
+    """'North Carolina license 12345 is in the NC registry, but the birth date differs for
     Jane Doe' from the registry's value-free reason ('A learner with this ... but ...')."""
     recipient = completion.recipient
     if "this NPI" in reason:
         subject = f"NPI {completion.npi}"
     elif recipient.identifier_kind == IdentifierKind.LICENSE:
         state = completion.license_state or recipient.state
-        subject = f"{US_STATE_NAMES.get(state, state)} licence {completion.learner_id}"
+        subject = f"{US_STATE_NAMES.get(state, state)} license {completion.learner_id}"
     else:
         subject = f"{recipient.identifier_label} {completion.learner_id}"
     name = completion.learner_name
@@ -75,7 +75,7 @@ def what_to_do(completion: LearnerCompletion, *, personal: bool) -> str:
     """What did not match or was refused, and how to fix it; "" when nothing is to do.
 
     ``personal``: the reader may see the learner's data (the provider's own users and
-    keys asking for it), so the text may name the licence number and the learner.
+    keys asking for it), so the text may name the license number and the learner.
     """
     recipient = completion.recipient
     reason = completion.status_reason.strip().rstrip(".")

@@ -6,7 +6,7 @@ and their rules are rows (seeded by a data migration, extended by staff in the
 admin), so a new board needs no code: see ``pars.learners.dictionary``.
 
 A completion is one learner having completed one activity, reported to one
-recipient. Its personal fields (identifier, NPI, licence, birth month and day) are
+recipient. Its personal fields (identifier, NPI, license, birth month and day) are
 never logged and leave PARS only in the delivery to that recipient.
 """
 
@@ -32,7 +32,7 @@ class RecipientKind(models.TextChoices):
 
 class IdentifierKind(models.TextChoices):
     BOARD_ID = "board_id", "Certifying board ID"
-    LICENSE = "license", "State medical licence ID (or NPI where the board accepts it)"
+    LICENSE = "license", "State medical license ID (or NPI where the board accepts it)"
     LOCAL = "local", "Provider's own learner identifier"
 
 
@@ -50,7 +50,7 @@ class Recipient(models.Model):
     kind = models.CharField(max_length=20, choices=RecipientKind.choices)
     active = models.BooleanField(default=True)
     sort_order = models.PositiveSmallIntegerField(default=100)
-    # State boards: the state whose licences they hold (USPS code).
+    # State boards: the state whose licenses they hold (USPS code).
     state = models.CharField(max_length=2, blank=True)
 
     # Identifying the learner.
@@ -246,13 +246,13 @@ class LearnerCompletion(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    # Normalised identity used to recognise the same learner again (no raw birth date).
+    # Normalized identity used to recognize the same learner again (no raw birth date).
     learner_key = models.CharField(max_length=200)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     birth_month = models.PositiveSmallIntegerField()
     birth_day = models.PositiveSmallIntegerField()
-    # The board ID (MOC), the licence number (state boards) or the provider's key (REMS).
+    # The board ID (MOC), the license number (state boards) or the provider's key (REMS).
     learner_id = models.CharField(max_length=40, blank=True)
     npi = models.CharField(max_length=10, blank=True)
     license_state = models.CharField(max_length=2, blank=True)
@@ -290,6 +290,17 @@ class LearnerCompletion(models.Model):
     last_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
     upload = models.ForeignKey(
         "intake.Upload",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    # The write that added the record (its user or API key, channel and time), as an
+    # activity keeps it: the record's history credits whoever added it.
+    created_by_event = models.ForeignKey(
+        "audit.AuditEvent",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -362,6 +373,10 @@ class CompletionEvent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The API key of a change made through the web service (its name is credited).
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["completion", "at", "id"]
@@ -380,7 +395,7 @@ class BatchStatus(models.TextChoices):
 class DeliveryBatch(models.Model):
     """Completions sent to one recipient together; resent with the same key until received.
 
-    The key lets the recipient recognise a batch it already has, so a worker that dies
+    The key lets the recipient recognize a batch it already has, so a worker that dies
     after sending but before recording it causes a resend the recipient ignores.
     """
 
@@ -530,7 +545,7 @@ class RegistryLearner(models.Model):
 
 
 class SimulatedBatch(models.Model):
-    """What the registry simulator received, by batch key: a resend is recognised."""
+    """What the registry simulator received, by batch key: a resend is recognized."""
 
     recipient_code = models.CharField(max_length=20)
     key = models.CharField(max_length=64, unique=True)

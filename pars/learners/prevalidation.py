@@ -2,7 +2,7 @@
 
 Each learner's identity fields are first checked by the one validator (the same rules
 as a completion: names, birth month and day, the recipient's identifier form, the NPI
-check digit, a state board's licence state); the valid ones are then looked up through
+check digit, a state board's license state); the valid ones are then looked up through
 the recipient's connector (``match_learners``). Statuses:
 
 * ``match``: the registry knows this learner as given;
@@ -109,7 +109,7 @@ def prevalidate(
         )
     if to_match:
         try:
-            outcomes = connector_for(recipient).match_learners(
+            outcomes = connector_for(recipient, sandbox=access.provider.is_sandbox).match_learners(
                 recipient, [identity for _, identity in to_match]
             )
         except MatchingUnavailable as error:

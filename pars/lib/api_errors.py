@@ -36,7 +36,7 @@ from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-# Errors of the HTTP channel itself (not business rules: not in the rule catalogues).
+# Errors of the HTTP channel itself (not business rules: not in the rule catalogs).
 RULE_BODY = "api.body.invalid"
 RULE_TOO_LARGE = "api.body.too_large"
 RULE_KEY = "api.key.invalid"
@@ -74,7 +74,8 @@ class UploadRowErrorOut(UploadErrorOut):
     )
     column: str = Field(
         description="The file's own header of the field (its column header; in XML the "
-        "element); empty when unknown."
+        "element), which the message also names; for a field the file has no column for, "
+        "the template's header; empty when unknown. `field` keeps PARS's name of the field."
     )
 
 

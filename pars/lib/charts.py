@@ -42,7 +42,7 @@ CONFIG: dict[str, Any] = {
 def render_svg(chart: Any) -> SafeString:
     """The chart's <svg> element, without pygal's config script and comments.
 
-    Serialised by lxml, which escapes every label: safe to embed in the page.
+    Serialized by lxml, which escapes every label: safe to embed in the page.
     """
     tree = chart.render_tree()
     for node in list(tree.iter("script", etree.Comment)):

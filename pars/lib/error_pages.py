@@ -32,7 +32,7 @@ _PAGES = {
     ),
     404: (
         "Page not found",
-        "There is nothing at this address, or it belongs to an organisation your account "
+        "There is nothing at this address, or it belongs to an organization your account "
         "does not work for. Check the address, or start again from your dashboard.",
     ),
     500: (

@@ -39,7 +39,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-# Errors of the JSON channel itself (not business rules: not in the rule catalogues).
+# Errors of the JSON channel itself (not business rules: not in the rule catalogs).
 RULE_TYPE = "api.field.type"
 RULE_INVALID = "api.field.invalid"
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -75,3 +76,39 @@ class PreparedRows:
                 row[at] = prepare(values[name] if name in values else default(), db)
             rows.append(row)
         return rows
+
+
+# PostgreSQL checks Django's foreign keys (DEFERRABLE INITIALLY DEFERRED) at COMMIT: for
+# a big file, a check per row and key, all after the last row, while nothing else can
+# run. Inside checked_at_once() they are checked at the end of each statement instead
+# (the same checks, the same answers), so a file's writer, which runs beside the reading
+# of the next rows (pars/intake/background.py), does them while the rows are read.
+_DEFERRED_KEYS: dict[str, str] = {}
+
+
+def _deferred_keys(cursor: Any, table: str) -> str:
+    """The table's deferred foreign keys, as SET CONSTRAINTS names them ("" if none)."""
+    names = _DEFERRED_KEYS.get(table)
+    if names is None:
+        cursor.execute(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.conname) "
+            "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE c.conrelid = %s::regclass AND c.contype = 'f' AND c.condeferred "
+            "ORDER BY c.conname",
+            [table],
+        )
+        names = _DEFERRED_KEYS[table] = ", ".join(name for (name,) in cursor.fetchall())
+    return names
+
+
+@contextmanager
+def checked_at_once(cursor: Any, table: str) -> Iterator[None]:
+    """The statements inside check `table`'s deferred foreign keys as they end, not at
+    COMMIT (PostgreSQL; `cursor` a Django cursor). The keys are deferred again after."""
+    names = _deferred_keys(cursor, table)
+    if not names:
+        yield
+        return
+    cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
+    yield
+    cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")

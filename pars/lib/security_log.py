@@ -50,7 +50,7 @@ MFA_FAILED = "mfa_failed"
 
 
 def client_ip(request: HttpRequest | None) -> str:
-    """The client address as axes saw it (it honours its proxy settings), else REMOTE_ADDR."""
+    """The client address as axes saw it (it honors its proxy settings), else REMOTE_ADDR."""
     if request is None:
         return "-"
     address = getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR")

@@ -16,7 +16,10 @@ from decimal import Decimal
 from typing import IO, Any, Protocol
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from pars.lib.dates import us_date, us_datetime
 
 # With the full-width and small forms of = + - @: spreadsheet programs (Excel with East
 # Asian input among them) may read them as the ASCII characters.
@@ -75,20 +78,57 @@ def _cell(value: Any, *, xlsx: bool = False) -> Any:
     return escape_formula(text)
 
 
+# Dates in a workbook show month/day/year, as on the pages (pars.lib.dates); the cells
+# stay real dates, which Excel sorts and filters.
+XLSX_DATE_FORMAT = "mm/dd/yyyy"
+XLSX_DATETIME_FORMAT = "mm/dd/yyyy hh:mm"
+
+
+def _xlsx_row(sheet: Any, values: Iterable[Any]) -> list[Any]:
+    row = []
+    for value in values:
+        value = _cell(value, xlsx=True)
+        if isinstance(value, datetime.date):
+            cell = WriteOnlyCell(sheet, value)
+            is_datetime = isinstance(value, datetime.datetime)
+            cell.number_format = XLSX_DATETIME_FORMAT if is_datetime else XLSX_DATE_FORMAT
+            value = cell
+        row.append(value)
+    return row
+
+
+def _csv_cell(value: Any, *, iso_dates: bool) -> Any:
+    """A CSV cell: a date as people read it (12/31/2026; a date and time in the site's
+    time zone, 12/31/2026 14:05), or with `iso_dates` as ISO 8601 for programs."""
+    if not iso_dates and isinstance(value, datetime.datetime):
+        return us_datetime(value)
+    if not iso_dates and isinstance(value, datetime.date):
+        return us_date(value)
+    return _cell(value)
+
+
 def write_rows_csv(
-    stream: TextWriter, header: Iterable[Any], rows: Iterable[Iterable[Any]], *, bom: bool = True
+    stream: TextWriter,
+    header: Iterable[Any],
+    rows: Iterable[Iterable[Any]],
+    *,
+    bom: bool = True,
+    iso_dates: bool = False,
 ) -> None:
     """Write a CSV (Excel dialect) to a text stream.
 
     With `bom`, a UTF-8 byte-order mark starts the file, so that Excel reads it as
     UTF-8. For a binary stream wrap it: ``io.TextIOWrapper(raw, "utf-8", newline="")``.
+    Dates are written mm/dd/yyyy, as the pages show them (a CSV cell has no number
+    format to carry a date); `iso_dates` writes ISO 8601 instead, for a file meant for
+    statistical software rather than people.
     """
     if bom:
         stream.write("\ufeff")
     writer = csv.writer(stream)
-    writer.writerow([_cell(value) for value in header])
+    writer.writerow([_csv_cell(value, iso_dates=iso_dates) for value in header])
     for row in rows:
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([_csv_cell(value, iso_dates=iso_dates) for value in row])
 
 
 def write_rows_xlsx(
@@ -97,9 +137,9 @@ def write_rows_xlsx(
     """Write a one-sheet workbook, streaming (openpyxl write-only mode)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
-    sheet.append([_cell(value, xlsx=True) for value in header])
+    sheet.append(_xlsx_row(sheet, header))
     for row in rows:
-        sheet.append([_cell(value, xlsx=True) for value in row])
+        sheet.append(_xlsx_row(sheet, row))
     workbook.save(stream)
 
 
@@ -113,7 +153,7 @@ def write_sheets_xlsx(
     workbook = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
-        sheet.append([_cell(value, xlsx=True) for value in header])
+        sheet.append(_xlsx_row(sheet, header))
         for row in rows:
-            sheet.append([_cell(value, xlsx=True) for value in row])
+            sheet.append(_xlsx_row(sheet, row))
     workbook.save(stream)

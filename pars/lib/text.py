@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 CONTROL_CHARACTER_RULE = "text.control_character"
-CONTROL_CHARACTER_FIELD = "text"  # the rule's field in the catalogues: every text field
+CONTROL_CHARACTER_FIELD = "text"  # the rule's field in the catalogs: every text field
 CONTROL_CHARACTER_MESSAGE = (
     "Text may not contain control characters (only tab and line breaks are allowed); "
     "remove them, they cannot be stored or exported."

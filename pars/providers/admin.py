@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from pars.providers.models import AccreditationDecision, Contact, Provider, RecognizedAccreditor
 
@@ -19,6 +21,11 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
     list_filter = ["accreditor_type", "accreditation_status", "recognized_accreditor"]
     search_fields = ["name", "provider_id", "city"]
     inlines = [ContactInline, DecisionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Provider]:
+        """Real providers: a sandbox (``sandbox_of``) is test data, managed on its live
+        provider's Sandbox page."""
+        return super().get_queryset(request).filter(sandbox_of__isnull=True)
 
 
 @admin.register(RecognizedAccreditor)

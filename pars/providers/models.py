@@ -1,5 +1,7 @@
 """Accredited providers, their contacts and their accreditation decision history."""
 
+from __future__ import annotations
+
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -26,7 +28,7 @@ class AccreditationStatus(models.TextChoices):
 
 
 class RecognizedAccreditor(models.Model):
-    """A state medical society recognised to accredit intrastate providers."""
+    """A state medical society recognized to accredit intrastate providers."""
 
     name = models.CharField(max_length=200, unique=True)
     state = models.CharField(max_length=2, unique=True, validators=[state_code_validator])
@@ -36,6 +38,21 @@ class RecognizedAccreditor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.state})"
+
+
+class ProviderQuerySet(models.QuerySet["Provider"]):
+    def live(self) -> ProviderQuerySet:
+        """Real providers only: never a sandbox (see ``Provider.sandbox_of``)."""
+        return self.filter(sandbox_of__isnull=True)
+
+
+def live_rows(relation: str = "provider") -> Q:
+    """Rows owned by a real provider, not a sandbox, through the provider `relation`.
+
+    Every cross-provider read (staff lists, data reports, research data, REMS report,
+    board deliveries) filters with this or ``Provider.objects.live()``.
+    """
+    return Q(**{f"{relation}__sandbox_of__isnull": True})
 
 
 class Provider(models.Model):
@@ -68,10 +85,21 @@ class Provider(models.Model):
     require_mfa = models.BooleanField(
         "require two-factor authentication for all users",
         default=False,
-        help_text="Set by a provider administrator: members must enrol an authenticator app "
+        help_text="Set by a provider administrator: members must enroll an authenticator app "
         "before they can use this provider's workspace.",
     )
+    sandbox_of = models.OneToOneField(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sandbox",
+        help_text="Set on a provider's sandbox: a separate tenant that only the live "
+        "provider's test API keys reach, and that no report, export or board ever sees.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProviderQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -90,6 +118,15 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider_id})"
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox_of_id is not None
+
+    @property
+    def environment(self) -> str:
+        """ "sandbox" or "live", as the API's ``X-PARS-Environment`` header says."""
+        return "sandbox" if self.is_sandbox else "live"
 
 
 class ContactRole(models.TextChoices):

@@ -25,11 +25,12 @@ Decisions, as the OpenAPI description states them:
   An API key attests in the name of the administrator who created it, and only while that
   person is still an administrator of the provider (rule ``attestation.not_administrator``).
 * **Unknown year** (no such reporting year): 404 with rule ``report.year.unknown``.
-* ``Idempotency-Key`` is honoured on the PUT and the POSTs (see `pars.lib.idempotency`).
+* ``Idempotency-Key`` is honored on the PUT and the POSTs (see `pars.lib.idempotency`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Callable
 from decimal import Decimal
@@ -42,11 +43,20 @@ from ninja import Field, Router, Schema
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities.api import RULE_BODY, RULE_UNKNOWN_FIELD
+from pars.intake import dry_run as dry_runs
 from pars.intake.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, run_idempotent
 from pars.intake.models import Channel
 from pars.intake.rules import FieldError
 from pars.lib import json_contract
 from pars.lib.api_errors import ApiErrors, parse_json
+from pars.lib.versions import (
+    IF_MATCH_NOTE,
+    IfMatchHeader,
+    etag,
+    etag_headers,
+    precondition_failed,
+    with_etag,
+)
 from pars.reporting.models import AnnualReport, ReportingYear
 from pars.reporting.services import (
     PROGRAM_SUMMARY_FIELDS,
@@ -302,6 +312,8 @@ def _answer(outcome: Outcome) -> HttpResponse:
     response = JsonResponse(outcome.body, status=outcome.status_code, safe=False)
     if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
+    if outcome.status_code == 200:
+        response["ETag"] = report_version(outcome.body)
     return response
 
 
@@ -319,7 +331,24 @@ def _json_object(body: bytes, what: str) -> dict[str, Any] | tuple[int, dict[str
 Action = Callable[[ProviderAccess, bytes], tuple[int, Any] | None]
 
 
-def _write(request: HttpRequest, year: int, key: str | None, action: Action) -> HttpResponse:
+# Fields of the report that change with the clock, not with a write: not in its version.
+_CLOCK_FIELDS = ("days_left", "stage", "stage_label")
+
+
+def report_version(answer: dict[str, Any]) -> str:
+    """The report's ETag: of the year's report as GET answers it, the clock left out. It
+    covers the figures, the attestation, the current statement and the activity totals, so
+    an attestation with If-Match attests to the report as it was read."""
+    return etag(answer, leave_out=_CLOCK_FIELDS)
+
+
+def _write(
+    request: HttpRequest,
+    year: int,
+    key: str | None,
+    action: Action,
+    if_match: str | None = None,
+) -> HttpResponse:
     """Run one write of the report once per Idempotency-Key and answer with the report."""
     access = api_access(request)
     reporting_year = _reporting_year(year)
@@ -333,12 +362,26 @@ def _write(request: HttpRequest, year: int, key: str | None, action: Action) -> 
             return refusal
         return 200, report_json(access, reporting_year)
 
-    outcome = run_idempotent(
-        access.provider,
-        key,
-        lambda: fingerprint(request.method or "", request.path, body),
-        run,
-    )
+    # With If-Match, the year's report is held from the check until the write commits.
+    with transaction.atomic() if if_match is not None else contextlib.nullcontext():
+        if if_match is not None:
+            held = access.records(AnnualReport).select_for_update()
+            if not list(held.filter(reporting_year=reporting_year).values_list("pk", flat=True)):
+                # No report saved yet: hold the provider, so two first writes queue up.
+                provider = type(access.provider).objects.select_for_update()
+                list(provider.filter(pk=access.provider.pk).values_list("pk", flat=True))
+            current = report_version(report_json(access, reporting_year))
+            stale = precondition_failed(if_match, current, "annual report")
+            if stale is not None:
+                # Refused on its own merits (malformed, invalid): that refusal, not 412.
+                status, refused = dry_runs.rehearse(run)
+                return JsonResponse(refused, status=status) if status >= 400 else stale
+        outcome = run_idempotent(
+            access.provider,
+            key,
+            lambda: fingerprint(request.method or "", request.path, body),
+            run,
+        )
     return _answer(outcome)
 
 
@@ -448,7 +491,13 @@ def _not_current(sent: int, current: int) -> tuple[int, dict[str, Any]]:
 # ---------------------------------------------------------------------------
 # Endpoints
 
-_WRITE_RESPONSES = {200: AnnualReportOut, 400: ApiErrors, 404: ApiErrors, 422: ApiErrors}
+_WRITE_RESPONSES = {
+    200: AnnualReportOut,
+    400: ApiErrors,
+    404: ApiErrors,
+    412: ApiErrors,
+    422: ApiErrors,
+}
 _REPORT = (
     "Answers **200** with the annual report (as `GET /api/v1/annual-reports/{year}`). "
     "A refusal answers **400** with `errors`, each naming its `field` and `rule`; once the "
@@ -457,6 +506,9 @@ _REPORT = (
     "(rule `report.year.unknown`). Send an `Idempotency-Key` header to make a retry safe: "
     "the same key and body get the first answer again (with `Idempotent-Replayed: true`); "
     "the same key with another request answers **422** (rule `api.idempotency_key.reused`)."
+    + IF_MATCH_NOTE
+    + " The report's version covers its figures, attestation, current statement and activity "
+    "totals (not the days left or the stage, which change with the date)."
 )
 
 
@@ -469,14 +521,17 @@ _REPORT = (
     "(strings with two decimals, or null), when the summary was completed, the attestation "
     "(when, by whom, to which statement version) and the current statement to attest to, the "
     "totals computed from the year's activities, the stage and the tasks still missing. "
-    "Reading never creates anything. An unknown year answers 404.",
+    "Reading never creates anything. An unknown year answers 404. The `ETag` is the report's "
+    "version, for `If-Match` on its writes.",
+    openapi_extra=etag_headers(200),
 )
 def annual_report_detail(request: HttpRequest, year: int) -> Any:
     access = api_access(request)
     reporting_year = _reporting_year(year)
     if reporting_year is None:
         return _unknown_year(year)
-    return JsonResponse(report_json(access, reporting_year))
+    data = report_json(access, reporting_year)
+    return with_etag(JsonResponse(data), report_version(data))
 
 
 @router.put(
@@ -490,14 +545,15 @@ def annual_report_detail(request: HttpRequest, year: int) -> Any:
     "web form (rules `program_summary.<figure>.invalid`, `.negative`); other names are "
     "refused with rule `api.field.unknown`, except the read-only fields of the report, which "
     "are ignored so that a report read by GET can be sent back. " + _REPORT,
-    openapi_extra=_request_body(ProgramSummaryIn),
+    openapi_extra={**_request_body(ProgramSummaryIn), **etag_headers(200)},
 )
 def put_program_summary(
     request: HttpRequest,
     year: int,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> HttpResponse:
-    return _write(request, year, idempotency_key, _save_summary(year))
+    return _write(request, year, idempotency_key, _save_summary(year), if_match)
 
 
 @router.post(
@@ -507,13 +563,15 @@ def put_program_summary(
     summary="Mark the program summary complete",
     description="Needs all four figures (enter 0 for none): a missing one is refused with "
     "rule `program_summary.<figure>.required`. No body is needed. " + _REPORT,
+    openapi_extra=etag_headers(200),
 )
 def complete_summary(
     request: HttpRequest,
     year: int,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> HttpResponse:
-    return _write(request, year, idempotency_key, _complete(year))
+    return _write(request, year, idempotency_key, _complete(year), if_match)
 
 
 @router.post(
@@ -532,11 +590,12 @@ def complete_summary(
     "complete (`attestation.program_summary_incomplete`). Once attested, the year's "
     "activities and program summary can no longer change until the accreditor's staff "
     "reopen it. " + _REPORT,
-    openapi_extra=_request_body(AttestationIn),
+    openapi_extra={**_request_body(AttestationIn), **etag_headers(200)},
 )
 def post_attestation(
     request: HttpRequest,
     year: int,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> HttpResponse:
-    return _write(request, year, idempotency_key, _attest(year))
+    return _write(request, year, idempotency_key, _attest(year), if_match)

@@ -2,7 +2,8 @@
 
 Staff preview it and the task sends it through the same function,
 :func:`reminder_email`, so what staff see is exactly what the provider gets.
-It goes to the provider's primary CME contact and its administrators.
+It goes to the provider's primary CME contact and its administrators (those who did
+not turn reminder emails off), and into the inbox of its administrators and editors.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.models import Membership, Role
+from pars.notifications.models import Kind
+from pars.notifications.services import email_opted_out, notify, provider_users
 from pars.providers.models import Contact, ContactRole, Provider
 from pars.reporting.models import ReportingYear
 from pars.reporting.services import YearStatus, year_status
@@ -47,12 +50,15 @@ def reminder_recipients(provider: Provider) -> list[str]:
     addresses = list(
         access.records(Contact).filter(role=ContactRole.PRIMARY).values_list("email", flat=True)
     )
-    addresses += list(
+    admins = list(
         access.records(Membership)
         .filter(role=Role.ADMIN, user__is_active=True)
         .order_by("user__email")
-        .values_list("user__email", flat=True)
+        .values_list("user_id", "user__email")
     )
+    # An administrator who turned reminder emails off still finds them in the inbox.
+    off = email_opted_out((user_id for user_id, _ in admins), Kind.DEADLINE_REMINDER)
+    addresses += [address for user_id, address in admins if user_id not in off]
     seen: set[str] = set()
     unique = []
     for address in addresses:
@@ -100,3 +106,16 @@ def reminder_email(
 
 def send_reminder(email: ReminderEmail) -> None:
     send_mail(email.subject, email.body, None, email.recipients)
+
+
+def post_reminder(email: ReminderEmail) -> None:
+    """The reminder in the inbox of the provider's administrators and editors."""
+    notify(
+        provider_users(email.provider),
+        Kind.DEADLINE_REMINDER,
+        email.subject.removeprefix(f"{settings.PARS_SITE_NAME} - "),
+        body=email.body,
+        link=reverse("reporting:dashboard", args=[email.provider.provider_id]),
+        provider=email.provider,
+        email=False,  # the reminder is its own email, to the contact and administrators
+    )

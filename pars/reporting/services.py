@@ -19,6 +19,7 @@ from pars.audit.models import AuditAction
 from pars.audit.services import record_event
 from pars.intake.rules import FieldError
 from pars.providers.models import Contact
+from pars.reporting import notices
 from pars.reporting.locks import LOCKED_RULE, hold_provider_exclusively, locked_message
 from pars.reporting.models import (
     AnnualReport,
@@ -395,6 +396,7 @@ def attest(access: ProviderAccess, year: int, *, channel: str) -> AnnualReport:
         description=f"Attested by {user.email} (statement v{statement.version})",
         details={"statement_version": statement.version, "attested_by": user.email},
     )
+    notices.year_closed(access.provider, year, user)
     return report
 
 
@@ -423,4 +425,5 @@ def reopen_year(access: ProviderAccess, year: int, *, reason: str) -> AnnualRepo
     record_event(
         access, AuditAction.REOPENED, channel="web", reporting_year=year, description=reason.strip()
     )
+    notices.year_reopened(access.provider, year, reason.strip())
     return report

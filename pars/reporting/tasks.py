@@ -8,7 +8,7 @@ from django.tasks import task
 
 from pars.providers.models import Provider
 from pars.reporting.models import ReportingYear
-from pars.reporting.reminders import reminder_email, send_reminder
+from pars.reporting.reminders import post_reminder, reminder_email, send_reminder
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,11 @@ def send_year_reminders(year: int, provider_pks: list[int]) -> dict[str, int]:
     counts = {"sent": 0, "skipped": 0, "failed": 0}
     for provider in Provider.objects.filter(pk__in=provider_pks).order_by("name"):
         email = reminder_email(provider, reporting_year)
-        if email.attested or not email.recipients:
+        if email.attested:
+            counts["skipped"] += 1
+            continue
+        post_reminder(email)  # the inbox keeps it, whatever the email choices
+        if not email.recipients:
             counts["skipped"] += 1
             continue
         try:

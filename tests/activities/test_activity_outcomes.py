@@ -199,7 +199,9 @@ def test_the_json_channel_reads_the_activities_only_as_the_writer_does(
     assert response.status_code == (200 if existing else 201)
     direct_statements = _activity_statements(direct.captured_queries)
     assert direct_statements
-    assert len(_activity_statements(api.captured_queries)) == len(direct_statements)
+    # No more than saving alone (on PostgreSQL one fewer: the answer is the row written,
+    # not read back).
+    assert len(_activity_statements(api.captured_queries)) <= len(direct_statements)
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The web service's fast paths: a single POST writes with one plain INSERT ... ON CONFLICT
 (no staging table, TRUNCATE or COPY), small and big batches store the same rows, outcomes
-and audit rows, and the activity list is serialised in bulk to the very bytes the
+and audit rows, and the activity list is serialized in bulk to the very bytes the
 per-record serialiser gives."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from ninja.responses import NinjaJSONEncoder
 from pars.accounts.access import ProviderAccess, get_api_access
 from pars.accounts.services import create_api_key
 from pars.activities import services
-from pars.activities.api import ActivityOut, activities_json
+from pars.activities.api import activities_json
+from pars.activities.api_schemas import ActivityOut
 from pars.activities.models import Activity, ActivityChange, CommercialSupport
 from pars.activities.services import apply_activities
 from pars.activities.status_needs import activity_needs
@@ -65,9 +66,11 @@ def test_one_post_is_a_few_plain_statements(
     assert copies == []
     for word in ("CREATE TEMP", "TRUNCATE", "COPY"):
         assert not [sql for sql in statements if word in sql.upper()], word
-    # Key, savepoint, year lock (2), lookup, [stored values and supporters], audit event,
-    # upsert, [old supporters deleted], supporters, [ActivityChange], release, read back (2).
-    assert len(statements) == (15 if existing else 11), "\n".join(s[:90] for s in statements)
+    # Key, savepoint, the provider held with the stored record and its supporters, the
+    # closed years, one statement writing the audit event, the activity, its supporters
+    # and the trail's changes, release; the answer is the row written (no read back).
+    assert len(statements) == 6, "\n".join(s[:90] for s in statements)
+    assert statements[-2].startswith("WITH ev AS (INSERT INTO audit_auditevent")
 
 
 # ---------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def test_small_and_big_batches_store_the_same(
 
 
 # ---------------------------------------------------------------------------
-# The list, serialised in bulk
+# The list, serialized in bulk
 
 
 def _one_by_one(activities: Any) -> bytes:

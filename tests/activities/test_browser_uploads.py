@@ -255,7 +255,8 @@ def _upload(page: Page, name: str, content: bytes, mime: str, file_format: str =
     page.get_by_role("button", name="Upload").click()
     expect(page).to_have_url(re.compile(r"/uploads/\d+/$"))
     upload_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
-    expect(page.get_by_role("heading", name=f"Upload #{upload_id}: {name}")).to_be_visible()
+    number = Upload.objects.get(pk=upload_id).number  # the provider's activity uploads' count
+    expect(page.get_by_role("heading", name=f"Activity upload #{number}: {name}")).to_be_visible()
     return upload_id
 
 
@@ -275,19 +276,17 @@ def _stat(result: Locator, label: str) -> int:
 def _error_table(result: Locator) -> list[dict[str, Any]]:
     table = result.get_by_role("table")
     header = [cell.strip() for cell in table.locator("thead th").all_inner_texts()]
-    assert header == ["Row", "Record", "Field", "Rule", "Message"]
+    # The file's own column, not the PARS field name (that is the web service's `field`).
+    assert header == ["Row", "Record", "Column", "Message", "Rule"]
     errors = []
     for row in table.locator("tbody tr").all():
         cells = [cell.strip() for cell in row.get_by_role("cell").all_inner_texts()]
-        number, record, shown, rule, message = cells
-        # "End Date (end_date)": the file's own header, then the field.
-        column, _, named = shown.rpartition(" (")
+        number, record, column, message, rule = cells
         errors.append(
             {
                 "row": None if number == "—" else int(number),
                 "record": "" if record == "—" else record,
                 "column": column,
-                "field": named.removesuffix(")") if column else shown,
                 "rule": rule,
                 "message": message,
             }
@@ -375,7 +374,7 @@ def test_a_file_with_an_invalid_row_is_rejected_alike_in_the_browser_and_the_api
         "error_count": 1,
     }
     errors = _error_table(result)
-    assert [(e["row"], e["field"], e["rule"]) for e in errors] == [(bad_row, *BAD_DATES)]
+    assert [(e["row"], e["rule"]) for e in errors] == [(bad_row, BAD_DATES[1])]
     assert errors[0]["message"] == "End Date is before the Start Date."
     bad = result.get_by_role("row").filter(has_text=BAD_DATES[1])
     expect(bad.get_by_role("cell").first).to_have_text(str(bad_row))
@@ -391,7 +390,8 @@ def test_a_file_with_an_invalid_row_is_rejected_alike_in_the_browser_and_the_api
     assert data["file_format"] == file_format
     assert data["message"] == result.get_by_role("alert").inner_text().strip()
     assert {key: data[key] for key in shown} == shown
-    assert data["errors"] == errors
+    assert [{k: v for k, v in e.items() if k != "field"} for e in data["errors"]] == errors
+    assert [(e["row"], e["field"], e["rule"]) for e in data["errors"]] == [(bad_row, *BAD_DATES)]
     assert data["errors_next"] is None
     assert not Activity.objects.exists()
 
@@ -399,7 +399,7 @@ def test_a_file_with_an_invalid_row_is_rejected_alike_in_the_browser_and_the_api
     page.get_by_role("link", name="← Uploads").click()
     listed = page.get_by_role("row").filter(has_text=name)
     expect(listed).to_have_count(2)
-    expect(listed.filter(has_text="web service")).to_contain_text(REJECTED)
+    expect(listed.filter(has_text="browser test")).to_contain_text(REJECTED)
     expect(listed.filter(has_text=editor.email)).to_contain_text(REJECTED)
 
 
@@ -441,12 +441,15 @@ def test_a_valid_file_is_applied_and_the_same_file_again_is_a_duplicate(
     second_id = _upload(page, "valid-again.txt", content, "text/plain")
     assert second_id != first_id
     result = _result(page, "Already uploaded (nothing changed)")
+    # Numbered among the provider's activity uploads, not by the id every upload shares.
+    first = Upload.objects.get(pk=first_id)
+    assert first.number == 1
     expect(result.get_by_role("alert")).to_contain_text(
-        re.compile(rf"^This file was already applied by upload #{first_id} \(valid\.txt, .+\); ")
+        re.compile(r"^This file was already applied by activity upload #1 \(valid\.txt, .+\); ")
     )
     expect(result.get_by_role("alert")).to_contain_text("nothing was changed.")
     assert (_stat(result, "added"), _stat(result, "updated"), _stat(result, "deleted")) == (0, 0, 0)
-    result.get_by_role("link", name=f"See upload #{first_id}").click()
+    result.get_by_role("link", name="See activity upload #1").click()
     expect(page).to_have_url(re.compile(rf"/uploads/{first_id}/$"))
     _result(page, "Applied")
 

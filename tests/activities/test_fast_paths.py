@@ -24,7 +24,7 @@ from pars.accounts.services import create_api_key
 from pars.activities import services, validation
 from pars.activities.dictionary import FIELDS, SUPPORTER_FIELDS
 from pars.activities.models import Activity, CommercialSupport
-from pars.activities.parsers.layouts import _read_yes_no, yes_no
+from pars.activities.parsers.cells import _read_yes_no, yes_no
 from pars.activities.services import SMALL_BATCH, apply_activities
 from pars.intake.coerce import Invalid, read_choice
 from pars.intake.fields import FieldSpec

@@ -74,7 +74,7 @@ def test_layouts_have_the_documented_widths() -> None:
     assert len(TEMPLATE_2011.columns) == 42
     assert len(LEGACY_43.columns) + len(LEGACY_43.supporter_block) == 43
     for layout in LAYOUTS:
-        if layout is not CURRENT:
+        if layout is not CURRENT and not layout.updates_only:  # Learner Counts has none
             assert len(layout.supporter_block) == 8
 
 
@@ -94,7 +94,7 @@ def test_current_layout_is_every_field_but_supporters_by_label() -> None:
         "Supporter 2 In-Kind Description",
     ]
     keys = [normalise_header(header) for header in CURRENT.headers(3)]
-    assert len(keys) == len(set(keys)), "two current headers normalise alike"
+    assert len(keys) == len(set(keys)), "two current headers normalize alike"
 
 
 def test_header_normalisation() -> None:
@@ -289,7 +289,7 @@ def test_legacy_layout_recognised_with_and_without_header(
     sample = lines(name)
     data_lines = sample[1:] if has_header else sample
     header = tsv(numbered_header(layout, 2))
-    # An unnumbered header in another case, with spaces around, is recognised too.
+    # An unnumbered header in another case, with spaces around, is recognized too.
     plain_header = tsv([f"  {text.upper()} " for text in layout.headers(1)])
     without = b"".join(data_lines)
     results = {

@@ -369,7 +369,7 @@ def test_write_rows_csv_escapes_formulas() -> None:
     assert text.startswith("\ufeff")
     assert list(csv.reader(io.StringIO(text[1:]))) == [
         ["Row", "'=Value", "Other"],
-        ["2", '\'=HYPERLINK("http://evil")', "2025-03-14"],
+        ["2", '\'=HYPERLINK("http://evil")', "03/14/2025"],  # dates for people: US
         ["3", "'-5", "a; b"],
         ["4", "\x01=1+1", ""],
     ]

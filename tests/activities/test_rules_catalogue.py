@@ -1,4 +1,4 @@
-"""The published rule catalogue: a public page and a public JSON list of every rule."""
+"""The published rule catalog: a public page and a public JSON list of every rule."""
 
 from django.test import Client
 from django.utils.html import escape

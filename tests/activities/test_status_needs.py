@@ -152,7 +152,7 @@ def test_the_api_answers_what_a_draft_lacks_and_ignores_it_when_sent_back(
 
 def test_the_openapi_marks_the_new_fields_read_only(db: None) -> None:
     spec = Client().get("/api/v1/openapi.json").json()
-    answer = spec["components"]["schemas"]["ActivityOut"]["properties"]
+    answer = spec["components"]["schemas"]["Activity"]["properties"]
     assert answer["next_status"]["readOnly"] is True
     assert answer["missing_for_next_status"]["readOnly"] is True
 

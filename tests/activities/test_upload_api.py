@@ -41,7 +41,14 @@ def test_a_file_is_accepted_with_202_and_its_status_can_be_read(provider: Provid
     assert response.status_code == 202
     upload = Upload.objects.get()
     body = response.json()
-    assert body == {"id": upload.pk, "status": "queued", "url": f"{URL}/{upload.pk}"}
+    assert body == {
+        "id": upload.pk,
+        "number": 1,
+        "title": "Activity upload #1",
+        "status": "queued",
+        "url": f"{URL}/{upload.pk}",
+        "dry_run": False,
+    }
     assert response["Location"] == f"{URL}/{upload.pk}"
     assert upload.via_api
     assert upload.created_by is None

@@ -228,7 +228,7 @@ def test_the_same_file_again_is_a_duplicate_and_changes_nothing(
     second = _upload(provider, GOOD, editor)
     assert second.status == UploadStatus.DUPLICATE
     assert second.duplicate_of == first
-    assert f"upload #{first.pk}" in second.message
+    assert f"activity upload #{first.number}" in second.message
     assert Activity.objects.get(provider_activity_id="U-1").title == "Edited on the web"
     page = client_as(editor).get(_url("detail", second))
     assert _url("detail", first) in page.text
@@ -514,15 +514,15 @@ def test_the_page_lists_the_first_errors_and_the_downloads_have_them_all(
     assert "attachment" in response["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("Row", "Field", "Rule", "Message", "Record", "Column")
+    assert rows[0] == ("Row", "Record", "Column", "Message", "Rule")
     assert [r[0] for r in rows[1:]] == [2, 3, 4, 5]
-    assert rows[2][2] == "activity.activity_format.not_allowed"
+    assert rows[2][4] == "activity.activity_format.not_allowed"
 
     response = client.get(_url("errors_csv", upload))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert lines[0] == ["Row", "Field", "Rule", "Message", "Record", "Column"]
+    assert lines[0] == ["Row", "Record", "Column", "Message", "Rule"]
     assert len(lines) == 5
     assert lines[1][3] == '\'=HYPERLINK("http://evil")'
 

@@ -220,7 +220,7 @@ def test_a_delete_needs_only_the_id() -> None:
 def test_every_rule_in_the_catalogue_is_stable_and_described() -> None:
     for rule_id, rule in RULES.items():
         assert rule_id == rule.id
-        # "text." rules are shared with the learner catalogue (pars.lib.text).
+        # "text." rules are shared with the learner catalog (pars.lib.text).
         assert rule_id.startswith(("activity.", "text."))
         assert rule.message.endswith(".")
     field_names = {spec.name for spec in FIELDS}

@@ -19,7 +19,7 @@ from pytest_django.live_server_helper import LiveServer
 from pars.accounts.access import get_provider_access
 from pars.accounts.models import Role
 from pars.accounts.services import create_api_key
-from pars.activities import services
+from pars.activities import small_writes
 from pars.activities.models import Activity
 from pars.audit.models import AuditEvent
 from pars.intake.models import Upload, UploadStatus
@@ -65,10 +65,11 @@ def test_a_request_whose_database_connection_dies_mid_write_fails_and_leaves_not
     provider = make_provider(name="Gone Health", provider_id="0007101")
     _, secret = create_api_key(provider=provider, name="load")
     url = f"{live_server.url}/api/v1/activities"
-    original = services._upsert
+    # On PostgreSQL a single JSON write is one statement (pars.activities.small_writes).
+    original = small_writes.write_small
     killed: list[int] = []
 
-    def upsert_then_lose_the_database(*args: Any, **kwargs: Any) -> Any:
+    def write_then_lose_the_database(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)  # the row (and its audit event) are written …
         if not killed:
             with connection.cursor() as cursor:
@@ -78,7 +79,7 @@ def test_a_request_whose_database_connection_dies_mid_write_fails_and_leaves_not
             _terminate(pid)  # … and the connection dies before the commit
         return result
 
-    monkeypatch.setattr(services, "_upsert", upsert_then_lose_the_database)
+    monkeypatch.setattr(small_writes, "write_small", write_then_lose_the_database)
     events = AuditEvent.objects.count()
     started = time.monotonic()
     status, _ = _post(url, secret, course(provider_activity_id="GONE-1"))

@@ -139,7 +139,7 @@ def test_a_worker_killed_mid_learner_upload_is_resumed_with_the_same_data(
     )
     assert len(set(keys)) == LEARNER_ROWS  # no record twice
 
-    # The same file again: recognised, nothing changes (idempotent, as a clean run).
+    # The same file again: recognized, nothing changes (idempotent, as a clean run).
     again = _store(tmp_path / "learners.txt", provider, "learners")
     manage(env, "recover_jobs")  # nothing to recover: a no-op
     from django.core.management import call_command
@@ -315,7 +315,7 @@ def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(
     refs = [result["ref"] for batch in SimulatedBatch.objects.all() for result in batch.results]
     assert len(refs) == len(set(refs)) == DELIVERY_RECORDS
     first.refresh_from_db()
-    assert first.times_received == 2  # resent under the same key, recognised
+    assert first.times_received == 2  # resent under the same key, recognized
     assert CompletionEvent.objects.filter(kind=CompletionEventKind.ACCEPTED).count() == (
         DELIVERY_RECORDS
     )

@@ -106,11 +106,11 @@ def test_an_identifier_header_any_recipient_uses_is_matched(header: str, field: 
 
 
 def test_each_recipients_own_label_heads_its_learner_ids(db: None) -> None:
-    # The labels /api/v1/recipients shows ("ABIM ID", "ABP ID", "ABS ID", "ME licence ID"
+    # The labels /api/v1/recipients shows ("ABIM ID", "ABP ID", "ABS ID", "ME license ID"
     # ...), including one staff changed in the admin.
     Recipient.objects.filter(code="ABOS").update(identifier_label="ABOS Diplomate Number")
     labels = list(Recipient.objects.values_list("identifier_label", "code"))
-    assert {("ABIM ID", "ABIM"), ("ABS ID", "ABS"), ("ME licence ID", "ME")} <= set(labels)
+    assert {("ABIM ID", "ABIM"), ("ABS ID", "ABS"), ("ME license ID", "ME")} <= set(labels)
     assert ("ABOS Diplomate Number", "ABOS") in labels
     for label, code in labels:
         text = f"First Name\tLast Name\tCompletion Date\tRecipient\t{label}\tSpecialty\n"
@@ -123,7 +123,7 @@ def test_each_recipients_own_label_heads_its_learner_ids(db: None) -> None:
 
 def test_a_file_may_carry_several_recipients_id_columns(db: None) -> None:
     # An LMS export with one column per board: each row takes its recipient's.
-    text = "First Name\tLast Name\tCompletion Date\tRecipient\tABIM ID\tABP ID\tME licence ID\n"
+    text = "First Name\tLast Name\tCompletion Date\tRecipient\tABIM ID\tABP ID\tME license ID\n"
     text += "Ada\tLovelace\t2026-03-02\tABIM\t123456\t654321\tME-1\n"
     text += "Ada\tLovelace\t2026-03-02\tabp\t123456\t654321\tME-1\n"
     text += "Ada\tLovelace\t2026-03-02\tME\t123456\t654321\tME-1\n"
@@ -142,7 +142,7 @@ def test_a_learner_id_column_wins_over_a_recipients_own_label(db: None) -> None:
 
 
 def test_the_recipient_labels_are_read_once_per_file(db: None) -> None:
-    text = "First Name\tLast Name\tCompletion Date\tME licence ID\tSpecialty\n"
+    text = "First Name\tLast Name\tCompletion Date\tME license ID\tSpecialty\n"
     text += "".join(f"Ada\tLovelace\t2026-03-02\t{n}\tX\n" for n in range(50))
     with CaptureQueriesContext(connection) as queries:
         rows = list(read_learner_tsv(io.BytesIO(text.encode())))

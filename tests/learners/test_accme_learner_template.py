@@ -70,7 +70,7 @@ ROWS: list[list[Any]] = [
      "", "", "", "", "", ""],
 ]  # fmt: skip
 
-# (row, recipient, first name, last name, birth month, day, learner ID, NPI, licence
+# (row, recipient, first name, last name, birth month, day, learner ID, NPI, license
 # state, CME credits, MOC points, credit types): what PARS stores.
 EXPECTED = [
     (3, "ABIM", "Ada", "Lovelace", 12, 10, "123456", "", "", None, Decimal(10),
@@ -161,7 +161,7 @@ def test_each_row_becomes_one_record_per_recipient(db: None, tmp_path: Path) -> 
         (7, "CA"),  # no state board for California: the validator reports it
     ]
     abim, maine = rows[2].data, rows[3].data
-    # The board's record: its ID, points and credit types; the state's: the licence.
+    # The board's record: its ID, points and credit types; the state's: the license.
     assert (abim["learner_id"], abim["moc_points"], abim["moc_credit_types"]) == (
         "654321",
         8,
@@ -175,7 +175,7 @@ def test_each_row_becomes_one_record_per_recipient(db: None, tmp_path: Path) -> 
     assert "moc_points" not in maine
     # Per-type credits add up when Total Board Credits is blank.
     assert rows[0].data["moc_points"] == "10"
-    # A 10-digit NPI passing its check digit is the NPI, not a licence number.
+    # A 10-digit NPI passing its check digit is the NPI, not a license number.
     assert (rows[4].data["npi"], rows[4].data["learner_id"]) == ("1234567893", "")
     assert notices[0] == (
         "Row 1 is not a header: it was read as guidance text and skipped; the header is row 2."

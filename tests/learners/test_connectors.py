@@ -229,7 +229,7 @@ def test_the_outbox_file_holds_only_its_recipients_records(
                     {
                         "ref": document["items"][0]["ref"],
                         "outcome": "rejected",
-                        "reason": "Licence MD4321 has lapsed.",
+                        "reason": "License MD4321 has lapsed.",
                         "reason_code": "license_inactive",
                     }
                 ]
@@ -241,8 +241,8 @@ def test_the_outbox_file_holds_only_its_recipients_records(
     to_maine.refresh_from_db()
     assert to_maine.status == CompletionStatus.REJECTED
     assert to_maine.status_code == "license_inactive"
-    # The recipient quoted the licence number: PARS does not keep it.
-    assert to_maine.status_reason == "Licence [identifier] has lapsed."
+    # The recipient quoted the license number: PARS does not keep it.
+    assert to_maine.status_reason == "License [identifier] has lapsed."
 
 
 def test_the_file_connector_offers_no_matching(maine: Recipient) -> None:

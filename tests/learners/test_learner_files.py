@@ -368,7 +368,7 @@ def test_each_recipient_certificate_is_one_record_numbered_in_document_order() -
         "moc_points": "8",
         "moc_credit_types": ["Medical Knowledge", "Patient Safety"],
     }
-    # The state board's record carries the licence of its state, not the board ID.
+    # The state board's record carries the license of its state, not the board ID.
     assert rows[1].data == {
         **common,
         "recipient": "TN",

@@ -301,7 +301,7 @@ def test_the_list_counts_filters_searches_and_pages(
     assert "1 record match" in body
     assert "Grace Hopper" in body
 
-    # The status badges say the status in words, not in colour only.
+    # The status badges say the status in words, not in color only.
     assert re.search(r'data-status="rejected">Rejected</span>', text(client.get(list_url)))
 
 

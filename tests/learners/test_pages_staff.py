@@ -96,7 +96,7 @@ def test_showing_personal_data_needs_a_reason_and_is_recorded_without_values(
     assert not AuditEvent.objects.filter(action=AuditAction.PERSONAL_DATA_VIEWED).exists()
 
     response = client.post(
-        staff_url(provider), {"reason": "Board asked to confirm a licence", "status": "queued"}
+        staff_url(provider), {"reason": "Board asked to confirm a license", "status": "queued"}
     )
     body = text(response)
     assert response.status_code == 200
@@ -106,7 +106,7 @@ def test_showing_personal_data_needs_a_reason_and_is_recorded_without_values(
     event = AuditEvent.objects.get(action=AuditAction.PERSONAL_DATA_VIEWED)
     assert event.provider == provider
     assert event.user == staff
-    assert event.details["reason"] == "Board asked to confirm a licence"
+    assert event.details["reason"] == "Board asked to confirm a license"
     assert event.details["completions"] == [completion.pk]
     assert event.details["fields"] == [
         "learner_id",

@@ -78,7 +78,7 @@ STATE_BOARD = RecipientRules(
     name="Example State Board",
     kind="state_board",
     state="ME",
-    identifier_label="ME licence ID",
+    identifier_label="ME license ID",
     identifier_pattern=r"[A-Z]{2}\d{3}",
     identifier_hint="two letters, three digits",
     accepts_npi=True,
@@ -118,15 +118,15 @@ def test_the_recipients_identity_and_window_limits_apply_from_its_data() -> None
     assert state_errors(learner_id="ab-12") == [
         (
             "learner.learner_id.invalid",
-            "ME licence ID does not have the form XS uses (two letters, three digits).",
+            "ME license ID does not have the form XS uses (two letters, three digits).",
         )
     ]
     assert state_errors(learner_id="") == [
-        ("learner.learner_id.required", "ME licence ID or the NPI is required for XS.")
+        ("learner.learner_id.required", "ME license ID or the NPI is required for XS.")
     ]
     assert state_errors(learner_id="", npi="1234567893") == []
     assert state_errors(license_state="NC") == [
-        ("learner.license_state.mismatch", "Example State Board takes licences of Maine only.")
+        ("learner.license_state.mismatch", "Example State Board takes licenses of Maine only.")
     ]
     assert [rule for rule, _ in state_errors(license_state="")] == [
         "learner.license_state.required"

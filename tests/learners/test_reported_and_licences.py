@@ -3,8 +3,8 @@
 Through the real path: a provider reports through the web service, the task worker
 delivers to the registry simulator, and the provider reads the status on the API and on
 the learner pages. REMS records are *reported* (the REMS program matches no identities:
-they go into the REMS report); state-board records are matched by licence number and
-licence state; a held record says what did not match and how to fix it.
+they go into the REMS report); state-board records are matched by license number and
+license state; a held record says what did not match and how to fix it.
 """
 
 import json
@@ -57,11 +57,11 @@ NC_KNOWN: dict[str, Any] = {
     "cme_credits": 2,
 }
 NC_UNKNOWN = {**NC_KNOWN, "first_name": "Jane", "last_name": "Doe", "learner_id": "12345"}
-# The board knows this licence number, with another birth date.
+# The board knows this license number, with another birth date.
 NC_OTHER_BIRTHDAY = {**NC_KNOWN, "first_name": "Alan", "last_name": "Turing"}
 NC_OTHER_BIRTHDAY.update(learner_id="2011-00032", birth_date="06-24")
 HELD_TEXT = (
-    "No North Carolina licence 12345 found for Jane Doe: check the licence number and licence state"
+    "No North Carolina license 12345 found for Jane Doe: check the license number and license state"
 )
 
 
@@ -89,7 +89,7 @@ def activity(provider: Provider) -> Activity:
 
 @pytest.fixture
 def nc_registry(db: None) -> None:
-    """North Carolina's board knows Grace Hopper by her licence; another state's licence
+    """North Carolina's board knows Grace Hopper by her license; another state's license
     with the same number is someone else."""
     add_to_registry(
         "NC",
@@ -179,13 +179,13 @@ def test_state_board_records_match_by_licence_number_and_state(
     assert known["status"] == "accepted"
     held = api.get(f"/learner-completions/{ids['Doe']}").json()
     assert (held["status"], held["status_code"]) == ("held", "identity_mismatch")
-    # The licence 12345 the board knows is a Maine one: not this learner's.
+    # The license 12345 the board knows is a Maine one: not this learner's.
     assert held["what_to_do"].startswith(HELD_TEXT), held["what_to_do"]
     assert "then correct the record" in held["what_to_do"]
     other = api.get(f"/learner-completions/{ids['Turing']}").json()
     assert other["what_to_do"].startswith(
-        "North Carolina licence 2011-00032 is in the NC registry, but the birth date differs "
-        "for Alan Turing: check the licence number and licence state, the name and birth date"
+        "North Carolina license 2011-00032 is in the NC registry, but the birth date differs "
+        "for Alan Turing: check the license number and license state, the name and birth date"
     ), other["what_to_do"]
     assert "PATCH /api/v1/learner-completions/" in held["what_to_do"]
     # The stored reason (also in webhooks and logs) quotes no identifier or name.
@@ -198,7 +198,7 @@ def test_state_board_records_match_by_licence_number_and_state(
     listed = [row for row in listed.json()["results"] if row["id"] == ids["Doe"]]
     assert "12345" not in listed[0]["what_to_do"]
     assert "Doe" not in listed[0]["what_to_do"]
-    assert "licence number and licence state" in listed[0]["what_to_do"]
+    assert "license number and license state" in listed[0]["what_to_do"]
 
 
 def test_a_held_rems_record_left_from_before_is_released_without_a_lookup(

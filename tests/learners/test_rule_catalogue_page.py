@@ -1,5 +1,5 @@
-"""The public learner rule catalogue at /rules/learners/: the rules the validator applies
-(the same IDs as the JSON catalogue) and what each recipient asks, readable signed out."""
+"""The public learner rule catalog at /rules/learners/: the rules the validator applies
+(the same IDs as the JSON catalog) and what each recipient asks, readable signed out."""
 
 from __future__ import annotations
 

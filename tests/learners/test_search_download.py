@@ -307,13 +307,13 @@ def test_staff_download_is_masked_without_a_reason_and_shown_with_one(
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(action=AuditAction.PERSONAL_DATA_VIEWED).exists()
 
-    reason = {"reason": "Board asked to confirm a licence", **params}
+    reason = {"reason": "Board asked to confirm a license", **params}
     shown = xlsx_rows(client.post(url("learners:staff_export_xlsx", provider), reason))
     record = dict(zip(*shown, strict=True))
     assert (record["Learner ID"], record["NPI"], record["Birth Month and Day"]) == STAFF_PERSONAL
     event = AuditEvent.objects.get(action=AuditAction.PERSONAL_DATA_VIEWED)
     assert event.user == staff
-    assert event.details["reason"] == "Board asked to confirm a licence"
+    assert event.details["reason"] == "Board asked to confirm a license"
     assert event.details["completions"] == 1
     assert event.details["filters"] == {"learner": "••••93"}  # the searched NPI, masked
     assert not any(value in str(event.details) for value in STAFF_PERSONAL)

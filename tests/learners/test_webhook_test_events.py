@@ -341,11 +341,11 @@ def test_the_openapi_document_describes_the_call_and_the_last_delivery_fields(db
     operation = description["paths"]["/api/v1/webhooks/{endpoint_id}/test"]["post"]
     assert {"202", "400", "401", "404"} <= set(operation["responses"])
     schemas = description["components"]["schemas"]
-    fields = schemas["WebhookOut"]["properties"]
+    fields = schemas["Webhook"]["properties"]
     for name in ("last_attempt_at", "last_status_code", "last_outcome"):
         assert fields[name]["description"], name
-        assert name in schemas["WebhookOut"]["required"]
-    assert set(schemas["WebhookTestOut"]["properties"]) == {
+        assert name in schemas["Webhook"]["required"]
+    assert set(schemas["WebhookTest"]["properties"]) == {
         "endpoint_id",
         "event_id",
         "type",

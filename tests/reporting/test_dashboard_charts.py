@@ -1,5 +1,5 @@
 """The provider dashboard's charts of the year: activities by month and format, learner
-completions by status. Inline SVG, numbers in a table next to each, colours that mean
+completions by status. Inline SVG, numbers in a table next to each, colors that mean
 what they say, whole-number axes, only the provider's own records, bounded queries."""
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def test_learner_chart_counts_statuses_of_the_providers_records_only(
 
 
 def _fill(svg: Any, label: str) -> str:
-    """The fill colour of the bar drawn for the x-axis label."""
+    """The fill color of the bar drawn for the x-axis label."""
     bars = [
         bar
         for bar in svg.xpath(".//*[@class='bar']")

@@ -19,6 +19,7 @@ from pars.reporting.summary import activity_totals
 from pars.testing import make_activity, make_contact
 from tests.activities.test_activity_api import Api as ActivityApi
 from tests.activities.test_activity_api import course
+from tests.support.openapi import inlined
 
 YEAR = 2025
 FIGURES: dict[str, Any] = {
@@ -471,15 +472,15 @@ def test_openapi_documents_the_annual_report_endpoints(year_2025: ReportingYear)
         assert operation["summary"]
         assert operation["security"] == [{"ApiKeyAuth": []}]
         assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/AnnualReportOut"
+            "$ref": "#/components/schemas/AnnualReport"
         }
         assert "404" in operation["responses"]
         if method != "get":
             assert "400" in operation["responses"]
             headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
-            assert headers == ["Idempotency-Key"]
+            assert headers == ["Idempotency-Key", "If-Match"]
             assert "activity.reporting_year.locked" in operation["description"]
-    put_body = paths[f"{base}/program-summary"]["put"]["requestBody"]["content"]
+    put_body = inlined(schema)["paths"][f"{base}/program-summary"]["put"]["requestBody"]["content"]
     figures = put_body["application/json"]["schema"]["properties"]
     assert set(figures) == set(SAVED)
     assert {kind["type"] for kind in figures["registration_fees"]["anyOf"]} == {
@@ -487,7 +488,7 @@ def test_openapi_documents_the_annual_report_endpoints(year_2025: ReportingYear)
         "number",
         "null",
     }
-    attest_body = paths[f"{base}/attestation"]["post"]["requestBody"]["content"]
+    attest_body = inlined(schema)["paths"][f"{base}/attestation"]["post"]["requestBody"]["content"]
     assert (
         attest_body["application/json"]["schema"]["properties"]["statement_version"]["type"]
         == "integer"
@@ -496,7 +497,7 @@ def test_openapi_documents_the_annual_report_endpoints(year_2025: ReportingYear)
         "attestation.statement_version.not_current"
         in paths[f"{base}/attestation"]["post"]["description"]
     )
-    report = schema["components"]["schemas"]["AnnualReportOut"]["properties"]
+    report = schema["components"]["schemas"]["AnnualReport"]["properties"]
     assert {"totals", "current_statement", "tasks_left", "stage", *SAVED} <= set(report)
     assert "two decimals" in report["registration_fees"]["description"]
 

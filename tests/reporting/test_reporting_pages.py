@@ -389,7 +389,7 @@ def test_staff_cycle_lists_each_provider_with_its_status(
         ("incomplete", "Incomplete", 2),
     ]
     report = AnnualReport.objects.get(provider=cycle["done"])
-    assert f"{timezone.localtime(report.attested_at):%-d %b %Y}" in page.text
+    assert f"{timezone.localtime(report.attested_at):%m/%d/%Y}" in page.text
     assert "1 of 2 activities open" in page.text
     searched = client.get(reverse("reporting:staff_current"), {"q": "0000102"}, follow=True)
     assert [row.provider.name for row in searched.context["rows"]] == ["Busy Hospital"]
@@ -443,7 +443,7 @@ def test_reminder_preview_shows_the_exact_email(
     assert escape(email.subject) in response.text
     assert escape(email.body) in response.text
     assert "Busy Hospital" in email.subject
-    assert "March 31, 2027" in email.subject
+    assert "03/31/2027" in email.subject
     assert "Close the 1 open activities" in email.body
     assert "Complete the program summary" in email.body
     assert f"/p/0000102/report/{YEAR}/attest/" in email.body

@@ -42,7 +42,7 @@ def _dashboard(provider: Provider) -> str:
     return reverse("reporting:dashboard", args=[provider.provider_id])
 
 
-# --- staff must enrol ---------------------------------------------------------------------
+# --- staff must enroll ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("state", [False, True], ids=["accreditor-staff", "state-staff"])
@@ -62,7 +62,7 @@ def test_staff_without_a_device_reach_nothing_but_enrolment_and_logout(state: bo
         assert response["Location"].startswith(enrol), url
     assert client.post(reverse("providers:staff_list")).status_code == 302
     assert client.get(enrol).status_code == 200
-    assert client.get("/static/pars.css").status_code in (200, 404)  # never sent to enrolment
+    assert client.get("/static/pars.css").status_code in (200, 404)  # never sent to enrollment
     response = client.post(reverse("accounts:logout"))
     assert response["Location"] == reverse("accounts:login")
 
@@ -236,7 +236,7 @@ def test_a_provider_administrator_requires_it_for_all_users(
     provider.refresh_from_db()
     assert provider.require_mfa
 
-    # The editor has no device: the workspace sends them to enrolment ...
+    # The editor has no device: the workspace sends them to enrollment ...
     elsewhere = make_provider(name="Elsewhere", provider_id="0007777")
     Membership.objects.create(user=editor, provider=elsewhere, role=Role.EDITOR)
     client = _password_login(editor)

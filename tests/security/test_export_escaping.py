@@ -201,6 +201,15 @@ def _get(name: str, *args: Any) -> Callable[[Planted, Client], bytes]:
     return fetch
 
 
+def _get_year(name: str) -> Callable[[Planted, Client], bytes]:
+    # The Learner Counts templates are per reporting year (`?year=`).
+    def fetch(p: Planted, client: Client) -> bytes:
+        url = reverse(name, args=[p.provider.provider_id])
+        return _body(client.get(url, {"year": YEAR}))
+
+    return fetch
+
+
 def _provider_id(p: Planted) -> str:
     return p.provider.provider_id
 
@@ -242,6 +251,9 @@ EXPORTS = [
         False,
     ),
     Export("activities:export_tsv", _get("activities:export_tsv", _provider_id), tsv_cells, False),
+    # The Learner Counts templates come pre-filled with the year's open activities.
+    Export("uploads:learner_counts", _get_year("uploads:learner_counts"), xlsx_cells, False),
+    Export("uploads:learner_counts_tsv", _get_year("uploads:learner_counts_tsv"), tsv_cells, False),
     Export(
         "activities:export_xlsx", _get("activities:export_xlsx", _provider_id), xlsx_cells, False
     ),
@@ -324,7 +336,13 @@ PRODUCERS: dict[str, set[str] | str] = {
         "learners:accme_template",
     },
     "pars/activities/xlsx_template.py": {"uploads:template", "activities:export_xlsx"},
-    "pars/activities/file_export.py": {"activities:export_tsv", "activities:export_xlsx"},
+    "pars/activities/file_export.py": {
+        "activities:export_tsv",
+        "activities:export_xlsx",
+        "uploads:learner_counts",
+        "uploads:learner_counts_tsv",
+    },
+    "pars/activities/upload_views.py": {"uploads:learner_counts", "uploads:learner_counts_tsv"},
     "pars/activities/views.py": {"activities:export_tsv", "activities:export_xlsx"},
     "pars/accreditation/review_views.py": {"review:package_xlsx"},
     "pars/datareports/views.py": {

@@ -69,7 +69,7 @@ def test_the_totp_seed_is_encrypted_in_the_database(staff: User) -> None:
     stored = _rows("accounts_authenticatordevice")
     assert not [form for form in _forms_of_seed(key) if form in stored]
     assert device.encrypted_key in stored
-    # The app still works: a code from the seed signs in, and the enrolment page shows the
+    # The app still works: a code from the seed signs in, and the enrollment page shows the
     # secret that oathtool and the apps take.
     assert _signed_in(_sign_in(staff, totp_code(device)))
     assert mfa.secret_text(device).replace(" ", "") == base64.b32encode(key).decode().rstrip("=")

@@ -39,7 +39,7 @@ def launch_chromium(playwright: Playwright) -> Browser:
 
 
 def give_authenticator(user: User) -> AuthenticatorDevice:
-    """A confirmed authenticator-app device for the user (what enrolment leaves behind)."""
+    """A confirmed authenticator-app device for the user (what enrollment leaves behind)."""
     from pars.accounts.models import AuthenticatorDevice
 
     device = AuthenticatorDevice.objects.filter(user=user, confirmed=True).first()

@@ -141,6 +141,8 @@ def _walk_api(
         response = send(url, **bearer)
         status = response.status_code
         leaked = _leaks(_text(response), victim)
+        if "X-PARS-Environment" not in response:  # live or sandbox, on every answer
+            problems.append(f"{route.key} ({method} {url}): no X-PARS-Environment header")
         if status == 405:
             continue
         if kind is Kind.API_OBJECT and method in ("get", "delete"):

@@ -27,6 +27,7 @@ ACTIVITY_SAMPLES: dict[str, Sample] = {
     "activities:copy": Sample(Kind.PROVIDER, _activity),
     "activities:delete": Sample(Kind.PROVIDER, _activity),
     "activities:rules": Sample(Kind.PUBLIC),
+    "activities:sandbox": Sample(Kind.PROVIDER, _provider),
     # The walker GETs and POSTs; PUT and DELETE by another provider's key are proven
     # in tests/activities/test_activity_api.py.
     "api-v1:activity_put": Sample(Kind.API_OBJECT, _api_activity),

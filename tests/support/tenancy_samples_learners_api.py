@@ -53,6 +53,7 @@ LEARNER_API_SAMPLES: dict[str, Sample] = {
     "api-v1:learner_rules": Sample(Kind.API_PUBLIC),
     # Through the victim's activity: 404 for another key (its PUT finds no such activity).
     "api-v1:activity_registrations": Sample(Kind.API_OBJECT, _activity),
+    "api-v1:activity_registration_detail": Sample(Kind.API_OBJECT, _registration),
     "api-v1:activity_registration": Sample(Kind.API_OBJECT, _registration),
     "api-v1:activity_registration_delete": Sample(Kind.API_OBJECT, _registration),
     # Lists that also create: another key lists and writes its own records only.
@@ -70,6 +71,7 @@ LEARNER_API_SAMPLES: dict[str, Sample] = {
     "api-v1:learner_completion_delete": Sample(Kind.API_OBJECT, _completion),
     "api-v1:learner_completion_resubmit": Sample(Kind.API_OBJECT, _completion),
     "api-v1:learner_completion_withdraw": Sample(Kind.API_OBJECT, _completion),
+    "api-v1:webhook": Sample(Kind.API_OBJECT, _webhook),
     "api-v1:webhook_delete": Sample(Kind.API_OBJECT, _webhook),
     "api-v1:webhook_test": Sample(Kind.API_OBJECT, _webhook),
     # Named by a year, not a row: another key reads its own (empty) findings.

@@ -21,6 +21,8 @@ UPLOAD_SAMPLES: dict[str, Sample] = {
     "uploads:list": Sample(Kind.PROVIDER, _provider),
     "uploads:template": Sample(Kind.PROVIDER, _provider),
     "uploads:template_tsv": Sample(Kind.PROVIDER, _provider),
+    "uploads:learner_counts": Sample(Kind.PROVIDER, _provider),
+    "uploads:learner_counts_tsv": Sample(Kind.PROVIDER, _provider),
     "uploads:detail": Sample(Kind.PROVIDER, _upload),
     "uploads:progress": Sample(Kind.PROVIDER, _upload),
     "uploads:errors_csv": Sample(Kind.PROVIDER, _upload),

@@ -26,8 +26,11 @@ Parsers only map cells to raw values; they never check business rules. Values ar
 passed through untouched (strings from text files, native values from Excel),
 except the Yes/No columns that stand for list codes (above).
 
-Recognising a file (:func:`recognise`, applied to its first non-blank row):
+Recognizing a file (:func:`recognise`, applied to its first non-blank row):
 
+0. a header row of the Learner Counts layout's columns alone (an identifying column and
+   a learner count among them): the year-end file that updates existing activities
+   only, field by field (see ``pars.activities.uploads``);
 1. a header row — the layout whose column headers match it. Header text is
    compared after dropping a leading "n. " number, case, and everything that is
    not a letter or digit ("1. Template (DO NOT ALTER…)" = "template do not alter…").
@@ -60,7 +63,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +74,8 @@ from pars.activities.dictionary import (
     IN_KIND_TYPES,
     LEARNING_FORMATS,
 )
-from pars.intake.coerce import NO_WORDS, YES_WORDS
-from pars.intake.fields import Kind
+from pars.activities.parsers.cells import yes_no
+from pars.intake.fields import Kind, Status
 from pars.intake.readers import FileRejected, ParsedRow, blank
 from pars.intake.readers.headers import normalise_header
 
@@ -107,12 +110,15 @@ class Layout:
     supporter_block: tuple[Column, ...]
     # Recognition (see the module docstring).
     template_values: tuple[str, ...] = ()  # first-column values that name the layout
-    by_field_count: bool = False  # header-less rows recognised by their field count
+    by_field_count: bool = False  # header-less rows recognized by their field count
     # Columns matched by header text in any order (else by position); such a layout
     # needs its header row.
     by_header: bool = False
     # With by_header: supporter headers read "<prefix> <n> <block column header>".
     supporter_prefix: str = ""
+    # The file changes existing activities only, and only the fields it has columns for
+    # (a header row of this layout's columns alone, see _updates_only_reader).
+    updates_only: bool = False
 
     def headers(self, supporters: int = 1) -> list[str]:
         """The header row, with `supporters` supporter blocks."""
@@ -137,37 +143,6 @@ class Layout:
 @functools.cache
 def _template_keys(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(normalise_header(value) for value in values)
-
-
-def _read_yes_no(value: Any) -> bool | None:
-    if blank(value):
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in YES_WORDS:
-        return True
-    if text in NO_WORDS:
-        return False
-    raise ValueError(text)
-
-
-# The spellings of the Yes/No words a file holds (as typed, upper case, capitalised) and
-# the empty cell, each read once here: a legacy row has some 30 flag cells.
-_YES_NO_CELLS: dict[str, bool | None] = {
-    form: _read_yes_no(form)
-    for word in ("", *YES_WORDS, *NO_WORDS)
-    for form in (word, word.upper(), word.capitalize())
-}
-
-
-def yes_no(value: Any) -> bool | None:
-    """True/False for a Yes/No cell, None when blank; ValueError for anything else."""
-    if value.__class__ is str and value in _YES_NO_CELLS:
-        return _YES_NO_CELLS[value]
-    return _read_yes_no(value)
 
 
 # ---------------------------------------------------------------------------
@@ -406,7 +381,71 @@ CURRENT = Layout(
     supporter_prefix="Supporter",
 )
 
-LAYOUTS: tuple[Layout, ...] = (CURRENT, TEMPLATE_D, TEMPLATE_C, TEMPLATE_2011, LEGACY_43)
+# The fields closing asks for, besides what an open activity has (reference 2.2):
+# the learner counts first, then the rest, in dictionary order; Joint Provider(s) is
+# asked for when the activity is jointly provided.
+_CLOSING_FIELDS = (
+    "physician_learners",
+    "other_learners",
+    *(
+        spec.name
+        for spec in FIELDS
+        if spec.required_for is Status.CLOSED
+        and spec.name not in ("physician_learners", "other_learners")
+    ),
+    "joint_providers",
+)
+
+LEARNER_COUNTS = Layout(
+    name="learner_counts",
+    title="Learner Counts",
+    description="Learner Counts: the year-end file that closes existing activities "
+    "(header row required: Provider Activity ID or ACCME Activity ID, # of Physicians "
+    "and/or # of Other Learners, and any of the other fields closing needs; it updates "
+    "existing activities only, and keeps every field it has no column for)",
+    columns=(
+        Column("Provider Activity ID", "provider_activity_id"),
+        Column("ACCME Activity ID", "accme_activity_id"),
+        Column("Activity Title", "title"),
+        Column("Reporting Year", "reporting_year"),
+        *(
+            Column(
+                FIELDS_BY_NAME[name].label,
+                name,
+                aliases=("# of non-Physicians",) if name == "other_learners" else (),
+            )
+            for name in _CLOSING_FIELDS
+        ),
+    ),
+    supporter_block=(),
+    by_header=True,
+    updates_only=True,
+)
+# What identifies the activity a Learner Counts row updates, and what makes a header
+# row a Learner Counts one (with nothing outside the layout's columns).
+LEARNER_COUNTS_IDS = ("provider_activity_id", "accme_activity_id")
+_LEARNER_COUNTS_MARKS = ("physician_learners", "other_learners")
+
+
+def learner_counts_columns(year: int | None) -> tuple[Column, ...]:
+    """The Learner Counts template's columns for a reporting year: the identifying ones
+    and the closing fields PARS collects that year (all of them for None)."""
+    return tuple(
+        column
+        for column in LEARNER_COUNTS.columns
+        if column.target in ("provider_activity_id", "accme_activity_id", "title", "reporting_year")
+        or FIELDS_BY_NAME[column.target].collected_in(year)
+    )
+
+
+LAYOUTS: tuple[Layout, ...] = (
+    CURRENT,
+    LEARNER_COUNTS,
+    TEMPLATE_D,
+    TEMPLATE_C,
+    TEMPLATE_2011,
+    LEGACY_43,
+)
 LAYOUTS_BY_NAME = {layout.name: layout for layout in LAYOUTS}
 
 
@@ -633,6 +672,11 @@ def _recognise(
     notices: list[str] | None,
 ) -> tuple[RowReader, bool]:
     first = normalise_header(cells[0]) if cells else ""
+    for layout in LAYOUTS:
+        if layout.updates_only:
+            reader = _updates_only_reader(layout, cells)
+            if reader is not None:
+                return reader, True
     positional = [layout for layout in LAYOUTS if not layout.by_header]
     # Header rows: the positional layouts first (their headers also name fields of the
     # current layout); a near miss is read by position when the rows name the layout,
@@ -648,7 +692,7 @@ def _recognise(
             return reader, True
         _reject_header(cells, near)
     for layout in LAYOUTS:
-        if layout.by_header:
+        if layout.by_header and not layout.updates_only:
             reader = _header_reader(layout, cells)
             if reader is not None:
                 return reader, True
@@ -665,7 +709,7 @@ def _recognise(
         if layout.by_field_count and _fits_field_count(layout, cells):
             return _positional(layout), False
     raise FileRejected(
-        "The layout of the file was not recognised: it has no header row we know, its first "
+        "The layout of the file was not recognized: it has no header row we know, its first "
         "column does not name a template, and it is not the 43-field layout. "
         f"Accepted layouts: {accepted_layouts()}."
     )
@@ -697,6 +741,22 @@ def _header_reader(layout: Layout, cells: Sequence[Any]) -> RowReader | None:
         return None
     identity = layout.columns[[c.target for c in layout.columns].index("provider_activity_id")]
     if not identity.header_keys() & set(keys):
+        return None
+    return _by_header(layout, cells, keys)
+
+
+def _updates_only_reader(layout: Layout, cells: Sequence[Any]) -> RowReader | None:
+    """A header row of the Learner Counts layout: every header one of its columns, an
+    identifying column and a learner count among them. (A row with any other header is
+    another layout's: the current layout's, which has all these columns too, needs the
+    title, format and dates an activity cannot do without.)"""
+    keys = [normalise_header(cell) for cell in cells]
+    by_key = {key: column.target for column in layout.columns for key in column.header_keys()}
+    named = [key for key in keys if key]
+    if not named or any(key not in by_key for key in named):
+        return None
+    targets = {by_key[key] for key in named}
+    if not targets & set(LEARNER_COUNTS_IDS) or not targets & set(_LEARNER_COUNTS_MARKS):
         return None
     return _by_header(layout, cells, keys)
 
@@ -751,31 +811,6 @@ def _by_header(layout: Layout, cells: Sequence[Any], keys: list[str]) -> RowRead
 
 
 _LISTED = 20  # differing headers named one by one in the notices
-
-
-class Peekable:
-    """(row number, cells) records whose next row can be looked at before it is read
-    (recognise() asks for the first data row only when a header row differs)."""
-
-    def __init__(self, records: Iterator[tuple[int, list[Any]]]) -> None:
-        self._records = records
-        self._peeked: list[tuple[int, list[Any]]] = []
-
-    def __iter__(self) -> Peekable:
-        return self
-
-    def __next__(self) -> tuple[int, list[Any]]:
-        if self._peeked:
-            return self._peeked.pop()
-        return next(self._records)
-
-    def peek_cells(self) -> list[Any] | None:
-        if not self._peeked:
-            upcoming = next(self._records, None)
-            if upcoming is None:
-                return None
-            self._peeked.append(upcoming)
-        return self._peeked[0][1]
 
 
 def _near_miss(

@@ -9,7 +9,7 @@ Usage::
 
 The file is read line by line and rows are produced lazily, so memory stays flat
 whatever the file size. ``read_tsv`` reads the first non-blank row eagerly to
-recognise the layout (`layouts.recognise`); a header row is then skipped. Errors
+recognize the layout (`layouts.recognise`); a header row is then skipped. Errors
 that concern the whole file raise :class:`FileRejected`, when ``read_tsv`` is
 called or while iterating: the caller must treat the whole file as rejected in
 both cases (apply nothing).
@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from pars.activities.parsers.layouts import Layout, Peekable, recognise
+from pars.activities.parsers.cells import Peekable
+from pars.activities.parsers.layouts import Layout, recognise
 from pars.intake.readers import FileRejected, ParsedRow
 from pars.intake.readers.delimited import TextSource, read_records
 
@@ -37,7 +38,7 @@ def read_tsv(
     name: str = "",
     notices: list[str] | None = None,
 ) -> tuple[Layout, Iterator[ParsedRow]]:
-    """Recognise the layout of a delimited text file and return it with its rows.
+    """Recognize the layout of a delimited text file and return it with its rows.
 
     `source` is filled in with the encoding and delimiter found (see read_records);
     `notices` receives a sentence per header read differently (layouts.recognise)."""

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pars.activities.parsers.layouts import Layout, Peekable, recognise
+from pars.activities.parsers.cells import Peekable
+from pars.activities.parsers.layouts import Layout, recognise
 from pars.intake.readers import FileRejected, ParsedRow
 from pars.intake.readers.xlsx import WorkbookSource, open_sheet_records
 
@@ -29,7 +30,7 @@ from pars.intake.readers.xlsx import WorkbookSource, open_sheet_records
 def read_xlsx(
     source: WorkbookSource, *, notices: list[str] | None = None
 ) -> tuple[Layout, Iterator[ParsedRow]]:
-    """Recognise the layout of the first worksheet and return it with its rows.
+    """Recognize the layout of the first worksheet and return it with its rows.
 
     The sheet is streamed (see the module doc): memory stays flat however many rows,
     cells or shared strings it has. `notices` receives a sentence per header read

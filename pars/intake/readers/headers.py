@@ -41,7 +41,7 @@ class HeaderMatch:
 
 
 class HeaderIndex:
-    """The header texts a record kind accepts, by normalised key.
+    """The header texts a record kind accepts, by normalized key.
 
     Built from ``(field name, header texts)`` pairs in order of preference: a key
     claimed by an earlier field is not taken by a later alias.

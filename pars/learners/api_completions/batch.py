@@ -8,13 +8,20 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from ninja import P, QueryEx
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.api_auth import api_access
 from pars.activities.upload_api import (
     ApiErrors,
 )
-from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
+from pars.intake import dry_run as dry_runs
+from pars.intake.idempotency import (
+    IdempotencyKeyHeader,
+    Outcome,
+    fingerprint,
+    run_idempotent,
+)
 from pars.intake.models import Channel
 from pars.intake.outcomes import ADDED, REJECTED, UNCHANGED, UPDATED, WITHDRAWN, RecordOutcome
 from pars.intake.rules import FieldError
@@ -263,18 +270,34 @@ _BATCH_DESCRIPTION = (
     summary="Report learner completions (up to 1,000; explicitly partial)",
     description=_BATCH_DESCRIPTION,
     openapi_extra=request_body(BATCH_SCHEMA),
-    operation_id="pars_learners_api_completions_report_completions",
 )
 def report_completions(
-    request: HttpRequest, idempotency_key: IdempotencyKeyHeader = None
+    request: HttpRequest,
+    idempotency_key: IdempotencyKeyHeader = None,
+    dry_run: QueryEx[bool, P(description=dry_runs.DESCRIPTION)] = False,
 ) -> HttpResponse:
     access = api_access(request)
     access.require_edit()
     body = request.body
-    outcome = run_idempotent(
-        access.provider,
-        idempotency_key,
-        lambda: fingerprint(request.method or "", request.path, body),
-        lambda: _write_batch(access, body),
+
+    def run() -> Outcome:
+        return run_idempotent(
+            access.provider,
+            idempotency_key,
+            lambda: fingerprint(request.method or "", request.path, body),
+            lambda: _write_batch(access, body),
+        )
+
+    if not dry_run:
+        return answer(run())
+    # The same run, rolled back: nothing written, nothing delivered (pars.intake.dry_run).
+    outcome = dry_runs.rehearse(run)
+    counts = outcome.body.get("counts", {}) if isinstance(outcome.body, dict) else {}
+    dry_runs.audit(
+        access,
+        channel=Channel.API,
+        description=f"Learner completions checked (dry run): answered {outcome.status_code}; "
+        "nothing was saved.",
+        details={"status_code": outcome.status_code, "counts": counts},
     )
     return answer(outcome)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.db import transaction
@@ -12,6 +13,7 @@ from pars.accounts.api_auth import api_access
 from pars.activities.upload_api import (
     ApiErrors,
 )
+from pars.intake import dry_run as dry_runs
 from pars.intake.idempotency import IdempotencyKeyHeader, fingerprint, run_idempotent
 from pars.intake.models import Channel
 from pars.intake.rules import FieldError
@@ -21,6 +23,7 @@ from pars.learners.api_common import (
     answer,
     contract_errors,
     error_body,
+    json_response,
     parse_json,
     refusal,
     request_body,
@@ -37,6 +40,14 @@ from pars.learners.services import (
     withdraw_completion,
 )
 from pars.lib import json_contract
+from pars.lib.versions import (
+    IF_MATCH_NOTE,
+    IfMatchHeader,
+    etag,
+    etag_headers,
+    precondition_failed,
+    with_etag,
+)
 
 from .answers import _value, detail_json
 from .batch import _READ_ONLY_FIELDS
@@ -56,18 +67,35 @@ def _one_record_write(
     completion_id: int,
     idempotency_key: str | None,
     action: Any,
+    if_match: str | None = None,
 ) -> HttpResponse:
     access = api_access(request)
     access.require_edit()
     completion = _get(access, completion_id)
     body = request.body
-    outcome = run_idempotent(
-        access.provider,
-        idempotency_key,
-        lambda: fingerprint(request.method or "", request.path, body),
-        lambda: action(access, completion, body),
-    )
-    return answer(outcome)
+    # With If-Match, the completion is held from the check until the write commits.
+    with transaction.atomic() if if_match is not None else contextlib.nullcontext():
+        if if_match is not None:
+            held = access.records(LearnerCompletion).select_for_update().get(pk=completion.pk)
+            stale = precondition_failed(if_match, version(access, held), "learner completion")
+            if stale is not None:
+                # Refused on its own merits (malformed, invalid): that refusal, not 412.
+                status, refused = dry_runs.rehearse(lambda: action(access, held, body))
+                return json_response(status, refused) if status >= 400 else stale
+            completion = held
+        outcome = run_idempotent(
+            access.provider,
+            idempotency_key,
+            lambda: fingerprint(request.method or "", request.path, body),
+            lambda: action(access, completion, body),
+        )
+    current = etag(outcome.body) if outcome.status_code == 200 else None
+    return with_etag(answer(outcome), current)
+
+
+def version(access: ProviderAccess, completion: LearnerCompletion) -> str:
+    """The completion's ETag: of the whole record as GET answers it."""
+    return etag(detail_json(access, completion))
 
 
 def _correct(
@@ -141,7 +169,12 @@ def _withdraw(
     return 200, detail_json(access, withdrawn)
 
 
-_ONE_RESPONSES = {200: LearnerCompletionDetailOut, 400: ApiErrors, 422: ApiErrors}
+_ONE_RESPONSES = {
+    200: LearnerCompletionDetailOut,
+    400: ApiErrors,
+    412: ApiErrors,
+    422: ApiErrors,
+}
 
 
 @router.patch(
@@ -156,16 +189,16 @@ _ONE_RESPONSES = {200: LearnerCompletionDetailOut, 400: ApiErrors, 422: ApiError
     "the earlier one); sending what PARS already has changes nothing. A rejected or held "
     "record sent back unchanged is resubmitted. The fields of the answer that are not "
     "completion fields are ignored, so a record read by GET can be edited and sent back. "
-    "`Idempotency-Key` makes a retry safe.",
-    openapi_extra=request_body(_CHANGES_SCHEMA),
-    operation_id="pars_learners_api_completions_correct",
+    "`Idempotency-Key` makes a retry safe." + IF_MATCH_NOTE,
+    openapi_extra={**request_body(_CHANGES_SCHEMA), **etag_headers(200)},
 )
 def correct(
     request: HttpRequest,
     completion_id: int,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> HttpResponse:
-    return _one_record_write(request, completion_id, idempotency_key, _correct)
+    return _one_record_write(request, completion_id, idempotency_key, _correct, if_match)
 
 
 @router.post(
@@ -175,15 +208,16 @@ def correct(
     summary="Send a rejected or held completion again",
     description="For a record the recipient rejected or held, once the learner's data at the "
     "recipient is fixed: the record is checked again and queued as a new version. A record "
-    "in any other status is answered unchanged. No body.",
-    operation_id="pars_learners_api_completions_resubmit",
+    "in any other status is answered unchanged. No body." + IF_MATCH_NOTE,
+    openapi_extra=etag_headers(200),
 )
 def resubmit(
     request: HttpRequest,
     completion_id: int,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> HttpResponse:
-    return _one_record_write(request, completion_id, idempotency_key, _resubmit)
+    return _one_record_write(request, completion_id, idempotency_key, _resubmit, if_match)
 
 
 _WITHDRAW_DESCRIPTION = (
@@ -199,15 +233,16 @@ _WITHDRAW_DESCRIPTION = (
     response=_ONE_RESPONSES,
     url_name="learner_completion_withdraw",
     summary="Withdraw a learner completion",
-    description=_WITHDRAW_DESCRIPTION + " No body.",
-    operation_id="pars_learners_api_completions_withdraw",
+    description=_WITHDRAW_DESCRIPTION + " No body." + IF_MATCH_NOTE,
+    openapi_extra=etag_headers(200),
 )
 def withdraw(
     request: HttpRequest,
     completion_id: int,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> HttpResponse:
-    return _one_record_write(request, completion_id, idempotency_key, _withdraw)
+    return _one_record_write(request, completion_id, idempotency_key, _withdraw, if_match)
 
 
 @router.delete(
@@ -215,8 +250,12 @@ def withdraw(
     response=_ONE_RESPONSES,
     url_name="learner_completion_delete",
     summary="Withdraw a learner completion (the same as POST …/withdraw)",
-    description=_WITHDRAW_DESCRIPTION + " Answers 200 with the record and its new status.",
-    operation_id="pars_learners_api_completions_delete_completion",
+    description=_WITHDRAW_DESCRIPTION
+    + " Answers 200 with the record and its new status."
+    + IF_MATCH_NOTE,
+    openapi_extra=etag_headers(200),
 )
-def delete_completion(request: HttpRequest, completion_id: int) -> HttpResponse:
-    return _one_record_write(request, completion_id, None, _withdraw)
+def delete_completion(
+    request: HttpRequest, completion_id: int, if_match: IfMatchHeader = None
+) -> HttpResponse:
+    return _one_record_write(request, completion_id, None, _withdraw, if_match)

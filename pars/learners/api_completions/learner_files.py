@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import File, FormEx, UploadedFile
+from ninja import File, FormEx, QueryEx, UploadedFile
 
+from pars.intake import dry_run as dry_runs
 from pars.intake.idempotency import IdempotencyKeyHeader
-from pars.intake.upload_api import FORMAT, accept_upload, upload_endpoint
+from pars.intake.upload_api import (
+    DRY_RUN_FIELD,
+    DRY_RUN_QUERY,
+    FORMAT,
+    accept_upload,
+    upload_endpoint,
+)
 from pars.learners.uploads import KIND as LEARNER_UPLOADS
 
 from .shared import router
@@ -28,7 +35,6 @@ from .shared import router
     "**Explicitly partial**, like POST /api/v1/learner-completions: every valid row is "
     "applied and every invalid row listed in the upload's errors with its rule ID; the same "
     "file again changes nothing. `Idempotency-Key` makes a retry safe.",
-    operation_id="pars_learners_api_completions_upload_learners",
 )
 def upload_learners(
     request: HttpRequest,
@@ -36,7 +42,15 @@ def upload_learners(
     file: File[UploadedFile],
     file_format: FormEx[str, FORMAT] = "",
     idempotency_key: IdempotencyKeyHeader = None,
+    dry_run: QueryEx[bool, DRY_RUN_QUERY] = False,
+    dry_run_field: FormEx[str, DRY_RUN_FIELD] = "",
 ) -> Any:
     return accept_upload(
-        request, response, file, file_format, idempotency_key, kind=LEARNER_UPLOADS
+        request,
+        response,
+        file,
+        file_format,
+        idempotency_key,
+        kind=LEARNER_UPLOADS,
+        dry_run=dry_run or dry_runs.wanted(dry_run_field),
     )

@@ -29,6 +29,7 @@ from pars.learners.models import (
     LearnerCompletion,
     Recipient,
 )
+from pars.lib.versions import IF_MATCH_NOTE, etag, etag_headers, with_etag
 
 from .answers import _records, completion_json, detail_json
 from .schemas import (
@@ -75,9 +76,8 @@ def _query_error(field: str, message: str, rule: str = RULE_QUERY) -> HttpRespon
     "whose data or status changed at or after it). `next_cursor` marks where the page ends, "
     "also on the last page: keep it and ask again later with `cursor=` to get the records "
     "changed since (a record whose status changes moves to the end of the list). Learners' "
-    "identifiers, NPI, licence state and birth month and day are left out unless "
+    "identifiers, NPI, license state and birth month and day are left out unless "
     "`include=personal`.",
-    operation_id="pars_learners_api_completions_list_completions",
 )
 def list_completions(
     request: HttpRequest,
@@ -157,13 +157,15 @@ def list_completions(
     summary="One learner completion: its status, history and deliveries",
     description="The whole record, personal fields included, with its status (and the "
     "recipient's reason when rejected or held), its version, its history (`events`: field "
-    "names, never values) and each delivery to the recipient with the recipient's answer.",
-    operation_id="pars_learners_api_completions_completion_detail",
+    "names, never values) and each delivery to the recipient with the recipient's answer."
+    + IF_MATCH_NOTE,
+    openapi_extra=etag_headers(200),
 )
 def completion_detail(request: HttpRequest, completion_id: int) -> HttpResponse:
     access = api_access(request)
     completion = _get(access, completion_id)
-    return json_response(200, detail_json(access, completion))
+    data = detail_json(access, completion)
+    return with_etag(json_response(200, data), etag(data))
 
 
 def _get(access: ProviderAccess, completion_id: int) -> LearnerCompletion:

@@ -148,7 +148,7 @@ CompletionOut = create_model(  # type: ignore[call-overload]
         str,
         Field(
             description="For a held or rejected record: what did not match or was refused "
-            "and how to fix it (which channel). It names the licence number or ID and the "
+            "and how to fix it (which channel). It names the license number or ID and the "
             "learner only where personal fields are in the answer; empty otherwise"
         ),
     ),

@@ -123,7 +123,6 @@ class LearnerStatusResults(Schema):
     "with the matching records (an empty list when none matches); the personal fields are "
     "left out of the answer. Reads only.",
     openapi_extra=request_body(STATUS_QUERY_SCHEMA),
-    operation_id="pars_learners_api_completions_status_query",
 )
 def status_query(request: HttpRequest) -> HttpResponse:
     access = api_access(request)

@@ -5,7 +5,7 @@ recipient's answer per record. Three calls:
 
 * :meth:`Connector.send` hands over a batch under its key and returns a receipt. The
   key is the idempotency key: the same key sent again (after a worker died between
-  sending and recording it) must be recognised by the recipient and change nothing.
+  sending and recording it) must be recognized by the recipient and change nothing.
 * :meth:`Connector.fetch_results` returns the answer per record, or ``None`` while the
   recipient has not decided yet.
 * :meth:`Connector.match_learners` checks learners against the recipient's registry
@@ -111,15 +111,15 @@ _FIELD_WORDS = {
     "first_name": "first name",
     "last_name": "last name",
     "birth_date": "birth date",
-    "license_state": "licence state",
+    "license_state": "license state",
 }
 
 
 def identifier_words(recipient: Recipient) -> str:
-    """What the recipient calls the learner's identifier: a state's licence number (which
+    """What the recipient calls the learner's identifier: a state's license number (which
     means something only with its state), else the recipient's own label."""
     if recipient.identifier_kind == IdentifierKind.LICENSE and recipient.state:
-        return f"{US_STATE_NAMES.get(recipient.state, recipient.state)} licence number"
+        return f"{US_STATE_NAMES.get(recipient.state, recipient.state)} license number"
     return recipient.identifier_label
 
 
@@ -161,9 +161,10 @@ class Connector(Protocol):
         ...
 
 
-def connector_for(recipient: Recipient) -> Connector:
-    """The connector of a recipient, by ``recipient.connector``."""
-    kind = recipient.connector
+def connector_for(recipient: Recipient, *, sandbox: bool = False) -> Connector:
+    """The connector of a recipient, by ``recipient.connector``; for a sandbox's records
+    always the registry simulator (pars.activities.sandbox)."""
+    kind = ConnectorKind.SIMULATOR if sandbox else recipient.connector
     # The concrete connectors import this module, so each is imported when chosen.
     if kind == ConnectorKind.SIMULATOR:
         from pars.learners.connectors.simulator import SimulatorConnector

@@ -12,7 +12,7 @@ Judging a record:
 * a submission to a recipient that matches no learners (``matches_learners`` off: the
   REMS program, which only receives reports) is accepted without a lookup;
 * a submission is accepted when the learner is in the registry: found by the
-  identifier (a licence number with the record's licence state, else the board's), else
+  identifier (a license number with the record's license state, else the board's), else
   by NPI where the recipient accepts one, else by name and birth date where the identifier
   is optional (ABS); first name, last name and birth month/day must agree;
 * otherwise it is rejected with reason code ``identity_mismatch`` and a message that
@@ -193,7 +193,7 @@ def _int(value: Any) -> int | None:
 def match_learner(recipient: Recipient, learner: Mapping[str, Any]) -> MatchOutcome:
     """Look the learner up in the simulator's registry of this recipient."""
     rows = RegistryLearner.objects.filter(recipient_code=recipient.code)
-    # A licence number means something only with its state: the record's, else the board's.
+    # A license number means something only with its state: the record's, else the board's.
     state = ""
     if recipient.identifier_kind == IdentifierKind.LICENSE:
         state = str(learner.get("license_state") or recipient.state or "").strip().upper()

@@ -23,7 +23,7 @@ The flow (docs/learner-delivery.md has the whole story):
 
 Nothing is sent twice: a record version and action is in one batch only (the unique
 constraint on :class:`DeliveryItem`), and a batch is always resent whole under the
-same key, which the recipient recognises. Logs name batches, counts and recipient
+same key, which the recipient recognizes. Logs name batches, counts and recipient
 codes, never a learner's identifier, name or birth date.
 
 The modules: :mod:`.queueing` (when work is queued, the tuning numbers), :mod:`.payloads`,

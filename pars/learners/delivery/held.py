@@ -45,26 +45,29 @@ def release_held(code: str) -> int:
         return 0
     if not recipient.matches_learners:
         return _release_all(recipient)
-    connector = connector_for(recipient)
     held = list(
         LearnerCompletion.objects.filter(recipient=recipient, status=CompletionStatus.HELD)
         .order_by("pk")
-        .values("pk", *_IDENTITY)
+        .values("pk", "provider__sandbox_of", *_IDENTITY)
     )
     released = 0
-    for start in range(0, len(held), BATCH_SIZE):
-        chunk = held[start : start + BATCH_SIZE]
-        try:
-            outcomes = connector.match_learners(recipient, [_identity(row) for row in chunk])
-        except MatchingUnavailable as error:
-            logger.info("Release %s: matching unavailable: %s", recipient.code, error)
-            return released
-        matched = [
-            row["pk"]
-            for row, outcome in zip(chunk, outcomes, strict=True)
-            if outcome.status == MATCH
-        ]
-        released += _release(recipient, matched)
+    # A sandbox's records are matched by the registry simulator, never by the recipient.
+    for sandbox in (False, True):
+        connector = connector_for(recipient, sandbox=sandbox)
+        rows = [row for row in held if (row["provider__sandbox_of"] is not None) == sandbox]
+        for start in range(0, len(rows), BATCH_SIZE):
+            chunk = rows[start : start + BATCH_SIZE]
+            try:
+                outcomes = connector.match_learners(recipient, [_identity(row) for row in chunk])
+            except MatchingUnavailable as error:
+                logger.info("Release %s: matching unavailable: %s", recipient.code, error)
+                return released
+            matched = [
+                row["pk"]
+                for row, outcome in zip(chunk, outcomes, strict=True)
+                if outcome.status == MATCH
+            ]
+            released += _release(recipient, matched)
     if released:
         logger.info("Release %s: %d held records released", recipient.code, released)
         transaction.on_commit(lambda: schedule_delivery([recipient.code]))

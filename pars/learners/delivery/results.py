@@ -35,6 +35,7 @@ from pars.learners.delivery.queueing import (
     lease_seconds,
     notify_webhooks,
 )
+from pars.learners.delivery.sending import is_sandbox_batch
 from pars.learners.models import (
     BatchStatus,
     CompletionEvent,
@@ -65,7 +66,8 @@ def collect_results(batch_id: int) -> int:
     if not taken:
         return 0
     try:
-        results = connector_for(recipient).fetch_results(str(batch.key), recipient)
+        connector = connector_for(recipient, sandbox=is_sandbox_batch(batch))
+        results = connector.fetch_results(str(batch.key), recipient)
     except DeliveryError as error:
         _poll_later(batch_id, recipient, str(error))
         return 0

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef, QuerySet
+
 from pars.learners.delivery.results import collect_due
 from pars.learners.delivery.sending import deliver, retry_failed
-from pars.learners.models import BatchStatus, DeliveryBatch, Recipient
+from pars.learners.models import BatchStatus, DeliveryBatch, DeliveryItem, Recipient
+from pars.providers.models import live_rows
+
+
+def live_batches() -> QuerySet[DeliveryBatch]:
+    """Batches of real providers' records: a sandbox's batches (to the registry
+    simulator, never a board; a batch is all one or all the other) are rehearsals, left
+    out of what staff monitor and what the delivery run reports as retrying or failed."""
+    sandboxed = DeliveryItem.objects.filter(batch=OuterRef("pk")).exclude(live_rows())
+    return DeliveryBatch.objects.filter(~Exists(sandboxed))
 
 
 @dataclass
@@ -34,7 +45,7 @@ def run_delivery(code: str | None = None, *, retry_failed_batches: bool = False)
             retry_failed(recipient.code)
         run.records_sent += deliver(recipient.code)
         run.records_answered += collect_due(recipient.code)
-    batches = DeliveryBatch.objects.all()
+    batches = live_batches()
     if code:
         batches = batches.filter(recipient__code=code.upper())
     run.batches_retrying = batches.filter(

@@ -49,6 +49,7 @@ from pars.learners.models import (
     LearnerCompletion,
     Recipient,
 )
+from pars.providers.models import live_rows
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,10 @@ def _claim(recipient: Recipient) -> int | None:
         waiting = LearnerCompletion.objects.filter(
             recipient=recipient, status__in=WAITING_STATUSES, batch__isnull=True
         ).order_by("pk")
+        # A batch holds live records or a sandbox's, never both: a sandbox batch goes to
+        # the registry simulator (is_sandbox_batch), live records first.
+        sandbox = not waiting.filter(live_rows()).exists()
+        waiting = waiting.filter(provider__sandbox_of__isnull=not sandbox)
         if connection.features.has_select_for_update_skip_locked:
             waiting = waiting.select_for_update(skip_locked=True, of=("self",))
         completions = list(waiting.select_related("activity", "provider", "recipient")[:BATCH_SIZE])
@@ -168,6 +173,11 @@ def _claim(recipient: Recipient) -> int | None:
     return batch.pk
 
 
+def is_sandbox_batch(batch: DeliveryBatch) -> bool:
+    """Whether the batch holds a sandbox's records (then only the simulator gets it)."""
+    return batch.items.exclude(live_rows()).exists()
+
+
 def _send(
     recipient: Recipient, connector: Connector, batch_id: int, *, leased: bool = False
 ) -> tuple[str, int]:
@@ -183,6 +193,8 @@ def _send(
             return "busy", 0
     batch = DeliveryBatch.objects.get(pk=batch_id)
     items = [item.payload for item in batch.items.order_by("pk")]
+    if is_sandbox_batch(batch):
+        connector = connector_for(recipient, sandbox=True)
     try:
         receipt = connector.send(str(batch.key), recipient, items)
     except TransientDeliveryError as error:

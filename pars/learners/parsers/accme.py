@@ -9,7 +9,7 @@ split into one raw record per recipient, each with the row's number; the validat
 judges each record as it judges any other (a state without a state board in PARS is
 passed on under the state's code, for the validator to report).
 
-The layout is recognised by a column only ACCME's template has (:data:`ACCME_ONLY`);
+The layout is recognized by a column only ACCME's template has (:data:`ACCME_ONLY`);
 its columns are matched by name like every learner header, so their order is free.
 """
 
@@ -128,7 +128,7 @@ class StateBoards:
             rows = Recipient.objects.filter(kind=RecipientKind.STATE_BOARD, active=True)
             codes: dict[str, str] = {}
             # The board whose code is the state's wins (several may hold one state's
-            # licences); then the first in the recipients' order.
+            # licenses); then the first in the recipients' order.
             for code, state_of in rows.order_by("sort_order", "code").values_list("code", "state"):
                 if code.upper() == state_of.upper() or state_of.upper() not in codes:
                     codes[state_of.upper()] = code
@@ -163,7 +163,7 @@ def _board_record(common: dict[str, Any], cells: Mapping[str, Any]) -> dict[str,
         record["recipient"] = cells[BOARD]
     if BOARD_ID in cells:
         record["learner_id"] = cells[BOARD_ID]
-    record["license_state"] = ""  # the licence is the state board's
+    record["license_state"] = ""  # the license is the state board's
     types = [value for value in cells.get(CREDIT_TYPE, []) if not blank(value)]
     record["moc_credit_types"] = types
     points = cells.get(BOARD_CREDITS)

@@ -16,7 +16,7 @@ their plain name::
        ├─ Member
        │  ├─ UniqueID @domain *             the learner's identifiers: domain NPI, a
        │  │                                 recipient code (ABIM, ABS, REMS…) for its ID, or
-       │  │                                 a state code (TN) for that state's licence
+       │  │                                 a state code (TN) for that state's license
        │  │                                 (value and domain may also be child elements)
        │  ├─ Name/GivenName, Name/FamilyName
        │  └─ PersonalInfo
@@ -48,9 +48,9 @@ certificate, that recipient's points and credit types, and the REMS fields. A mo
 without a recipient certificate gives one record without a recipient (the validator
 says so). The learner ID of a record is the certificate's own ``UniqueID``, else the
 Member's ``UniqueID`` whose domain is the recipient's code, else the REMS
-``LocalIdentifier``; its licence state is the recipient's code when the learner has a
-licence of that state (a state board), else for a state-coded recipient the learner's
-first licence state (for the validator to report), else none.
+``LocalIdentifier``; its license state is the recipient's code when the learner has a
+license of that state (a state board), else for a state-coded recipient the learner's
+first license state (for the validator to report), else none.
 
 **Row numbers** count the completion records in document order, from 1: a report with
 one recipient certificate is one row, one with AMA + ABIM + TN certificates is two.
@@ -200,7 +200,7 @@ class _Learner:
             match = _MONTH_DAY.match(birth)
             self.values["birth_date"] = match.group(1) if match else birth
 
-        # Identifiers by upper-case domain; licence states in the order given.
+        # Identifiers by upper-case domain; license states in the order given.
         self.ids: dict[str, str] = {}
         self.licence_states: list[str] = []
         for element in member.get("uniqueid", []):

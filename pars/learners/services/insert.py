@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
+from pars.audit.models import AuditEvent
 from pars.intake.models import Upload
 from pars.learners.dictionary import COMPLETION_FIELDS
 from pars.learners.models import (
@@ -24,6 +25,7 @@ from pars.learners.validation import (
     CleanCompletion,
     completion_attributes,
 )
+from pars.lib.prepared_rows import checked_at_once
 
 COPY_THRESHOLD = 500  # rows from which a PostgreSQL insert goes through COPY
 
@@ -39,6 +41,7 @@ _BOOKKEEPING_COLUMNS = (
     "ever_sent",
     "last_channel",
     "upload_id",
+    "created_by_event_id",
     "created_at",
     "updated_at",
 )
@@ -51,6 +54,7 @@ def _insert(
     *,
     channel: str,
     upload: Upload | None,
+    event: AuditEvent | None = None,
     use_copy: bool = True,
 ) -> list[int | None]:
     """Insert the records; their ids, in order (None for rows that went through COPY)."""
@@ -68,6 +72,7 @@ def _insert(
                     status_changed_at=now,
                     last_channel=channel,
                     upload=upload,
+                    created_by_event=event,
                     created_at=now,
                     updated_at=now,
                     **record.values(),
@@ -84,7 +89,8 @@ def _insert(
     stamp = now.isoformat()
     fixed_tail = (
         f"\t{CompletionStatus.QUEUED}\t\t\t{stamp}\t1\tf\t{channel}\t"
-        f"{upload.pk if upload is not None else NULL}\t{stamp}\t{stamp}\n"
+        f"{upload.pk if upload is not None else NULL}\t"
+        f"{event.pk if event is not None else NULL}\t{stamp}\t{stamp}\n"
     )
     encode = copy_row_encoder()
     text = "".join(
@@ -93,14 +99,15 @@ def _insert(
             for activity_pk, recipient_pk, record in new
         ]
     )
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, checked_at_once(cursor, _TABLE):
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(_COPY_SQL) as copy:
             copy.write(text)
     return [None] * len(new)
 
 
-_COPY_SQL = f"COPY {LearnerCompletion._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+_TABLE = LearnerCompletion._meta.db_table
+_COPY_SQL = f"COPY {_TABLE} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
 
 
 NULL = "\\N"

@@ -163,7 +163,7 @@ def correct_completion(
         if not changed and locked.status not in (CompletionStatus.REJECTED, CompletionStatus.HELD):
             return locked
         kind = CompletionEventKind.CORRECTED if changed else CompletionEventKind.RESUBMITTED
-        _new_version(locked, values, kind, channel=channel, user=access.user, changed=changed)
+        _new_version(locked, values, kind, channel=channel, by=access, changed=changed)
         code = locked.recipient.code
         transaction.on_commit(lambda: _schedule([code]))
 

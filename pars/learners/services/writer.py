@@ -131,9 +131,11 @@ def apply_completions(
         new = _write_each(access, checked, existing, result, channel=channel)
         rows = [(item.activity_pk, item.recipient_pk, item.record) for item in new]
         if connection.vendor == "postgresql":
-            ids = _insert(access, rows, channel=channel, upload=upload, use_copy=use_copy)
+            ids = _insert(
+                access, rows, channel=channel, upload=upload, event=event, use_copy=use_copy
+            )
         else:
-            ids = _insert_prepared(access, rows, channel=channel, upload=upload)
+            ids = _insert_prepared(access, rows, channel=channel, upload=upload, event=event)
         status = str(CompletionStatus.QUEUED)
         for item, pk in zip(new, ids, strict=True):
             key = item.record.identity()
@@ -158,6 +160,7 @@ def _insert_prepared(
     *,
     channel: str,
     upload: Upload | None,
+    event: AuditEvent | None = None,
 ) -> list[int | None]:
     """SQLite: the new records as bulk_create inserts them, by prepared multi-row INSERTs
     (model instances and the SQL of each value cost most of the time SQLite's write lock
@@ -169,6 +172,7 @@ def _insert_prepared(
         "status_changed_at": now,
         "last_channel": channel,
         "upload": upload.pk if upload is not None else None,
+        "created_by_event": event.pk if event is not None else None,
         "created_at": now,
         "updated_at": now,
     }
@@ -326,7 +330,7 @@ def _resend_one(
         _stored(result, row, record, UNCHANGED, current)
         return
     kind = CompletionEventKind.RESUBMITTED if withdrawn else CompletionEventKind.CORRECTED
-    _new_version(current, record.values(), kind, channel=channel, user=access.user, changed=changed)
+    _new_version(current, record.values(), kind, channel=channel, by=access, changed=changed)
     _stored(result, row, record, RESUBMITTED if withdrawn else CORRECTED, current)
     result.changed_ids.append(current.pk)
     result.recipients.add(record.recipient)
@@ -396,10 +400,11 @@ def _new_version(
     kind: str,
     *,
     channel: str,
-    user: Any,
+    by: ProviderAccess,
     changed: list[str],
     detail: str = "",
 ) -> None:
+    """A new version of the record, and its event crediting `by`'s user or API key."""
     for name, value in values.items():
         setattr(completion, name, value)
     completion.version += 1
@@ -418,7 +423,8 @@ def _new_version(
         changed_fields=changed,
         detail=detail,
         channel=channel,
-        user=user,
+        user=by.user,
+        api_key=by.api_key,
     )
 
 
@@ -450,5 +456,6 @@ def _withdraw(access: ProviderAccess, completion: LearnerCompletion, *, channel:
         version=completion.version,
         channel=channel,
         user=access.user,
+        api_key=access.api_key,
     )
     return True

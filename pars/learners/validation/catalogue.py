@@ -1,4 +1,4 @@
-"""The rule catalogue of learner completions and registrations (published at
+"""The rule catalog of learner completions and registrations (published at
 /rules/learners/ and /api/v1/rules/learners)."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _RULE_LIST = [
     Rule(
         "learner.learner_id.required",
         "learner_id",
-        "The recipient's learner identifier is required (board ID, licence ID or local ID).",
+        "The recipient's learner identifier is required (board ID, license ID or local ID).",
     ),
     Rule(
         "learner.learner_id.invalid",
@@ -42,11 +42,11 @@ _RULE_LIST = [
         "The learner identifier does not have the recipient's form.",
     ),
     Rule("learner.npi.invalid", "npi", "NPI must be 10 digits with a valid check digit."),
-    Rule("learner.license_state.required", "license_state", "State boards need the licence state."),
+    Rule("learner.license_state.required", "license_state", "State boards need the license state."),
     Rule(
         "learner.license_state.mismatch",
         "license_state",
-        "The licence state must be the state of the recipient board.",
+        "The license state must be the state of the recipient board.",
     ),
     Rule("learner.completion_date.required", "completion_date", "Completion Date is required."),
     Rule("learner.completion_date.future", "completion_date", "Completion Date is in the future."),
@@ -149,7 +149,7 @@ _RULE_LIST = [
 ]
 
 
-# The learner catalogue's words for an unreadable value, by kind.
+# The learner catalog's words for an unreadable value, by kind.
 _INVALID_WORDS = {
     Kind.DATE: "must be a date.",
     Kind.DECIMAL: "must be a number.",

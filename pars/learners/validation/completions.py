@@ -266,7 +266,7 @@ def _identity(
     today: datetime.date,
     errors: _Errors,
 ) -> dict[str, Any]:
-    """Who the learner is to the recipient and the day: learner ID, NPI, licence state and
+    """Who the learner is to the recipient and the day: learner ID, NPI, license state and
     completion date, within the recipient's limits."""
     get = raw.get
     learner_id = readers["learner_id"](get("learner_id"), errors)
@@ -282,7 +282,7 @@ def _identity(
     }
     identity["completion_date"] = _completion_date(raw, readers, today, errors)
 
-    # The recipient's limits (identifier, licence state, window), as its overrides set them.
+    # The recipient's limits (identifier, license state, window), as its overrides set them.
     checkers = limit_checkers(specs)
     for name, value in identity.items():
         check = checkers.get(name)

@@ -108,7 +108,7 @@ def _text(spec: FieldSpec, value: Any) -> str:
 
 
 def _decimal(spec: FieldSpec, value: Any) -> Decimal:
-    # The learner catalogue files a value over the field's maximum under "invalid".
+    # The learner catalog files a value over the field's maximum under "invalid".
     return read_decimal(
         spec.label, value, max_value=spec.max_value, too_large="invalid", step=spec.step, limit=20
     )

@@ -133,7 +133,7 @@ def recipient_overrides(rules: RecipientRules, today: datetime.date) -> dict[str
     """What a recipient changes about the dictionary's completion fields (its Recipient
     row, as data): the board's points step and its own list of MOC credit types; who the
     learner must be (its identifier's form, whether it is required or the NPI may stand in,
-    a state board's licence state); the window of completion dates it accepts."""
+    a state board's license state); the window of completion dates it accepts."""
     return {
         "learner_id": {"limits": _identifier_limits(rules)},
         "license_state": {"limits": _licence_limits(rules)},
@@ -173,7 +173,7 @@ def _licence_limits(rules: RecipientRules) -> tuple[Limit, ...]:
     limits = [Limit("required", required=True)]
     if rules.state:
         state = US_STATE_NAMES.get(rules.state, rules.state)
-        message = f"{rules.name} takes licences of {state} only."
+        message = f"{rules.name} takes licenses of {state} only."
         limits.append(Limit("mismatch", _literal(message), one_of=frozenset({rules.state})))
     return tuple(limits)
 

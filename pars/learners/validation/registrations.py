@@ -63,7 +63,7 @@ def registration_overrides(rules: RecipientRules) -> dict[str, dict[str, Any]]:
 
 
 def _registration_rule(name: str, suffix: str) -> str:
-    # The registration catalogue names a refused list value "not_allowed" where the
+    # The registration catalog names a refused list value "not_allowed" where the
     # recipient lists its values; every other refusal of a field is its "invalid" rule.
     rule = f"registration.{name}.{suffix}"
     return rule if rule in RULES else f"registration.{name}.invalid"
@@ -81,7 +81,9 @@ def validate_registration(
     rules = recipients.get(code)
     if rules is None:
         errors.add(
-            "recipient", "registration.recipient.unknown", f"Unknown recipient '{code[:20]}'."
+            "recipient",
+            "registration.recipient.unknown",
+            f"Recipient '{code[:20]}' is unknown. Allowed: {', '.join(recipients)}.",
         )
         return None, errors.errors
     if raw.get("attest") not in (True, "true", "on", "yes", "1", 1):

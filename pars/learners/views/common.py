@@ -1,7 +1,7 @@
 """What the learner pages share: workspace links, the completion filters and pages of
 the list, and the masking of personal data.
 
-Personal fields (learner identifier, NPI, licence state, birth month and day) are shown
+Personal fields (learner identifier, NPI, license state, birth month and day) are shown
 to the provider's own users. Accreditor staff see them masked ("••••56"), on the staff
 page and in the provider's workspace alike, until they give a reason on the staff page,
 which is recorded in the audit trail and shows them for that one response.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -19,9 +20,11 @@ from django.views.decorators.http import require_POST
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.decorators import provider_view
+from pars.activities import year_lock
 from pars.activities.forms import format_decimal
 from pars.activities.models import Activity
-from pars.intake.models import Channel
+from pars.audit.models import AuditEvent
+from pars.intake.models import Channel, Upload
 from pars.learners import exports, services
 from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
 from pars.learners.forms import (
@@ -60,6 +63,16 @@ WITHDRAWING = (
 RESENDABLE = (CompletionStatus.REJECTED, CompletionStatus.HELD)
 
 
+def _closures(access: ProviderAccess, years: set[int]) -> dict[str, Any]:
+    """The attested (closed) years among `years`, newest first, for the note that says
+    learner completions stay open after the year closes (see docs/learner-files.md)."""
+    found = year_lock.closures(access.provider, years) if years else {}
+    return {
+        "closures": sorted(found.values(), key=lambda closure: -closure.year),
+        "support_email": settings.PARS_SUPPORT_EMAIL,
+    }
+
+
 @provider_view()
 def completion_list(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
     completions, filters = filtered_completions(access, request.GET)
@@ -84,6 +97,7 @@ def completion_list(request: HttpRequest, access: ProviderAccess) -> HttpRespons
             "statuses": CompletionStatus.choices,
             "recipients": Recipient.objects.all(),
             "activities": activities,
+            **_closures(access, {c.activity.reporting_year for c in page.object_list}),
         },
     )
 
@@ -117,6 +131,83 @@ class HistoryRow:
     who: str
 
 
+# Steps the recipient took, credited to it; PARS's own steps (sending, releasing a held
+# record) are credited to the automatic delivery, never to "PARS" as if a person.
+_RECIPIENT_STEPS = {
+    CompletionEventKind.ACCEPTED,
+    CompletionEventKind.REJECTED,
+    CompletionEventKind.REPORTED,
+    CompletionEventKind.HELD,
+    CompletionEventKind.WITHDRAWN,
+}
+AUTOMATIC = "Automatic delivery"
+
+
+def credit(user: Any, api_key: Any) -> str:
+    """Who made a change, as people know them: the user's name (else email) or the API
+    key's name; "" when neither is known."""
+    if user is not None:
+        return str(user.get_full_name() or user.email)
+    if api_key is not None:
+        return f"API key “{api_key.name}”"
+    return ""
+
+
+def _created_by(
+    completion: LearnerCompletion, event: AuditEvent | None, upload: Upload | None
+) -> str:
+    """Who added the record: its audit event's user or key; for a record added before
+    PARS kept it, its upload's; else the channel it came through."""
+    channels = dict(Channel.choices)
+    who = (
+        credit(event.user, event.api_key)
+        if event is not None
+        else credit(upload.created_by, upload.api_key)
+        if upload is not None
+        else ""
+    )
+    channel = channels.get(completion.last_channel, "")
+    if not who:
+        return channel or "Unknown"
+    return f"{who} ({channel})" if channel else who
+
+
+def _event_by(
+    event: CompletionEvent, completion: LearnerCompletion, channels: dict[str, str]
+) -> str:
+    who = credit(event.user, event.api_key)
+    channel = channels.get(event.channel, event.channel)
+    if who:
+        return f"{who} ({channel})" if channel else who
+    if event.kind in _RECIPIENT_STEPS:
+        return completion.recipient.code
+    return channel or AUTOMATIC
+
+
+def _created_row(access: ProviderAccess, completion: LearnerCompletion) -> HistoryRow:
+    """The row of a record added in bulk: by whom, and from which upload."""
+    # Links without a database constraint (big table): read, never assumed.
+    upload = (
+        access.records(Upload)
+        .filter(pk=completion.upload_id or 0)
+        .select_related("created_by", "api_key")
+        .first()
+    )
+    added_by = (
+        access.records(AuditEvent)
+        .filter(pk=completion.created_by_event_id or 0)
+        .select_related("user", "api_key")
+        .first()
+    )
+    return HistoryRow(
+        completion.created_at,
+        CompletionEventKind.CREATED.label,
+        1,
+        f"in {upload.title.lower()}" if upload is not None else "",
+        _created_by(completion, added_by, upload),
+    )
+
+
 def _history(access: ProviderAccess, completion: LearnerCompletion) -> list[HistoryRow]:
     """The record's events and what the recipient answered to each version sent."""
     rows = []
@@ -127,19 +218,11 @@ def _history(access: ProviderAccess, completion: LearnerCompletion) -> list[Hist
         .filter(completion=completion, kind=CompletionEventKind.CREATED)
         .exists()
     ):
-        rows.append(
-            HistoryRow(
-                completion.created_at,
-                CompletionEventKind.CREATED.label,
-                1,
-                f"in upload #{completion.upload_id}" if completion.upload_id else "",
-                "PARS",
-            )
-        )
+        rows.append(_created_row(access, completion))
     events = (
         access.records(CompletionEvent)
         .filter(completion=completion)
-        .select_related("user")
+        .select_related("user", "api_key")
         .order_by("at", "id")
     )
     for event in events:
@@ -152,12 +235,8 @@ def _history(access: ProviderAccess, completion: LearnerCompletion) -> list[Hist
             )
             if part
         )
-        who = event.user.email if event.user else channels.get(event.channel, event.channel)
-        if event.user and event.channel:
-            who = f"{who} ({channels.get(event.channel, event.channel)})"
-        rows.append(
-            HistoryRow(event.at, event.get_kind_display(), event.version, detail, who or "PARS")
-        )
+        who = _event_by(event, completion, channels)
+        rows.append(HistoryRow(event.at, event.get_kind_display(), event.version, detail, who))
     return rows
 
 
@@ -254,6 +333,7 @@ def completion_detail(request: HttpRequest, access: ProviderAccess, pk: int) -> 
             "can_correct": completion.status not in WITHDRAWING,
             "can_resubmit": completion.status in RESENDABLE,
             "can_withdraw": completion.status not in WITHDRAWING,
+            **_closures(access, {completion.activity.reporting_year}),
         },
     )
 
@@ -314,6 +394,7 @@ def completion_new(request: HttpRequest, access: ProviderAccess) -> HttpResponse
             "access": access,
             "registration": registration,
             "activity": registration.activity,
+            **_closures(access, {registration.activity.reporting_year}),
             "recipient": recipient,
             "form": form,
             "summary": summary,
@@ -432,6 +513,7 @@ def completion_correct(request: HttpRequest, access: ProviderAccess, pk: int) ->
             "form": form,
             "summary": summary,
             "masked": masked,
+            **_closures(access, {completion.activity.reporting_year}),
         },
         status=status,
     )

@@ -1,4 +1,4 @@
-"""The published learner rule catalogue (public, like the activity one): every rule the
+"""The published learner rule catalog (public, like the activity one): every rule the
 learner validator and writer apply, and what each recipient asks of a record."""
 
 from __future__ import annotations

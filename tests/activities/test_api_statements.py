@@ -1,0 +1,295 @@
+"""The web service's round trips (issue 14): a POST or PUT of one activity, and a list
+page, run a pinned number of SQL statements, and what they answer is what a GET reads
+back; the key's lookup and its rate-limit count are one statement on PostgreSQL, and a
+revoked key is refused at once."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from pytest_django import Settings
+
+from pars.accounts.services import create_api_key, revoke_api_key
+from pars.activities.models import Activity, ActivityChange, CommercialSupport
+from pars.audit.models import AuditEvent
+from pars.models import RateLimitCounter
+from pars.providers.models import Provider
+from pars.reporting.models import AnnualReport, ReportingYear
+from pars.testing import make_activity
+from tests.activities.test_activity_api import Api, course, rules
+
+pytestmark = pytest.mark.django_db
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the one-statement paths are PostgreSQL's"
+)
+MIDDLEWARE = "pars.accounts.ratelimit.RateLimitMiddleware"
+
+
+@pytest.fixture
+def rate_limited(settings: Settings) -> None:
+    """The project's middleware with the rate limiter on (the suite turns it off)."""
+    if MIDDLEWARE not in settings.MIDDLEWARE:
+        at = settings.MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+        settings.MIDDLEWARE = [
+            *settings.MIDDLEWARE[: at + 1],
+            MIDDLEWARE,
+            *settings.MIDDLEWARE[at + 1 :],
+        ]
+    settings.RATELIMIT_ENABLE = True
+    settings.PARS_API_RATE = "1000/m"
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    """The statements a request ran, without the test's own savepoints."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+def stamped(api: Api) -> None:
+    assert api.get().status_code == 200  # the key's first use stamps it (once a minute)
+
+
+# ---------------------------------------------------------------------------
+# Statement counts (before: POST 10 and PUT of a change 14, list 5, with rate limits)
+
+
+@postgresql_only
+@pytest.mark.usefixtures("rate_limited")
+@pytest.mark.parametrize("existing", [False, True], ids=["added", "updated"])
+def test_one_write_is_four_statements(provider: Provider, existing: bool) -> None:
+    api = Api(provider)
+    stamped(api)
+    if existing:
+        assert api.post(course(provider_activity_id="P-1")).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        response = api.put(
+            "P-1",
+            course(title="Renamed", supporters=[{"source": "New Co", "monetary_amount": 100}]),
+        )
+    assert response.status_code == (200 if existing else 201), response.content
+    ran = statements(queries)
+    # The key with its rate-limit count; the provider held for writing with the stored
+    # record and its supporters; the closed years; everything written, in one.
+    assert len(ran) == 4, "\n".join(sql[:90] for sql in ran)
+    assert ran[0].startswith("WITH k AS")  # the key and its count
+    assert ran[-1].startswith("WITH ev AS (INSERT INTO audit_auditevent")
+
+
+@postgresql_only
+@pytest.mark.usefixtures("rate_limited")
+def test_a_list_page_is_three_statements(provider: Provider) -> None:
+    api = Api(provider)
+    for n in range(5):
+        make_activity(provider, provider_activity_id=f"L-{n}")
+    stamped(api)
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(limit=3)
+    assert response.status_code == 200
+    assert response["X-Total-Count"] == "5"
+    # The key with its count; the page with the total; the page's supporters.
+    assert len(statements(queries)) == 3, "\n".join(sql[:90] for sql in statements(queries))
+
+
+def test_an_empty_page_still_counts_them_all(provider: Provider) -> None:
+    api = Api(provider)
+    for n in range(3):
+        make_activity(provider, provider_activity_id=f"L-{n}")
+    response = api.get(offset=10)
+    assert response.json() == []
+    assert response["X-Total-Count"] == "3"
+
+
+# ---------------------------------------------------------------------------
+# The answer written is the answer read
+
+
+def read_back(api: Api, activity_id: str) -> dict[str, Any]:
+    response = api.get(f"/{activity_id}")
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json()
+    return data
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"supporters": []},
+        {
+            "supporters": [
+                {
+                    "source": "Other Co",
+                    "in_kind": True,
+                    "in_kind_types": ["durable_equipment"],
+                    "in_kind_description": "Units",
+                }
+            ]
+        },
+        {"ama_credits": 1.25, "title": "  Spaced  "},
+        {"status": "draft", "physician_learners": None, "description": ""},
+    ],
+    ids=["same", "no supporters", "other supporter", "numbers and text", "draft"],
+)
+def test_a_write_answers_what_get_reads(provider: Provider, changes: dict[str, Any]) -> None:
+    api = Api(provider)
+    first = api.post(course(provider_activity_id="RB-1"))
+    assert first.status_code == 201
+    assert first.json() == read_back(api, "RB-1")
+    second = api.put("RB-1", course(**changes))
+    assert second.status_code == 200, second.content
+    assert second.json() == read_back(api, "RB-1")
+
+
+def test_an_update_keeps_its_audit_trail(provider: Provider) -> None:
+    api = Api(provider)
+    assert api.post(course(provider_activity_id="AU-1")).status_code == 201
+    created = Activity.objects.get(provider_activity_id="AU-1")
+    events = AuditEvent.objects.count()
+    response = api.put(
+        "AU-1", course(title="Renamed", supporters=[{"source": "New Co", "monetary_amount": 100}])
+    )
+    assert response.status_code == 200
+    assert AuditEvent.objects.count() == events + 1
+    event = AuditEvent.objects.latest("pk")
+    assert (event.action, event.channel, event.api_key is not None) == (
+        "activities.written",
+        "api",
+        True,
+    )
+    (change,) = ActivityChange.objects.filter(event=event)
+    assert change.changes["title"] == ["Cardiology Update", "Renamed"]
+    assert change.changes["supporters"][1] == [
+        {
+            "source": "New Co",
+            "monetary_amount": 100,
+            "in_kind": False,
+            "in_kind_types": [],
+            "in_kind_description": "",
+        }
+    ]
+    updated = Activity.objects.get(pk=created.pk)
+    assert updated.created_by_event_id == created.created_by_event_id  # an update keeps it
+    assert list(
+        CommercialSupport.objects.filter(activity=updated).values_list("source", "position")
+    ) == [("New Co", 1)]
+    # The same again: unchanged, nothing written, no event.
+    again = api.put(
+        "AU-1", course(title="Renamed", supporters=[{"source": "New Co", "monetary_amount": 100}])
+    )
+    assert again.status_code == 200
+    assert again.json() == response.json()
+    assert AuditEvent.objects.count() == events + 1
+
+
+def test_a_new_activity_points_at_the_event_that_created_it(provider: Provider) -> None:
+    api = Api(provider)
+    assert api.post(course(provider_activity_id="EV-1")).status_code == 201
+    activity = Activity.objects.get(provider_activity_id="EV-1")
+    assert activity.created_by_event_id is not None
+    event = AuditEvent.objects.get(pk=activity.created_by_event_id)
+    assert (event.provider_id, event.action) == (provider.pk, "activities.written")
+    assert not ActivityChange.objects.filter(event=event).exists()
+
+
+def test_a_closed_year_is_refused_with_every_other_problem(provider: Provider) -> None:
+    AnnualReport.objects.create(
+        provider=provider,
+        reporting_year=ReportingYear.objects.create(year=2026, deadline=datetime.date(2027, 3, 31)),
+        attested_at=datetime.datetime(2027, 2, 1, tzinfo=datetime.UTC),
+    )
+    api = Api(provider)
+    alone = api.post(course(provider_activity_id="CY-1"))
+    assert alone.status_code == 400
+    assert rules(alone) == ["activity.reporting_year.locked"]
+    with_more = api.post(course(provider_activity_id="CY-2", title=""))
+    assert with_more.status_code == 400
+    assert "activity.reporting_year.locked" in rules(with_more)
+    assert len(rules(with_more)) > 1
+    assert not Activity.objects.filter(provider=provider).exists()
+
+
+# ---------------------------------------------------------------------------
+# The key and its count in one statement: revocation still works at once
+
+
+@pytest.mark.usefixtures("rate_limited")
+def test_a_revoked_key_stops_working_at_once(provider: Provider) -> None:
+    key, secret = create_api_key(provider=provider)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert client.get("/api/v1/activities").status_code == 200
+    assert client.get("/api/v1/activities").status_code == 200
+    revoke_api_key(key)
+    assert client.get("/api/v1/activities").status_code == 401
+    assert (
+        client.post("/api/v1/activities", course(), content_type="application/json").status_code
+        == 401
+    )
+
+
+@pytest.mark.usefixtures("rate_limited")
+def test_a_wrong_secret_with_a_real_prefix_is_refused_and_not_counted_for_the_key(
+    provider: Provider,
+) -> None:
+    _, secret = create_api_key(provider=provider)
+    wrong = Client(HTTP_AUTHORIZATION=f"Bearer {secret[:-3]}xyz")
+    assert wrong.get("/api/v1/activities").status_code == 401
+    right = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert right.get("/api/v1/activities").status_code == 200
+    # One count for the key (the right call), one for the address (the wrong one).
+    assert RateLimitCounter.objects.count() == 2
+    assert sorted(RateLimitCounter.objects.values_list("count", flat=True)) == [1, 1]
+
+
+@pytest.mark.usefixtures("rate_limited")
+def test_the_key_acts_for_its_own_provider(provider: Provider, other_provider: Provider) -> None:
+    make_activity(other_provider, provider_activity_id="THEIRS")
+    api = Api(provider)
+    assert api.get("/THEIRS").status_code == 404
+    assert api.get().json() == []
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_single_write_holds_the_provider_against_an_attestation(provider: Provider) -> None:
+    """The one-statement path takes the provider's shared lock as every writer does:
+    an attestation (which takes it exclusively) waits until the write commits."""
+    import psycopg
+    from django.db import transaction
+
+    from pars.accounts.access import get_api_access
+    from pars.activities.services import write_record
+    from pars.activities.validation import validate_activity
+
+    record, errors = validate_activity(course(provider_activity_id="LK-1"))
+    assert record is not None
+    assert not errors
+    settings_dict = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        password=settings_dict["PASSWORD"] or None,
+    )
+    try:
+        with transaction.atomic():
+            write_record(get_api_access(provider), record, channel="api")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute(
+                    "SELECT 1 FROM providers_provider WHERE id = %s FOR UPDATE NOWAIT",
+                    [provider.pk],
+                )
+        other.rollback()
+        other.execute(
+            "SELECT 1 FROM providers_provider WHERE id = %s FOR UPDATE NOWAIT", [provider.pk]
+        )
+    finally:
+        other.close()
