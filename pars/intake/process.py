@@ -53,6 +53,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess, get_api_access, get_provider_access
+from pars.intake import dry_run as dry_runs
 from pars.intake.background import batch_writer
 from pars.intake.kinds import BATCH_SIZE, UPLOAD_KINDS, FileRun
 from pars.intake.models import Channel, Upload, UploadError, UploadStatus
@@ -280,6 +281,20 @@ def _write(run: FileRun, apply: Callable[[], None]) -> None:
         _finish_done(run)
     else:
         _finish_done(run)
+    if run.upload.dry_run:
+        _audit_dry_run(run)
+
+
+def _audit_dry_run(run: FileRun) -> None:
+    """A file only checked is on the trail as a dry run (its rows' event was undone)."""
+    upload = run.upload
+    dry_runs.audit(
+        run.access,
+        channel=upload.file_format,
+        description=f"{upload.title} ({upload.original_name}) checked (dry run): "
+        "nothing was changed.",
+        details={"upload": upload.pk, "rows": run.rows_total, "errors": run.error_count},
+    )
 
 
 class _DryRun(Exception):  # not an error: how a dry run undoes its writes

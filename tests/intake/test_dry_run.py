@@ -239,6 +239,7 @@ def test_a_dry_run_upload_has_the_real_result_and_applies_nothing(
     assert dry["message"].startswith(DRY_RUN_MESSAGE)
     assert (dry["added"], dry["updated"]) == (2, 1)
     assert data_of(provider) == before
+    assert dry_runs_audited(provider) == 1  # on the trail as a dry run
 
     # The same file for real: not a duplicate of the file only checked.
     real = api.result(api.upload("/uploads", GOOD))
@@ -249,6 +250,7 @@ def test_a_dry_run_upload_has_the_real_result_and_applies_nothing(
 
 def test_a_dry_run_upload_with_errors_lists_the_same_errors(provider: Provider, api: Api) -> None:
     dry = api.result(api.upload("/uploads", THREE_GOOD_ONE_BAD, "?dry_run=true"))
+    assert dry_runs_audited(provider) == 1  # a refused dry run is on the trail too
     real = api.result(api.upload("/uploads", THREE_GOOD_ONE_BAD))
     assert dry["status"] == real["status"] == "rejected"
     assert same(dry) == same(real)
