@@ -71,7 +71,9 @@ CHANGES: list[dict[str, Any]] = [
                 "kind": "added",
                 "breaking": False,
                 "summary": "GET /api/v1/activities pages with a cursor: a Link header "
-                "(rel=next) gives the next page's address; limit and offset still work.",
+                "(rel=next) gives the next page's address; limit and offset still work. "
+                "GET /api/v1/learner-completions, already paged by cursor, sends the same "
+                "Link header.",
             },
             {
                 "kind": "added",

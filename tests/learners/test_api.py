@@ -456,11 +456,14 @@ def test_the_list_pages_by_cursor_and_filters(
     page = first.json()
     assert len(page["results"]) == 2
     seen = [record["id"] for record in page["results"]]
+    assert first["Link"] == f'<{page["next"]}>; rel="next"'
     while page["next"]:
         assert page["next"].startswith("/api/v1/learner-completions?")
         assert "limit=2" in page["next"]
-        page = api.client.get(page["next"]).json()
+        answer = api.client.get(page["next"])
+        page = answer.json()
         seen += [record["id"] for record in page["results"]]
+    assert "Link" not in answer  # the last page has no next
     assert sorted(seen) == sorted(LearnerCompletion.objects.values_list("pk", flat=True))
     assert len(seen) == len(set(seen)) == 6
     # The last page's cursor, kept for later, brings the records changed since.

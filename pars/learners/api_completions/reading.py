@@ -68,6 +68,19 @@ def _query_error(field: str, message: str, rule: str = RULE_QUERY) -> HttpRespon
     "/learner-completions",
     response={200: LearnerCompletionPage, 400: ApiErrors},
     url_name="learner_completions",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "headers": {
+                    "Link": {
+                        "description": 'The next page, as `<address>; rel="next"` (the '
+                        "same address as `next`); absent on the last page",
+                        "schema": {"type": "string"},
+                    }
+                }
+            }
+        }
+    },
     summary="List learner completions and their status",
     description="The key's completions, oldest change first, in pages of `limit` (at most "
     f"{MAX_LIMIT:,}); `next` is the URL of the next page (null on the last). Filters: "
@@ -147,6 +160,8 @@ def list_completions(
             "next": next_url,
             "next_cursor": next_cursor,
         },
+        # The same next page as the activity list gives it (RFC 8288).
+        {"Link": f'<{next_url}>; rel="next"'} if next_url else None,
     )
 
 
