@@ -53,8 +53,8 @@ CHANGES: list[dict[str, Any]] = [
             {
                 "kind": "added",
                 "breaking": False,
-                "summary": "An activity's answers carry its version as an ETag; PUT and "
-                "DELETE of an activity take If-Match and answer 412 (rule "
+                "summary": "An activity's answers carry its version as an ETag; POST, PUT "
+                "and DELETE of an activity take If-Match and answer 412 (rule "
                 "api.precondition_failed) when it changed since it was read, so two systems "
                 "cannot silently overwrite each other.",
             },

@@ -349,13 +349,15 @@ def _idempotent_write(
         _audit_dry_run(access, answer, path_id)
         return answer
     body = request.body
-    checked = path_id is not None and if_match is not None
+    # POST writes the activity its body names (create or update): If-Match checks that one.
+    target = path_id if path_id is not None or if_match is None else _body_activity_id(body)
+    checked = target is not None and if_match is not None
     # With If-Match, the activity is held from the check until the write commits.
     with transaction.atomic() if checked else contextlib.nullcontext():
         if checked:
-            assert path_id is not None
+            assert target is not None
             assert if_match is not None
-            stale = _precondition_failed(access, path_id, if_match)
+            stale = _precondition_failed(access, target, if_match)
             if stale is not None:
                 # A request refused on its own merits (malformed, invalid) gets that
                 # refusal, as it would on any version; only a good one gets 412.
@@ -368,6 +370,16 @@ def _idempotent_write(
             lambda: _write(access, body, path_id),
         )
     return _answer(outcome)
+
+
+def _body_activity_id(body: bytes) -> str | None:
+    """The Provider Activity ID a POST body names, if it is a JSON object naming one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    value = data.get("provider_activity_id") if isinstance(data, dict) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _audit_dry_run(access: ProviderAccess, answer: HttpResponse, path_id: str | None) -> None:
@@ -559,7 +571,7 @@ def read_cursor(cursor: str) -> str | None:
 
 @router.post(
     "",
-    response=_WRITE_RESPONSES,
+    response=_PUT_RESPONSES,
     url_name="activity_create",
     summary="Create or update an activity by the Provider Activity ID in the body",
     description=_WRITE_DESCRIPTION,
@@ -568,9 +580,10 @@ def read_cursor(cursor: str) -> str | None:
 def create_activity(
     request: HttpRequest,
     idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
     dry_run: DryRunQuery = False,
 ) -> HttpResponse:
-    return _idempotent_write(request, idempotency_key, None, dry_run=dry_run)
+    return _idempotent_write(request, idempotency_key, None, if_match, dry_run=dry_run)
 
 
 @router.get(

@@ -1,5 +1,5 @@
 """Safe concurrent edits (issue 16 item 4): an activity's answers carry its version as an
-`ETag`; PUT and DELETE with a stale `If-Match` answer 412 and change nothing; the list
+`ETag`; POST, PUT and DELETE with a stale `If-Match` answer 412 and change nothing; the list
 pages by cursor through `Link: <…>; rel="next"`, every activity once even while others
 are added between pages."""
 
@@ -62,6 +62,25 @@ def test_a_stale_if_match_is_refused_and_changes_nothing(provider: Provider) -> 
     assert snapshot(provider) == before
 
 
+def test_a_post_naming_an_existing_activity_honours_if_match(provider: Provider) -> None:
+    # POST creates or updates the activity its body names: If-Match guards that one.
+    api = Api(provider)
+    old = api.post(course(provider_activity_id="V-1"))["ETag"]
+    current = api.post(course(provider_activity_id="V-1", title="Theirs"))["ETag"]
+    before = snapshot(provider)
+    stale = api.post(course(provider_activity_id="V-1", title="Mine"), **{"If-Match": old})
+    assert stale.status_code == 412
+    assert stale.json()["errors"][0]["rule"] == "api.precondition_failed"
+    assert snapshot(provider) == before
+    fresh = api.post(course(provider_activity_id="V-1", title="Mine"), **{"If-Match": current})
+    assert fresh.status_code == 200, fresh.content
+    assert Activity.objects.get(provider_activity_id="V-1").title == "Mine"
+    # `*` on a POST means "only if it exists": it does not create.
+    new = api.post(course(provider_activity_id="V-2"), **{"If-Match": "*"})
+    assert new.status_code == 412
+    assert not Activity.objects.filter(provider_activity_id="V-2").exists()
+
+
 def test_a_matching_if_match_writes(provider: Provider) -> None:
     api = Api(provider)
     version = api.post(course(provider_activity_id="V-1"))["ETag"]
@@ -108,8 +127,9 @@ def test_the_openapi_document_names_if_match_and_412(db: None) -> None:
 
     document = Client().get("/api/v1/openapi.json").json()
     one = next(path for path in document["paths"] if path.startswith("/api/v1/activities/{"))
-    for method in ("put", "delete"):
-        operation = document["paths"][one][method]
+    writes = [(one, "put"), (one, "delete"), ("/api/v1/activities", "post")]
+    for path, method in writes:
+        operation = document["paths"][path][method]
         assert "412" in operation["responses"]
         assert "If-Match" in [p["name"] for p in operation["parameters"]]
     listing = document["paths"]["/api/v1/activities"]["get"]
