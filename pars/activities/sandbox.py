@@ -99,13 +99,13 @@ def seed_sandbox(sandbox: Provider) -> int:
         for support in CommercialSupport.objects.filter(activity__in=sources):
             supporters.setdefault(support.activity_id, []).append(support)
         copies = []
-        for source in sources:
-            copy = Activity.objects.get(pk=source.pk)
+        for source in sources:  # each read once: the fetched row becomes its copy
+            copy, source_pk = source, source.pk
             copy.pk = None
             copy.provider = sandbox
             copy.accme_activity_id = ""  # assigned by PARS to live records only
             copy.created_by_event = None
-            copies.append((source.pk, copy))
+            copies.append((source_pk, copy))
         Activity.objects.bulk_create([copy for _, copy in copies])
         new_supporters = []
         for source_pk, copy in copies:
