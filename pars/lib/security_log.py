@@ -275,8 +275,8 @@ _REDACTIONS: list[tuple[re.Pattern[str], str]] = [
         ),
         r"\1[redacted]",
     ),
-    # NPI-like: a run of exactly ten digits.
-    (re.compile(r"(?<!\d)\d{10}(?!\d)"), "[redacted-npi]"),
+    # NPI-like: ten digits standing alone (not inside a hex API-key prefix or an ID).
+    (re.compile(r"(?<![0-9A-Za-z])\d{10}(?![0-9A-Za-z])"), "[redacted-npi]"),
     # A US date MM/DD/YYYY, then a birth date as MM-DD or MM/DD (two digits each, not
     # part of a longer date such as the ISO 2025-01-02 of a timestamp).
     (
