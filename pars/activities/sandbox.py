@@ -89,14 +89,14 @@ def seed_sandbox(sandbox: Provider) -> int:
     sandbox, replacing any with the same Provider Activity ID; returns how many."""
     live = sandbox.sandbox_of
     assert live is not None, "only a sandbox is seeded"
-    sources = list(
-        Activity.objects.filter(provider=live).order_by("-start_date", "pk")[:SEED_LIMIT]
-    )
+    # The live provider's rows, read through its one door (a system access: no user).
+    reading = ProviderAccess(provider=live, user=None, role=None)
+    sources = list(reading.records(Activity).order_by("-start_date", "pk")[:SEED_LIMIT])
     ids = [activity.provider_activity_id for activity in sources]
     with transaction.atomic():
         _delete_rows(sandbox, only_activities=ids)
         supporters: dict[int, list[CommercialSupport]] = {}
-        for support in CommercialSupport.objects.filter(activity__in=sources):
+        for support in reading.records(CommercialSupport).filter(activity__in=sources):
             supporters.setdefault(support.activity_id, []).append(support)
         copies = []
         for source in sources:  # each read once: the fetched row becomes its copy
@@ -140,10 +140,9 @@ def _owned_models() -> list[type[Model]]:
 def _delete_rows(sandbox: Provider, only_activities: list[str] | None = None) -> None:
     """Every provider-owned row of the sandbox (or only these activities, and what hangs
     on them), in an order the protecting foreign keys allow."""
+    owner = ProviderAccess(provider=sandbox, user=None, role=None)
     if only_activities is not None:
-        activities = Activity.objects.filter(
-            provider=sandbox, provider_activity_id__in=only_activities
-        )
+        activities = owner.records(Activity).filter(provider_activity_id__in=only_activities)
         pending: list[tuple[type[Model], dict[str, object]]] = [
             (model, {"activity__in": activities})
             for model in _owned_models()
@@ -158,7 +157,7 @@ def _delete_rows(sandbox: Provider, only_activities: list[str] | None = None) ->
         for model, lookup in pending:
             try:
                 with transaction.atomic():
-                    model._default_manager.filter(provider=sandbox, **lookup).delete()
+                    owner.records(model).filter(**lookup).delete()
             except (ProtectedError, RestrictedError):
                 blocked.append((model, lookup))
         if len(blocked) == len(pending):
@@ -237,8 +236,9 @@ def sandbox_page(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
             messages.success(request, f"Test key {key.prefix}… is revoked.")
         if new_key is None and not form.errors:  # shown once, or the form's errors
             return redirect("activities:sandbox", provider_id=access.provider.provider_id)
-    keys = ApiKey.objects.filter(provider=sandbox).order_by("-created_at") if sandbox else []
-    activities = Activity.objects.filter(provider=sandbox).count() if sandbox else 0
+    inside = sandbox_access(access) if sandbox else None
+    keys = inside.records(ApiKey).order_by("-created_at") if inside else []
+    activities = inside.records(Activity).count() if inside else 0
     return render(
         request,
         "activities/sandbox.html",
