@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.models import Membership, Role, User
+from pars.accreditation.notices import decision_recorded
 from pars.activities.models import Activity
 from pars.activities.services import apply_activities
 from pars.activities.validation import validate_activity
@@ -34,6 +35,7 @@ from pars.providers.models import (
 )
 from pars.reporting.locks import locked_years
 from pars.reporting.models import AnnualReport, AttestationStatement, ReportingYear
+from pars.reporting.notices import year_closed
 
 DEMO_PASSWORD = "pars-demo-password"
 
@@ -348,7 +350,7 @@ def _people(
 def _annual_reports(riverside: Provider, pinecoast: Provider, previous_year: ReportingYear) -> None:
     """Last year's annual reports: one attested, one half-done."""
     # Last year's report is finished for Riverside and still open for Pine Coast.
-    AnnualReport.objects.get_or_create(
+    _, attested_now = AnnualReport.objects.get_or_create(
         provider=riverside,
         reporting_year=previous_year,
         defaults={
@@ -370,6 +372,10 @@ def _annual_reports(riverside: Provider, pinecoast: Provider, previous_year: Rep
             user=User.objects.get(email="admin@riverside.example"),
             reporting_year=previous_year.year,
             description="Attested (demo data)",
+        )
+    if attested_now:  # told once, as the attestation itself would tell them
+        year_closed(
+            riverside, previous_year.year, User.objects.get(email="admin@riverside.example")
         )
     # Pine Coast has typed part of its program summary for last year, and not attested.
     AnnualReport.objects.get_or_create(
@@ -401,4 +407,12 @@ def load_demo() -> list[tuple[str, str]]:
     _learners(riverside)
 
     _annual_reports(riverside, pinecoast, previous_year)
+    _latest_decisions_told(riverside, pinecoast)
     return DEMO_LOGINS
+
+
+def _latest_decisions_told(*providers: Provider) -> None:
+    """Each provider's users find its latest decision in their inbox (keyed: once only)."""
+    for provider in providers:
+        latest = AccreditationDecision.objects.filter(provider=provider).latest("decided_on")
+        decision_recorded(provider, latest)

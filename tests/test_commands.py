@@ -7,8 +7,9 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.urls import reverse
 
-from pars.accounts.models import Membership, Role
+from pars.accounts.models import Membership, Role, User
 from pars.providers.models import AccreditorType, Provider
 from pars.testing import make_accreditor
 
@@ -96,6 +97,23 @@ def test_load_demo_is_repeatable_and_prints_logins() -> None:
     assert len(years) == 2
     per_provider = {p.provider_id: p.activities.count() for p in Provider.objects.all()}
     assert all(count > 0 for count in per_provider.values())
+
+
+@pytest.mark.django_db
+def test_the_demo_coordinator_finds_news_in_the_inbox_once(client: Client) -> None:
+    _run("load_demo")
+    _run("load_demo")  # a second run tells no one twice
+    from pars.notifications.models import Kind, Notification
+
+    coordinator = User.objects.get(email="admin@riverside.example")
+    told = Notification.objects.filter(user=coordinator)
+    riverside = sorted(told.filter(provider__provider_id="0001234").values_list("kind", flat=True))
+    assert riverside == sorted([Kind.DECISION_RECORDED, Kind.YEAR_CLOSED])
+    assert told.exclude(provider__provider_id="0001234").count() == 1  # Pine Coast's decision
+    client.force_login(coordinator)
+    inbox = client.get(reverse("notifications:inbox")).content.decode()
+    assert "annual report is attested and closed" in inbox
+    assert "Accreditation decision: Accreditation with Commendation" in inbox
 
 
 @pytest.mark.django_db
