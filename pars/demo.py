@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from pars.accounts.access import ProviderAccess
+from pars.accounts.access import ProviderAccess, system_access
 from pars.accounts.models import Membership, Role, User
 from pars.accreditation.notices import decision_recorded
 from pars.activities.models import Activity
@@ -151,12 +151,14 @@ def _learners(provider: Provider) -> None:
     """
     today = timezone.localdate()
     finished = list(
-        Activity.objects.filter(
-            provider=provider,
+        system_access(provider)
+        .records(Activity)
+        .filter(
             end_date__lt=today,
             start_date__gte=datetime.date(today.year - 1, 1, 1),
             activity_format="course",
-        ).order_by("-end_date")[:2]
+        )
+        .order_by("-end_date")[:2]
     )
     if not finished:
         return
@@ -364,7 +366,12 @@ def _annual_reports(riverside: Provider, pinecoast: Provider, previous_year: Rep
             "attestation_statement": AttestationStatement.objects.order_by("-version").first(),
         },
     )
-    if not AuditEvent.objects.filter(provider=riverside, action=AuditAction.ATTESTED).exists():
+    if (
+        not system_access(riverside)
+        .records(AuditEvent)
+        .filter(action=AuditAction.ATTESTED)
+        .exists()
+    ):
         AuditEvent.objects.create(
             provider=riverside,
             action=AuditAction.ATTESTED,
@@ -414,5 +421,5 @@ def load_demo() -> list[tuple[str, str]]:
 def _latest_decisions_told(*providers: Provider) -> None:
     """Each provider's users find its latest decision in their inbox (keyed: once only)."""
     for provider in providers:
-        latest = AccreditationDecision.objects.filter(provider=provider).latest("decided_on")
+        latest = system_access(provider).records(AccreditationDecision).latest("decided_on")
         decision_recorded(provider, latest)

@@ -98,6 +98,14 @@ def get_api_access(provider: Provider, api_key: ApiKey | None = None) -> Provide
     )
 
 
+def system_access(provider: Provider) -> ProviderAccess:
+    """PARS's own access to one provider's rows (tasks, notices, seeds): no user, no role.
+
+    For work the system does on a provider's behalf; a request never gets it.
+    """
+    return ProviderAccess(provider=provider, user=None, role=None)
+
+
 def users_administered_by(staff: User, user_ids: Iterable[int]) -> set[int]:
     """Which of these users a staff member may change account-wide settings of (two-factor).
 

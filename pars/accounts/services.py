@@ -10,6 +10,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from pars.accounts.access import system_access
 from pars.accounts.models import ApiKey, ApiKeyEnvironment, Membership, Role, User
 from pars.accounts.tasks import send_access_granted_email
 from pars.providers.models import Provider
@@ -92,7 +93,7 @@ def _keep_an_administrator(membership: Membership, new_role: str | None) -> None
     # A provider without an administrator could not manage its own users any more.
     if membership.role != Role.ADMIN or new_role == Role.ADMIN:
         return
-    others = Membership.objects.filter(provider_id=membership.provider_id, role=Role.ADMIN)
+    others = system_access(membership.provider).records(Membership).filter(role=Role.ADMIN)
     if not others.exclude(pk=membership.pk).exists():
         raise ValidationError("A provider must keep at least one administrator.")
 

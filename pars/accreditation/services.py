@@ -145,7 +145,7 @@ def open_case(
     template = active_template(case_type)
     with transaction.atomic():
         provider = Provider.objects.select_for_update().get(pk=access.provider.pk)
-        if Case.objects.filter(provider=provider, status__in=OPEN_STATUSES).exists():
+        if access.records(Case).filter(status__in=OPEN_STATUSES).exists():
             raise CaseRefused(f"{provider.name} already has an open accreditation case.")
         case = Case.objects.create(
             provider=provider,

@@ -397,7 +397,7 @@ _ORM_UPSERT_SQL = (
 
 def _replace_supporters(access: ProviderAccess, records: dict[int, CleanActivity]) -> None:
     """A written record replaces its supporters as a whole (`records`: by primary key)."""
-    CommercialSupport.objects.filter(provider=access.provider, activity__in=list(records)).delete()
+    access.records(CommercialSupport).filter(activity__in=list(records)).delete()
     CommercialSupport.objects.bulk_create(
         CommercialSupport(provider=access.provider, activity_id=pk, position=position, **supporter)
         for pk, record in records.items()

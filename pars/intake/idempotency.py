@@ -26,6 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from ninja import HeaderEx, P
 
+from pars.accounts.access import system_access
 from pars.intake.models import IdempotencyKey
 from pars.providers.models import Provider
 
@@ -111,7 +112,8 @@ def run_idempotent(
         )
     if callable(request_fingerprint):
         request_fingerprint = request_fingerprint()
-    known = IdempotencyKey.objects.filter(provider=provider, key=key).first()
+    stored = system_access(provider).records(IdempotencyKey)
+    known = stored.filter(key=key).first()
     if known is not None:
         return _stored(known, request_fingerprint)
     try:
@@ -128,7 +130,7 @@ def run_idempotent(
                 )
     except IntegrityError:
         # A concurrent request with the same key stored its answer first; ours is undone.
-        known = IdempotencyKey.objects.filter(provider=provider, key=key).first()
+        known = stored.filter(key=key).first()
         if known is None:
             raise
         return _stored(known, request_fingerprint)

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
+from pars.accounts.access import system_access
 from pars.providers.models import Provider
 
 
@@ -124,9 +125,12 @@ class Upload(models.Model):
                         .filter(pk=self.provider_id)
                         .values("pk")
                     )
-                    latest = Upload.objects.filter(
-                        provider_id=self.provider_id, kind=self.kind
-                    ).aggregate(latest=models.Max("number"))["latest"]
+                    latest = (
+                        system_access(self.provider)
+                        .records(Upload)
+                        .filter(kind=self.kind)
+                        .aggregate(latest=models.Max("number"))["latest"]
+                    )
                     self.number = (latest or 0) + 1
                     super().save(*args, **kwargs)
                 return

@@ -52,7 +52,7 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
-from pars.accounts.access import ProviderAccess, get_api_access, get_provider_access
+from pars.accounts.access import ProviderAccess, get_api_access, get_provider_access, system_access
 from pars.intake import dry_run as dry_runs
 from pars.intake.background import batch_writer
 from pars.intake.kinds import BATCH_SIZE, UPLOAD_KINDS, FileRun
@@ -232,8 +232,9 @@ def _ready_to_apply(upload_id: int, provider_pk: int) -> tuple[Upload, ProviderA
     if upload.status != UploadStatus.RUNNING:
         return None
     earlier = (
-        Upload.objects.filter(
-            provider=upload.provider_id,
+        system_access(upload.provider)
+        .records(Upload)
+        .filter(
             kind=upload.kind,
             sha256=upload.sha256,
             status=UploadStatus.SUCCEEDED,

@@ -16,7 +16,7 @@ from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone
 
-from pars.accounts.access import ProviderAccess
+from pars.accounts.access import ProviderAccess, system_access
 from pars.learners.models import CompletionStatus, LearnerCompletion
 from pars.notifications.models import Kind, Notification
 from pars.notifications.services import notify, provider_users
@@ -35,9 +35,8 @@ class DigestLine:
 
 def _since(provider: Provider, now: datetime.datetime) -> datetime.datetime:
     """From the provider's previous digest (at most a week back), else a day back."""
-    last = Notification.objects.filter(provider=provider, kind=Kind.LEARNER_DIGEST).aggregate(
-        last=Max("created_at")
-    )["last"]
+    told = system_access(provider).records(Notification)
+    last = told.filter(kind=Kind.LEARNER_DIGEST).aggregate(last=Max("created_at"))["last"]
     if last is None:
         return now - datetime.timedelta(days=1)
     return max(last, now - datetime.timedelta(days=7))

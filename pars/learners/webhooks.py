@@ -53,7 +53,7 @@ from django.db.models import Q
 from django.tasks import task
 from django.utils import timezone
 
-from pars.accounts.access import ProviderAccess
+from pars.accounts.access import ProviderAccess, system_access
 from pars.learners.connectors.http import describe_os_error, request
 from pars.learners.delivery import backoff_seconds, enqueue_at
 from pars.learners.models import (
@@ -182,7 +182,7 @@ def delete_endpoint(access: ProviderAccess, endpoint: WebhookEndpoint) -> None:
     """Remove an endpoint and its notifications (those not yet delivered are dropped)."""
     access.require_edit()
     assert endpoint.provider_id == access.provider.pk
-    WebhookEndpoint.objects.filter(pk=endpoint.pk, provider=access.provider).delete()
+    access.records(WebhookEndpoint).filter(pk=endpoint.pk).delete()
     logger.info("Webhook endpoint %s deleted for provider %s", endpoint.pk, access.provider.pk)
 
 
@@ -229,7 +229,9 @@ def verify_signature(
 
 def _records(provider: Provider, ids: Sequence[int]) -> list[dict[str, Any]]:
     rows = (
-        LearnerCompletion.objects.filter(provider=provider, pk__in=ids)
+        system_access(provider)
+        .records(LearnerCompletion)
+        .filter(pk__in=ids)
         .order_by("pk")
         .values(
             "pk",
@@ -260,7 +262,7 @@ def notify_status_changes(provider: Provider, completion_ids: Sequence[int]) -> 
     ids = sorted(set(completion_ids))
     if not ids:
         return
-    endpoints = list(WebhookEndpoint.objects.filter(provider=provider, active=True))
+    endpoints = list(system_access(provider).records(WebhookEndpoint).filter(active=True))
     if not endpoints:
         return
     created: list[int] = []

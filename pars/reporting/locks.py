@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from pars.accounts.access import system_access
 from pars.activities.year_lock import LOCKED_RULE, Closure, locked_message
 from pars.providers.models import Provider
 from pars.reporting.models import AnnualReport
@@ -42,15 +43,17 @@ def locked_years(
 ) -> set[int]:
     if for_update:
         hold_provider_for_writing(provider)
-    reports = AnnualReport.objects.filter(provider=provider, attested_at__isnull=False)
+    reports = system_access(provider).records(AnnualReport).filter(attested_at__isnull=False)
     if years is not None:
         reports = reports.filter(reporting_year__year__in=set(years))
     return set(reports.values_list("reporting_year__year", flat=True))
 
 
 def closures(provider: Provider, years: Iterable[int]) -> dict[int, Closure]:
-    reports = AnnualReport.objects.filter(
-        provider=provider, attested_at__isnull=False, reporting_year__year__in=set(years)
+    reports = (
+        system_access(provider)
+        .records(AnnualReport)
+        .filter(attested_at__isnull=False, reporting_year__year__in=set(years))
     ).select_related("reporting_year", "attested_by")
     found = {}
     for report in reports:

@@ -97,11 +97,11 @@ def assert_menu_collapsed_then_opens(page: Page) -> None:
     log_out = menu.get_by_role("button", name="Log out")
     expect(guide).to_be_hidden()
     expect(log_out).to_be_hidden()
-    menu.get_by_text("Menu", exact=True).click()
+    menu.locator("summary").click()  # "Menu" and its unread badge
     expect(guide).to_be_visible()
     expect(log_out).to_be_visible()
     assert_fits(page)  # the open menu fits too
-    menu.get_by_text("Menu", exact=True).click()
+    menu.locator("summary").click()  # "Menu" and its unread badge
     expect(guide).to_be_hidden()
 
 
