@@ -101,7 +101,10 @@ def notify(
         )
     if email and created:
         off = email_opted_out((n.user_id for n in created), kind)
-        ids = [n.pk for n in created if n.user_id not in off]
+        # Someone invited who never set a password has not taken the access up: the inbox
+        # keeps their news for their first sign-in, but no provider news goes to that address.
+        pending = {pk for pk, user in recipients.items() if not user.has_usable_password()}
+        ids = [n.pk for n in created if n.user_id not in off and n.user_id not in pending]
         if ids:
             transaction.on_commit(lambda: _queue_emails(ids))
     return created

@@ -169,3 +169,15 @@ def test_staff_and_provider_users_choose_among_their_own_kinds(
     assert set(
         NotificationPreference.objects.filter(user=staff).values_list("kind", flat=True)
     ) == {Kind.CASE_SUBMITTED}
+
+
+def test_someone_invited_who_never_set_a_password_gets_no_provider_email(
+    provider: Provider, admin_user: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    invited = User.objects.create_user("invited@example.org")  # no password: not taken up
+    Membership.objects.create(user=invited, provider=provider, role="editor")
+    assert not invited.has_usable_password()
+    with django_capture_on_commit_callbacks(execute=True):
+        notify([admin_user, invited], Kind.YEAR_CLOSED, "Year closed", provider=provider)
+    assert [m.to for m in mail.outbox] == [[admin_user.email]]
+    assert Notification.objects.filter(user=invited).count() == 1  # there at first sign-in
