@@ -78,6 +78,11 @@ def test_the_page_offers_the_choice_and_applies_the_valid_rows(
     assert "All or nothing" in page.text
     upload = _post_page(client, provider, THREE_GOOD_ONE_BAD, policy="partial")
     _assert_partly_applied(upload, provider)
+    result = client.get(
+        reverse("uploads:detail", kwargs={"provider_id": provider.provider_id, "pk": upload.pk})
+    ).text
+    assert "Valid rows applied" in result
+    assert "nothing in it is changed" not in result  # the page does not contradict itself
 
 
 def test_the_default_is_still_all_or_nothing(
@@ -87,6 +92,10 @@ def test_the_default_is_still_all_or_nothing(
     upload.refresh_from_db()
     assert upload.status == UploadStatus.REJECTED
     assert _ids(provider) == []
+    result = client_as(editor).get(
+        reverse("uploads:detail", kwargs={"provider_id": provider.provider_id, "pk": upload.pk})
+    )
+    assert "otherwise nothing" in result.text
     upload = _post_page(client_as(editor), provider, THREE_GOOD_ONE_BAD, policy="all_or_nothing")
     upload.refresh_from_db()
     assert upload.status == UploadStatus.REJECTED
