@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any
 
@@ -38,8 +39,11 @@ def lockout_response(
     original_response: HttpResponse | None = None,
     credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    response = render(request, "accounts/locked.html", status=429)
-    response["Retry-After"] = str(_seconds_left(request, credentials))
+    seconds = _seconds_left(request, credentials)
+    retry_at = timezone.now() + datetime.timedelta(seconds=seconds)
+    context = {"minutes": math.ceil(seconds / 60), "retry_at": retry_at}
+    response = render(request, "accounts/locked.html", context, status=429)
+    response["Retry-After"] = str(seconds)
     return response
 
 

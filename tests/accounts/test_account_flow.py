@@ -167,6 +167,9 @@ def test_login_is_locked_after_five_failures_but_reset_still_works(
     )
     assert response.status_code == 429
     assert "Too many failed attempts" in response.text
+    # When to come back, in words as in the Retry-After header (a 15-minute cool-off).
+    assert 14 * 60 < int(response["Retry-After"]) <= 15 * 60
+    assert "Try again in 15 minutes (at " in response.text
     response = client.post(reverse("accounts:password_reset"), {"email": editor.email})
     assert response.status_code == 302
     assert mail.outbox[-1].to == [editor.email]

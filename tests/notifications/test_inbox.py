@@ -1,5 +1,6 @@
 """The inbox, the header's unread count and the email choices: each user's own only."""
 
+import datetime
 import re
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from pars.accounts.models import Membership, User
 from pars.notifications.models import Kind, Notification, NotificationPreference
@@ -181,3 +183,14 @@ def test_someone_invited_who_never_set_a_password_gets_no_provider_email(
         notify([admin_user, invited], Kind.YEAR_CLOSED, "Year closed", provider=provider)
     assert [m.to for m in mail.outbox] == [[admin_user.email]]
     assert Notification.objects.filter(user=invited).count() == 1  # there at first sign-in
+
+
+def test_the_inbox_writes_times_as_every_other_page_does(
+    provider: Provider, admin_user: User, client_as: ClientAs
+) -> None:
+    news = _tell(admin_user, provider, "Timed news")
+    zone = timezone.get_current_timezone()
+    at = datetime.datetime(2026, 3, 2, 15, 13, tzinfo=zone)
+    Notification.objects.filter(pk=news.pk).update(created_at=at)
+    inbox = client_as(admin_user).get(reverse("notifications:inbox")).text
+    assert "03/02/2026 15:13" in inbox  # not "3:13 PM" beside "15:13" elsewhere
