@@ -16,7 +16,10 @@ POLICY = (
     "it keeps answering, marked `deprecated` in the OpenAPI description and with the "
     "`Deprecation`, `Sunset` and `Link` headers on every answer, for at least 12 months "
     "after its successor is released (its Sunset date). A version lives at least 12 months "
-    "after its successor version is released. Every change is listed here first."
+    "after its successor version is released. Every change is listed here first. The "
+    "policy holds from the contract's first publication on 2026-12-06: the two breaking "
+    "entries of that day named the operations and schemas generated clients take, before "
+    "any client was built against them; no later change to version 1 breaks a client."
 )
 
 CHANGES: list[dict[str, Any]] = [
@@ -110,6 +113,17 @@ CHANGES: list[dict[str, Any]] = [
                 "breaking": False,
                 "summary": "This changelog (GET /api/v1/changelog) and the deprecation "
                 "policy: Deprecation, Sunset and Link headers on deprecated operations.",
+            },
+            {
+                "kind": "changed",
+                "breaking": False,
+                "summary": "Learner completions and registrations of an activity whose "
+                "reporting year the provider has attested are read-only: a new completion, "
+                "correction, resubmission, withdrawal or registration change is refused with "
+                "the new rule learner.reporting_year.locked (per record in a batch or file, "
+                "400 for one record, 409 for removing a registration), unless the recipient "
+                "accepts completions after attestation; the same record sent again is "
+                "unchanged.",
             },
         ],
     },

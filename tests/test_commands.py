@@ -1,5 +1,6 @@
 """The operator commands that scripts depend on."""
 
+import datetime
 import io
 from typing import Any
 
@@ -114,6 +115,21 @@ def test_the_demo_coordinator_finds_news_in_the_inbox_once(client: Client) -> No
     inbox = client.get(reverse("notifications:inbox")).content.decode()
     assert "annual report is attested and closed" in inbox
     assert "Accreditation decision: Accreditation with Commendation" in inbox
+
+
+@pytest.mark.django_db
+def test_the_demo_loads_again_in_january_when_last_years_courses_are_closed() -> None:
+    # In January the latest finished courses belong to last year, which the demo attests:
+    # the second run sends that closed year's learners again, unchanged, and must not fail.
+    import time_machine
+
+    from pars.learners.models import LearnerCompletion
+
+    with time_machine.travel(datetime.datetime(2027, 1, 20, 15, tzinfo=datetime.UTC)):
+        _run("load_demo")
+        first = LearnerCompletion.objects.count()
+        _run("load_demo")
+        assert LearnerCompletion.objects.count() == first > 0
 
 
 @pytest.mark.django_db

@@ -165,6 +165,13 @@ def _delete_rows(sandbox: Provider, only_activities: list[str] | None = None) ->
         pending = blocked
 
 
+def _contents(inside: ProviderAccess | None) -> tuple[list[ApiKey], int]:
+    """The sandbox's test keys (newest first) and how many activities it holds."""
+    if inside is None:
+        return [], 0
+    return list(inside.records(ApiKey).order_by("-created_at")), inside.records(Activity).count()
+
+
 def _audit(access: ProviderAccess, action: str, description: str, **details: object) -> None:
     """On the live provider's audit trail: who made, reset or keyed its sandbox, and when."""
     record_event(access, action, channel=Channel.WEB, description=description, details=details)
@@ -236,9 +243,7 @@ def sandbox_page(request: HttpRequest, access: ProviderAccess) -> HttpResponse:
             messages.success(request, f"Test key {key.prefix}… is revoked.")
         if new_key is None and not form.errors:  # shown once, or the form's errors
             return redirect("activities:sandbox", provider_id=access.provider.provider_id)
-    inside = sandbox_access(access) if sandbox else None
-    keys = inside.records(ApiKey).order_by("-created_at") if inside else []
-    activities = inside.records(Activity).count() if inside else 0
+    keys, activities = _contents(sandbox_access(access) if sandbox else None)
     return render(
         request,
         "activities/sandbox.html",

@@ -82,6 +82,7 @@ class RecipientAdmin(admin.ModelAdmin[Recipient]):
                     "credit_type_windows",
                     "separate_credit_types",
                     "records_within_registered_points",
+                    "accepts_completions_after_attestation",
                     "self_reported_cme_until",
                 )
             },

@@ -122,6 +122,13 @@ class Recipient(models.Model):
         help_text="A learner's records of one activity and completion date together may not "
         "exceed the points the activity is registered for.",
     )
+    accepts_completions_after_attestation = models.BooleanField(
+        "Accepts completions after the provider attests the year",
+        default=False,
+        help_text="Completions of an activity whose reporting year the provider has attested "
+        "stay writable for this recipient (its data window decides, domain decision 6). Off: "
+        "they are read-only once the year is attested, until the accreditor reopens it.",
+    )
     self_reported_cme_until = models.DateField(
         null=True,
         blank=True,

@@ -26,6 +26,7 @@ from pars.learners.validation import (
 )
 
 from .refusals import RegistrationRefused
+from .writer import ClosedYears
 
 
 def save_registration(
@@ -40,9 +41,11 @@ def save_registration(
     assert activity.provider_id == access.provider.pk
     recipient = Recipient.objects.get(code=clean.recipient)
     refused = registration_activity_errors(rules_from_recipient(recipient), activity.start_date)
-    if refused:
-        raise RegistrationRefused(refused)
     with transaction.atomic():
+        # A closed year's registrations are read-only, like its completions.
+        closed_year = ClosedYears(access, hold=True).error(None, activity.pk, recipient.code)
+        if refused or closed_year:
+            raise RegistrationRefused(refused + ([closed_year] if closed_year else []))
         registration, created = ActivityRegistration.objects.select_for_update().get_or_create(
             activity=activity,
             recipient=recipient,
@@ -89,11 +92,15 @@ def delete_registration(
         .filter(activity_id=registration.activity_id, recipient_id=registration.recipient_id)
         .exclude(status=CompletionStatus.WITHDRAWN)
     )
-    if live.exists():
-        rule = "registration.activity.has_completions"
-        raise RegistrationRefused([FieldError(None, "recipient", rule, RULES[rule].message)])
     with transaction.atomic():
         code = registration.recipient.code
+        closed_year = ClosedYears(access, hold=True).error(None, registration.activity_id, code)
+        refused = [closed_year] if closed_year else []
+        if live.exists():
+            rule = "registration.activity.has_completions"
+            refused.append(FieldError(None, "recipient", rule, RULES[rule].message))
+        if refused:
+            raise RegistrationRefused(refused)
         activity_id = registration.activity.provider_activity_id
         registration.delete()
         record_event(

@@ -28,10 +28,14 @@ from pars.learners.webhooks import notify_status_changes
 from .lookups import ActivityLookup, _against_activity
 from .refusals import CompletionRefused
 from .writer import (
+    _WITHDRAWN_STATUSES,
+    ClosedYears,
     _changed_fields,
+    _locked_error,
     _new_version,
     _withdraw,
     apply_completions,
+    closed_years,
     refused_errors,
 )
 
@@ -127,13 +131,15 @@ def correct_completion(
         [errors] = refused_errors(lookup, [(None, raw, errors)], recipients=recipients, today=today)
         raise CompletionRefused(errors)
     lookup.load([record.activity_ref])
-    errors = _against_activity(
-        None, record, lookup.get(record.activity_ref), recipients[record.recipient], today
-    )
+    info = lookup.get(record.activity_ref)
+    errors = _against_activity(None, record, info, recipients[record.recipient], today)
+    closed_year = _locked_error(closed_years(lookup), None, record, info)
     if errors:
-        raise CompletionRefused(errors)
+        raise CompletionRefused(errors + ([closed_year] if closed_year else []))
     values = record.values()
     with transaction.atomic():
+        if not closed_years(lookup).still_current():  # attested or reopened meanwhile
+            closed_year = _locked_error(closed_years(lookup, fresh=True), None, record, info)
         locked = LearnerCompletion.objects.select_for_update().get(pk=completion.pk)
         clash = (
             LearnerCompletion.objects.filter(
@@ -162,6 +168,8 @@ def correct_completion(
             changed.append("completion_date")
         if not changed and locked.status not in (CompletionStatus.REJECTED, CompletionStatus.HELD):
             return locked
+        if closed_year is not None:
+            raise CompletionRefused([closed_year])
         kind = CompletionEventKind.CORRECTED if changed else CompletionEventKind.RESUBMITTED
         _new_version(locked, values, kind, channel=channel, by=access, changed=changed)
         code = locked.recipient.code
@@ -185,7 +193,11 @@ def withdraw_completion(
     access.require_edit()
     assert completion.provider_id == access.provider.pk
     with transaction.atomic():
+        closed = ClosedYears(access, hold=True)
         locked = LearnerCompletion.objects.select_for_update().get(pk=completion.pk)
+        closed_year = closed.error(None, locked.activity_id, locked.recipient.code)
+        if closed_year is not None and locked.status not in _WITHDRAWN_STATUSES:
+            raise CompletionRefused([closed_year])
         if _withdraw(access, locked, channel=channel):
             record_event(
                 access, AuditAction.LEARNERS_WRITTEN, channel=channel, details={"withdrawn": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -12,6 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from pars.accounts.access import ProviderAccess
+from pars.activities.models import Activity
+from pars.activities.year_lock import Closure
 from pars.audit.models import AuditAction, AuditEvent
 from pars.audit.services import record_event
 from pars.intake.models import Upload
@@ -29,6 +32,7 @@ from pars.learners.models import (
     CompletionEventKind,
     CompletionStatus,
     LearnerCompletion,
+    Recipient,
 )
 from pars.learners.validation import (
     COMPLETION_VALUE_FIELDS,
@@ -36,11 +40,13 @@ from pars.learners.validation import (
     CleanCompletion,
     FieldError,
     RecipientRules,
+    RefusedFacts,
     load_recipients,
     refused_facts,
 )
 from pars.learners.webhooks import notify_status_changes
 from pars.lib.prepared_rows import PreparedRows
+from pars.reporting.locks import closures, locked_years
 
 from .insert import _insert
 from .lookups import ActivityLookup, _ActivityInfo, _against_activity
@@ -68,6 +74,121 @@ class CompletionResult(BatchOutcomes):
     def corrected(self) -> int:
         """Corrected and resubmitted records."""
         return self.updated
+
+
+YEAR_LOCKED_RULE = "learner.reporting_year.locked"
+
+# Withdrawn, or on the way: withdrawing such a record again changes nothing.
+_WITHDRAWN_STATUSES = (
+    CompletionStatus.WITHDRAWN,
+    CompletionStatus.WITHDRAWAL_QUEUED,
+    CompletionStatus.WITHDRAWAL_SENT,
+)
+
+
+class ClosedYears:
+    """The provider's attested (closed) reporting years, as the learner writer applies them.
+
+    A closed year's completions (and registrations) are read-only for the provider, unless
+    the recipient takes completions after attestation (``Recipient.accepts_completions_
+    after_attestation``, domain decision 6). Read once per batch, and kept with a file's
+    ActivityLookup for its later batches; the activities' reporting years are read only
+    while some year is closed (one query per batch).
+    """
+
+    def __init__(self, access: ProviderAccess, *, hold: bool = False) -> None:
+        self.access = access
+        # hold: the provider held for writing (PostgreSQL FOR SHARE), so an attestation
+        # waits for this transaction and none slipped in since the years were read.
+        self.held = hold
+        years = locked_years(access.provider, for_update=hold)
+        self.closures: dict[int, Closure] = closures(access.provider, years) if years else {}
+        self.open_recipients: frozenset[str] = (
+            frozenset(
+                Recipient.objects.filter(accepts_completions_after_attestation=True).values_list(
+                    "code", flat=True
+                )
+            )
+            if years
+            else frozenset()
+        )
+        self._year_of: dict[int, int] = {}
+
+    def load(self, activity_pks: Iterable[int]) -> None:
+        """The reporting years of these activities (of those not read yet)."""
+        if not self.closures:
+            return  # the common case: nothing closed, nothing to read
+        missing = {pk for pk in activity_pks if pk not in self._year_of}
+        if missing:
+            self._year_of.update(
+                self.access.records(Activity)
+                .filter(pk__in=missing)
+                .values_list("pk", "reporting_year")
+            )
+
+    def closure(self, activity_pk: int, recipient: str) -> Closure | None:
+        """The closure that makes this activity's completions for `recipient` read-only."""
+        if not self.closures or recipient in self.open_recipients:
+            return None
+        self.load([activity_pk])
+        return self.closures.get(self._year_of.get(activity_pk, 0))
+
+    def error(
+        self,
+        row: int | None,
+        activity_pk: int,
+        recipient: str,
+        field_name: str = "provider_activity_id",
+    ) -> FieldError | None:
+        """The one rule of every channel: a closed year's completions do not change."""
+        closure = self.closure(activity_pk, recipient)
+        if closure is None:
+            return None
+        who = f" by {closure.attested_by}" if closure.attested_by else ""
+        day = timezone.localtime(closure.attested_at)
+        return FieldError(
+            row,
+            field_name,
+            YEAR_LOCKED_RULE,
+            f"The {closure.year} annual report of this provider was attested on {day:%m/%d/%Y}"
+            f"{who}: the completions and registrations of its activities for {recipient} can no "
+            f"longer be added, changed or withdrawn. Ask the accreditor's staff to reopen the "
+            f"{closure.year} report.",
+        )
+
+    def still_current(self) -> bool:
+        """Hold the provider for writing (in the caller's transaction) and say whether the
+        closed years are still those read: False when a year was attested or reopened
+        since (the caller checks again)."""
+        if self.held:
+            return True
+        years = locked_years(self.access.provider, for_update=True)
+        self.held = True
+        return years == set(self.closures)
+
+
+# A file's closed years, read with its first batch: one ActivityLookup per file (or call).
+_CLOSED_YEARS: weakref.WeakKeyDictionary[ActivityLookup, ClosedYears] = weakref.WeakKeyDictionary()
+
+
+def closed_years(lookup: ActivityLookup, *, fresh: bool = False) -> ClosedYears:
+    """The closed years of the lookup's provider, read once for the lookup's batches."""
+    closed = _CLOSED_YEARS.get(lookup)
+    if closed is None or fresh:
+        closed = _CLOSED_YEARS[lookup] = ClosedYears(lookup.access, hold=fresh)
+    return closed
+
+
+def _locked_error(
+    closed: ClosedYears,
+    row: int | None,
+    record: CleanCompletion | RefusedFacts,
+    info: _ActivityInfo | None,
+) -> FieldError | None:
+    if info is None:
+        return None
+    field_name = "provider_activity_id" if record.provider_activity_id else "accme_activity_id"
+    return closed.error(row, info.pk, record.recipient, field_name)
 
 
 @dataclass(slots=True)
@@ -107,12 +228,18 @@ def apply_completions(
     today = today or timezone.localdate()
     result = CompletionResult()
     lookup.load({record.activity_ref for _, record in records})
+    closed = closed_years(lookup)
 
-    checked = _checked(records, recipients, lookup, today, result)
+    checked = _checked(records, recipients, lookup, closed, today, result)
     if not checked:
         return result
 
     with transaction.atomic():
+        if not closed.still_current():  # a year was attested (or reopened) meanwhile
+            result, closed = CompletionResult(), closed_years(lookup, fresh=True)
+            checked = _checked(records, recipients, lookup, closed, today, result)
+            if not checked:
+                return result
         if event is None:
             event = record_event(
                 access,
@@ -203,24 +330,34 @@ def _insert_prepared(
     ]
 
 
+# A record to write: its row, the record, its activity, and the closed year's refusal if
+# its activity's year is closed (it stands only if the record would change anything).
+_Checked = tuple[int | None, CleanCompletion, _ActivityInfo, FieldError | None]
+
+
 def _checked(
     records: Sequence[tuple[int | None, CleanCompletion]],
     recipients: Mapping[str, RecipientRules],
     lookup: ActivityLookup,
+    closed: ClosedYears,
     today: datetime.date,
     result: CompletionResult,
-) -> list[tuple[int | None, CleanCompletion, _ActivityInfo]]:
-    """The records the activity checks pass; the others' errors go to the result."""
-    checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]] = []
+) -> list[_Checked]:
+    """The records the activity checks pass; the others' errors go to the result (a closed
+    year's refusal with them: every problem at once)."""
+    checked: list[_Checked] = []
     lookup.load_day_points(records, recipients)
+    if closed.closures:
+        closed.load(info.pk for _, record in records if (info := lookup.get(record.activity_ref)))
     for row, record in records:
         info = lookup.get(record.activity_ref)
         errors = _against_activity(row, record, info, recipients[record.recipient], today)
+        locked = _locked_error(closed, row, record, info)
         if errors:
-            result.reject(errors, {row: record.identity()})
+            result.reject(errors + ([locked] if locked else []), {row: record.identity()})
         else:
             assert info is not None
-            checked.append((row, record, info))
+            checked.append((row, record, info, locked))
     return checked
 
 
@@ -235,8 +372,13 @@ def refused_errors(
     activity checks its readable values allow: every problem in one answer, not the
     validator's first and the writer's on the next try. The activities are read at once,
     only those the lookup has not seen (see ActivityLookup.load)."""
+    if not refused:
+        return []
     facts = [refused_facts(raw, recipients, errors) for _, raw, errors in refused]
     lookup.load({fact.activity_ref for fact in facts if fact is not None})
+    closed = closed_years(lookup)
+    if closed.closures:
+        closed.load(info.pk for fact in facts if fact and (info := lookup.get(fact.activity_ref)))
     answers = []
     for (row, _, errors), fact in zip(refused, facts, strict=True):
         if fact is None:
@@ -244,6 +386,9 @@ def refused_errors(
             continue
         info = lookup.get(fact.activity_ref)
         found = _against_activity(row, fact, info, recipients[fact.recipient], today)
+        locked = _locked_error(closed, row, fact, info)
+        if locked is not None:
+            found.append(locked)
         said = {(error.field, error.rule) for error in errors}
         answers.append(errors + [error for error in found if (error.field, error.rule) not in said])
     return answers
@@ -251,7 +396,7 @@ def refused_errors(
 
 def _write_each(
     access: ProviderAccess,
-    checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]],
+    checked: list[_Checked],
     existing: dict[_Identity, LearnerCompletion],
     result: CompletionResult,
     *,
@@ -259,11 +404,17 @@ def _write_each(
 ) -> list[_New]:
     """Withdraw or correct the stored records; the new ones come back to be inserted."""
     new: dict[_Identity, _New] = {}
-    for row, record, info in checked:
+    for row, record, info, locked in checked:
         registered = info.registrations[record.recipient]
         key = (info.pk, registered.recipient_pk, record.learner_key, record.completion_date)
         current = existing.get(key)
-        if record.action == "delete":
+        if locked is not None:
+            # A closed year: the same record sent again is unchanged; any change is refused.
+            if current is not None and not _would_change(current, record):
+                _stored(result, row, record, UNCHANGED, current)
+            else:
+                result.reject([locked], {row: record.identity()})
+        elif record.action == "delete":
             _delete_one(access, row, record, current, result, channel=channel)
         elif current is not None:
             _resend_one(access, row, record, current, result, channel=channel)
@@ -336,8 +487,17 @@ def _resend_one(
     result.recipients.add(record.recipient)
 
 
+def _would_change(current: LearnerCompletion, record: CleanCompletion) -> bool:
+    """Whether writing the record would change the stored one (see _resend_one, _withdraw)."""
+    if record.action == "delete":
+        return current.status not in _WITHDRAWN_STATUSES
+    return current.status == CompletionStatus.WITHDRAWN or bool(
+        _changed_fields(current, record.values())
+    )
+
+
 def _existing(
-    checked: list[tuple[int | None, CleanCompletion, _ActivityInfo]],
+    checked: list[_Checked],
 ) -> dict[_Identity, LearnerCompletion]:
     """The stored records with the identity of a record of the batch, by identity."""
     keys = {
@@ -347,7 +507,7 @@ def _existing(
             record.learner_key,
             record.completion_date,
         )
-        for _, record, info in checked
+        for _, record, info, _ in checked
     }
     if not keys:
         return {}
@@ -430,11 +590,7 @@ def _new_version(
 
 def _withdraw(access: ProviderAccess, completion: LearnerCompletion, *, channel: str) -> bool:
     """Withdraw a record (False: it already is). One never sent is withdrawn at once."""
-    if completion.status in (
-        CompletionStatus.WITHDRAWN,
-        CompletionStatus.WITHDRAWAL_QUEUED,
-        CompletionStatus.WITHDRAWAL_SENT,
-    ):
+    if completion.status in _WITHDRAWN_STATUSES:
         return False
     completion.version += 1
     completion.batch = None

@@ -143,6 +143,13 @@ _RULE_LIST = [
         "row",
         "The same completion appears twice in the file.",
     ),
+    Rule(
+        "learner.reporting_year.locked",
+        "provider_activity_id",
+        "The provider has attested the activity's reporting year: its completions (and "
+        "registrations) are read-only, unless the recipient takes completions after the year "
+        "is attested. Ask the accreditor's staff to reopen the year.",
+    ),
     Rule("learner.row.unreadable", "row", "The row could not be read."),
     # The activities' rule, shared: no text field holds control characters.
     Rule(CONTROL_CHARACTER_RULE, CONTROL_CHARACTER_FIELD, CONTROL_CHARACTER_MESSAGE),

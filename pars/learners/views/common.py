@@ -13,6 +13,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -23,12 +24,38 @@ from pars.activities.models import Activity
 from pars.learners import services
 from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
 from pars.learners.models import ActivityRegistration, CompletionStatus, LearnerCompletion
+from pars.learners.services.writer import ClosedYears
 
 PER_PAGE = 50
 
 
 def provider_url(name: str, access: ProviderAccess, **kwargs: Any) -> str:
     return reverse(name, kwargs={"provider_id": access.provider.provider_id, **kwargs})
+
+
+# ---------------------------------------------------------------------------
+# Closed (attested) years
+
+
+def closed_year_note(
+    access: ProviderAccess, years: set[int], recipient: str = ""
+) -> dict[str, Any]:
+    """The attested (closed) years among `years`, newest first, for the note that says a
+    closed year's completions are read-only (docs/learner-files.md, "After the year
+    closes"); for one record's page (its `recipient`), `read_only`: no change is offered,
+    unless the recipient takes completions after attestation (then `record_open`)."""
+    closed = ClosedYears(access)
+    found = [
+        closed.closures[year] for year in sorted(years, reverse=True) if year in closed.closures
+    ]
+    opened = sorted(closed.open_recipients)
+    return {
+        "closures": found,
+        "open_recipients": opened,
+        "record_open": recipient if found and recipient in opened else "",
+        "read_only": bool(found) and bool(recipient) and recipient not in opened,
+        "support_email": settings.PARS_SUPPORT_EMAIL,
+    }
 
 
 # ---------------------------------------------------------------------------

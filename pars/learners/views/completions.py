@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -20,7 +19,6 @@ from django.views.decorators.http import require_POST
 
 from pars.accounts.access import ProviderAccess
 from pars.accounts.decorators import provider_view
-from pars.activities import year_lock
 from pars.activities.forms import format_decimal
 from pars.activities.models import Activity
 from pars.audit.models import AuditEvent
@@ -44,9 +42,11 @@ from pars.learners.models import (
     LearnerCompletion,
     Recipient,
 )
+from pars.learners.services.writer import ClosedYears
 from pars.learners.views.common import (
     PersonalValues,
     activity_registration,
+    closed_year_note,
     field_label,
     filtered_completions,
     page_of,
@@ -61,16 +61,6 @@ WITHDRAWING = (
     CompletionStatus.WITHDRAWN,
 )
 RESENDABLE = (CompletionStatus.REJECTED, CompletionStatus.HELD)
-
-
-def _closures(access: ProviderAccess, years: set[int]) -> dict[str, Any]:
-    """The attested (closed) years among `years`, newest first, for the note that says
-    learner completions stay open after the year closes (see docs/learner-files.md)."""
-    found = year_lock.closures(access.provider, years) if years else {}
-    return {
-        "closures": sorted(found.values(), key=lambda closure: -closure.year),
-        "support_email": settings.PARS_SUPPORT_EMAIL,
-    }
 
 
 @provider_view()
@@ -97,7 +87,7 @@ def completion_list(request: HttpRequest, access: ProviderAccess) -> HttpRespons
             "statuses": CompletionStatus.choices,
             "recipients": Recipient.objects.all(),
             "activities": activities,
-            **_closures(access, {c.activity.reporting_year for c in page.object_list}),
+            **closed_year_note(access, {c.activity.reporting_year for c in page.object_list}),
         },
     )
 
@@ -319,6 +309,8 @@ def _record_fields(
 def completion_detail(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     completion = access.get(LearnerCompletion, pk=pk)
     personal = PersonalValues.of(completion, masked=access.is_staff)
+    closed = _record_closures(access, completion)
+    writable = not closed["read_only"]
     return render(
         request,
         "learners/detail.html",
@@ -330,12 +322,28 @@ def completion_detail(request: HttpRequest, access: ProviderAccess, pk: int) -> 
             "deliveries": _deliveries(access, completion),
             # Staff see personal data masked here: the text then quotes none.
             "what_to_do": what_to_do(completion, personal=not access.is_staff),
-            "can_correct": completion.status not in WITHDRAWING,
-            "can_resubmit": completion.status in RESENDABLE,
-            "can_withdraw": completion.status not in WITHDRAWING,
-            **_closures(access, {completion.activity.reporting_year}),
+            "can_correct": writable and completion.status not in WITHDRAWING,
+            "can_resubmit": writable and completion.status in RESENDABLE,
+            "can_withdraw": writable and completion.status not in WITHDRAWING,
+            **closed,
         },
     )
+
+
+def _record_closures(access: ProviderAccess, completion: LearnerCompletion) -> dict[str, Any]:
+    return closed_year_note(access, {completion.activity.reporting_year}, completion.recipient.code)
+
+
+def _closed_year_redirect(
+    request: HttpRequest, access: ProviderAccess, completion: LearnerCompletion
+) -> HttpResponse:
+    """A closed year's record offers no change: back to its page, which says why."""
+    messages.error(
+        request,
+        f"The {completion.activity.reporting_year} annual report is attested and closed: "
+        "this completion can no longer change.",
+    )
+    return redirect(provider_url("learners:detail", access, pk=completion.pk))
 
 
 def _registrations(access: ProviderAccess) -> QuerySet[ActivityRegistration]:
@@ -354,10 +362,18 @@ def completion_new(request: HttpRequest, access: ProviderAccess) -> HttpResponse
         _registrations(access).filter(pk=int(chosen)).first() if chosen.isdigit() else None
     )
     if registration is None:
+        closed = ClosedYears(access)
         return render(
             request,
             "learners/new_choose.html",
-            {"access": access, "registrations": _registrations(access)},
+            {
+                "access": access,
+                "registrations": [
+                    registration
+                    for registration in _registrations(access)
+                    if closed.closure(registration.activity_id, registration.recipient.code) is None
+                ],
+            },
         )
     recipient = registration.recipient
     summary: list[Any] = []
@@ -394,7 +410,7 @@ def completion_new(request: HttpRequest, access: ProviderAccess) -> HttpResponse
             "access": access,
             "registration": registration,
             "activity": registration.activity,
-            **_closures(access, {registration.activity.reporting_year}),
+            **closed_year_note(access, {registration.activity.reporting_year}, recipient.code),
             "recipient": recipient,
             "form": form,
             "summary": summary,
@@ -481,6 +497,9 @@ def completion_correct(request: HttpRequest, access: ProviderAccess, pk: int) ->
             request, "This record is withdrawn or being withdrawn; it cannot be changed."
         )
         return redirect(detail_url)
+    closed = _record_closures(access, completion)
+    if closed["read_only"] and request.method != "POST":  # one sent anyway meets the writer
+        return _closed_year_redirect(request, access, completion)
     recipient = completion.recipient
     registration = activity_registration(access, completion.activity, recipient.code)
     offered = list((registration.credit_types if registration else None) or [])
@@ -513,7 +532,7 @@ def completion_correct(request: HttpRequest, access: ProviderAccess, pk: int) ->
             "form": form,
             "summary": summary,
             "masked": masked,
-            **_closures(access, {completion.activity.reporting_year}),
+            **closed,
         },
         status=status,
     )
@@ -537,12 +556,25 @@ def completion_resubmit(request: HttpRequest, access: ProviderAccess, pk: int) -
 @provider_view(edit=True)
 def completion_withdraw(request: HttpRequest, access: ProviderAccess, pk: int) -> HttpResponse:
     completion = access.get(LearnerCompletion, pk=pk)
+    refused: list[Any] = []
     if request.method == "POST":
-        record = services.withdraw_completion(access, completion, channel=Channel.WEB)
-        messages.success(request, f"{record.get_status_display()}.")
-        return redirect(provider_url("learners:detail", access, pk=completion.pk))
+        try:
+            record = services.withdraw_completion(access, completion, channel=Channel.WEB)
+        except services.CompletionRefused as refusal:
+            refused = refusal.errors
+        else:
+            messages.success(request, f"{record.get_status_display()}.")
+            return redirect(provider_url("learners:detail", access, pk=completion.pk))
+    elif _record_closures(access, completion)["read_only"]:
+        return _closed_year_redirect(request, access, completion)
     return render(
         request,
         "learners/withdraw.html",
-        {"access": access, "completion": completion, "sent": completion.ever_sent},
+        {
+            "access": access,
+            "completion": completion,
+            "sent": completion.ever_sent,
+            "refused": refused,
+        },
+        status=400 if refused else 200,
     )

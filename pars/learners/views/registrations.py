@@ -17,7 +17,7 @@ from pars.learners import services
 from pars.learners.forms import RegistrationForm, attach_errors, registration_initial
 from pars.learners.models import ActivityRegistration, Recipient
 from pars.learners.validation import load_recipients, validate_registration
-from pars.learners.views.common import activity_registration, provider_url
+from pars.learners.views.common import activity_registration, closed_year_note, provider_url
 
 
 def _recipient(code: str) -> Recipient:
@@ -96,6 +96,7 @@ def registration_edit(
             "registration": registration,
             "form": form,
             "summary": summary,
+            **closed_year_note(access, {activity.reporting_year}, recipient.code),
         },
         status=status,
     )
@@ -131,6 +132,7 @@ def registration_delete(
             "activity": activity,
             "registration": registration,
             "refused": refused,
+            **closed_year_note(access, {activity.reporting_year}, registration.recipient.code),
         },
         status=400 if refused else 200,
     )
