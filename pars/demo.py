@@ -111,7 +111,7 @@ def _activities(provider: Provider, prefix: str, year: int, closed: bool, seed: 
             "delivery_methods": "Online" if activity_format == "enduring" else "In-Person",
             "start_date": start,
             "end_date": end,
-            "description": f"{topic}: an update for practising physicians.",
+            "description": f"{topic}: an update for practicing physicians.",
             "city": city,
             "state": state,
             "country": "USA",

@@ -338,6 +338,7 @@ def test_what_the_json_channel_itself_refuses(api: Api, activity: Activity) -> N
             "message": "A record must be a JSON object.",
         }
     ]
+    assert "1 of 2 records do not match the request schema" in response.json()["detail"]
     assert not LearnerCompletion.objects.exists()
     body = api.report(
         [

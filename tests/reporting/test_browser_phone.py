@@ -2,11 +2,16 @@
 
 With the demo data (two providers, activities in two years, learner completions), an
 activity with a very long title and a rejected upload whose error table is wider than the
-screen, an editor on a phone opens the dashboard, the activity list, the new-activity form,
-the uploads page, the upload's result and the learner list. On each:
+screen, the provider's administrator (who sees every tab, Webhooks and API keys too) on a
+phone opens the dashboard, the activity list, the new-activity form, the uploads page, the
+upload's result; then, tapping through the learner tabs, the learner list, a learner record,
+learner files, the report-one-learner form, pre-validation and webhooks; through the
+annual-report tabs, the program summary, the attestation and Check my year; and the inbox,
+the notification emails, the sandbox, API keys and users. On each:
 
 - the page never scrolls sideways (document width ≤ window width): a table wider than
-  the screen scrolls inside its own box, forms and provider tabs fit;
+  the screen scrolls inside its own box, forms fit, and tab bars wrap so that their last
+  tab is on screen (the current tab marked);
 - the main menu is collapsed behind a "Menu" button, its links hidden until it is pressed.
 
 At desktop width (1280 px) the menu's links show without pressing anything.
@@ -14,6 +19,7 @@ At desktop width (1280 px) the menu's links show without pressing anything.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -31,7 +37,7 @@ skip_without_chromium()
 
 PHONE: ViewportSize = {"width": 375, "height": 812}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-EDITOR = "editor@riverside.example"
+ADMIN = "admin@riverside.example"  # an administrator of Riverside: every tab shows
 LONG_TITLE = (
     "Interprofessional Management of Multimorbidity in Older Adults: Deprescribing, "
     "Polypharmacy Reviews and Shared Decision-Making Across Primary and Specialty Care"
@@ -95,19 +101,34 @@ def assert_menu_collapsed_then_opens(page: Page) -> None:
     menu = main_menu(page)
     guide = menu.get_by_role("link", name="Guide")
     log_out = menu.get_by_role("button", name="Log out")
+    menu_button = menu.locator("summary").filter(has_text="Menu")  # and its unread badge
     expect(guide).to_be_hidden()
     expect(log_out).to_be_hidden()
-    menu.locator("summary").click()  # "Menu" and its unread badge
+    menu_button.click()
     expect(guide).to_be_visible()
     expect(log_out).to_be_visible()
     assert_fits(page)  # the open menu fits too
-    menu.locator("summary").click()  # "Menu" and its unread badge
+    menu_button.click()
     expect(guide).to_be_hidden()
 
 
 def open_on_phone(page: Page, url: str, heading: str) -> None:
     page.goto(url)
     expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    assert_fits(page)
+    assert_menu_collapsed_then_opens(page)
+
+
+def open_tab(page: Page, tab_bar: str, tab: str, heading: str) -> None:
+    """Tap a tab of an in-page tab bar: it is on screen (the bar wraps), then marked current."""
+    tabs = page.get_by_role("navigation", name=tab_bar)
+    link = tabs.get_by_role("link", name=tab, exact=True)
+    expect(link).to_be_in_viewport()
+    link.click()
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    current = tabs.get_by_role("link", name=tab, exact=True)
+    expect(current).to_have_attribute("aria-current", "page")
+    expect(current).to_have_css("font-weight", "700")  # marked by more than its color
     assert_fits(page)
     assert_menu_collapsed_then_opens(page)
 
@@ -146,15 +167,16 @@ def test_provider_pages_fit_a_phone_and_the_menu_collapses(
         end_date=today,
         reporting_year=today.year,
     )
+    year = today.year  # the demo's open year
     base = f"{live_server.url}/p/{riverside.provider_id}"
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     context.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
     page = context.new_page()
     try:
-        log_in(page, live_server.url, EDITOR, DEMO_PASSWORD)
-        expect(page.get_by_role("heading", level=1, name=riverside.name)).to_be_visible()
-        assert_fits(page)
+        log_in(page, live_server.url, ADMIN, DEMO_PASSWORD)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        assert_fits(page)  # where logging in lands (the admin belongs to two providers)
 
         open_on_phone(page, f"{base}/", riverside.name)
         open_on_phone(page, f"{base}/activities/", "Activities")
@@ -162,11 +184,44 @@ def test_provider_pages_fit_a_phone_and_the_menu_collapses(
         open_on_phone(page, f"{base}/activities/new/", "New activity")
         upload_rejected_file(page, live_server.url, riverside.provider_id)
         open_on_phone(page, f"{base}/learners/", "Learner completions")
-        expect(page.locator("main table tbody tr").first.get_by_role("link")).to_be_visible()
+        record = page.locator("main table tbody tr").first.get_by_role("link").first
+        expect(record).to_be_visible()
 
         # The provider's tabs wrap on the phone: the last one is on screen.
         tabs = page.get_by_role("navigation", name="Provider")
-        expect(tabs.get_by_role("link", name="Users")).to_be_in_viewport()
+        expect(tabs.get_by_role("link", name="API keys")).to_be_in_viewport()
+
+        # A learner record, then every learner tab (the administrator's last is Webhooks).
+        record.click()
+        expect(page.get_by_role("heading", level=2, name=re.compile(" → "))).to_be_visible()
+        assert_fits(page)
+        open_tab(page, "Learner data", "Learner files", "Upload learners from a file")
+        open_tab(page, "Learner data", "Report one learner", "Report one learner")
+        open_tab(page, "Learner data", "Pre-validate learners", "Pre-validate learners")
+        open_tab(page, "Learner data", "Webhooks", "Webhooks")
+        open_tab(page, "Learner data", "Completions", "Learner completions")
+
+        # The year's annual report and its tabs.
+        open_on_phone(page, f"{base}/report/{year}/program-summary/", f"Program summary {year}")
+        report_tabs = page.get_by_role("navigation", name="Annual report")
+        other_years = report_tabs.get_by_text("Other years")
+        expect(other_years).to_be_in_viewport()
+        other_years.click()  # its list of years opens on screen too
+        expect(report_tabs.get_by_role("link", name=str(year - 1))).to_be_in_viewport()
+        assert_fits(page)
+        other_years.click()
+        open_tab(page, "Annual report", "Attestation", f"Attestation {year}")
+        open_tab(page, "Annual report", "Check my year", f"Check my year {year}")
+        open_tab(page, "Annual report", "Program summary", f"Program summary {year}")
+
+        # The inbox and email choices; the sandbox, API keys and users.
+        open_on_phone(page, f"{live_server.url}/notifications/", "Inbox")
+        page.get_by_role("link", name="Notification emails").click()
+        expect(page.get_by_role("heading", name="Notification emails")).to_be_visible()
+        assert_fits(page)
+        open_on_phone(page, f"{base}/sandbox/", "Sandbox")
+        open_on_phone(page, f"{base}/api-keys/", "Web service API keys")
+        open_on_phone(page, f"{base}/users/", "Users")
 
         # At desktop width the menu's links show without pressing anything.
         page.set_viewport_size(DESKTOP)

@@ -96,7 +96,8 @@ def _write_batch(access: ProviderAccess, body: bytes) -> tuple[int, dict[str, An
         return 422, error_body(
             malformed,
             f"{rows} of {len(items)} records do not match the request schema; nothing was "
-            "written. See errors (`row` is the record's index).",
+            "written. The errors list every problem of those records, their business rules "
+            "too, so one correction fixes them (`row` is the record's index).",
         )
     # Every record's id comes back: none goes through COPY.
     result = apply_completions(
