@@ -390,6 +390,13 @@ def test_a_record_shows_its_status_reason_history_and_delivery_outcomes(
     assert f"<td>{batch.pk}</td>" in deliveries
     assert "<td>Submit</td><td>Held</td>" in deliveries
     assert "No learner with this ABIM ID is in the registry." in deliveries
+    # As connectors answer it: "rejected, identity_mismatch", which holds the record.
+    DeliveryItem.objects.filter(batch=batch).update(
+        outcome="rejected", reason_code="identity_mismatch"
+    )
+    body = text(client_as(editor).get(url("learners:detail", provider, pk=completion.pk)))
+    deliveries = body.split('id="deliveries"')[1].split("</table>")[0]
+    assert "<td>Submit</td><td>Learner not matched (held)</td>" in deliveries
     for action in ("Correct", "Resubmit", "Withdraw"):
         assert f">{action}</" in body
 

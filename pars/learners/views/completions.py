@@ -24,6 +24,7 @@ from pars.activities.models import Activity
 from pars.audit.models import AuditEvent
 from pars.intake.models import Channel, Upload
 from pars.learners import exports, services
+from pars.learners.connectors import IDENTITY_MISMATCH
 from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
 from pars.learners.forms import (
     PERSONAL_FORM_FIELDS,
@@ -242,6 +243,21 @@ class DeliveryRow:
 
 
 OUTCOMES = {"accepted": "Accepted", "rejected": "Rejected", "missing": "No answer"}
+# A recipient's "no such learner" refusal holds the record (pars.learners.delivery.results):
+# its answer reads as what it did to the record, not as a plain rejection.
+NOT_MATCHED = "Learner not matched (held)"
+
+
+def _answer(item: DeliveryItem, recipient: Recipient) -> str:
+    if not item.outcome:
+        return "Awaiting the answer" if item.batch.sent_at else "Being sent"
+    if (
+        item.outcome == "rejected"
+        and item.reason_code == IDENTITY_MISMATCH
+        and recipient.matches_learners
+    ):
+        return NOT_MATCHED
+    return OUTCOMES.get(item.outcome, item.outcome.capitalize())
 
 
 def _deliveries(access: ProviderAccess, completion: LearnerCompletion) -> list[DeliveryRow]:
@@ -258,11 +274,7 @@ def _deliveries(access: ProviderAccess, completion: LearnerCompletion) -> list[D
             item.batch.sent_at,
             item.version,
             item.get_action_display(),
-            OUTCOMES.get(item.outcome, item.outcome.capitalize())
-            if item.outcome
-            else "Awaiting the answer"
-            if item.batch.sent_at
-            else "Being sent",
+            _answer(item, completion.recipient),
             item.reason,
             item.reason_code,
         )
