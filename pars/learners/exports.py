@@ -11,6 +11,7 @@ few queries whatever its size; text goes through the formula escaping of
 from __future__ import annotations
 
 import csv
+import datetime
 import tempfile
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
@@ -18,10 +19,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 
 from pars.learners.dictionary import COMPLETION_FIELDS_BY_NAME
 from pars.learners.models import LearnerCompletion
 from pars.learners.views.common import PersonalValues, mask
+from pars.lib.dates import us_date
 from pars.lib.spreadsheets import escape_formula, write_rows_xlsx
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -76,12 +79,27 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _date(value: Any) -> str:
-    return value.strftime("%m/%d/%Y") if value else ""
+def _typed(value: Any) -> Any:
+    """A cell as its type: dates and numbers stay dates and numbers (a workbook sorts and
+    sums them), booleans read Yes/No, the rest is text."""
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).date()
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return _text(value)
 
 
-def completion_row(completion: LearnerCompletion, *, masked: bool) -> list[str]:
-    """One record as the download's cells (text, formula-escaped)."""
+def _csv_text(value: Any) -> str:
+    """A typed cell as CSV text: dates mm/dd/yyyy as on the pages, text formula-escaped."""
+    if isinstance(value, datetime.date):
+        return us_date(value)
+    return escape_formula(_text(value))
+
+
+def completion_row(completion: LearnerCompletion, *, masked: bool) -> list[Any]:
+    """One record as the download's cells, typed (see :func:`_typed`)."""
     personal = PersonalValues.of(completion, masked=masked)
     activity = completion.activity
     dea = mask(completion.dea_registration) if masked else completion.dea_registration
@@ -96,24 +114,24 @@ def completion_row(completion: LearnerCompletion, *, masked: bool) -> list[str]:
         personal.learner_id if completion.learner_id else "",
         personal.npi if completion.npi else "",
         personal.license_state if completion.license_state else "",
-        _date(completion.completion_date),
-        _text(completion.cme_credits),
-        _text(completion.moc_points),
+        completion.completion_date,
+        completion.cme_credits,
+        completion.moc_points,
         "; ".join(str(item) for item in completion.moc_credit_types or []),
         completion.profession,
         completion.practice_state,
         dea if completion.dea_registration else "",
         completion.practice_area,
-        _text(completion.surgical_procedures),
+        completion.surgical_procedures,
         completion.time_in_practice,
         completion.get_status_display(),
         completion.status_reason,
-        _date(completion.status_changed_at),
+        completion.status_changed_at,
     ]
-    return [escape_formula(_text(cell)) for cell in cells]
+    return [_typed(cell) for cell in cells]
 
 
-def _rows(completions: QuerySet[LearnerCompletion], *, masked: bool) -> Iterator[list[str]]:
+def _rows(completions: QuerySet[LearnerCompletion], *, masked: bool) -> Iterator[list[Any]]:
     records = completions.select_related("activity", "recipient").order_by(
         "activity__provider_activity_id", "last_name", "first_name", "pk"
     )
@@ -133,7 +151,7 @@ def _csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
     yield "\ufeff"  # so that Excel reads the file as UTF-8
     yield writer.writerow([escape_formula(label) for label in HEADER])
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow([_csv_text(cell) for cell in row])
 
 
 def csv_response(

@@ -10,6 +10,7 @@ import csv
 import datetime
 import io
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -205,10 +206,18 @@ def test_columns_carry_the_dictionarys_labels_and_us_dates(
     assert record["NPI"] == "1234567893"
     assert record["Completion Date"] == "03/01/2026"
     assert record["Status"] == "Queued"
-    xlsx = xlsx_rows(client.get(url("learners:export_xlsx", provider), {"status": "accepted"}))
-    record = dict(zip(xlsx[0], xlsx[1], strict=True))
-    assert record["Completion Date"] == "03/20/2026"
-    assert record["License State"] == "TN"
+    # The workbook holds real dates and numbers (Excel sorts and sums them), shown mm/dd/yyyy.
+    response = client.get(url("learners:export_xlsx", provider), {"status": "accepted"})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
+    cells = {head.value: cell for head, cell in zip(sheet[1], sheet[2], strict=True)}
+    assert cells["Completion Date"].value.date() == datetime.date(2026, 3, 20)
+    assert cells["Completion Date"].number_format == "mm/dd/yyyy"
+    assert cells["License State"].value == "TN"
+    LearnerCompletion.objects.filter(npi="1234567893").update(cme_credits=Decimal("6.25"))
+    response = client.get(url("learners:export_xlsx", provider), {"learner": "1234567893"})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
+    cells = {head.value: cell for head, cell in zip(sheet[1], sheet[2], strict=True)}
+    assert cells["CME Credits"].value == 6.25  # a number, not the text "6.25"
 
 
 def test_typed_text_is_escaped_against_formulas(
