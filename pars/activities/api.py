@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Window
+from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import register_converter, reverse
 from ninja import HeaderEx, P, QueryEx, Router
@@ -56,7 +56,7 @@ from pars.intake.idempotency import IdempotencyKeyHeader, Outcome, fingerprint, 
 from pars.intake.models import Channel
 from pars.intake.outcomes import ADDED
 from pars.intake.rules import FieldError
-from pars.lib import json_contract
+from pars.lib import json_contract, versions
 from pars.lib.api_errors import (
     MAX_OFFSET,
     ApiErrors,
@@ -121,16 +121,73 @@ _LIST_FIELDS = [
 _FLOAT_FIELDS = frozenset(spec.name for spec in FIELDS if spec.kind is Kind.DECIMAL)
 _OUTCOME_FIELDS = frozenset(spec.name for spec in FIELDS if spec.kind is Kind.OUTCOMES)
 _SUPPORTER_OUT = list(SupporterOut.model_fields)
+# Dates and timestamps as text here, as DjangoJSONEncoder writes them (not one encoder
+# fallback per value when the page is serialized).
+_DATE_FIELDS = frozenset(
+    name
+    for name in _LIST_FIELDS
+    if Activity._meta.get_field(name).get_internal_type() == "DateField"
+)
+_TIME_FIELDS = frozenset(
+    name
+    for name in _LIST_FIELDS
+    if Activity._meta.get_field(name).get_internal_type() == "DateTimeField"
+)
+_as_json_text = DjangoJSONEncoder().default
+# PostgreSQL: a row's JSON columns and its supporters read as one JSON array (one parse
+# per row, not one per column through the field's converter; no second query for the
+# supporters). Table and column names come from the models, never from input.
+_JSON_LIST_FIELDS = [
+    name
+    for name in _LIST_FIELDS
+    if Activity._meta.get_field(name).get_internal_type() == "JSONField"
+]
+_PLAIN_LIST_FIELDS = [name for name in _LIST_FIELDS if name not in _JSON_LIST_FIELDS]
+_JSON_COLUMNS = "pars_json_columns"
+_TABLE = Activity._meta.db_table
+_COLUMNS = {field.name: field.column for field in Activity._meta.concrete_fields}
+_SUPPORT_COLUMNS = {field.name: field.column for field in CommercialSupport._meta.concrete_fields}
+_JSON_COLUMNS_SQL = (  # noqa: S608
+    "json_build_array({columns}, (SELECT json_agg(json_build_object({supporter}) "
+    "ORDER BY s.position) FROM {support} s WHERE s.activity_id = {table}.{pk}))::text"
+).format(
+    columns=", ".join(f"{_TABLE}.{_COLUMNS[name]}" for name in _JSON_LIST_FIELDS),
+    supporter=", ".join(f"'{name}', s.{_SUPPORT_COLUMNS[name]}" for name in _SUPPORTER_OUT),
+    support=CommercialSupport._meta.db_table,
+    table=_TABLE,
+    pk=_COLUMNS["id"],
+)
+
+
+def list_values(records: QuerySet[Activity], **annotations: Any) -> list[dict[str, Any]]:
+    """values() of `records` (pk, _LIST_FIELDS and `annotations`), in one query; on
+    PostgreSQL with each row's "supporters" (as _SUPPORTER_OUT dicts, by position)."""
+    if connection.vendor != "postgresql":
+        return list(records.annotate(**annotations).values("pk", *_LIST_FIELDS, *annotations))
+    json_columns = RawSQL(_JSON_COLUMNS_SQL, [])  # noqa: S611 (the models' names, no input)
+    rows = list(
+        records.annotate(**annotations, **{_JSON_COLUMNS: json_columns}).values(
+            "pk", *_PLAIN_LIST_FIELDS, *annotations, _JSON_COLUMNS
+        )
+    )
+    for row in rows:
+        *columns, supporters = json.loads(row.pop(_JSON_COLUMNS))
+        row.update(zip(_JSON_LIST_FIELDS, columns, strict=True))
+        row["supporters"] = supporters or []
+    return rows
 
 
 def activities_json(records: QuerySet[Activity]) -> list[dict[str, Any]]:
-    """The records as the list answers them (ready for NinjaJSONEncoder): two queries."""
-    return rows_json(list(records.values("pk", *_LIST_FIELDS)))
+    """The records as the list answers them (ready for NinjaJSONEncoder): one query on
+    PostgreSQL, two elsewhere."""
+    return rows_json(list_values(records))
 
 
 def rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """values() rows of activities (pk and _LIST_FIELDS) as the list answers them: one
-    query, for the supporters."""
+    query for the supporters, none when the rows came with theirs (list_values)."""
+    if rows and "supporters" in rows[0]:  # read with them (list_values, PostgreSQL)
+        return [_list_item(row, row["supporters"]) for row in rows]
     supporters: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in rows}
     if rows:
         found = CommercialSupport.objects.filter(activity__in=list(supporters))
@@ -148,8 +205,12 @@ def _list_item(row: dict[str, Any], supporters: list[dict[str, Any]]) -> dict[st
         if name in DERIVED_FIELDS:
             continue
         value = row[name]
-        if name in _FLOAT_FIELDS and value is not None:
+        if value is None:
+            pass
+        elif name in _FLOAT_FIELDS:
             value = float(value)
+        elif name in _DATE_FIELDS or name in _TIME_FIELDS:
+            value = _as_json_text(value)
         elif name in _OUTCOME_FIELDS:
             value = [
                 {"outcome": o["outcome"], "measurement_types": o["measurement_types"]}
@@ -400,7 +461,9 @@ DryRunQuery = QueryEx[bool, P(description=dry_runs.DESCRIPTION)]
 # ---------------------------------------------------------------------------
 # Versions: ETag and If-Match
 
-RULE_PRECONDITION = "api.precondition_failed"
+# The semantics are pars.lib.versions' (as for every single-record write); the activity
+# endpoints keep their own wording in the OpenAPI description.
+RULE_PRECONDITION = versions.RULE_PRECONDITION
 IfMatchHeader = HeaderEx[
     str | None,
     P(
@@ -415,17 +478,7 @@ IfMatchHeader = HeaderEx[
 def etag(answer: dict[str, Any]) -> str:
     """The version of an activity as answered (JSON-ready): a hash of its stored values,
     bookkeeping included (so any write changes it); derived fields left out."""
-    stored = {name: value for name, value in answer.items() if name not in DERIVED_FIELDS}
-    text = json.dumps(stored, sort_keys=True, separators=(",", ":"))
-    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
-
-
-def _matches(if_match: str, current: str | None) -> bool:
-    """RFC 9110 If-Match: `*` for any current version, else a strong match of one tag."""
-    tags = [tag.strip() for tag in if_match.split(",") if tag.strip()]
-    if current is None:
-        return False
-    return "*" in tags or current in tags
+    return versions.etag(answer, leave_out=DERIVED_FIELDS)
 
 
 def _precondition_failed(
@@ -435,16 +488,7 @@ def _precondition_failed(
     held = access.records(Activity).filter(provider_activity_id=provider_activity_id)
     found = list(held.select_for_update().values_list("pk", flat=True))
     current = etag(_stored_json(held)) if found else None
-    if _matches(if_match, current):
-        return None
-    message = (
-        "The activity has changed since you read it (its ETag is no longer the one in "
-        "If-Match): read it again, then send your change."
-        if current is not None
-        else "There is no such activity to match If-Match."
-    )
-    headers = {"ETag": current} if current is not None else {}
-    return error_response(412, "If-Match", RULE_PRECONDITION, message, headers)
+    return versions.precondition_failed(if_match, current, what="activity")
 
 
 _WRITE_RESPONSES = {200: ActivityOut, 201: ActivityOut, 400: ErrorsOut, 422: ErrorsOut}
@@ -532,8 +576,8 @@ def activities(
         records = records.filter(provider_activity_id__gt=after)
     # One query for the page and the count (and one more for the supporters); one more
     # than the page, to know whether another follows.
-    page = records.annotate(pars_total=Window(Count("pk")))[offset : offset + limit + 1]
-    rows = list(page.values("pk", *_LIST_FIELDS, "pars_total"))
+    page = records[offset : offset + limit + 1]
+    rows = list_values(page, pars_total=Window(Count("pk")))
     # Past the end, or counted from the cursor on: count them all.
     total = rows[0]["pars_total"] if cursor is None and rows else every.count()
     following = len(rows) > limit

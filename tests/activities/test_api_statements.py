@@ -58,7 +58,7 @@ def stamped(api: Api) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Statement counts (before: POST 10 and PUT of a change 14, list 5, with rate limits)
+# Statement counts (before: POST 10 and PUT of a change 14, list 5 then 3, with rate limits)
 
 
 @postgresql_only
@@ -85,17 +85,29 @@ def test_one_write_is_four_statements(provider: Provider, existing: bool) -> Non
 
 @postgresql_only
 @pytest.mark.usefixtures("rate_limited")
-def test_a_list_page_is_three_statements(provider: Provider) -> None:
+def test_a_list_page_is_two_statements(provider: Provider) -> None:
     api = Api(provider)
     for n in range(5):
         make_activity(provider, provider_activity_id=f"L-{n}")
+    supported = make_activity(
+        provider, provider_activity_id="L-0-S", commercial_support_received=True
+    )
+    for position, source in ((2, "A Co"), (1, "B Co")):  # stored out of their order
+        CommercialSupport.objects.create(
+            provider=provider, activity=supported, position=position, source=source
+        )
     stamped(api)
     with CaptureQueriesContext(connection) as queries:
         response = api.get(limit=3)
     assert response.status_code == 200
-    assert response["X-Total-Count"] == "5"
-    # The key with its count; the page with the total; the page's supporters.
-    assert len(statements(queries)) == 3, "\n".join(sql[:90] for sql in statements(queries))
+    assert response["X-Total-Count"] == "6"
+    # The key with its count; the page with the total and each activity's supporters.
+    assert len(statements(queries)) == 2, "\n".join(sql[:90] for sql in statements(queries))
+    page = response.json()
+    assert [item["provider_activity_id"] for item in page] == ["L-0", "L-0-S", "L-1"]
+    assert page[1] == read_back(api, "L-0-S")
+    assert [s["source"] for s in page[1]["supporters"]] == ["B Co", "A Co"]  # by position
+    assert page[0]["supporters"] == []
 
 
 def test_an_empty_page_still_counts_them_all(provider: Provider) -> None:
@@ -293,3 +305,33 @@ def test_a_single_write_holds_the_provider_against_an_attestation(provider: Prov
         )
     finally:
         other.close()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("rate_limited")
+def test_the_rate_limit_count_alone_skips_the_disk_wait_and_the_write_does_not(
+    provider: Provider,
+) -> None:
+    """The key's count commits without waiting for the disk (a fsync per request saved);
+    the activity's write, in its own transaction after it, still waits for it."""
+    api = Api(provider)
+    stamped(api)
+    settings_seen: dict[str, str] = {}
+
+    def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if sql.startswith(("WITH k AS", "WITH ev AS")):
+            with context["connection"].connection.cursor() as raw:  # no wrapper, same session
+                raw.execute("SHOW synchronous_commit")
+                settings_seen["key" if sql.startswith("WITH k AS") else "write"] = raw.fetchone()[0]
+        return result
+
+    with connection.execute_wrapper(spy), CaptureQueriesContext(connection) as queries:
+        assert api.post(course(provider_activity_id="SC-1")).status_code == 201
+    assert "set_config('synchronous_commit', 'off', true)" in statements(queries)[0]
+    # Off for the count's own transaction alone (it ended with the statement): on for the
+    # write and for what the connection runs after the count.
+    assert settings_seen == {"key": "on", "write": "on"}
+    assert RateLimitCounter.objects.get().count == 2  # both requests counted
+    assert Activity.objects.filter(provider_activity_id="SC-1").exists()
