@@ -41,12 +41,25 @@ def hold_provider_exclusively(provider: Provider) -> None:
 def locked_years(
     provider: Provider, years: Iterable[int] | None = None, *, for_update: bool = False
 ) -> set[int]:
-    if for_update:
-        hold_provider_for_writing(provider)
     reports = system_access(provider).records(AnnualReport).filter(attested_at__isnull=False)
     if years is not None:
         reports = reports.filter(reporting_year__year__in=set(years))
-    return set(reports.values_list("reporting_year__year", flat=True))
+    closed = reports.values_list("reporting_year__year", flat=True)
+    if for_update and connection.vendor == "postgresql":
+        # The hold and the read in one statement: each write transaction pays one round
+        # trip for both (the years come back as an array on the held provider's row).
+        sql, params = closed.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT ARRAY({sql}) FROM {Provider._meta.db_table} "  # noqa: S608
+                "WHERE id = %s FOR SHARE",
+                [*params, provider.pk],
+            )
+            row = cursor.fetchone()
+        return set(row[0]) if row else set()
+    if for_update:
+        hold_provider_for_writing(provider)
+    return set(closed)
 
 
 def closures(provider: Provider, years: Iterable[int]) -> dict[int, Closure]:

@@ -105,12 +105,15 @@ def csv_rows(response: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
 
-def xlsx_rows(response: Any) -> list[list[Any]]:
+def xlsx_sheet(response: Any) -> Any:
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
     data = b"".join(response.streaming_content)
-    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
-    return [[cell.value for cell in row] for row in sheet.iter_rows()]
+    return load_workbook(io.BytesIO(data)).worksheets[0]
+
+
+def xlsx_rows(response: Any) -> list[list[Any]]:
+    return [[cell.value for cell in row] for row in xlsx_sheet(response).iter_rows()]
 
 
 @pytest.mark.parametrize(
@@ -208,14 +211,14 @@ def test_columns_carry_the_dictionarys_labels_and_us_dates(
     assert record["Status"] == "Queued"
     # The workbook holds real dates and numbers (Excel sorts and sums them), shown mm/dd/yyyy.
     response = client.get(url("learners:export_xlsx", provider), {"status": "accepted"})
-    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
+    sheet = xlsx_sheet(response)
     cells = {head.value: cell for head, cell in zip(sheet[1], sheet[2], strict=True)}
     assert cells["Completion Date"].value.date() == datetime.date(2026, 3, 20)
     assert cells["Completion Date"].number_format == "mm/dd/yyyy"
     assert cells["License State"].value == "TN"
     LearnerCompletion.objects.filter(npi="1234567893").update(cme_credits=Decimal("6.25"))
     response = client.get(url("learners:export_xlsx", provider), {"learner": "1234567893"})
-    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
+    sheet = xlsx_sheet(response)
     cells = {head.value: cell for head, cell in zip(sheet[1], sheet[2], strict=True)}
     assert cells["CME Credits"].value == 6.25  # a number, not the text "6.25"
 
