@@ -33,8 +33,10 @@ from pars.learners.validation import (
     COMPLETION_VALUE_FIELDS,
     CleanCompletion,
     RecipientRules,
+    fast_rows,
     load_recipients,
     recipient_specs,
+    record_fields,
     rules_from_recipient,
     validate_completion,
 )
@@ -212,6 +214,7 @@ def test_the_validator_gives_the_general_paths_records_and_errors(
         rows = [{**base, **{k: v for k, v in row.items() if k != "recipient"}} for row in rows]
     fast = _validated(rows)
     with monkeypatch.context() as patched:
+        patched.setattr(fast_rows, "fast_completion", lambda raw, recipients, today: None)
         patched.setattr(readers_module, "_FAST_BUILDERS", {})
         patched.setattr(readers_module, "_FIELD_READERS", {})
         patched.setattr(readers_module, "_MAPPING_READERS", {})
@@ -219,6 +222,189 @@ def test_the_validator_gives_the_general_paths_records_and_errors(
         patched.setattr(readers_module, "_MAPPING_CHECKERS", {})
         general = _validated(rows)
     assert fast == general
+
+
+# ---------------------------------------------------------------------------
+# Rows as files hold them (every cell text), vouched for by what they repeat
+
+
+def _cells(name: str) -> list[str]:
+    """A choice field's codes and labels, in several cases, and a wrong one."""
+    choices = COMPLETION_FIELDS_BY_NAME[name].choices
+    return [*list(choices)[:4], *(label.upper() for label in list(choices.values())[:3]), "x"]
+
+
+# Per field: cells a file may hold, most of them valid for some recipient.
+FILE_CELLS: dict[str, list[str]] = {
+    "action": ["", "add", " ADD ", "delete", "remove"],
+    "provider_activity_id": ["CME-1", " CME-1 ", "", "x" * 101],
+    "accme_activity_id": ["", "123456789", "12345"],
+    "first_name": ["Ada", " Zoë ", "", "x" * 101, "A\tB", "O'Brien", "\xa0Ada", "Al\x07"],
+    "last_name": ["Lovelace", "Hopper", "", "de la Cruz"],
+    "birth_date": ["12-10", "2/29", "13-01", "", "1990-12-10", "12/10/1990", "x"],
+    "birth_month": ["", "12", "1"],
+    "birth_day": ["", "10", "32"],
+    "learner_id": ["123456", "12345678", "123 456", "NC-12", "ab.c", "", "1234567", "12-34"],
+    "npi": ["", "1234567893", "1234567890", "123"],
+    "license_state": ["", "NC", "nc", "North Carolina", "TN", "ME", "XX"],
+    "completion_date": [
+        "03/02/2026",
+        "2026-03-02",
+        "2019-01-01",
+        "2020-06-01",
+        "2027-01-01",
+        "11/27/2026",
+        "",
+        "02/30/2026",
+    ],
+    "cme_credits": ["", "10", "0.25", "0.3", "-1", "1,000", "abc"],
+    "moc_points": ["", "10", "2.5", "0.1"],
+    "moc_credit_types": [
+        "",
+        "Medical Knowledge",
+        "Patient Safety",
+        "Lifelong Learning; Patient Safety",
+        "lifelong learning",
+        "Self-Assessment Module (SAM)",
+        "Accredited CME",
+        "Bogus",
+    ],
+    "surgical_procedures": ["", "Yes", "n", "maybe"],
+    **{
+        name: ["", *_cells(name)]
+        for name in ("profession", "practice_state", "dea_registration", "practice_area")
+    },
+    "time_in_practice": ["", *_cells("time_in_practice")],
+}
+
+
+@st.composite
+def file_rows(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid row of a file for some recipient, with a few of its cells changed to what
+    files hold (valid or not), or left out."""
+    row: dict[str, Any] = _valid_file_row(draw(st.sampled_from(sorted(RECIPIENTS))))
+    for name in draw(st.lists(st.sampled_from([*FILE_CELLS, "recipient"]), max_size=3)):
+        cells = FILE_CELLS.get(name, [*RECIPIENTS, "abim", " NC ", "XX", ""])
+        row[name] = draw(st.sampled_from(cells) | TEXTS)
+    for name in draw(st.lists(st.sampled_from(sorted(row)), max_size=2)):
+        row.pop(name, None)
+    return row
+
+
+FILE_ROWS = file_rows()
+
+
+def _general(
+    monkeypatch: pytest.MonkeyPatch, row: dict[str, Any], today: datetime.date = TODAY
+) -> tuple[Any, list[Any]]:
+    with monkeypatch.context() as patched:
+        patched.setattr(fast_rows, "fast_completion", lambda raw, recipients, today: None)
+        return validate_completion(row, row=2, recipients=RECIPIENTS, today=today)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    rows=st.lists(FILE_ROWS, min_size=1, max_size=6),
+    today=st.sampled_from([TODAY, TODAY.replace(year=2021)]),
+)
+def test_a_vouched_row_is_the_general_paths_record(
+    rows: list[dict[str, Any]], today: datetime.date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a file's row holds, the fast path gives the general path's record or
+    leaves the row to it; and validate_completion (either way) answers as the general
+    path alone does, also the second time (what the fast path remembered)."""
+    for row in rows:
+        general = _general(monkeypatch, row, today)
+        for _ in range(2):
+            vouched = fast_rows.fast_completion(row, RECIPIENTS, today)
+            if vouched is not None:
+                assert (vouched, []) == general
+            assert validate_completion(row, row=2, recipients=RECIPIENTS, today=today) == general
+
+
+def _valid_file_row(code: str) -> dict[str, str]:
+    """A valid row of a file for the recipient, as the benchmark's files hold them."""
+    row = {
+        "provider_activity_id": "CME-1",
+        "recipient": code,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "birth_date": "12-10",
+        "completion_date": "03/02/2026",
+        "cme_credits": "10",
+    }
+    rules = RECIPIENTS[code]
+    if rules.is_state_board:
+        return {**row, "license_state": rules.state, "learner_id": f"{code}-12"}
+    if rules.is_moc:
+        digits = "".join(ch for ch in rules.identifier_pattern if ch.isdigit())
+        length = int(digits[0]) if digits else 6
+        return {
+            **row,
+            "learner_id": "1" * length,
+            "moc_points": "10",
+            "moc_credit_types": rules.credit_types[0],
+        }
+    return {
+        **row,
+        "learner_id": "L-1",
+        **{name: FILE_CELLS[name][1] for name in ("profession", "practice_state")},
+        "dea_registration": "individual",
+    }
+
+
+@pytest.mark.parametrize("code", sorted(RECIPIENTS))
+def test_the_rows_of_big_files_take_the_fast_path(
+    code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid row of every recipient is vouched for (the fast path is not one that
+    never applies), and is the record the general path makes of it."""
+    row = _valid_file_row(code)
+    general = _general(monkeypatch, row)
+    assert general[0] is not None, general[1]
+    assert (fast_rows.fast_completion(row, RECIPIENTS, TODAY), []) == general
+    # The lists of a record are its own: a change to one changes no other record.
+    first = fast_rows.fast_completion(row, RECIPIENTS, TODAY)
+    second = fast_rows.fast_completion(row, RECIPIENTS, TODAY)
+    assert first is not None
+    assert second is not None
+    first.moc_credit_types.append("Changed")
+    assert second.moc_credit_types == general[0].moc_credit_types
+
+
+def test_equal_values_of_other_types_are_read_each_by_its_own_type() -> None:
+    """JSON's true and 1.0 are equal in Python, but 1.0 is no Yes/No answer: a record
+    after one with true is refused as it is on its own (the record fields' memo once
+    answered it with the first one's verdict)."""
+    rems = {
+        "provider_activity_id": "CME-1",
+        "recipient": "REMS",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "birth_date": "12-10",
+        "learner_id": "L-1",
+        "completion_date": "2026-03-02",
+        "profession": "Physician",
+        "practice_state": "NC",
+        "dea_registration": "individual",
+    }
+    answered = []  # not a dict: True and 1.0 would be one key there too
+    for value in (True, 1.0):
+        record_fields._record_memo.clear()
+        answered.append(
+            validate_completion(
+                {**rems, "surgical_procedures": value}, recipients=RECIPIENTS, today=TODAY
+            )
+        )
+    record_fields._record_memo.clear()
+    validate_completion({**rems, "surgical_procedures": True}, recipients=RECIPIENTS, today=TODAY)
+    after_true = validate_completion(
+        {**rems, "surgical_procedures": 1.0}, recipients=RECIPIENTS, today=TODAY
+    )
+    assert answered[0][0] is not None, answered[0][1]
+    assert answered[1][0] is None
+    assert [error.rule for error in answered[1][1]] == ["learner.surgical_procedures.invalid"]
+    assert after_true == answered[1]
 
 
 def learner_row_values() -> dict[str, Any]:

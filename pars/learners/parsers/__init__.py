@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, BinaryIO, cast
 
+from django.core.files import File
+
 from pars.intake.models import Channel, Upload
 from pars.intake.readers import FileRejected, ParsedRow, blank
 from pars.intake.readers.delimited import TextSource, read_records
@@ -250,6 +252,10 @@ def _rows(records: Iterator[tuple[int, list[Any]]], header: LearnerHeader) -> It
     # A row with every column the header names is read by one precompiled getter.
     full = max((index for index, _ in pairs), default=-1) + 1
     pick = itemgetter(*(index for index, _ in pairs)) if len(pairs) > 1 else None
+    if pick is not None and not (header.accme or own_ids):
+        # Most files (and all big ones): every row read by the one getter, nothing more.
+        yield from _plain_rows(records, (width, pairs, pick), columns)
+        return
     for number, cells in records:
         count = len(cells)
         if count > width and any(str(cell).strip() for cell in cells[width:]):
@@ -273,6 +279,34 @@ def _rows(records: Iterator[tuple[int, list[Any]]], header: LearnerHeader) -> It
         for part, record in split_row(data, boards) if header.accme else [("", data)]:
             parsed = own_id(record, ids) if ids else record
             yield ParsedRow(number, parsed, None, split_columns.get(part, columns))
+
+
+def _plain_rows(
+    records: Iterator[tuple[int, list[Any]]],
+    header: tuple[int, list[tuple[int, str]], Callable[[list[Any]], Any]],
+    columns: dict[str, str],
+) -> Iterator[ParsedRow]:
+    """_rows() of a file whose header names two fields or more, none of them ACCME's
+    columns or a recipient's own ID column (most files, all big ones): the same rows,
+    with less to decide per row."""
+    width, pairs, pick = header
+    names = tuple(name for _, name in pairs)
+    full = max(index for index, _ in pairs) + 1
+    for number, cells in records:
+        count = len(cells)
+        if count == width or (count >= full and count < width):
+            yield ParsedRow(number, dict(zip(names, pick(cells), strict=True)), None, columns)
+        elif count > width and any(str(cell).strip() for cell in cells[width:]):
+            yield ParsedRow(
+                number,
+                problem=f"The row has {len(cells)} cells but the header names {width} columns.",
+                columns=columns,
+            )
+        elif count >= full:
+            yield ParsedRow(number, dict(zip(names, pick(cells), strict=True)), None, columns)
+        else:
+            data = {name: cells[index] for index, name in pairs if index < count}
+            yield ParsedRow(number, data, None, columns)
 
 
 def own_id(record: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
@@ -310,7 +344,7 @@ def open_learner_rows(
             yield "learners", read_learner_xlsx(stored, notices=notices), None
         return
     with upload.file.open("rb") as opened:
-        stream = cast(BinaryIO, opened)
+        stream = cast(BinaryIO, _unwrapped(opened))
         if upload.file_format == Channel.XML:
             from pars.learners.parsers.xml import read_learner_xml
 
@@ -320,3 +354,13 @@ def open_learner_rows(
             source = TextSource(notices=notices) if notices is not None else None
             rows = read_learner_tsv(stream, source, name=upload.original_name, notices=notices)
             yield "learners", rows, stream
+
+
+def _unwrapped(opened: Any) -> Any:
+    """The file object under Django's File wrappers (the storage's own file: a local
+    file, a spooled temporary file): the text reader asks the stream whether it is
+    closed at every line, which a wrapper answers in Python (one call per row)."""
+    stream = opened
+    while isinstance(stream, File) and stream.file is not None:
+        stream = stream.file
+    return stream

@@ -23,6 +23,7 @@ from pars.learners.dictionary import (
     value_names,
 )
 
+from . import fast_rows
 from .readers import (
     FieldReader,
     _Errors,
@@ -191,9 +192,14 @@ def validate_completion(
     today: datetime.date | None = None,
 ) -> tuple[CleanCompletion | None, list[FieldError]]:
     """Check one completion record from any channel: (clean record or None, errors)."""
-    errors = _Errors(row)
     if today is None:
         today = timezone.localdate()
+    # The rows of big files: most are vouched for by what they repeat (fast_rows.py);
+    # the others, with every error, are judged below.
+    record = fast_rows.fast_completion(raw, recipients, today)
+    if record is not None:
+        return record, []
+    errors = _Errors(row)
     get = raw.get
     action = _action(raw, errors)
 
@@ -269,26 +275,46 @@ def _identity(
     """Who the learner is to the recipient and the day: learner ID, NPI, license state and
     completion date, within the recipient's limits."""
     get = raw.get
-    learner_id = readers["learner_id"](get("learner_id"), errors)
-    npi = readers["npi"](get("npi"), errors)
+    identity = _learner_ids(
+        get("learner_id"), get("npi"), get("license_state"), rules, readers, errors
+    )
+    identity["completion_date"] = _completion_date(raw, readers, today, errors)
+    _judge_limits(identity, specs, errors)
+    return identity
+
+
+def _learner_ids(
+    learner_id_raw: Any,
+    npi_raw: Any,
+    license_state_raw: Any,
+    rules: RecipientRules | None,
+    readers: Mapping[str, FieldReader],
+    errors: _Errors,
+) -> dict[str, Any]:
+    """The learner ID (as the recipient writes it), the NPI and the license state, read."""
+    learner_id = readers["learner_id"](learner_id_raw, errors)
+    npi = readers["npi"](npi_raw, errors)
     learner_id = rules.normalise_identifier(learner_id) if rules else learner_id
     if npi and not npi_is_valid(npi):
         errors.add("npi", "learner.npi.invalid")
         npi = ""
-    identity = {
+    return {
         "learner_id": learner_id,
         "npi": npi,
-        "license_state": readers["license_state"](get("license_state"), errors),
+        "license_state": readers["license_state"](license_state_raw, errors),
     }
-    identity["completion_date"] = _completion_date(raw, readers, today, errors)
 
-    # The recipient's limits (identifier, license state, window), as its overrides set them.
+
+def _judge_limits(
+    values: Mapping[str, Any], specs: Mapping[str, FieldSpec], errors: _Errors
+) -> None:
+    """The recipient's limits (identifier, license state, window), as its overrides set
+    them, on the clean values (each limit sees them all, as `record`)."""
     checkers = limit_checkers(specs)
-    for name, value in identity.items():
+    for name, value in values.items():
         check = checkers.get(name)
         if check is not None:
-            check(value, identity, errors)
-    return identity
+            check(value, values, errors)
 
 
 def _credit_type_windows(

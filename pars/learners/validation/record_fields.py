@@ -31,6 +31,9 @@ _LIST_FIELD_NAMES = tuple(
 )
 
 
+# The raw values memoised by value: text (a file's cells) and None (a column it has not).
+# Values of other types may be equal without being read alike (True, 1 and 1.0).
+PLAIN_TYPES = frozenset({str, type(None)})
 _RECORD_MEMO_LIMIT = 20_000
 _record_memo: dict[
     tuple[Any, ...], tuple[RecipientRules | None, dict[str, Any], list[FieldError]]
@@ -47,11 +50,13 @@ def _record_values_memoized(
 
     ``specs`` are the fields as the recipient reads them (its overrides of the record
     fields do not change with the day, so the memo need not know it)."""
-    key = (id(rules), *map(raw.get, RECORD_FIELD_NAMES))
-    try:
-        cached = _record_memo.get(key)
-    except TypeError:  # a list from JSON: not hashable, not worth caching
+    given = tuple(map(raw.get, RECORD_FIELD_NAMES))
+    if not PLAIN_TYPES.issuperset(map(type, given)):
+        # JSON's and Excel's values: True, 1 and 1.0 are equal keys but not the same
+        # answer (1.0 is no Yes/No), and a list is no key at all.
         return _record_values(raw, rules, specs, errors)
+    key = (id(rules), *given)
+    cached = _record_memo.get(key)
     if cached is None or cached[0] is not rules:
         found = _Errors(None)
         values = _record_values(raw, rules, specs, found)
