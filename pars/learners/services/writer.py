@@ -352,7 +352,8 @@ def _checked(
     for row, record in records:
         info = lookup.get(record.activity_ref)
         errors = _against_activity(row, record, info, recipients[record.recipient], today)
-        locked = _locked_error(closed, row, record, info)
+        # Nothing closed is the common case: no call per row for it.
+        locked = _locked_error(closed, row, record, info) if closed.closures else None
         if errors:
             result.reject(errors + ([locked] if locked else []), {row: record.identity()})
         else:
