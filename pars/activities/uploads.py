@@ -10,6 +10,7 @@ How files are stored, processed, reported and recovered is ``pars.intake``'s.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from pars.activities.year_lock import locked_years
 from pars.audit.models import AuditAction
 from pars.intake.background import settle_writes, write_batch
 from pars.intake.fields import FieldSpec
-from pars.intake.kinds import OpenedRows, UploadKind, register_upload_kind
+from pars.intake.kinds import BATCH_SIZE, OpenedRows, UploadKind, register_upload_kind
 from pars.intake.models import Channel, Upload
 from pars.intake.process import tally
 from pars.intake.readers import ParsedRow
@@ -86,6 +87,9 @@ class _Run(RecordRun[CleanActivity]):
     open_needs: dict[str, tuple[int, list[int]]] = field(default_factory=dict)
     open_rows: int = 0
     open_notice: str = ""
+    # The day rows are checked against (a row past its end date is Ready to Close), read
+    # again every batch rather than every row (the clock is dear at this rate).
+    today: datetime.date | None = None
 
     def __post_init__(self) -> None:
         self.seen_ids = SeenHashes(self.estimate or 0)  # sized once for the file's rows
@@ -114,7 +118,11 @@ class _Run(RecordRun[CleanActivity]):
                 self.reject(problems)
                 return None
             raw = {**stored, **updated_fields(parsed.data)}
-        record, errors = validate_activity(raw, row=parsed.row, closed_years=self.closed_years)
+        if self.today is None or self.rows_total % BATCH_SIZE == 0:
+            self.today = datetime.date.today()  # noqa: DTZ011 (a calendar date is meant)
+        record, errors = validate_activity(
+            raw, row=parsed.row, today=self.today, closed_years=self.closed_years
+        )
         key = record.provider_activity_id if record else _raw_id(parsed.data)
         if key and not self.seen_ids.add(hash(key)):
             rule = "activity.provider_activity_id.duplicate_in_file"

@@ -2,7 +2,9 @@
 
 Parsers hand it a mapping of dictionary field names to raw values: strings from
 text formats, native values from JSON and Excel. It returns the clean record or
-field-level errors, each carrying a stable rule ID from :data:`RULES`.
+field-level errors, each carrying a stable rule ID from :data:`RULES`. How each field's
+value is read (coercion by kind, the remembering and generated readers of a file's
+cells) is `pars.activities.field_readers`.
 """
 
 from __future__ import annotations
@@ -11,46 +13,36 @@ import datetime
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
-
 from pars.activities.dictionary import (
-    ACCEPTED_FORMATS_TEXT,
     CONTROL_CHARACTER_RULE,
-    COUNTRY_ALIASES,
     FIELDS,
     FIELDS_BY_NAME,
-    FIRST_REPORTING_YEAR,
     FORMATS,
     FORMATS_WITH_DELIVERY,
-    LAST_REPORTING_YEAR,
     LEGACY_ACTIVITY_TYPE_NAMES,
     LEGACY_ACTIVITY_TYPES,
     LIVE_FORMATS,
     MAX_WHOLE_NUMBER,
-    MEASUREMENT_TYPES,
     RECORD_ACTIONS,
     REQUESTED_STATUSES,
     SUPPORTER_FIELDS,
 )
-from pars.activities.year_lock import LOCKED_RULE, locked_message
-from pars.intake.coerce import (
-    DATE_FORMS,
-    Invalid,
-    is_blank,
-    label_lookup,
-    list_items,
-    read_boolean,
-    read_choice,
-    read_date,
-    read_decimal,
-    read_text,
-    read_whole,
-    shown,
+from pars.activities.field_readers import (
+    _COERCE,
+    _KIND_FORMS,
+    _MEMO_LIMIT,
+    _MISSING,
+    _PLAIN_FIELDS,
+    _READ_ALL,
+    _READ_ALL_BUT_FORMAT,
+    _READ_ALL_BUT_FORMAT_AND_DELIVERY,
+    _text_reader,
 )
+from pars.activities.year_lock import LOCKED_RULE, locked_message
+from pars.intake.coerce import Invalid, is_blank
 from pars.intake.fields import FieldSpec, Kind, Status
 from pars.intake.rules import FieldError, FieldRule, Rule, catalogue, field_rules
 from pars.intake.rules import rules_for_year as rules_of_year
@@ -72,18 +64,6 @@ RESERVED_ID = re.compile(r"(^|/)registrations(/[^/]*)?/?\Z")
 # A Learner Counts row (an update only) names no activity of the provider.
 UPDATE_UNKNOWN_RULE = "activity.provider_activity_id.not_found"
 UPDATE_UNKNOWN_ACCME_RULE = "activity.accme_activity_id.not_found"
-
-
-_KIND_FORMS = {
-    Kind.TEXT: "text",
-    Kind.INTEGER: "a whole number of 0 or more",
-    Kind.MONEY: "a whole number of US dollars, 0 or more",
-    Kind.DECIMAL: "a number",
-    Kind.BOOLEAN: "Yes or No",
-    Kind.DATE: DATE_FORMS,
-    Kind.YEAR: "a 4-digit year",
-    Kind.URL: "a web address starting with http:// or https://",
-}
 
 
 def _status_words(status: Status | None) -> str:
@@ -279,292 +259,44 @@ RULES: dict[str, Rule] = catalogue(
 
 
 # ---------------------------------------------------------------------------
-# Coercion of raw values
-
-
-# The shared readers (`pars.intake.coerce`) applied with an activity field's limits.
-_url_validator = URLValidator(schemes=["http", "https"])
-
-
-def _as_text(spec: FieldSpec, value: Any) -> str:
-    return read_text(spec.label, value, max_length=spec.max_length)
-
-
-def _as_date(spec: FieldSpec, value: Any) -> datetime.date:
-    return read_date(spec.label, value)
-
-
-def _as_decimal(spec: FieldSpec, value: Any) -> Decimal:
-    number = read_decimal(
-        spec.label,
-        value,
-        max_value=spec.max_value,
-        step=spec.step,
-        positive=spec.positive,
-        places=2,
-    )
-    return number.normalize() if number == number.to_integral() else number
-
-
-def _as_whole(spec: FieldSpec, value: Any) -> int:
-    return read_whole(
-        spec.label,
-        value,
-        max_value=spec.max_value if spec.max_value is not None else MAX_WHOLE_NUMBER,
-        form=_KIND_FORMS[spec.kind],
-        prefix="$" if spec.kind is Kind.MONEY else "",
-    )
-
-
-def _as_year(spec: FieldSpec, value: Any) -> int:
-    text = str(value).strip()
-    if text.endswith(".0"):
-        text = text[:-2]
-    if (
-        not re.fullmatch(r"\d{4}", text)
-        or not FIRST_REPORTING_YEAR <= int(text) <= LAST_REPORTING_YEAR
-    ):
-        raise Invalid("invalid", f"{spec.label} must be a 4-digit year; got {shown(value)}.")
-    return int(text)
-
-
-def _as_boolean(spec: FieldSpec, value: Any) -> bool:
-    return read_boolean(spec.label, value)
-
-
-def _choice_lookup(spec: FieldSpec) -> dict[str, str]:
-    lookup = label_lookup(spec.choices)
-    if spec.name == "country":
-        lookup.update({alias.lower(): code for alias, code in COUNTRY_ALIASES.items()})
-    return lookup
-
-
-@dataclass(frozen=True)
-class _Choices:
-    """A code field's readings, made once from the dictionary: `exact` holds the
-    spellings cells most often have (each code and label as written, in lower and in
-    upper case), each with the code `read_choice` gives it, so it answers without
-    normalizing; any other text goes through `read_choice` itself."""
-
-    exact: dict[str, str]
-    lookup: dict[str, str]
-    allowed: str
-
-
-def _choices(spec: FieldSpec) -> _Choices:
-    lookup, allowed = _choice_lookup(spec), _allowed(spec)
-    texts = [*spec.choices, *spec.choices.values(), *lookup]
-    exact: dict[str, str] = {}
-    for form in {form for text in texts for form in (text, text.lower(), text.upper())}:
-        try:
-            exact[form] = read_choice(spec.label, form, lookup, allowed)
-        except Invalid:
-            continue
-    return _Choices(exact, lookup, allowed)
-
-
-_LOOKUPS: dict[int, _Choices] = {}
-
-
-def _choice(spec: FieldSpec, value: Any) -> str:
-    choices = _LOOKUPS.get(id(spec))
-    if choices is None:
-        choices = _LOOKUPS[id(spec)] = _choices(spec)
-    if value.__class__ is str:
-        code = choices.exact.get(value)
-        if code is not None:
-            return code
-    return read_choice(spec.label, value, choices.lookup, choices.allowed)
-
-
-def _allowed(spec: FieldSpec) -> str:
-    if spec.name == "country":
-        return "Use an ISO 3166 alpha-3 code such as USA or CAN."
-    if spec.name == "activity_format":
-        return ACCEPTED_FORMATS_TEXT
-    return "Allowed: " + ", ".join(spec.choices.values()) + "."
-
-
-_items = list_items
-
-
-def _choice_list(spec: FieldSpec, value: Any) -> list[str]:
-    codes: list[str] = []
-    for item in _items(value):
-        code = _choice(spec, item)
-        if code not in codes:
-            codes.append(code)
-    return codes
-
-
-def _text_list(spec: FieldSpec, value: Any) -> list[str]:
-    return [_as_text(spec, item) for item in _items(value)]
-
-
-def _outcomes(spec: FieldSpec, value: Any) -> list[dict[str, Any]]:
-    outcomes: list[dict[str, Any]] = []
-    for item in _items(value):
-        if isinstance(item, Mapping):
-            outcome_raw, types_raw = item.get("outcome", ""), item.get("measurement_types") or []
-        else:
-            outcome_raw, _, types_text = str(item).partition(":")
-            types_raw = [part for part in types_text.split(",") if part.strip()]
-        outcome = _choice(spec, outcome_raw)
-        types = []
-        for raw_type in types_raw if isinstance(types_raw, list) else [types_raw]:
-            code = str(raw_type).strip().lower()
-            if code not in MEASUREMENT_TYPES:
-                raise Invalid(
-                    "measurement_type",
-                    f"{spec.label}: measurement type {shown(raw_type)} must be Objective "
-                    "or Subjective.",
-                )
-            types.append(code)
-        outcomes.append({"outcome": outcome, "measurement_types": types})
-    return outcomes
-
-
-def _url(spec: FieldSpec, value: Any) -> str:
-    text = _as_text(spec, value)
-    try:
-        _url_validator(text)
-    except ValidationError:
-        raise Invalid("invalid", f"{spec.label} must be {_KIND_FORMS[Kind.URL]}.") from None
-    return text
-
-
-_COERCE: dict[Kind, Callable[[FieldSpec, Any], Any]] = {
-    Kind.TEXT: _as_text,
-    Kind.INTEGER: _as_whole,
-    Kind.MONEY: _as_whole,
-    Kind.DECIMAL: _as_decimal,
-    Kind.BOOLEAN: _as_boolean,
-    Kind.DATE: _as_date,
-    Kind.YEAR: _as_year,
-    Kind.CHOICE: _choice,
-    Kind.CHOICE_LIST: _choice_list,
-    Kind.TEXT_LIST: _text_list,
-    Kind.URL: _url,
-    Kind.OUTCOMES: _outcomes,
-}
-
-
-# ---------------------------------------------------------------------------
 # The validator
 
-# Big files repeat the same dates, codes and numbers on many rows: each field remembers
-# the reading of a text value (its own dictionary, filled as values come) for the kinds
-# whose result is immutable; lists are remembered frozen and handed out as fresh copies.
-_MEMO_KINDS = frozenset(
-    {Kind.DATE, Kind.DECIMAL, Kind.YEAR, Kind.BOOLEAN, Kind.CHOICE, Kind.INTEGER, Kind.MONEY}
+# The ID is read apart from the plain fields (a delete needs it alone).
+_ID_SPEC = FIELDS_BY_NAME["provider_activity_id"]
+_ID_TEXT = _text_reader(_ID_SPEC, {})
+
+
+# The ID and every plain field blank (None): the start of a record's values (a copy of it
+# is made at once; filling an empty dict key by key costs more).
+_BLANK_VALUES: dict[str, Any] = dict.fromkeys(
+    ["provider_activity_id", *(name for name, _, _, _ in _PLAIN_FIELDS)]
 )
-_MEMO_LIMIT = 20_000  # distinct values remembered per field
-_MISSING: Any = object()
-
-
-@dataclass(frozen=True)
-class _Refusal:
-    suffix: str
-    message: str
-    rule: str | None
-
-
-def _remembering(read: Callable[[str], Any], memo: dict[str, Any]) -> Callable[[str], Any]:
-    """`read` for one field's text values, each distinct value read once (into `memo`)."""
-
-    def remembered(value: str) -> Any:
-        result = memo.get(value, _MISSING)
-        if result is _MISSING:
-            try:
-                result = read(value)
-            except Invalid as invalid:
-                # Keep the words, not the exception: a re-raised exception keeps every
-                # earlier row's frame alive through its traceback.
-                result = _Refusal(invalid.suffix, invalid.message, invalid.rule)
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            memo[value] = result
-        if result.__class__ is _Refusal:
-            raise Invalid(result.suffix, result.message, result.rule)
-        return result
-
-    return remembered
-
-
-def _text_reader(spec: FieldSpec, memo: dict[str, Any]) -> Callable[[str], Any]:
-    """How a non-blank text cell of this field is read, decided once per field: the same
-    result (or Invalid) as ``_COERCE[spec.kind](spec, value)``, with less work per cell
-    (`memo`: the readings it remembers)."""
-    coerce = _COERCE[spec.kind]
-    if spec.kind is Kind.TEXT:
-        max_length = spec.max_length
-
-        def text(value: str) -> str:
-            stripped = value.strip()
-            # Printable text (no control character) within the limit: all read_text checks.
-            if stripped.isprintable() and (not max_length or len(stripped) <= max_length):
-                return stripped
-            return coerce(spec, value)
-
-        return text
-    if spec.kind in _MEMO_KINDS:
-        return _remembering(lambda value: coerce(spec, value), memo)
-    if spec.kind is Kind.CHOICE_LIST:
-        frozen_codes = _remembering(lambda value: tuple(coerce(spec, value)), memo)
-        return lambda value: list(frozen_codes(value))
-    if spec.kind is Kind.OUTCOMES:
-        frozen_outcomes = _remembering(
-            lambda value: tuple(
-                (item["outcome"], tuple(item["measurement_types"])) for item in coerce(spec, value)
-            ),
-            memo,
-        )
-        return lambda value: [
-            {"outcome": outcome, "measurement_types": list(types)}
-            for outcome, types in frozen_outcomes(value)
-        ]
-    return lambda value: coerce(spec, value)
-
-
-def _native_reader(spec: FieldSpec) -> Callable[[Any], Any]:
-    coerce = _COERCE[spec.kind]
-    return lambda value: coerce(spec, value)
-
-
-def _plain_field(
-    spec: FieldSpec,
-) -> tuple[str, Callable[[Any], Any], Callable[[str], Any], dict[str, Any] | None]:
-    memo: dict[str, Any] = {}
-    # An immutable reading is taken from the memo in the loop itself (no call per cell).
-    shared = memo if spec.kind in _MEMO_KINDS else None
-    return spec.name, _native_reader(spec), _text_reader(spec, memo), shared
-
-
-# (name, reader for native values, reader for text, its memo of immutable readings),
-# decided once rather than per cell.
-_PLAIN_FIELDS = [
-    _plain_field(spec) for spec in FIELDS if spec.name not in ("provider_activity_id", "supporters")
-]
-_ALL_BUT_FORMAT = [entry for entry in _PLAIN_FIELDS if entry[0] != "activity_format"]
-_ALL_BUT_FORMAT_AND_DELIVERY = [
-    entry for entry in _ALL_BUT_FORMAT if entry[0] != "delivery_methods"
-]
-_TEXT_READERS = {name: text for name, _, text, _ in _PLAIN_FIELDS}
-
-
-def _memoized(spec: FieldSpec, value: str) -> Any:
-    """A non-blank text value of a plain field, read as a file's cell is (remembered)."""
-    return _TEXT_READERS[spec.name](value)
-
-
-# Every plain field blank (None), the start of a record's values.
-_BLANKS = dict.fromkeys(name for name, _, _, _ in _PLAIN_FIELDS)
 # The fields whose blank is not None: "" for text and codes, [] for lists.
 _EMPTY_FILLS = [
     (spec.name, isinstance(spec.empty, list))
     for spec in FIELDS
     if spec.name not in ("provider_activity_id", "supporters") and spec.empty is not None
 ]
+
+
+def _fill_empties_source() -> str:
+    """``fill(values)``: each of _EMPTY_FILLS left None takes its blank ("" or a new
+    list), one line per field rather than a loop per record."""
+    lines = [
+        f"    if values[{name!r}] is None:\n"
+        f"        values[{name!r}] = {'[]' if is_list else repr('')}\n"
+        for name, is_list in _EMPTY_FILLS
+    ]
+    return "def fill(values):\n" + "".join(lines) + "    return None\n"
+
+
+def _generated(source: str, name: str, namespace: dict[str, Any]) -> Any:
+    """The function `name` that `source` (made here from the dictionary) defines."""
+    exec(compile(source, f"<activity {name}>", "exec"), namespace)  # noqa: S102 (our own source)
+    return namespace[name]
+
+
+_fill_empties: Callable[[dict[str, Any]], None] = _generated(_fill_empties_source(), "fill", {})
 _REQUIRED_FIELDS = [spec for spec in FIELDS if spec.required_for is not None]
 # By reporting year: (field, its empty value, lowest status needing it, rule) of the
 # fields required that year.
@@ -581,6 +313,42 @@ def _required_in(year: int | None) -> list[tuple[str, Any, Status, str]]:
         ]
         _REQUIRED_BY_YEAR[year] = required
     return required
+
+
+# By reporting year: ``missing(values)``, (lowest status needing it, field, rule) of each
+# field required that year that the values leave empty (_required_missing_source).
+_MISSING_BY_YEAR: dict[int | None, Callable[[dict[str, Any]], list[tuple[Status, str, str]]]] = {}
+
+
+def _required_missing(
+    year: int | None,
+) -> Callable[[dict[str, Any]], list[tuple[Status, str, str]]]:
+    missing = _MISSING_BY_YEAR.get(year)
+    if missing is None:
+        namespace: dict[str, Any] = {}
+        source = _required_missing_source(_required_in(year), namespace)
+        missing = _MISSING_BY_YEAR[year] = _generated(source, "missing", namespace)
+    return missing
+
+
+def _required_missing_source(
+    required: list[tuple[str, Any, Status, str]], namespace: dict[str, Any]
+) -> str:
+    """``missing(values)``: for each required field, in order, its requirement when the
+    value is None or equals the field's empty value; one test per field, no loop."""
+    lines = []
+    for index, (name, empty, required_for, rule) in enumerate(required):
+        namespace[f"need{index}"] = (required_for, name, rule)
+        namespace[f"empty{index}"] = empty
+        test = "value is None" if empty is None else f"value is None or value == empty{index}"
+        lines.append(
+            f"    value = get({name!r})\n    if {test}:\n        found.append(need{index})\n"
+        )
+    return (
+        "def missing(values):\n    get = values.get\n    found = []\n"
+        + "".join(lines)
+        + "    return found\n"
+    )
 
 
 # A record read back (Ready to Close) may be sent again: it asks for what Active asks.
@@ -603,6 +371,8 @@ class CleanActivity:
 
 
 class _Checker:
+    __slots__ = ("errors", "row")
+
     def __init__(self, row: int | None) -> None:
         self.row = row
         self.errors: list[FieldError] = []
@@ -635,6 +405,24 @@ def _legacy_format(raw_format: Any) -> tuple[str, tuple[str, ...], str] | None:
     return None
 
 
+# The legacy reading of each activity format text seen (files repeat a handful).
+_LEGACY_BY_TEXT: dict[str, tuple[str, tuple[str, ...], str] | None] = {}
+
+
+def _legacy_of(raw_format: Any) -> tuple[str, tuple[str, ...], str] | None:
+    """_legacy_format of a non-blank format (None for a blank one), remembered by text."""
+    if raw_format.__class__ is not str:
+        return _legacy_format(raw_format) if not is_blank(raw_format) else None
+    legacy = _LEGACY_BY_TEXT.get(raw_format, _MISSING)
+    if legacy is _MISSING:
+        legacy = _legacy_format(raw_format) if not is_blank(raw_format) else None
+        if len(_LEGACY_BY_TEXT) >= _MEMO_LIMIT:
+            _LEGACY_BY_TEXT.clear()
+        _LEGACY_BY_TEXT[raw_format] = legacy
+    return legacy
+
+
+@lru_cache(maxsize=4_096)  # files repeat their start dates
 def _add_years(day: datetime.date, years: int) -> datetime.date:
     try:
         return day.replace(year=day.year + years)
@@ -643,7 +431,19 @@ def _add_years(day: datetime.date, years: int) -> datetime.date:
 
 
 def _action_and_status(check: _Checker, raw: Mapping[str, Any]) -> tuple[str, Status | None]:
-    """The record's action ("upsert" or "delete") and the status the provider asked for."""
+    """The record's action ("upsert" or "delete") and the status the provider asked for:
+    the spellings files hold looked up (read once by _read_action_and_status), any other
+    value read."""
+    action_raw, status_raw = raw.get("action"), raw.get("status")
+    if action_raw.__class__ is str and status_raw.__class__ is str:
+        action = _ACTION_WORDS.get(action_raw)
+        requested = _STATUS_WORDS.get(status_raw, _MISSING)
+        if action is not None and requested is not _MISSING:
+            return action, requested
+    return _read_action_and_status(check, raw)
+
+
+def _read_action_and_status(check: _Checker, raw: Mapping[str, Any]) -> tuple[str, Status | None]:
     action = "upsert"
     if not is_blank(raw.get("action")):
         action_code = str(raw["action"]).strip().lower()
@@ -661,6 +461,28 @@ def _action_and_status(check: _Checker, raw: Mapping[str, Any]) -> tuple[str, St
     return action, requested
 
 
+def _word_readings(name: str, words: Iterable[str]) -> dict[str, Any]:
+    """The action's (or status's) reading of each spelling of `words` a file may hold (as
+    written, lower, upper, capitalized, title case; and the blank cell), by
+    _read_action_and_status itself; spellings it refuses are left out."""
+    cases = (str, str.lower, str.upper, str.capitalize, str.title)
+    readings: dict[str, Any] = {}
+    for form in {"", *(case(word) for word in words for case in cases)}:
+        check = _Checker(None)
+        action, requested = _read_action_and_status(check, {name: form})
+        if not check.errors:
+            readings[form] = action if name == "action" else requested
+    return readings
+
+
+_ACTION_WORDS: dict[str, str] = _word_readings(
+    "action", [*RECORD_ACTIONS, *RECORD_ACTIONS.values()]
+)
+_STATUS_WORDS: dict[str, Status | None] = _word_readings(
+    "status", [*REQUESTED_STATUSES, *REQUESTED_STATUSES.values()]
+)
+
+
 def _status_reached(
     values: Mapping[str, Any],
     missing: Iterable[tuple[Status, str, str]],
@@ -668,6 +490,8 @@ def _status_reached(
     today: datetime.date,
 ) -> str:
     """The highest status the record's data allows, capped at the one requested."""
+    if not missing and requested is Status.CLOSED:
+        return "closed"  # most records of a file: the answer below, without enum arithmetic
     reached = Status.CLOSED
     for spec_status, _, _ in missing:
         reached = min(reached, Status(spec_status - 1))
@@ -696,22 +520,29 @@ def validate_activity(
     check = _Checker(row)
     action, requested = _action_and_status(check, raw)
 
-    values: dict[str, Any] = {}
-    id_spec = FIELDS_BY_NAME["provider_activity_id"]
-    values["provider_activity_id"] = check.coerce(
-        id_spec, raw.get("provider_activity_id"), "provider_activity_id", "provider_activity_id"
-    )
-    if values["provider_activity_id"] is None and not check.errors:
+    values = _BLANK_VALUES.copy()
+    raw_id = raw.get("provider_activity_id")
+    if raw_id.__class__ is str and raw_id and not raw_id.isspace():
+        try:
+            values["provider_activity_id"] = _ID_TEXT(raw_id)
+        except Invalid as invalid:
+            rule = invalid.rule_id("activity", "provider_activity_id")
+            check.error("provider_activity_id", rule, invalid.message)
+    else:
+        values["provider_activity_id"] = check.coerce(
+            _ID_SPEC, raw_id, "provider_activity_id", "provider_activity_id"
+        )
+    key = values["provider_activity_id"]
+    if key is None and not check.errors:
         check.error("provider_activity_id", "activity.provider_activity_id.required")
     if action == "delete":  # a reserved ID stored before RESERVED_ID_RULE may still go
         if check.errors:
             return None, check.errors
-        return CleanActivity(values["provider_activity_id"], "delete"), []
-    if values["provider_activity_id"] and RESERVED_ID.search(values["provider_activity_id"]):
+        return CleanActivity(key, "delete"), []
+    if key and "registrations" in key and RESERVED_ID.search(key):
         check.error("provider_activity_id", RESERVED_ID_RULE)
 
-    raw_format = raw.get("activity_format")
-    legacy = _legacy_format(raw_format) if not is_blank(raw_format) else None
+    legacy = _legacy_of(raw.get("activity_format"))
     _read_fields(check, raw, values, legacy)
     values["legacy_activity_type"] = legacy[2] if legacy is not None else ""
 
@@ -722,7 +553,7 @@ def validate_activity(
         check.error("reporting_year", LOCKED_RULE, locked_message(year))
     missing = _missing_requirements(values, supporters)
     for spec_status, field_name, rule in missing:
-        if check.has_error(field_name):
+        if check.errors and check.has_error(field_name):
             continue  # already reported as unreadable; "required" would say it twice
         if spec_status == Status.DRAFT or (requested is not None and spec_status <= requested):
             check.error(field_name, rule)
@@ -731,9 +562,7 @@ def validate_activity(
 
     values["status"] = _status_reached(values, missing, requested, today)
     values["meets_mips"] = bool(values.get("meets_mips"))
-    for name, is_list in _EMPTY_FILLS:
-        if values[name] is None:
-            values[name] = [] if is_list else ""
+    _fill_empties(values)
     return CleanActivity(values["provider_activity_id"], "upsert", values, supporters), []
 
 
@@ -743,41 +572,31 @@ def _read_fields(
     values: dict[str, Any],
     legacy: tuple[str, tuple[str, ...], str] | None,
 ) -> None:
-    """Each plain field's clean value into `values` (None: blank or unreadable)."""
-    values.update(_BLANKS)
-    fields = _PLAIN_FIELDS
+    """Each plain field's clean value into `values` (which holds each of them blank: None
+    stays for a blank or unreadable one)."""
+    read = _READ_ALL
     if legacy is not None:
         # A legacy activity type stands for the format and, unless one is given, the
         # delivery method: those fields are not read from the record.
         values["activity_format"], legacy_delivery, _ = legacy
-        fields = _ALL_BUT_FORMAT
+        read = _READ_ALL_BUT_FORMAT
         if is_blank(raw.get("delivery_methods")) and legacy_delivery:
             values["delivery_methods"] = list(legacy_delivery)
-            fields = _ALL_BUT_FORMAT_AND_DELIVERY
-    get = raw.get
-    for name, native, text, memo in fields:
-        value = get(name)
-        # Most cells of a wide row are empty: skip them cheaply (big files, many rows).
-        if value.__class__ is str:
-            if not value or value.isspace():
-                continue
-            if memo is not None:
-                result = memo.get(value, _MISSING)
-                if result is not _MISSING and result.__class__ is not _Refusal:
-                    values[name] = result
-                    continue
-            read = text
-        elif value is None or value == "":
-            continue
-        else:
-            read = native
-        try:
-            values[name] = read(value)
-        except Invalid as invalid:
-            check.error(name, invalid.rule_id("activity", name), invalid.message)
+            read = _READ_ALL_BUT_FORMAT_AND_DELIVERY
+    read(raw.get, values, check.error)
+
+
+# Each supporter field's name, reader of non-blank text (chosen once, remembering, as a
+# plain field's: _text_reader), its spec and its rule's field.
+_SUPPORTER_READERS = [
+    (spec.name, _text_reader(spec, {}), spec, f"supporters.{spec.name}")
+    for spec in SUPPORTER_FIELDS
+]
 
 
 def _supporters(check: _Checker, raw_supporters: Any) -> list[dict[str, Any]]:
+    if raw_supporters.__class__ is list and not raw_supporters:
+        return []  # most records: is_blank's answer, sooner
     if is_blank(raw_supporters):
         return []
     if not isinstance(raw_supporters, list | tuple):
@@ -793,13 +612,23 @@ def _supporters(check: _Checker, raw_supporters: Any) -> list[dict[str, Any]]:
         if all(is_blank(value) for value in raw.values()):
             continue  # an empty repeated column block
         supporter: dict[str, Any] = {}
-        for spec in SUPPORTER_FIELDS:
-            supporter[spec.name] = check.coerce(
-                spec,
-                raw.get(spec.name),
-                f"supporters[{index}].{spec.name}",
-                f"supporters.{spec.name}",
-            )
+        for name, text, spec, rule_field in _SUPPORTER_READERS:
+            value = raw.get(name)
+            if value.__class__ is not str:
+                supporter[name] = check.coerce(
+                    spec, value, f"supporters[{index}].{name}", rule_field
+                )
+            elif not value or value.isspace():
+                supporter[name] = None
+            else:
+                try:
+                    supporter[name] = text(value)
+                except Invalid as invalid:
+                    field_name = f"supporters[{index}].{name}"
+                    check.error(
+                        field_name, invalid.rule_id("activity", rule_field), invalid.message
+                    )
+                    supporter[name] = None
         if supporter["in_kind_types"] and supporter["in_kind"] is None:
             supporter["in_kind"] = True
         if supporter["in_kind_description"] and supporter["in_kind"] is None:
@@ -852,11 +681,7 @@ def _missing_requirements(
 ) -> list[tuple[Status, str, str]]:
     """Each requirement the record does not meet: (lowest status needing it, field, rule)."""
     year = values.get("reporting_year")
-    missing: list[tuple[Status, str, str]] = []
-    for name, empty, required_for, rule in _required_in(year):
-        value = values.get(name)
-        if value is None or value == empty:
-            missing.append((required_for, name, rule))
+    missing = _required_missing(year)(values)
     activity_format = values.get("activity_format")
     delivery = values.get("delivery_methods") or []
     if (

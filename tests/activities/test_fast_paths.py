@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,10 +22,12 @@ from hypothesis import strategies as st
 
 from pars.accounts.access import get_api_access
 from pars.accounts.services import create_api_key
-from pars.activities import services, validation
+from pars.activities import field_readers, services, validation
 from pars.activities.dictionary import FIELDS, SUPPORTER_FIELDS
 from pars.activities.models import Activity, CommercialSupport
 from pars.activities.parsers.cells import _read_yes_no, yes_no
+from pars.activities.parsers.layouts import CURRENT, LAYOUTS
+from pars.activities.parsers.row_readers import RowReader, _positional, recognise
 from pars.activities.services import SMALL_BATCH, apply_activities
 from pars.intake.coerce import Invalid, read_choice
 from pars.intake.fields import FieldSpec
@@ -66,10 +69,10 @@ def test_a_code_cell_reads_as_the_plain_lookup_reads_it(spec: FieldSpec, data: A
     plain = (
         spec.label,
         text,
-        validation._choice_lookup(spec),
-        validation._allowed(spec),
+        field_readers._choice_lookup(spec),
+        field_readers._allowed(spec),
     )
-    assert _outcome(validation._choice, spec, text) == _outcome(read_choice, *plain)
+    assert _outcome(field_readers._choice, spec, text) == _outcome(read_choice, *plain)
 
 
 @pytest.mark.parametrize("spec", PLAIN, ids=lambda spec: spec.name)
@@ -86,20 +89,199 @@ def test_a_text_cell_reads_as_the_field_kind_reads_it(spec: FieldSpec, data: Any
         samples.append(_spellings(spec))
         samples.append(st.lists(_spellings(spec), min_size=1, max_size=3).map(";".join))
     text = data.draw(st.one_of(samples).filter(lambda drawn: drawn.strip() != ""))
-    plain = validation._COERCE[spec.kind]
+    plain = field_readers._COERCE[spec.kind]
     for _ in range(2):  # the second time from the memo
-        assert _outcome(validation._TEXT_READERS[spec.name], text) == _outcome(plain, spec, text)
+        assert _outcome(field_readers._TEXT_READERS[spec.name], text) == _outcome(plain, spec, text)
+
+
+@pytest.mark.parametrize("spec", SUPPORTER_FIELDS, ids=lambda spec: spec.name)
+@_FAST
+@given(data=st.data())
+def test_a_supporter_text_cell_reads_as_the_field_kind_reads_it(spec: FieldSpec, data: Any) -> None:
+    """A supporter's fields are read by readers chosen once too (validation._supporters)."""
+    samples = [
+        st.text(min_size=1, max_size=20),
+        st.sampled_from(["Yes", "no", "0", "1,000", "$12", "12.50", "-3", "Pharma\x07 Co"]),
+    ]
+    if spec.choices:
+        samples.append(st.lists(_spellings(spec), min_size=1, max_size=3).map(";".join))
+    text = data.draw(st.one_of(samples).filter(lambda drawn: drawn.strip() != ""))
+    (read,) = [text for name, text, _, _ in validation._SUPPORTER_READERS if name == spec.name]
+    plain = field_readers._COERCE[spec.kind]
+    for _ in range(2):  # the second time from the memo
+        assert _outcome(read, text) == _outcome(plain, spec, text)
+
+
+# ---------------------------------------------------------------------------
+# The generated functions (one per set of fields, per layout, per year) against the
+# loops they unroll
+
+_WORDS = [
+    "Yes", "no", "TRUE", "0", "1", "1.5", "1,000", "$12", "2026", "3.25", "-4", "1e2000000",
+    "03/01/2026", "2026-02-30", "2026-03-01T10:00Z", " 7 ", "http://example.org/a",
+    "ftp://x", "Online; In-Person", "Learner Competence:Objective", "Learner Competence:x",
+    "Tab\there", "bell\x07", "\xa0", " ", "\t", "",
+]  # fmt: skip
+
+
+def _cell(spec: FieldSpec) -> st.SearchStrategy[Any]:
+    """A cell of the field as any channel hands it: text (codes, words, anything, too
+    long), blank, or a native value (JSON, Excel)."""
+    cells: list[st.SearchStrategy[Any]] = [
+        st.sampled_from(_WORDS),
+        st.text(max_size=8),
+        st.none(),
+        st.sampled_from([True, False, 0, 3, 2.5, 7.0, -1, [], ["online"], ("x",), {"a": 1}]),
+        st.just(datetime.date(2026, 3, 1)),
+    ]
+    if spec.choices:
+        cells.append(_spellings(spec))
+    if spec.max_length:
+        cells.append(st.just("x" * (spec.max_length + 1)))
+    return st.one_of(cells)
+
+
+def _raw_record(specs: list[FieldSpec]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional={spec.name: _cell(spec) for spec in specs})
+
+
+_FIELD_SETS = {
+    "all": (field_readers._PLAIN_FIELDS, field_readers._READ_ALL),
+    "all but format": (field_readers._ALL_BUT_FORMAT, field_readers._READ_ALL_BUT_FORMAT),
+    "all but format and delivery": (
+        field_readers._ALL_BUT_FORMAT_AND_DELIVERY,
+        field_readers._READ_ALL_BUT_FORMAT_AND_DELIVERY,
+    ),
+}
+
+
+def _read_with(read: Callable[..., None], raw: dict[str, Any]) -> tuple[Any, ...]:
+    values = validation._BLANK_VALUES.copy()
+    errors: list[tuple[str, str, str]] = []
+    read(raw.get, values, lambda *error: errors.append(error))
+    return values, list(values), errors
+
+
+@pytest.mark.parametrize("fields", list(_FIELD_SETS), ids=str)
+@_FAST
+@given(data=st.data())
+def test_the_generated_field_reader_reads_a_record_as_the_field_loop_does(
+    fields: str, data: Any
+) -> None:
+    """The unrolled reader of a set of plain fields gives the values, in the same order,
+    and the errors that reading them one by one (field_readers._read_each) gives."""
+    entries, generated = _FIELD_SETS[fields]
+    raw = data.draw(_raw_record(PLAIN))
+
+    def each(get: Any, values: Any, error: Any) -> None:
+        field_readers._read_each(entries, get, values, error)
+
+    for _ in range(2):  # the second time from the memos
+        assert _read_with(generated, raw) == _read_with(each, raw)
+
+
+@_FAST
+@given(
+    action=st.one_of(st.sampled_from(["", " ", "Add", "UPDATE", "delete", "Remove"]), st.text()),
+    status=st.one_of(
+        st.sampled_from(["", "Closed", "ready to close", "READY_TO_CLOSE", "Open"]), st.text()
+    ),
+)
+def test_an_action_and_status_read_as_the_plain_reading(action: str, status: str) -> None:
+    raw = {"action": action, "status": status}
+    fast, plain = validation._Checker(3), validation._Checker(3)
+    assert validation._action_and_status(fast, raw) == validation._read_action_and_status(
+        plain, raw
+    )
+    assert fast.errors == plain.errors
+
+
+@pytest.mark.parametrize("year", [None, 2011, 2014, 2015, 2022, 2026])
+@_FAST
+@given(data=st.data())
+def test_the_generated_requirements_find_what_the_requirement_loop_finds(
+    year: int | None, data: Any
+) -> None:
+    values = data.draw(
+        st.fixed_dictionaries(
+            {
+                name: st.sampled_from([None, empty, "x", 0, False, ["a"], Decimal(0)])
+                for name, empty, _, _ in validation._required_in(year)
+            }
+        )
+    )
+    expected = [
+        (required_for, name, rule)
+        for name, empty, required_for, rule in validation._required_in(year)
+        if values.get(name) is None or values.get(name) == empty
+    ]
+    assert validation._required_missing(year)(values) == expected
+
+
+def test_the_generated_fill_gives_each_empty_field_its_blank() -> None:
+    values = dict.fromkeys(validation._BLANK_VALUES)
+    values["title"] = "Kept"
+    validation._fill_empties(values)
+    for name, is_list in validation._EMPTY_FILLS:
+        assert values[name] == ("Kept" if name == "title" else [] if is_list else "")
+    lists = [name for name, is_list in validation._EMPTY_FILLS if is_list]
+    assert len({id(values[name]) for name in lists}) == len(lists)  # each its own list
+
+
+def _readers() -> list[RowReader]:
+    """A reader per layout: the positional layouts, the current layout's header (with
+    two supporter blocks) and the Learner Counts header."""
+    readers = [_positional(layout) for layout in LAYOUTS if not layout.by_header]
+    readers.append(recognise(CURRENT.headers(supporters=2))[0])
+    readers.append(recognise([*CURRENT.headers(), ""])[0])  # a column without header
+    counts = ["Provider Activity ID", "# of Physicians", "# of Other Learners", "Activity Title"]
+    readers.append(recognise(counts)[0])
+    return readers
+
+
+_READERS = _readers()
+
+
+@pytest.mark.parametrize("reader", _READERS, ids=lambda reader: reader.layout.name)
+@_FAST
+@given(data=st.data())
+def test_the_generated_row_reader_reads_a_row_as_the_column_loop_does(
+    reader: RowReader, data: Any
+) -> None:
+    """Rows of every length (short, the header's width, supporter blocks, stray cells),
+    with Yes/No flags, Template values and blanks, as RowReader.read_each reads them."""
+    width = reader.width or len(reader.layout.columns) + 2 * len(reader.layout.supporter_block)
+    template = reader.layout.template_values[:1] or ("x",)
+    cell = st.one_of(
+        st.sampled_from(["", " ", "Yes", "No", "y", "maybe", "2026", template[0], "Template Z"]),
+        st.text(max_size=5),
+        st.sampled_from([None, 1, 0, 2.5, True]),
+    )
+    cells = data.draw(st.lists(cell, min_size=max(width - 12, 0), max_size=width + 10))
+    if data.draw(st.booleans()) and len(cells) >= width:
+        cells = cells[:width]
+    assert reader.read(cells, 7) == reader.read_each(cells, 7)
+    assert reader.read(cells, 7) == reader.read_each(cells, 7)  # the reader made, reused
+
+
+def test_a_header_layout_row_with_a_stray_value_is_read_by_the_column_loop() -> None:
+    reader = recognise([*CURRENT.headers(), ""])[0]
+    cells = ["" for _ in range(reader.width or 0)]
+    cells[0] = "Add"
+    cells[-1] = "a value under no header"
+    parsed = reader.read(cells, 4)
+    assert parsed.problem == f"Column {len(cells)} has a value but no header."
 
 
 def test_a_remembered_list_is_a_fresh_copy_each_time() -> None:
-    read = validation._TEXT_READERS["competencies"]
+    read = field_readers._TEXT_READERS["competencies"]
     first = read("Medical Knowledge; Professionalism")
     first.append("changed by a caller")
     assert read("Medical Knowledge; Professionalism") == [
         "abms_medical_knowledge",
         "abms_professionalism",
     ]
-    outcomes = validation._TEXT_READERS["outcome_measures"]
+    outcomes = field_readers._TEXT_READERS["outcome_measures"]
     taken = outcomes("Learner Competence:Objective")
     taken[0]["measurement_types"].append("subjective")
     assert outcomes("Learner Competence:Objective") == [

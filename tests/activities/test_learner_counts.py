@@ -23,7 +23,8 @@ from pars.accounts.access import get_provider_access
 from pars.accounts.models import User
 from pars.accounts.services import create_api_key
 from pars.activities.models import Activity
-from pars.activities.parsers.layouts import learner_counts_columns, recognise
+from pars.activities.parsers.layouts import learner_counts_columns
+from pars.activities.parsers.row_readers import recognise
 from pars.intake.models import Upload, UploadStatus
 from pars.intake.store import store_upload
 from pars.providers.models import Provider

@@ -121,6 +121,19 @@ def test_each_problem_is_reported_on_its_field_with_its_rule(
     assert rule in RULES
 
 
+@pytest.mark.parametrize("year", ["1999", "2101"])
+def test_a_reporting_year_out_of_range_is_named_as_such(year: str) -> None:
+    # A 4-digit year outside the accepted range: "must be a 4-digit year" would be wrong.
+    _, errors = validate_activity(course(reporting_year=year), row=3, today=TODAY)
+    assert [(error.field, error.rule, error.message) for error in errors] == [
+        (
+            "reporting_year",
+            "activity.reporting_year.invalid",
+            f"Reporting Year must be a year from 2005 to 2100; got '{year}'.",
+        )
+    ]
+
+
 def test_unknown_value_error_names_the_allowed_values() -> None:
     _, errors = validate_activity(course(providership="Shared"), today=TODAY)
     assert errors[0].message == ("Providership: 'Shared' is not allowed. Allowed: Direct, Joint.")
@@ -272,15 +285,15 @@ def test_a_repeated_bad_value_does_not_keep_earlier_rows_alive() -> None:
     # row and keep each earlier row's frame (and data) alive.
     import traceback
 
-    from pars.activities import validation
+    from pars.activities import field_readers
     from pars.activities.dictionary import FIELDS_BY_NAME
 
     spec = FIELDS_BY_NAME["start_date"]
     depths = []
     for _ in range(50):
         try:
-            validation._memoized(spec, "31/12/2026")
-        except validation.Invalid as invalid:
+            field_readers._memoized(spec, "31/12/2026")
+        except field_readers.Invalid as invalid:
             depths.append(len(traceback.extract_tb(invalid.__traceback__)))
     assert len(depths) == 50
     assert max(depths) <= 3

@@ -7,6 +7,7 @@ lets recognition look at the first data row before it is read (see layouts.recog
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from pars.intake.coerce import NO_WORDS, YES_WORDS
@@ -59,6 +60,11 @@ class Peekable:
         if self._peeked:
             return self._peeked.pop()
         return next(self._records)
+
+    def rest(self) -> Iterator[tuple[int, list[Any]]]:
+        """The records not yet read, the one looked at first (no Python call per row)."""
+        peeked, self._peeked = self._peeked, []
+        return chain(reversed(peeked), self._records)
 
     def peek_cells(self) -> list[Any] | None:
         if not self._peeked:

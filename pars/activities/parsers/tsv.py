@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from pars.activities.parsers.cells import Peekable
-from pars.activities.parsers.layouts import Layout, recognise
+from pars.activities.parsers.layouts import Layout
+from pars.activities.parsers.row_readers import recognise
 from pars.intake.readers import FileRejected, ParsedRow
 from pars.intake.readers.delimited import TextSource, read_records
 
@@ -52,7 +53,8 @@ def read_tsv(
     def rows() -> Iterator[ParsedRow]:
         if not is_header:
             yield reader.read(cells, line)
-        for number, row_cells in records:
-            yield reader.read(row_cells, number)
+        read = reader.read
+        for number, row_cells in records.rest():
+            yield read(row_cells, number)
 
     return reader.layout, rows()

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pars.activities.parsers.cells import Peekable
-from pars.activities.parsers.layouts import Layout, recognise
+from pars.activities.parsers.layouts import Layout
+from pars.activities.parsers.row_readers import recognise
 from pars.intake.readers import FileRejected, ParsedRow
 from pars.intake.readers.xlsx import WorkbookSource, open_sheet_records
 
@@ -52,8 +53,9 @@ def read_xlsx(
         try:
             if not is_header:
                 yield reader.read(cells, number)
-            for row_number, row_cells in records:
-                yield reader.read(row_cells, row_number)
+            read = reader.read
+            for row_number, row_cells in records.rest():
+                yield read(row_cells, row_number)
         finally:
             sheet.close()  # the shared strings' temporary file and the zip
 

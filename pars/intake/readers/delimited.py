@@ -24,9 +24,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import IO, BinaryIO
 
-from pars.intake.readers import FileRejected, blank, refuse_binary
+from pars.intake.readers import FileRejected, refuse_binary
 from pars.lib.spreadsheets import unescape_formula
 
 MAX_LINE_CHARACTERS = 1024 * 1024
@@ -95,7 +96,7 @@ def read_records(
     source.delimiter = _delimiter(filled, name)
     if source.delimiter != "\t":
         source.notices.append(f"read as {source.delimiter_name}-separated values")
-    reader = csv.reader(_chain(leading, lines), dialect="excel", delimiter=source.delimiter)
+    reader = csv.reader(chain(leading, lines), dialect="excel", delimiter=source.delimiter)
     # Rows are numbered as a spreadsheet shows them: one per record, blank ones included,
     # so a quoted cell with a line break does not shift the rows after it.
     number = 0
@@ -110,9 +111,11 @@ def read_records(
                 f"text ({error})."
             ) from None
         number += 1
-        if all(blank(cell) for cell in cells):
+        # The cells at once: all blank exactly when their text is (csv gives strings).
+        joined = "".join(cells)
+        if not joined or joined.isspace():
             continue
-        if "'" in "".join(cells):  # rare enough to look cell by cell only then
+        if "'" in joined:  # rare enough to look cell by cell only then
             cells = [unescape_formula(cell) for cell in cells]
         yield number, cells
 
@@ -180,7 +183,7 @@ def _checked_lines(text: IO[str]) -> Iterator[str]:
         if not line:
             return
         number += 1
-        if len(line.rstrip("\r\n")) > MAX_LINE_CHARACTERS:
+        if len(line) > MAX_LINE_CHARACTERS and len(line.rstrip("\r\n")) > MAX_LINE_CHARACTERS:
             raise FileRejected(
                 f"Line {number} is longer than {MAX_LINE_CHARACTERS // 1024} K characters; "
                 "this is not a record file."
@@ -233,8 +236,3 @@ def _delimiter(lines: list[str], name: str) -> str:
     if name.lower().endswith(".csv"):
         return ","
     return max(candidates, key=lambda d: counts[0][d])
-
-
-def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
-    yield from first
-    yield from rest
