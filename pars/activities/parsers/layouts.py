@@ -26,7 +26,7 @@ Parsers only map cells to raw values; they never check business rules. Values ar
 passed through untouched (strings from text files, native values from Excel),
 except the Yes/No columns that stand for list codes (above).
 
-How a file is recognised and its rows read: `pars.activities.parsers.row_readers`.
+How a file is recognized and its rows read: `pars.activities.parsers.row_readers`.
 """
 
 from __future__ import annotations
