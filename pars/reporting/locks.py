@@ -45,19 +45,10 @@ def locked_years(
     if years is not None:
         reports = reports.filter(reporting_year__year__in=set(years))
     closed = reports.values_list("reporting_year__year", flat=True)
-    if for_update and connection.vendor == "postgresql":
-        # The hold and the read in one statement: each write transaction pays one round
-        # trip for both (the years come back as an array on the held provider's row).
-        sql, params = closed.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT ARRAY({sql}) FROM {Provider._meta.db_table} "  # noqa: S608
-                "WHERE id = %s FOR SHARE",
-                [*params, provider.pk],
-            )
-            row = cursor.fetchone()
-        return set(row[0]) if row else set()
     if for_update:
+        # Two statements, on purpose: under READ COMMITTED the read after the hold sees an
+        # attestation that committed while we waited for it (one statement would read as of
+        # its start, before the wait, and miss the year just closed).
         hold_provider_for_writing(provider)
     return set(closed)
 

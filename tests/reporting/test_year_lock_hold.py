@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 
 import pytest
 from django.db import connection, connections, transaction
@@ -54,3 +55,32 @@ def test_the_writers_read_of_closed_years_holds_off_an_attestation(provider: Pro
     with transaction.atomic():
         assert locked_years(provider, [2024], for_update=True) == set()  # none closed: held too
         assert _attest_without_waiting(provider) == "held"
+
+
+def test_a_writer_that_waited_for_an_attestation_sees_the_year_it_closed(
+    provider: Provider,
+) -> None:
+    year = ReportingYear.objects.create(year=2025, deadline=datetime.date(2026, 3, 31))
+    report = AnnualReport.objects.create(provider=provider, reporting_year=year)
+    attesting = threading.Event()
+    seen: list[set[int]] = []
+
+    def write_meanwhile() -> None:
+        try:
+            attesting.wait(timeout=30)
+            with transaction.atomic():
+                seen.append(locked_years(provider, for_update=True))  # waits for the attest
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=write_meanwhile)
+    with transaction.atomic():  # the attestation: holds the provider, closes the year
+        hold_provider_exclusively(provider)
+        writer.start()
+        attesting.set()
+        time.sleep(0.5)  # the writer's hold now waits on ours
+        AnnualReport.objects.filter(pk=report.pk).update(
+            attested_at=datetime.datetime.now(tz=datetime.UTC)
+        )
+    writer.join(timeout=30)
+    assert seen == [{2025}]
