@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", choices=["post", "list", "bare-insert", "bare-list"])
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--save", help="also write the profile's stats to this file (pstats)")
     args = parser.parse_args()
 
     import api_latency
@@ -116,6 +117,8 @@ def main() -> None:
             one(plan)
         profile.disable()
         stats = pstats.Stats(profile)
+        if args.save:
+            stats.dump_stats(args.save)
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top * 2)
 

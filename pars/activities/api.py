@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,7 +22,14 @@ from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Window
 from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.urls import register_converter, reverse
+from django.urls import (
+    URLResolver,
+    get_resolver,
+    get_script_prefix,
+    get_urlconf,
+    register_converter,
+    reverse,
+)
 from ninja import HeaderEx, P, QueryEx, Router
 from ninja.responses import NinjaJSONEncoder
 
@@ -261,7 +269,14 @@ def activity_url(provider_activity_id: str) -> str:
     segment = quote(provider_activity_id, safe="")
     if segment in (".", ".."):  # a client would resolve these as dot segments
         segment = segment.replace(".", "%2E")
-    return f"{reverse('api-v1:activities')}/{segment}"
+    return f"{_activities_path(get_resolver(get_urlconf()), get_script_prefix())}/{segment}"
+
+
+# Asked of every write's answer (Location): reversed once per URLconf and script prefix.
+@lru_cache(maxsize=16)
+def _activities_path(resolver: URLResolver, script_prefix: str) -> str:
+    """The list's address under this URLconf (`resolver`, the current one) and prefix."""
+    return reverse("api-v1:activities")
 
 
 def activity_query(**params: str) -> str:

@@ -9,7 +9,8 @@ SMALL_BATCH upserts and no deletes, with no audit event given.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models
@@ -59,13 +60,32 @@ _HELD_ROWS_SQL = (
 )
 
 
+_Converter = Callable[[Any, Any, Any], Any]
+
+
+@lru_cache(maxsize=8)
+def _row_readers(vendor: str) -> list[tuple[str, Any, tuple[_Converter, ...]]]:
+    """(name, field, its converters) of each of _ROW_FIELDS: asked of the fields once per
+    process, not once per value of each row."""
+    return [
+        (
+            "pk" if stored_field.primary_key else stored_field.name,
+            stored_field,
+            tuple(stored_field.get_db_converters(connection)),
+        )
+        for stored_field in _ROW_FIELDS
+    ]
+
+
 def _row_values(values: Sequence[Any]) -> dict[str, Any]:
     """A raw row of _ROW_FIELDS as values() reads it (by field name, "pk" for the id)."""
     row: dict[str, Any] = {}
-    for stored_field, value in zip(_ROW_FIELDS, values, strict=False):
-        for convert in stored_field.get_db_converters(connection):
+    for (name, stored_field, converters), value in zip(
+        _row_readers(connection.vendor), values, strict=False
+    ):
+        for convert in converters:
             value = convert(value, stored_field, connection)
-        row["pk" if stored_field.primary_key else stored_field.name] = value
+        row[name] = value
     return row
 
 
@@ -138,6 +158,12 @@ def _cast(model_field: models.Field[Any, Any]) -> str:
     return f"%s::{model_field.cast_db_type(connection)}"
 
 
+_EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+# A supporter's columns after (provider, activity): its position first, then its values.
+_SUPPORT_VALUE_FIELDS = [f for f in _SUPPORT_FIELDS if f.name not in ("provider", "activity")]
+assert _SUPPORT_VALUE_FIELDS[0].name == "position"
+
+
 def _one_statement(
     access: ProviderAccess,
     records: list[CleanActivity],
@@ -148,18 +174,10 @@ def _one_statement(
     """The audit event, the upsert (as _UPSERT_SQL), the supporters of the rows written
     (an updated row's old ones deleted), and the trail's changes, as one statement that
     answers the written rows (_ROW_FIELDS, then inserted?)."""
-    event_fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-    event_values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in event_fields]
+    params: list[Any] = [
+        f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS
+    ]
     fixed: dict[str, object] = {**_fixed_values(access, channel, event), "created_by_event": None}
-    params: list[Any] = [*event_values]
-    one = "({})".format(
-        ", ".join(
-            "(SELECT id FROM ev)"
-            if f.name == "created_by_event"
-            else ("%s::jsonb" if f.name in _JSON_FIELDS else "%s")
-            for f in _STAGE_FIELDS
-        )
-    )
     for record in records:
         row = _stage_row(record.values, fixed)
         params += [
@@ -172,73 +190,73 @@ def _one_statement(
         and old["supporters"] != _supporters(record)
     ]
     params.append(new_supporters)
-    upsert = _UPSERT_SQL.format(source="VALUES " + ", ".join([one] * len(records))).replace(
-        "RETURNING id, provider_activity_id, (xmax = 0)",
-        f"RETURNING {', '.join(f'{_ACTIVITY_TABLE}.{f.column}' for f in _ROW_FIELDS)}, "
-        "(xmax = 0) AS inserted",
-    )
-    sql = (
-        f"WITH ev AS (INSERT INTO {AuditEvent._meta.db_table} "  # noqa: S608 (model names)
-        f"({', '.join(str(f.column) for f in event_fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(event_fields))}) RETURNING id), "
-        f"up AS ({upsert}), "
-        f"gone AS (DELETE FROM {_SUPPORT_TABLE} WHERE activity_id IN "
-        "(SELECT id FROM up WHERE NOT inserted))"
-    )
-    for part, part_params in (
-        _supporters_cte(access, records),
-        _changes_cte(access, records, stored),
-    ):
-        sql += part
-        params += part_params
-    sql += f" SELECT {', '.join(str(f.column) for f in _ROW_FIELDS)}, inserted FROM up"  # noqa: S608
-    return sql, params
-
-
-def _supporters_cte(access: ProviderAccess, records: list[CleanActivity]) -> tuple[str, list[Any]]:
-    """_one_statement's insert of the written rows' supporters (none: nothing)."""
-    support_fields = [f for f in _SUPPORT_FIELDS if f.name not in ("provider", "activity")]
     supporter_rows = [
         [
             record.provider_activity_id,
             position,
-            *(_copy_value(s.get(f.name)) for f in support_fields[1:]),
+            *(_copy_value(s.get(f.name)) for f in _SUPPORT_VALUE_FIELDS[1:]),
         ]
         for record in records
         for position, s in enumerate(record.supporters, start=1)
     ]
-    if not supporter_rows:
-        return "", []
-    assert support_fields[0].name == "position"
-    one_supporter = "(%s, {})".format(", ".join(_cast(f) for f in support_fields))
-    sql = (
-        f", sup AS (INSERT INTO {_SUPPORT_TABLE} (provider_id, activity_id, "  # noqa: S608
-        f"{', '.join(str(f.column) for f in support_fields)}) "
-        f"SELECT %s, up.id, {', '.join(f's.{f.column}' for f in support_fields)} "
-        f"FROM (VALUES {', '.join([one_supporter] * len(supporter_rows))}) "
-        f"AS s(key, {', '.join(str(f.column) for f in support_fields)}) "
-        "JOIN up ON up.provider_activity_id = s.key)"
-    )
-    return sql, [access.provider.pk, *(v for row in supporter_rows for v in row)]
-
-
-def _changes_cte(
-    access: ProviderAccess, records: list[CleanActivity], stored: dict[str, dict[str, Any]]
-) -> tuple[str, list[Any]]:
-    """_one_statement's insert of the audit trail's changes of the updated rows."""
+    if supporter_rows:
+        params += [access.provider.pk, *(v for row in supporter_rows for v in row)]
     changes = [
         (record.provider_activity_id, json.dumps(diff))
         for record in records
         if (old := stored.get(record.provider_activity_id)) is not None
         and (diff := _changes(record, old))
     ]
-    if not changes:
-        return "", []
-    sql = (
-        f", ch AS (INSERT INTO {ActivityChange._meta.db_table} "  # noqa: S608
-        "(provider_id, event_id, provider_activity_id, action, changes) "
-        "SELECT %s, (SELECT id FROM ev), c.key, 'updated', c.changes::jsonb "
-        f"FROM (VALUES {', '.join(['(%s, %s)'] * len(changes))}) AS c(key, changes) "
-        "WHERE c.key IN (SELECT provider_activity_id FROM up))"
+    if changes:
+        params += [access.provider.pk, *(v for change in changes for v in change)]
+    sql = _statement_sql(connection.vendor, len(records), len(supporter_rows), len(changes))
+    return sql, params
+
+
+# The statement's text depends only on how many records, supporters and changes it
+# writes: made once per such shape, not once per request.
+@lru_cache(maxsize=256)
+def _statement_sql(vendor: str, records: int, supporters: int, changes: int) -> str:
+    """_one_statement's SQL (PostgreSQL) for this many records, supporters and changes."""
+    one = "({})".format(
+        ", ".join(
+            "(SELECT id FROM ev)"
+            if f.name == "created_by_event"
+            else ("%s::jsonb" if f.name in _JSON_FIELDS else "%s")
+            for f in _STAGE_FIELDS
+        )
     )
-    return sql, [access.provider.pk, *(v for change in changes for v in change)]
+    upsert = _UPSERT_SQL.format(source="VALUES " + ", ".join([one] * records)).replace(
+        "RETURNING id, provider_activity_id, (xmax = 0)",
+        f"RETURNING {', '.join(f'{_ACTIVITY_TABLE}.{f.column}' for f in _ROW_FIELDS)}, "
+        "(xmax = 0) AS inserted",
+    )
+    sql = (
+        f"WITH ev AS (INSERT INTO {AuditEvent._meta.db_table} "  # noqa: S608 (model names)
+        f"({', '.join(str(f.column) for f in _EVENT_FIELDS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_EVENT_FIELDS))}) RETURNING id), "
+        f"up AS ({upsert}), "
+        f"gone AS (DELETE FROM {_SUPPORT_TABLE} WHERE activity_id IN "
+        "(SELECT id FROM up WHERE NOT inserted))"
+    )
+    if supporters:  # the written rows' supporters
+        one_supporter = "(%s, {})".format(", ".join(_cast(f) for f in _SUPPORT_VALUE_FIELDS))
+        columns = ", ".join(str(f.column) for f in _SUPPORT_VALUE_FIELDS)
+        sql += (
+            f", sup AS (INSERT INTO {_SUPPORT_TABLE} (provider_id, activity_id, "  # noqa: S608
+            f"{columns}) "
+            f"SELECT %s, up.id, {', '.join(f's.{f.column}' for f in _SUPPORT_VALUE_FIELDS)} "
+            f"FROM (VALUES {', '.join([one_supporter] * supporters)}) "
+            f"AS s(key, {columns}) "
+            "JOIN up ON up.provider_activity_id = s.key)"
+        )
+    if changes:  # the audit trail's changes of the updated rows
+        sql += (
+            f", ch AS (INSERT INTO {ActivityChange._meta.db_table} "  # noqa: S608
+            "(provider_id, event_id, provider_activity_id, action, changes) "
+            "SELECT %s, (SELECT id FROM ev), c.key, 'updated', c.changes::jsonb "
+            f"FROM (VALUES {', '.join(['(%s, %s)'] * changes)}) AS c(key, changes) "
+            "WHERE c.key IN (SELECT provider_activity_id FROM up))"
+        )
+    sql += f" SELECT {', '.join(str(f.column) for f in _ROW_FIELDS)}, inserted FROM up"  # noqa: S608
+    return sql
