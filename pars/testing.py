@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import itertools
 from decimal import Decimal, InvalidOperation
@@ -77,28 +78,17 @@ def make_decision(provider: Provider, **fields: Any) -> AccreditationDecision:
 
 
 def course_json(**overrides: Any) -> dict[str, Any]:
-    """A complete live course as a JSON client sends it (tests and bench/api_latency.py)."""
+    """A complete live course as a JSON client sends it (tests and bench/api_latency.py):
+    the OpenAPI example (pars.api_contract), with commercial support and two supporters."""
+    from pars.api_contract import ACTIVITY_EXAMPLE  # the documented course, not a second copy
+
     record: dict[str, Any] = {
-        "title": "Cardiology Update",
-        "activity_format": "course",
-        "delivery_methods": ["in_person"],
-        "start_date": "2026-03-01",
-        "end_date": "2026-03-02",
-        "description": "Heart failure and arrhythmia, for internists.",
-        "city": "Chicago",
-        "state": "IL",
-        "country": "USA",
-        "providership": "direct",
-        "ama_credits": 6.5,
-        "physician_learners": 120,
-        "other_learners": 35,
+        **copy.deepcopy({k: v for k, v in ACTIVITY_EXAMPLE.items() if k != "provider_activity_id"}),
         "commercial_support_received": True,
         "supporters": [
             {"source": "Example Pharma", "monetary_amount": 5000},
             {"source": "Device Co", "in_kind": True, "in_kind_description": "Ultrasound units"},
         ],
-        "outcome_measures": [{"outcome": "learner_competence", "measurement_types": ["objective"]}],
-        "listed_on_passport": False,
     }
     record.update(overrides)
     return record
