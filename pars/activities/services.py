@@ -125,7 +125,8 @@ def apply_activities(
         # A re-sent record equal to the stored one writes nothing, not even an audit event.
         changing = any(_is_change(record, stored) for _, record in upserts)
         if one_statement and event is None:
-            small_writes.write_small(access, upserts, stored, channel, changing, result)
+            written = small_writes.write_small(access, upserts, stored, channel, changing, result)
+            _add_outcomes(result, upserts, written, stored)
             return result
         made: AuditEvent | None = None
         if known or changing:
@@ -346,7 +347,17 @@ def _upsert(
         _record_changes(
             access, [r for r in records if r.provider_activity_id in written], stored, event
         )
-    # A batch holds each ID once: every channel refuses a file that repeats one.
+    _add_outcomes(result, upserts, written, stored)
+
+
+def _add_outcomes(
+    result: BatchResult,
+    upserts: Sequence[tuple[int | None, CleanActivity]],
+    written: Mapping[str, tuple[int, bool]],
+    stored: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Each record's outcome: added or updated when written, else unchanged. A batch holds
+    each ID once: every channel refuses a file that repeats one."""
     for row, record in upserts:
         key = record.provider_activity_id
         if key in written:

@@ -33,7 +33,6 @@ from pars.activities.write_sql import (
     _supporters,
 )
 from pars.audit.models import AuditAction, AuditEvent
-from pars.intake.outcomes import ADDED, UNCHANGED, UPDATED
 from pars.providers.models import Provider
 
 if TYPE_CHECKING:
@@ -120,9 +119,10 @@ def write_small(
     channel: str,
     changing: bool,
     result: BatchResult,
-) -> None:
-    """apply_activities' writing for a small batch on PostgreSQL: one statement; each
-    record's outcome, and (result.rows) each written record as stored."""
+) -> dict[str, tuple[int, bool]]:
+    """apply_activities' writing for a small batch on PostgreSQL: one statement; returns
+    (pk, inserted) by the IDs written, and puts each written record as stored in
+    result.rows."""
     records = [record for _, record in upserts]
     written: dict[str, tuple[int, bool]] = {}
     if changing:
@@ -145,13 +145,7 @@ def write_small(
             written_row["supporters"] = supporters[key]
             result.rows[key] = written_row
             written[key] = (written_row["pk"], inserted)
-    for row, record in upserts:
-        key = record.provider_activity_id
-        if key in written:
-            pk, inserted = written[key]
-            result.add(row, key, ADDED if inserted else UPDATED, id=pk)
-        else:
-            result.add(row, key, UNCHANGED, id=stored[key]["pk"])
+    return written
 
 
 def _cast(model_field: models.Field[Any, Any]) -> str:
