@@ -9,8 +9,10 @@ Its last-used time is written at most once a minute, to spare writes under load.
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.http import HttpRequest
@@ -98,17 +100,28 @@ def hash_secret(secret: str) -> str:
 def from_row[M: Model](model: type[M], values: Sequence[Any], connection: BaseDatabaseWrapper) -> M:
     """An instance of `model` from a raw row of its concrete columns, in their order,
     converted as the ORM converts what it reads."""
-    fields = model._meta.concrete_fields
+    attnames, converters = _row_converters(model, connection.alias)
     converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for convert in (
-            *connection.ops.get_db_converters(column),
-            *field.get_db_converters(connection),
-        ):
+    for (column, convert_all), value in zip(converters, values, strict=True):
+        for convert in convert_all:
             value = convert(value, column, connection)
         converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    return model.from_db(connection.alias, attnames, converted)
+
+
+# Asked of the fields once per model and database, not on every request's key lookup.
+@lru_cache(maxsize=16)
+def _row_converters(
+    model: type[Model], alias: str
+) -> tuple[list[str], list[tuple[Any, tuple[Any, ...]]]]:
+    connection = connections[alias]
+    fields = model._meta.concrete_fields
+    converters = []
+    for field in fields:
+        column = field.get_col(model._meta.db_table)
+        found = (*connection.ops.get_db_converters(column), *field.get_db_converters(connection))
+        converters.append((column, found))
+    return [field.attname for field in fields], converters
 
 
 def known_api_key(request: HttpRequest) -> bool:

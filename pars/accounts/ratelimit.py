@@ -66,6 +66,7 @@ from pars.accounts.api_auth import (
 from pars.accounts.models import ApiKey
 from pars.lib import security_log
 from pars.lib.api_errors import RULE_RATE_LIMITED, error_body
+from pars.lib.prepared import prepared_cursor
 from pars.models import RateLimitCounter
 from pars.providers.models import Provider
 
@@ -358,7 +359,7 @@ def _find_and_count(token: str, rate: str) -> tuple[ApiKey | None, int | None] |
     window_end = _window_end(bucket, period, now)
     # On its own (autocommit, as the middleware runs) the count need not wait for the disk.
     sql = _FIND_AND_COUNT_ASYNC if connection.get_autocommit() else _FIND_AND_COUNT
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:  # every API request runs it
         cursor.execute(sql, [prefix, bucket, window_end, hash_secret(secret), environment])
         row = cursor.fetchone()
     if row is None:

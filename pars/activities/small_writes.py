@@ -8,12 +8,14 @@ SMALL_BATCH upserts and no deletes, with no audit event given.
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, models
+from django.db import connection
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity, ActivityChange
@@ -27,13 +29,12 @@ from pars.activities.write_sql import (
     _SUPPORTER_FIELDS,
     _UPSERT_SQL,
     _changes,
-    _copy_value,
     _fixed_values,
-    _stage_row,
     _supporters,
 )
+from pars.activities.year_lock import HOLD_FOR_WRITING_SQL, closed_years_sql
 from pars.audit.models import AuditAction, AuditEvent
-from pars.providers.models import Provider
+from pars.lib.prepared import prepared_cursor
 
 if TYPE_CHECKING:
     from pars.activities.services import BatchResult
@@ -49,12 +50,11 @@ _STORED_ROWS_SQL = (
     f"(SELECT * FROM {_ACTIVITY_TABLE} a WHERE a.provider_id = %s "
     "AND a.provider_activity_id = k.id OFFSET 0) a"
 )
-# The same, the provider first held for writing as pars.reporting.locks holds it (FOR
-# SHARE: an attestation waits for this transaction). The closed years are read after it,
-# in a statement of their own, so that they are read after any attestation it waited for.
+# The same, the provider first held for writing as pars.reporting.locks holds it (an
+# attestation waits for this transaction). The closed years are read after it, by the
+# writing statement, so that they are read after any attestation it waited for.
 _HELD_ROWS_SQL = (
-    f"SELECT a.* FROM (SELECT 1 FROM {Provider._meta.db_table} "  # noqa: S608
-    "WHERE id = %s FOR SHARE) AS held "
+    f"SELECT a.* FROM ({HOLD_FOR_WRITING_SQL}) AS held "  # noqa: S608
     f"LEFT JOIN LATERAL ({_STORED_ROWS_SQL}) AS a ON true"
 )
 
@@ -94,7 +94,7 @@ def stored_rows(
     """services._stored in one statement (PostgreSQL), every stored value included; `hold`: the
     provider held for writing first (locked_years' for_update), in the same statement."""
     keys = [record.provider_activity_id for record in records]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:  # the same text for every single write
         if hold:
             cursor.execute(_HELD_ROWS_SQL, [access.provider.pk, keys, access.provider.pk])
         else:
@@ -117,45 +117,55 @@ def write_small(
     upserts: list[tuple[int | None, CleanActivity]],
     stored: dict[str, dict[str, Any]],
     channel: str,
-    changing: bool,
     result: BatchResult,
-) -> dict[str, tuple[int, bool]]:
-    """apply_activities' writing for a small batch on PostgreSQL: one statement; returns
-    (pk, inserted) by the IDs written, and puts each written record as stored in
-    result.rows."""
+) -> tuple[dict[str, tuple[int, bool]], set[int]]:
+    """apply_activities' writing for a small batch that changes something, on PostgreSQL,
+    with the provider held (stored_rows(hold=True)): one statement, which first reads the
+    provider's closed years among those the batch touches (its records' years and their
+    stored years) and writes nothing if there is one.
+
+    Returns (pk, inserted) by the IDs written, and no closed years; or nothing written and
+    the closed years. Puts each written record as stored in result.rows."""
     records = [record for _, record in upserts]
+    event = AuditEvent(
+        provider=access.provider,
+        action=AuditAction.ACTIVITIES_WRITTEN,
+        channel=channel,
+        user=access.user,
+        api_key=access.api_key,
+        details={},
+    )
+    years = {record.values.get("reporting_year") for record in records}
+    years |= {
+        stored[record.provider_activity_id]["reporting_year"]
+        for record in records
+        if record.provider_activity_id in stored
+    }
+    sql, params = _one_statement(access, records, stored, channel, event, years)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    closed = set(found[0][-1] or ()) if found else set()
+    if closed:
+        return {}, closed
+    supporters = {record.provider_activity_id: _supporters(record) for record in records}
     written: dict[str, tuple[int, bool]] = {}
-    if changing:
-        event = AuditEvent(
-            provider=access.provider,
-            action=AuditAction.ACTIVITIES_WRITTEN,
-            channel=channel,
-            user=access.user,
-            api_key=access.api_key,
-            details={},
-        )
-        sql, params = _one_statement(access, records, stored, channel, event)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
-        supporters = {record.provider_activity_id: _supporters(record) for record in records}
-        for *values, inserted in found:
-            written_row = _row_values(values)
-            key = written_row["provider_activity_id"]
-            written_row["supporters"] = supporters[key]
-            result.rows[key] = written_row
-            written[key] = (written_row["pk"], inserted)
-    return written
-
-
-def _cast(model_field: models.Field[Any, Any]) -> str:
-    return f"%s::{model_field.cast_db_type(connection)}"
+    for *values, inserted, _ in found:
+        if values[0] is None:
+            continue  # the one row of a write that changed nothing after all
+        written_row = _row_values(values)
+        key = written_row["provider_activity_id"]
+        written_row["supporters"] = supporters[key]
+        result.rows[key] = written_row
+        written[key] = (written_row["pk"], inserted)
+    return written, set()
 
 
 _EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
 # A supporter's columns after (provider, activity): its position first, then its values.
 _SUPPORT_VALUE_FIELDS = [f for f in _SUPPORT_FIELDS if f.name not in ("provider", "activity")]
 assert _SUPPORT_VALUE_FIELDS[0].name == "position"
+_ROW_COLUMNS = [(f.name, str(f.column), f.name in _JSON_FIELDS) for f in _STAGE_FIELDS]
 
 
 def _one_statement(
@@ -164,93 +174,135 @@ def _one_statement(
     stored: dict[str, dict[str, Any]],
     channel: str,
     event: AuditEvent,
+    years: set[int | None],
 ) -> tuple[str, list[Any]]:
-    """The audit event, the upsert (as _UPSERT_SQL), the supporters of the rows written
-    (an updated row's old ones deleted), and the trail's changes, as one statement that
-    answers the written rows (_ROW_FIELDS, then inserted?)."""
-    params: list[Any] = [
-        f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS
-    ]
-    fixed: dict[str, object] = {**_fixed_values(access, channel, event), "created_by_event": None}
-    for record in records:
-        row = _stage_row(record.values, fixed)
-        params += [
-            v for f, v in zip(_STAGE_FIELDS, row, strict=True) if f.name != "created_by_event"
-        ]
+    """The provider's closed years among `years`, then (when none is) the audit event, the
+    upsert (as _UPSERT_SQL), the supporters of the rows written (an updated row's old ones
+    deleted), and the trail's changes, as one statement that answers the written rows
+    (_ROW_FIELDS, then inserted?, then the closed years).
+
+    The rows, supporters and changes travel as three JSON parameters, whatever their
+    number: one statement text for every batch, and a dozen parameters for the driver to
+    adapt rather than one per column of each row."""
+    asked = sorted(year for year in years if year is not None)
+    params: list[Any] = [access.provider.pk, *asked]
+    params += [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS]
+    fixed = _fixed_values(access, channel, event)
+    rows = [_row_json(record.values, fixed) for record in records]
     new_supporters = [
         old["pk"]
         for record in records
         if (old := stored.get(record.provider_activity_id)) is not None
         and old["supporters"] != _supporters(record)
     ]
-    params.append(new_supporters)
-    supporter_rows = [
-        [
-            record.provider_activity_id,
-            position,
-            *(_copy_value(s.get(f.name)) for f in _SUPPORT_VALUE_FIELDS[1:]),
-        ]
+    supporters = [
+        {
+            "key": record.provider_activity_id,
+            "position": position,
+            **{f.column: s.get(f.name) for f in _SUPPORT_VALUE_FIELDS[1:]},
+        }
         for record in records
         for position, s in enumerate(record.supporters, start=1)
     ]
-    if supporter_rows:
-        params += [access.provider.pk, *(v for row in supporter_rows for v in row)]
     changes = [
-        (record.provider_activity_id, json.dumps(diff))
+        {"key": record.provider_activity_id, "changes": diff}
         for record in records
         if (old := stored.get(record.provider_activity_id)) is not None
         and (diff := _changes(record, old))
     ]
+    params += [_json(rows), new_supporters]
+    if supporters:
+        params += [access.provider.pk, _json(supporters)]
     if changes:
-        params += [access.provider.pk, *(v for change in changes for v in change)]
-    sql = _statement_sql(connection.vendor, len(records), len(supporter_rows), len(changes))
-    return sql, params
+        params += [access.provider.pk, _json(changes)]
+    return _statement_sql(connection.vendor, len(asked), bool(supporters), bool(changes)), params
 
 
-# The statement's text depends only on how many records, supporters and changes it
-# writes: made once per such shape, not once per request.
-@lru_cache(maxsize=256)
-def _statement_sql(vendor: str, records: int, supporters: int, changes: int) -> str:
-    """_one_statement's SQL (PostgreSQL) for this many records, supporters and changes."""
-    one = "({})".format(
+def _row_json(values: dict[str, Any], fixed: dict[str, object]) -> dict[str, Any]:
+    """A record's row by column name (a column left out is NULL; JSON columns [] for none)."""
+    row: dict[str, Any] = {}
+    for name, column, is_json in _ROW_COLUMNS:
+        value = fixed[name] if name in fixed else values.get(name)
+        if is_json:
+            row[column] = value or []
+        elif value is not None:
+            row[column] = value
+    return row
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value: Any) -> str:
+    """Dates, times and decimals as PostgreSQL's input reads them (ISO 8601; exact)."""
+    if isinstance(value, datetime.date):  # a datetime too
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+# The statement's text depends on how many years it asks about and whether the batch has
+# supporters and changes to write: made once per such shape, not once per request.
+@lru_cache(maxsize=64)
+def _statement_sql(vendor: str, years: int, supporters: bool, changes: bool) -> str:
+    """_one_statement's SQL (PostgreSQL)."""
+    table = _ACTIVITY_TABLE
+    # Nothing is written when a year the batch touches is closed: the audit event is not
+    # made, and the rows are written only with the event.
+    rows = (  # noqa: S608 (table and column names come from the models)
+        "SELECT {} FROM json_populate_recordset(NULL::{}, %s::json) AS r "
+        "WHERE EXISTS (SELECT 1 FROM ev)"
+    ).format(
         ", ".join(
-            "(SELECT id FROM ev)"
-            if f.name == "created_by_event"
-            else ("%s::jsonb" if f.name in _JSON_FIELDS else "%s")
+            "(SELECT id FROM ev)" if f.name == "created_by_event" else f"r.{f.column}"
             for f in _STAGE_FIELDS
-        )
+        ),
+        table,
     )
-    upsert = _UPSERT_SQL.format(source="VALUES " + ", ".join([one] * records)).replace(
+    upsert = _UPSERT_SQL.format(source=rows).replace(
         "RETURNING id, provider_activity_id, (xmax = 0)",
-        f"RETURNING {', '.join(f'{_ACTIVITY_TABLE}.{f.column}' for f in _ROW_FIELDS)}, "
+        f"RETURNING {', '.join(f'{table}.{f.column}' for f in _ROW_FIELDS)}, "
         "(xmax = 0) AS inserted",
     )
+    support_columns = ", ".join(str(f.column) for f in _SUPPORT_VALUE_FIELDS)
     sql = (
-        f"WITH ev AS (INSERT INTO {AuditEvent._meta.db_table} "  # noqa: S608 (model names)
+        "WITH closed AS (SELECT array_agg(c.year) AS years "  # noqa: S608 (model names)
+        f"FROM ({closed_years_sql(years)}) AS c(year)), "
+        f"ev AS (INSERT INTO {AuditEvent._meta.db_table} "
         f"({', '.join(str(f.column) for f in _EVENT_FIELDS)}) "
-        f"VALUES ({', '.join(['%s'] * len(_EVENT_FIELDS))}) RETURNING id), "
+        f"SELECT {', '.join(_cast(f) for f in _EVENT_FIELDS)} "
+        "WHERE (SELECT years FROM closed) IS NULL RETURNING id), "
         f"up AS ({upsert}), "
         f"gone AS (DELETE FROM {_SUPPORT_TABLE} WHERE activity_id IN "
         "(SELECT id FROM up WHERE NOT inserted))"
     )
-    if supporters:  # the written rows' supporters
-        one_supporter = "(%s, {})".format(", ".join(_cast(f) for f in _SUPPORT_VALUE_FIELDS))
-        columns = ", ".join(str(f.column) for f in _SUPPORT_VALUE_FIELDS)
+    if supporters:  # the written rows' supporters, matched to their activity by its ID
         sql += (
             f", sup AS (INSERT INTO {_SUPPORT_TABLE} (provider_id, activity_id, "  # noqa: S608
-            f"{columns}) "
+            f"{support_columns}) "
             f"SELECT %s, up.id, {', '.join(f's.{f.column}' for f in _SUPPORT_VALUE_FIELDS)} "
-            f"FROM (VALUES {', '.join([one_supporter] * supporters)}) "
-            f"AS s(key, {columns}) "
-            "JOIN up ON up.provider_activity_id = s.key)"
+            "FROM json_array_elements(%s::json) AS e "
+            f"CROSS JOIN LATERAL json_populate_record(NULL::{_SUPPORT_TABLE}, e) AS s "
+            "JOIN up ON up.provider_activity_id = e->>'key')"
         )
     if changes:  # the audit trail's changes of the updated rows
         sql += (
             f", ch AS (INSERT INTO {ActivityChange._meta.db_table} "  # noqa: S608
             "(provider_id, event_id, provider_activity_id, action, changes) "
-            "SELECT %s, (SELECT id FROM ev), c.key, 'updated', c.changes::jsonb "
-            f"FROM (VALUES {', '.join(['(%s, %s)'] * changes)}) AS c(key, changes) "
-            "WHERE c.key IN (SELECT provider_activity_id FROM up))"
+            "SELECT %s, (SELECT id FROM ev), c->>'key', 'updated', (c->'changes')::jsonb "
+            "FROM json_array_elements(%s::json) AS c "
+            "WHERE c->>'key' IN (SELECT provider_activity_id FROM up))"
         )
-    sql += f" SELECT {', '.join(str(f.column) for f in _ROW_FIELDS)}, inserted FROM up"  # noqa: S608
-    return sql
+    # At least one row, which answers the closed years (NULL: none) with the rows written.
+    columns = ", ".join(f"up.{f.column}" for f in _ROW_FIELDS)
+    answer = f" SELECT {columns}, up.inserted, (SELECT years FROM closed) "  # noqa: S608
+    return sql + answer + "FROM (SELECT 1) AS one LEFT JOIN up ON true"
+
+
+def _cast(model_field: Any) -> str:
+    """A parameter typed as its column, for a SELECT that feeds an INSERT; text as text (a
+    cast to varchar(n) would cut a long value, where the INSERT refuses it)."""
+    db_type = model_field.cast_db_type(connection)
+    return f"%s::{'text' if db_type.startswith('varchar') else db_type}"

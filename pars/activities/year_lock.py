@@ -18,6 +18,15 @@ from pars.providers.models import Provider
 
 LOCKED_RULE = "activity.reporting_year.locked"
 
+# Writers of a provider's reported data hold this lock shared, an attestation exclusively
+# (PostgreSQL, until the transaction ends): an advisory lock per provider rather than a
+# lock on the provider's row, which would write to that row (a disk flush at the commit
+# of a write that changes nothing, a multixact per concurrent writer) and hold up edits of
+# the provider's profile while an upload runs. pars.intake.process uses "PARS" for uploads.
+WRITE_LOCK_NAMESPACE = 0x50415257  # "PARW"
+HOLD_FOR_WRITING_SQL = f"SELECT pg_advisory_xact_lock_shared({WRITE_LOCK_NAMESPACE}, %s)"
+HOLD_EXCLUSIVELY_SQL = f"SELECT pg_advisory_xact_lock({WRITE_LOCK_NAMESPACE}, %s)"
+
 
 class LockedYears(Protocol):
     def __call__(
@@ -38,14 +47,22 @@ class ClosuresOf(Protocol):
     def __call__(self, provider: Provider, years: Iterable[int]) -> dict[int, Closure]: ...
 
 
+class ClosedYearsSql(Protocol):
+    def __call__(self, years: int) -> str: ...
+
+
 _locked_years: LockedYears | None = None
 _closures_of: ClosuresOf | None = None
+_closed_years_sql: ClosedYearsSql | None = None
 
 
-def register(locked_years_of: LockedYears, closures_of: ClosuresOf) -> None:
-    global _locked_years, _closures_of  # one answer per process, set when the apps load
+def register(
+    locked_years_of: LockedYears, closures_of: ClosuresOf, closed_years_sql: ClosedYearsSql
+) -> None:
+    global _locked_years, _closures_of, _closed_years_sql  # one answer per process
     _locked_years = locked_years_of
     _closures_of = closures_of
+    _closed_years_sql = closed_years_sql
 
 
 def closures(provider: Provider, years: Iterable[int]) -> dict[int, Closure]:
@@ -62,6 +79,15 @@ def locked_years(
     if _locked_years is None:  # never write as if no year were closed
         raise ImproperlyConfigured("pars.reporting registers the reporting-year lock.")
     return _locked_years(provider, years, for_update=for_update)
+
+
+def closed_years_sql(years: int) -> str:
+    """The SQL of locked_years(provider, `years` years): one column, the closed years; its
+    parameters are the provider's id, then the years. For a writer that reads the closed
+    years inside its own statement (run after the hold, as locked_years' are)."""
+    if _closed_years_sql is None:
+        raise ImproperlyConfigured("pars.reporting registers the reporting-year lock.")
+    return _closed_years_sql(years)
 
 
 def locked_message(year: int) -> str:

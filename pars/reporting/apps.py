@@ -7,6 +7,6 @@ class ReportingConfig(AppConfig):
 
     def ready(self) -> None:
         from pars.activities import year_lock  # models load only once the apps are ready
-        from pars.reporting.locks import closures, locked_years
+        from pars.reporting.locks import closed_years_sql, closures, locked_years
 
-        year_lock.register(locked_years, closures)
+        year_lock.register(locked_years, closures, closed_years_sql)

@@ -16,6 +16,7 @@ from pytest_django import Settings
 
 from pars.accounts.services import create_api_key, revoke_api_key
 from pars.activities.models import Activity, ActivityChange, CommercialSupport
+from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL, WRITE_LOCK_NAMESPACE
 from pars.audit.models import AuditEvent
 from pars.models import RateLimitCounter
 from pars.providers.models import Provider
@@ -58,13 +59,14 @@ def stamped(api: Api) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Statement counts (before: POST 10 and PUT of a change 14, list 5 then 3, with rate limits)
+# Statement counts (before: POST 10 and PUT of a change 14, then 4; list 5 then 3, with
+# rate limits)
 
 
 @postgresql_only
 @pytest.mark.usefixtures("rate_limited")
 @pytest.mark.parametrize("existing", [False, True], ids=["added", "updated"])
-def test_one_write_is_four_statements(provider: Provider, existing: bool) -> None:
+def test_one_write_is_three_statements(provider: Provider, existing: bool) -> None:
     api = Api(provider)
     stamped(api)
     if existing:
@@ -77,10 +79,11 @@ def test_one_write_is_four_statements(provider: Provider, existing: bool) -> Non
     assert response.status_code == (200 if existing else 201), response.content
     ran = statements(queries)
     # The key with its rate-limit count; the provider held for writing with the stored
-    # record and its supporters; the closed years; everything written, in one.
-    assert len(ran) == 4, "\n".join(sql[:90] for sql in ran)
+    # record and its supporters; the closed years read and everything written, in one.
+    assert len(ran) == 3, "\n".join(sql[:90] for sql in ran)
     assert ran[0].startswith("WITH k AS")  # the key and its count
-    assert ran[-1].startswith("WITH ev AS (INSERT INTO audit_auditevent")
+    assert ran[-1].startswith("WITH closed AS")
+    assert "INSERT INTO audit_auditevent" in ran[-1]
 
 
 @postgresql_only
@@ -228,6 +231,31 @@ def test_a_closed_year_is_refused_with_every_other_problem(provider: Provider) -
     assert not Activity.objects.filter(provider=provider).exists()
 
 
+def test_a_write_out_of_a_closed_year_changes_nothing_and_makes_no_event(
+    provider: Provider,
+) -> None:
+    """The one write's statement reads the closed years among the record's year and its
+    stored year: moving an activity out of an attested year is refused, nothing written."""
+    api = Api(provider)
+    dates_2025 = {"start_date": "2025-03-01", "end_date": "2025-03-02"}
+    assert api.post(course(provider_activity_id="MV-1", **dates_2025)).status_code == 201
+    AnnualReport.objects.create(
+        provider=provider,
+        reporting_year=ReportingYear.objects.create(year=2025, deadline=datetime.date(2026, 3, 31)),
+        attested_at=datetime.datetime(2026, 2, 1, tzinfo=datetime.UTC),
+    )
+    events = AuditEvent.objects.count()
+    moved = api.put("MV-1", course(title="Moved to 2026"))
+    assert moved.status_code == 400, moved.content
+    assert rules(moved) == ["activity.reporting_year.locked"]
+    assert "2025 annual report" in moved.json()["errors"][0]["message"]
+    stored = Activity.objects.get(provider=provider, provider_activity_id="MV-1")
+    assert (stored.reporting_year, stored.title) == (2025, course()["title"])
+    assert AuditEvent.objects.count() == events  # no event for a write that did not happen
+    # The open year is still written, in the same one statement.
+    assert api.put("MV-2", course(title="New in 2026")).status_code == 201
+
+
 # ---------------------------------------------------------------------------
 # The key and its count in one statement: revocation still works at once
 
@@ -291,18 +319,21 @@ def test_a_single_write_holds_the_provider_against_an_attestation(provider: Prov
         port=settings_dict["PORT"] or 5432,
         password=settings_dict["PASSWORD"] or None,
     )
+    attest_now = HOLD_EXCLUSIVELY_SQL.replace("pg_advisory_xact_lock", "pg_try_advisory_xact_lock")
     try:
         with transaction.atomic():
             write_record(get_api_access(provider), record, channel="api")
-            with pytest.raises(psycopg.errors.LockNotAvailable):
-                other.execute(
-                    "SELECT 1 FROM providers_provider WHERE id = %s FOR UPDATE NOWAIT",
-                    [provider.pk],
-                )
-        other.rollback()
-        other.execute(
-            "SELECT 1 FROM providers_provider WHERE id = %s FOR UPDATE NOWAIT", [provider.pk]
-        )
+            assert other.execute(attest_now, [provider.pk]).fetchone() == (False,)
+            other.rollback()
+            # Other writers share the hold; the provider's row itself is not locked.
+            shared = "SELECT pg_try_advisory_xact_lock_shared(%s, %s)"
+            assert other.execute(shared, [WRITE_LOCK_NAMESPACE, provider.pk]).fetchone() == (True,)
+            other.rollback()
+            assert other.execute(
+                "SELECT 1 FROM providers_provider WHERE id = %s FOR UPDATE NOWAIT", [provider.pk]
+            ).fetchone() == (1,)
+            other.rollback()
+        assert other.execute(attest_now, [provider.pk]).fetchone() == (True,)  # committed
     finally:
         other.close()
 
@@ -321,7 +352,7 @@ def test_the_rate_limit_count_alone_skips_the_disk_wait_and_the_write_does_not(
 
     def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         result = execute(sql, params, many, context)
-        if sql.startswith(("WITH k AS", "WITH ev AS")):
+        if sql.startswith(("WITH k AS", "WITH closed AS")):
             with context["connection"].connection.cursor() as raw:  # no wrapper, same session
                 raw.execute("SHOW synchronous_commit")
                 settings_seen["key" if sql.startswith("WITH k AS") else "write"] = raw.fetchone()[0]
@@ -335,3 +366,24 @@ def test_the_rate_limit_count_alone_skips_the_disk_wait_and_the_write_does_not(
     assert settings_seen == {"key": "on", "write": "on"}
     assert RateLimitCounter.objects.get().count == 2  # both requests counted
     assert Activity.objects.filter(provider_activity_id="SC-1").exists()
+
+
+@postgresql_only
+@pytest.mark.usefixtures("rate_limited")
+def test_the_statements_every_write_runs_are_prepared_on_their_connection(
+    provider: Provider,
+) -> None:
+    """The key with its count, and a single write's hold with its stored record, are parsed
+    and planned once per connection (psycopg prepares them after its threshold), and
+    answer as before."""
+    api = Api(provider)
+    for n in range(7):
+        assert api.post(course(provider_activity_id=f"PR-{n}")).status_code == 201
+    assert api.put("PR-0", course(title="Renamed")).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert [s for s in prepared if s.startswith("WITH k AS")], prepared
+    assert [s for s in prepared if "pg_advisory_xact_lock_shared" in s], prepared
+    assert read_back(api, "PR-0")["title"] == "Renamed"
+    assert RateLimitCounter.objects.get().count == 9
