@@ -132,7 +132,7 @@ else:
     # this many runs (pars.lib.prepared); "off" for a pooler that cannot keep them.
     _prepare = env_str("PARS_DB_PREPARE_THRESHOLD", "5")
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        None if _prepare == "off" else int(_prepare)
+        None if _prepare == "off" else env_int("PARS_DB_PREPARE_THRESHOLD", 5)
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

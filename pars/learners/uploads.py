@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -113,6 +114,10 @@ class LearnerRun(RecordRun[CleanCompletion]):
                 event=self.file_event(),
                 today=self.today,
                 schedule=False,
+                # The COPY runs beside the reading of the next rows (copy_behind.py),
+                # unless a writer thread already writes beside them (background.py).
+                copy_behind=not settings.PARS_UPLOAD_WRITE_BEHIND,
+                outcomes=False,  # counted (tally)
             ),
             self._written,
         )

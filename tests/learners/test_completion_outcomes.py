@@ -142,6 +142,43 @@ def test_the_writer_tells_each_records_outcome_as_it_writes(
     assert LearnerCompletion.objects.count() == 5
 
 
+@pytest.mark.parametrize("big", [False, True])
+def test_counted_outcomes_are_the_outcomes_counts(
+    access: ProviderAccess,
+    activity: Activity,
+    unregistered: Activity,
+    stored_records: None,
+    big: bool,
+) -> None:
+    """The upload job's writer counts the new records (outcomes=False) as their outcomes
+    would count them, repeats in the batch included; every other outcome is kept."""
+    rows = mixed_rows(activity, unregistered)
+    if big:  # through COPY on PostgreSQL
+        rows += [learner_row(activity, learner_id=f"9{n:05d}") for n in range(COPY_THRESHOLD)]
+    answers: dict[bool, CompletionResult] = {}
+    for each in (True, False):
+        with transaction.atomic():
+            answers[each] = write(access, *rows, outcomes=each)
+            transaction.set_rollback(True)
+    every, counted = answers[True], answers[False]
+    assert (counted.added, counted.corrected, counted.unchanged, counted.withdrawn) == (
+        every.added,
+        every.corrected,
+        every.unchanged,
+        every.withdrawn,
+    )
+    assert counted.added == 1 + COPY_THRESHOLD * big
+    assert counted.unchanged == 2  # one stored, one repeated in the batch
+    assert (counted.rejected_rows, counted.errors) == (every.rejected_rows, every.errors)
+    assert (counted.recipients, counted.changed_ids) == (every.recipients, every.changed_ids)
+    repeat = 7  # the second NEW (mixed_rows)
+    assert {outcome.row: seen(outcome) for outcome in counted.outcomes} == {
+        outcome.row: seen(outcome)
+        for outcome in every.outcomes
+        if outcome.outcome != "added" and outcome.row != repeat
+    }
+
+
 def test_sending_a_withdrawal_again_is_unchanged(
     access: ProviderAccess, activity: Activity, stored_records: None
 ) -> None:

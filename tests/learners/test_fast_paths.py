@@ -16,6 +16,7 @@ import dataclasses
 import datetime
 import io
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -624,3 +625,20 @@ def test_a_file_refused_after_a_written_batch_changes_nothing(
     # The connection is usable and the next file goes in.
     upload = _process(provider, editor, _lines("GR-1", range(1, 600)))
     assert (upload.status, upload.added) == ("succeeded", 599)
+
+
+def test_each_vouched_record_is_made_whole_with_lists_of_its_own() -> None:
+    """The generated maker of vouched records is used, and gives each record its own
+    lists (the remembered verdict's are never shared)."""
+    assert fast_rows._record_maker() is not None
+    recipients = {rules.code: rules for rules in _seeded_rules()}
+    raw = learner_row(cast(Any, SimpleNamespace(provider_activity_id="FP-1")))
+    first = fast_rows.fast_completion(raw, recipients, TODAY)
+    second = fast_rows.fast_completion(raw, recipients, TODAY)
+    assert first is not None
+    assert second is not None
+    assert first == second
+    assert first.moc_credit_types == ["Medical Knowledge"]
+    assert first.moc_credit_types is not second.moc_credit_types
+    record, errors = validate_completion(raw, recipients=recipients, today=TODAY)
+    assert (record, errors) == (first, [])

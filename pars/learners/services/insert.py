@@ -27,6 +27,8 @@ from pars.learners.validation import (
 )
 from pars.lib.prepared_rows import checked_at_once
 
+from .copy_behind import copy_behind
+
 COPY_THRESHOLD = 500  # rows from which a PostgreSQL insert goes through COPY
 
 # The columns COPY writes: the links, the record's values (its dictionary fields as
@@ -56,8 +58,12 @@ def _insert(
     upload: Upload | None,
     event: AuditEvent | None = None,
     use_copy: bool = True,
+    later: list[Callable[[], None]] | None = None,
 ) -> list[int | None]:
-    """Insert the records; their ids, in order (None for rows that went through COPY)."""
+    """Insert the records; their ids, in order (None for rows that went through COPY).
+    `later` (the upload job): a COPY is not run here but added to it, to be started
+    once the caller's savepoint is released and left to run beside the job (see
+    copy_behind.py)."""
     if not new:
         return []
     now = timezone.now()
@@ -99,6 +105,9 @@ def _insert(
             for activity_pk, recipient_pk, record in new
         ]
     )
+    if later is not None:
+        later.append(lambda: copy_behind(_COPY_SQL, text, _TABLE))
+        return [None] * len(new)
     with connection.cursor() as cursor, checked_at_once(cursor, _TABLE):
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(_COPY_SQL) as copy:

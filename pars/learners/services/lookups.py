@@ -231,6 +231,40 @@ def _against_activity(
     return errors
 
 
+# A registration's verdict on the values of a record that do not change from one of its
+# records to the next: by id() of the registration, MOC points and credit types.
+ActivityVerdicts = dict[tuple[int, Decimal | None, tuple[str, ...]], bool]
+
+
+def activity_passes(
+    record: CleanCompletion,
+    info: _ActivityInfo,
+    recipient: RecipientRules,
+    today: datetime.date,
+    verdicts: ActivityVerdicts,
+) -> bool:
+    """True when _against_activity() would find no error in the record, judged at once
+    for the records big batches are made of: added, dated within the activity, for a
+    recipient it is registered for that does not count a learner's day (that verdict
+    depends on the records before it). The registration's rules are judged by
+    _registration_errors() once per registration, points and credit types (`verdicts`:
+    one batch's, with `recipient` and `today` the same for all). False: ask
+    _against_activity() (tests/learners/test_activity_checks.py: the two agree)."""
+    if record.action == "delete" or recipient.records_within_registered_points:
+        return False
+    registered = info.registrations.get(record.recipient)
+    day = record.completion_date
+    if registered is None or day is None or not info.start_date <= day <= info.end_date:
+        return False
+    key = (id(registered), record.moc_points, tuple(record.moc_credit_types))
+    verdict = verdicts.get(key)
+    if verdict is None:
+        verdict = verdicts[key] = not _registration_errors(
+            None, record, info, registered, recipient, today, []
+        )
+    return verdict
+
+
 def _registration_errors(
     row: int | None,
     record: CleanCompletion | RefusedFacts,

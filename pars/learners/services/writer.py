@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,6 +20,7 @@ from pars.audit.services import record_event
 from pars.intake.models import Upload
 from pars.intake.outcomes import (
     ADDED,
+    CATEGORY,
     CORRECTED,
     RESUBMITTED,
     UNCHANGED,
@@ -49,7 +50,13 @@ from pars.lib.prepared_rows import PreparedRows
 from pars.reporting.locks import closures, locked_years
 
 from .insert import _insert
-from .lookups import ActivityLookup, _ActivityInfo, _against_activity
+from .lookups import (
+    ActivityLookup,
+    ActivityVerdicts,
+    _ActivityInfo,
+    _against_activity,
+    activity_passes,
+)
 
 # Fields compared to tell a correction from a resend of the same record.
 _VALUE_FIELDS = tuple(
@@ -75,6 +82,11 @@ class CompletionResult(BatchOutcomes):
         """Corrected and resubmitted records."""
         return self.updated
 
+    def count_only(self, outcome: str, records: int) -> None:
+        """Records of this outcome counted, with no outcome of their own (the upload job
+        counts a file's records: a big file's would be hundreds of thousands of objects)."""
+        self._counts[CATEGORY[outcome]] += records
+
 
 YEAR_LOCKED_RULE = "learner.reporting_year.locked"
 
@@ -98,7 +110,7 @@ class ClosedYears:
 
     def __init__(self, access: ProviderAccess, *, hold: bool = False) -> None:
         self.access = access
-        # hold: the provider held for writing (PostgreSQL FOR SHARE), so an attestation
+        # hold: the provider held for writing (pars.reporting.locks), so an attestation
         # waits for this transaction and none slipped in since the years were read.
         self.held = hold
         years = locked_years(access.provider, for_update=hold)
@@ -213,6 +225,8 @@ def apply_completions(
     today: datetime.date | None = None,
     schedule: bool = True,
     use_copy: bool = True,
+    copy_behind: bool = False,
+    outcomes: bool = True,
 ) -> CompletionResult:
     """Write validated completions: add (or correct), or withdraw.
 
@@ -220,7 +234,11 @@ def apply_completions(
     the others are written. The same record sent again changes nothing. Runs in one
     transaction (nested in the caller's); delivery is scheduled after the commit.
     `use_copy` False: every new record's id comes back (COPY, for big batches on
-    PostgreSQL, reads none back).
+    PostgreSQL, reads none back). `copy_behind` (the upload job, inside the file's
+    transaction): a big batch's COPY runs on beside the caller once this returns; the
+    caller's next statement waits for it and raises its error (copy_behind.py).
+    `outcomes` False (the upload job): the new records are counted, with no outcome
+    each (the others' outcomes and every error are kept).
     """
     access.require_edit()
     recipients = recipients if recipients is not None else load_recipients()
@@ -234,6 +252,11 @@ def apply_completions(
     if not checked:
         return result
 
+    # The COPY behind is started once the savepoint is released (its statement would
+    # wait for it), in the caller's transaction: never outside of one.
+    later: list[Callable[[], None]] | None = (
+        [] if copy_behind and connection.in_atomic_block else None
+    )
     with transaction.atomic():
         if not closed.still_current():  # a year was attested (or reopened) meanwhile
             result, closed = CompletionResult(), closed_years(lookup, fresh=True)
@@ -256,25 +279,47 @@ def apply_completions(
             ]
         )
         new = _write_each(access, checked, existing, result, channel=channel)
-        rows = [(item.activity_pk, item.recipient_pk, item.record) for item in new]
-        if connection.vendor == "postgresql":
-            ids = _insert(
-                access, rows, channel=channel, upload=upload, event=event, use_copy=use_copy
-            )
-        else:
-            ids = _insert_prepared(access, rows, channel=channel, upload=upload, event=event)
-        status = str(CompletionStatus.QUEUED)
-        for item, pk in zip(new, ids, strict=True):
-            key = item.record.identity()
-            result.add(item.rows[0], key, ADDED, id=pk, version=1, status=status)
-            for row in item.rows[1:]:  # the same record again in this batch
-                result.add(row, key, UNCHANGED, id=pk, version=1, status=status)
+        options = {"channel": channel, "upload": upload, "event": event}
+        ids = _insert_new(access, new, options, use_copy=use_copy, later=later)
+        _added(result, new, ids, each=outcomes)
         if schedule and result.recipients:
             codes = sorted(result.recipients)
             transaction.on_commit(lambda: schedule_delivery(codes))
         if result.changed_ids:
             notify_status_changes(access.provider, result.changed_ids)
+    for start in later or ():
+        start()
     return result
+
+
+def _insert_new(
+    access: ProviderAccess,
+    new: list[_New],
+    options: dict[str, Any],
+    *,
+    use_copy: bool,
+    later: list[Callable[[], None]] | None,
+) -> list[int | None]:
+    """Insert the new records (`options`: channel, upload, event); their ids, in order."""
+    rows = [(item.activity_pk, item.recipient_pk, item.record) for item in new]
+    if connection.vendor == "postgresql":
+        return _insert(access, rows, use_copy=use_copy, later=later, **options)
+    return _insert_prepared(access, rows, **options)
+
+
+def _added(result: CompletionResult, new: list[_New], ids: list[int | None], *, each: bool) -> None:
+    """The new records' outcomes: added (the same record again in the batch unchanged);
+    `each` False: only counted (see CompletionResult.count_only)."""
+    if not each:
+        result.count_only(ADDED, len(new))
+        result.count_only(UNCHANGED, sum(len(item.rows) for item in new) - len(new))
+        return
+    status = str(CompletionStatus.QUEUED)
+    for item, pk in zip(new, ids, strict=True):
+        key = item.record.identity()
+        result.add(item.rows[0], key, ADDED, id=pk, version=1, status=status)
+        for row in item.rows[1:]:  # the same record again in this batch
+            result.add(row, key, UNCHANGED, id=pk, version=1, status=status)
 
 
 _NEW_ROWS = PreparedRows(LearnerCompletion)
@@ -349,9 +394,16 @@ def _checked(
     lookup.load_day_points(records, recipients)
     if closed.closures:
         closed.load(info.pk for _, record in records if (info := lookup.get(record.activity_ref)))
+    verdicts: ActivityVerdicts = {}
     for row, record in records:
         info = lookup.get(record.activity_ref)
-        errors = _against_activity(row, record, info, recipients[record.recipient], today)
+        rules = recipients[record.recipient]
+        # Most records pass at once; the others are judged with every error.
+        errors = (
+            []
+            if info is not None and activity_passes(record, info, rules, today, verdicts)
+            else _against_activity(row, record, info, rules, today)
+        )
         # Nothing closed is the common case: no call per row for it.
         locked = _locked_error(closed, row, record, info) if closed.closures else None
         if errors:

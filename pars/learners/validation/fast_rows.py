@@ -19,9 +19,11 @@ errors, either way (tests/learners/test_fast_paths.py checks it).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import functools
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any, cast
 
@@ -331,11 +333,46 @@ def _vouched(
         return None
 
     shared, part = record
+    learner_id, npi, license_state = who
+    code = plan.rules.code
+    learner = general.learner_key(code, learner_id, npi, license_state, first, last, *birth)
+    return _made(code, head, first, last, birth, learner + part, who, day, shared)
+
+
+def _made(
+    code: str,
+    head: tuple[str, str, str],
+    first: str,
+    last: str,
+    birth: tuple[int, int],
+    key: str,
+    who: tuple[str, str, str],
+    day: datetime.date,
+    shared: dict[str, Any],
+) -> general.CleanCompletion:
+    """The vouched row's clean record (see _record_maker)."""
+    learner_id, npi, license_state = who
+    make = _record_maker()
+    if make is not None:
+        return make(
+            "add",
+            code,
+            head[0],
+            head[1],
+            first,
+            last,
+            birth[0],
+            birth[1],
+            key,
+            learner_id,
+            npi,
+            license_state,
+            day,
+            shared,
+        )
     fields = dict(shared)
     for name in _LIST_FIELD_NAMES:  # lists are mutable: each record gets its own
         fields[name] = list(fields[name])
-    learner_id, npi, license_state = who
-    code = plan.rules.code
     return general.CleanCompletion(
         action="add",
         recipient=code,
@@ -345,14 +382,55 @@ def _vouched(
         last_name=last,
         birth_month=birth[0],
         birth_day=birth[1],
-        learner_key=general.learner_key(code, learner_id, npi, license_state, first, last, *birth)
-        + part,
+        learner_key=key,
         learner_id=learner_id,
         npi=npi,
         license_state=license_state,
         completion_date=day,
         **fields,
     )
+
+
+# The attributes _vouched() sets from the row, in the order _record_maker()'s takes them.
+_ROW_ATTRIBUTES = (
+    "action",
+    "recipient",
+    "provider_activity_id",
+    "accme_activity_id",
+    "first_name",
+    "last_name",
+    "birth_month",
+    "birth_day",
+    "learner_key",
+    "learner_id",
+    "npi",
+    "license_state",
+    "completion_date",
+)
+
+
+@functools.cache  # made on first use: the record's class is made after this module
+def _record_maker() -> Callable[..., general.CleanCompletion] | None:
+    """The clean record of a vouched row, made by one function generated from the
+    record's attributes: the row's values, then the record fields from the remembered
+    verdict (its lists copied: each record gets its own), every attribute set at once
+    (the dataclass's keyword __init__ costs about twice as much per row). None, so the
+    dataclass is called, unless those are exactly the record's attributes."""
+    attributes = [field.name for field in dataclasses.fields(cast(Any, general.CleanCompletion))]
+    rest = [name for name in attributes if name not in _ROW_ATTRIBUTES]
+    if len(attributes) != len(_ROW_ATTRIBUTES) + len(rest) or sorted(rest) != sorted(
+        RECORD_FIELD_NAMES
+    ):
+        return None
+    lines = [f"def make(new, cls, {', '.join(_ROW_ATTRIBUTES)}, fields):", "    record = new(cls)"]
+    lines += [f"    record.{name} = {name}" for name in _ROW_ATTRIBUTES]
+    for name in rest:
+        value = f"list(fields[{name!r}])" if name in _LIST_FIELD_NAMES else f"fields[{name!r}]"
+        lines.append(f"    record.{name} = {value}")
+    lines.append("    return record")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", "<vouched record>", "exec"), namespace)  # noqa: S102 (our own source, from the attributes)
+    return functools.partial(namespace["make"], object.__new__, general.CleanCompletion)
 
 
 def _judged[V](memo: dict[Any, V], key: Any, verdict: V) -> V:
