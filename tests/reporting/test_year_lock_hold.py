@@ -18,7 +18,9 @@ from pars.reporting.models import AnnualReport, ReportingYear
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="the writers' hold is a PostgreSQL advisory lock"
+    ),
 ]
 
 
