@@ -111,7 +111,8 @@ def apply_activities(
             if event is None and any(_is_change(record, held) for _, record in upserts):
                 # The write's own statement reads the closed years (after the hold).
                 return _write_small(access, records, upserts, held, channel, result)
-        errors = locked_year_errors(access, records, for_update=held is None, stored=held)
+        # Not from `held`: it was read as of before the hold's wait (see write_small).
+        errors = locked_year_errors(access, records, for_update=held is None)
         known: dict[str, int] = {}
         if deletes:
             known = _existing_ids(access, deletes)
@@ -163,7 +164,8 @@ def _write_small(
     written, closed = small_writes.write_small(access, upserts, held, channel, result)
     if closed:
         result.rows = {}
-        errors = locked_year_errors(access, records, stored=held, locked=closed)
+        # The years as stored now (held was read before the hold's wait): a new statement.
+        errors = locked_year_errors(access, records, locked=closed)
         result.reject(errors, {row: record.provider_activity_id for row, record in records})
         return result
     _add_outcomes(result, upserts, written, held)
@@ -316,11 +318,10 @@ def locked_year_errors(
     records: Sequence[tuple[int | None, CleanActivity]],
     *,
     for_update: bool = False,
-    stored: Mapping[str, Mapping[str, Any]] | None = None,
     locked: set[int] | None = None,
 ) -> list[FieldError]:
-    """An error for each record that would change a closed (attested) reporting year
-    (`stored`: the records' stored values by ID, when the caller has read them)."""
+    """An error for each record that would change a closed (attested) reporting year; the
+    years its activities are in are read as they are now (after the hold, if any)."""
     # for_update: hold the provider's report rows, so an attestation waits for this write.
     if locked is None:  # `locked`: the closed years, when the caller has read them
         locked = locked_years(access.provider, for_update=for_update)
@@ -335,11 +336,7 @@ def locked_year_errors(
     ]
     # Moving or deleting an activity out of a closed year is a change to that year too.
     keys = [record.provider_activity_id for _, record in records]
-    years = (
-        [(key, row["reporting_year"]) for key, row in stored.items()]
-        if stored is not None
-        else activities_by_key(access, keys, "provider_activity_id", "reporting_year")
-    )
+    years = activities_by_key(access, keys, "provider_activity_id", "reporting_year")
     existing = {key: year for key, year in years if year in locked}
     for row, record in records:
         year = existing.get(record.provider_activity_id)

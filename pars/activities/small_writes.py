@@ -121,8 +121,11 @@ def write_small(
 ) -> tuple[dict[str, tuple[int, bool]], set[int]]:
     """apply_activities' writing for a small batch that changes something, on PostgreSQL,
     with the provider held (stored_rows(hold=True)): one statement, which first reads the
-    provider's closed years among those the batch touches (its records' years and their
-    stored years) and writes nothing if there is one.
+    provider's closed years among those the batch touches (its records' years and the
+    years their activities are in as it runs) and writes nothing if there is one.
+
+    As it runs, not as `stored` has them: the hold's statement read them as of its start,
+    before any wait for an attestation (and for a writer that attestation waited for).
 
     Returns (pk, inserted) by the IDs written, and no closed years; or nothing written and
     the closed years. Puts each written record as stored in result.rows."""
@@ -135,13 +138,7 @@ def write_small(
         api_key=access.api_key,
         details={},
     )
-    years = {record.values.get("reporting_year") for record in records}
-    years |= {
-        stored[record.provider_activity_id]["reporting_year"]
-        for record in records
-        if record.provider_activity_id in stored
-    }
-    sql, params = _one_statement(access, records, stored, channel, event, years)
+    sql, params = _one_statement(access, records, stored, channel, event)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
@@ -174,9 +171,8 @@ def _one_statement(
     stored: dict[str, dict[str, Any]],
     channel: str,
     event: AuditEvent,
-    years: set[int | None],
 ) -> tuple[str, list[Any]]:
-    """The provider's closed years among `years`, then (when none is) the audit event, the
+    """The provider's closed years the records touch, then (when none is) the audit event, the
     upsert (as _UPSERT_SQL), the supporters of the rows written (an updated row's old ones
     deleted), and the trail's changes, as one statement that answers the written rows
     (_ROW_FIELDS, then inserted?, then the closed years).
@@ -184,8 +180,9 @@ def _one_statement(
     The rows, supporters and changes travel as three JSON parameters, whatever their
     number: one statement text for every batch, and a dozen parameters for the driver to
     adapt rather than one per column of each row."""
-    asked = sorted(year for year in years if year is not None)
-    params: list[Any] = [access.provider.pk, *asked]
+    years = sorted({year for r in records if (year := r.values.get("reporting_year")) is not None})
+    keys = [record.provider_activity_id for record in records]
+    params: list[Any] = [access.provider.pk, years, access.provider.pk, keys]
     params += [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS]
     fixed = _fixed_values(access, channel, event)
     rows = [_row_json(record.values, fixed) for record in records]
@@ -215,7 +212,7 @@ def _one_statement(
         params += [access.provider.pk, _json(supporters)]
     if changes:
         params += [access.provider.pk, _json(changes)]
-    return _statement_sql(connection.vendor, len(asked), bool(supporters), bool(changes)), params
+    return _statement_sql(connection.vendor, bool(supporters), bool(changes)), params
 
 
 def _row_json(values: dict[str, Any], fixed: dict[str, object]) -> dict[str, Any]:
@@ -243,10 +240,10 @@ def _json_value(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not a column value")
 
 
-# The statement's text depends on how many years it asks about and whether the batch has
-# supporters and changes to write: made once per such shape, not once per request.
-@lru_cache(maxsize=64)
-def _statement_sql(vendor: str, years: int, supporters: bool, changes: bool) -> str:
+# The statement's text depends on whether the batch has supporters and changes to write:
+# made once per such shape, not once per request.
+@lru_cache(maxsize=8)
+def _statement_sql(vendor: str, supporters: bool, changes: bool) -> str:
     """_one_statement's SQL (PostgreSQL)."""
     table = _ACTIVITY_TABLE
     # Nothing is written when a year the batch touches is closed: the audit event is not
@@ -269,7 +266,9 @@ def _statement_sql(vendor: str, years: int, supporters: bool, changes: bool) -> 
     support_columns = ", ".join(str(f.column) for f in _SUPPORT_VALUE_FIELDS)
     sql = (
         "WITH closed AS (SELECT array_agg(c.year) AS years "  # noqa: S608 (model names)
-        f"FROM ({closed_years_sql(years)}) AS c(year)), "
+        f"FROM ({closed_years_sql(0)}) AS c(year) WHERE c.year = ANY(%s::int[]) "
+        f"OR c.year IN (SELECT s.reporting_year FROM {table} s "
+        "WHERE s.provider_id = %s AND s.provider_activity_id = ANY(%s::text[]))), "
         f"ev AS (INSERT INTO {AuditEvent._meta.db_table} "
         f"({', '.join(str(f.column) for f in _EVENT_FIELDS)}) "
         f"SELECT {', '.join(_cast(f) for f in _EVENT_FIELDS)} "

@@ -23,9 +23,11 @@ LOCKED_RULE = "activity.reporting_year.locked"
 # lock on the provider's row, which would write to that row (a disk flush at the commit
 # of a write that changes nothing, a multixact per concurrent writer) and hold up edits of
 # the provider's profile while an upload runs. pars.intake.process uses "PARS" for uploads.
+# One bigint key: "PARW" in the high half, the provider's id (any id below 2**32) in the low.
 WRITE_LOCK_NAMESPACE = 0x50415257  # "PARW"
-HOLD_FOR_WRITING_SQL = f"SELECT pg_advisory_xact_lock_shared({WRITE_LOCK_NAMESPACE}, %s)"
-HOLD_EXCLUSIVELY_SQL = f"SELECT pg_advisory_xact_lock({WRITE_LOCK_NAMESPACE}, %s)"
+_WRITE_LOCK_KEY = f"({WRITE_LOCK_NAMESPACE << 32} + %s::bigint)"
+HOLD_FOR_WRITING_SQL = f"SELECT pg_advisory_xact_lock_shared{_WRITE_LOCK_KEY}"
+HOLD_EXCLUSIVELY_SQL = f"SELECT pg_advisory_xact_lock{_WRITE_LOCK_KEY}"
 
 
 class LockedYears(Protocol):

@@ -28,6 +28,9 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
         return
     from django.db.backends.postgresql.base import ServerBindingCursor
 
+    # What connection.cursor() does before it makes a cursor.
+    connection.validate_thread_sharing()
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         # The stubs know neither psycopg's cursor classes nor that Django wraps a raw one.

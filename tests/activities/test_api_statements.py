@@ -16,7 +16,7 @@ from pytest_django import Settings
 
 from pars.accounts.services import create_api_key, revoke_api_key
 from pars.activities.models import Activity, ActivityChange, CommercialSupport
-from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL, WRITE_LOCK_NAMESPACE
+from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL, HOLD_FOR_WRITING_SQL
 from pars.audit.models import AuditEvent
 from pars.models import RateLimitCounter
 from pars.providers.models import Provider
@@ -326,8 +326,8 @@ def test_a_single_write_holds_the_provider_against_an_attestation(provider: Prov
             assert other.execute(attest_now, [provider.pk]).fetchone() == (False,)
             other.rollback()
             # Other writers share the hold; the provider's row itself is not locked.
-            shared = "SELECT pg_try_advisory_xact_lock_shared(%s, %s)"
-            assert other.execute(shared, [WRITE_LOCK_NAMESPACE, provider.pk]).fetchone() == (True,)
+            shared = HOLD_FOR_WRITING_SQL.replace("pg_advisory", "pg_try_advisory")
+            assert other.execute(shared, [provider.pk]).fetchone() == (True,)
             other.rollback()
             assert other.execute(
                 "SELECT 1 FROM providers_provider WHERE id = %s FOR UPDATE NOWAIT", [provider.pk]

@@ -120,7 +120,15 @@ def _snapshot(access: ProviderAccess, results: list[Any]) -> dict[str, Any]:
     return {
         "rows": sorted(tuple(row) for row in activities.values_list(*fields)),
         "supporters": sorted(
-            (pks[s.activity_id], s.position, s.source, s.monetary_amount, s.in_kind)
+            (
+                pks[s.activity_id],
+                s.position,
+                s.source,
+                s.monetary_amount,
+                s.in_kind,
+                tuple(s.in_kind_types),
+                s.in_kind_description,
+            )
             for s in CommercialSupport.objects.filter(provider=access.provider)
         ),
         "outcomes": [

@@ -7,6 +7,7 @@ import datetime
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
@@ -125,3 +126,90 @@ def test_a_single_write_that_waited_for_an_attestation_is_refused(provider: Prov
     _attest_while_writing(report, write)
     assert refused == [["activity.reporting_year.locked"]]
     assert not Activity.objects.filter(provider=provider).exists()
+
+
+def _raw_connection() -> Any:
+    import psycopg
+
+    settings_dict = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        password=settings_dict["PASSWORD"] or None,
+    )
+
+
+def _until_waiting(count: int) -> None:
+    """Until `count` sessions of this database wait for a lock."""
+    with _raw_connection() as watcher:
+        for _ in range(100):
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ).fetchone()
+            if waiting == (count,):
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"{count} sessions never waited")
+
+
+def test_a_write_queued_behind_an_attestation_sees_where_the_activity_is_now(
+    provider: Provider,
+) -> None:
+    """A writer moves A-1 into 2025 (not committed yet); an attestation of 2025 waits for
+    it; a single write moving A-1 back to 2026 queues behind the attestation. Its hold's
+    statement read A-1 as of before the wait (in 2026): the write must check the year
+    A-1 is in when it writes (2025, closed by then) and be refused. Found by a review."""
+    from pars.activities.models import Activity
+    from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL, HOLD_FOR_WRITING_SQL
+    from tests.activities.test_activity_api import Api, course
+
+    year = ReportingYear.objects.create(year=2025, deadline=datetime.date(2026, 3, 31))
+    report = AnnualReport.objects.create(provider=provider, reporting_year=year)
+    api = Api(provider)
+    in_2026 = {"start_date": "2026-05-01", "end_date": "2026-05-01"}
+    assert api.put("A-1", course(**in_2026)).status_code == 201
+    first_writer, attester = _raw_connection(), _raw_connection()
+    answers: list[Any] = []
+    try:
+        first_writer.execute(HOLD_FOR_WRITING_SQL, [provider.pk])
+        first_writer.execute(
+            "UPDATE activities_activity SET reporting_year = 2025, start_date = '2025-05-01', "
+            "end_date = '2025-05-01' WHERE provider_activity_id = 'A-1'"
+        )
+
+        def attest() -> None:
+            attester.execute(HOLD_EXCLUSIVELY_SQL, [provider.pk])
+            attester.execute(
+                "UPDATE reporting_annualreport SET attested_at = now() WHERE id = %s",
+                [report.pk],
+            )
+            attester.commit()
+
+        def write_back() -> None:
+            try:
+                answers.append(api.put("A-1", course(title="Moved back", **in_2026)))
+            finally:
+                connections.close_all()
+
+        attesting = threading.Thread(target=attest)
+        attesting.start()
+        _until_waiting(1)
+        writing = threading.Thread(target=write_back)
+        writing.start()
+        _until_waiting(2)
+        first_writer.commit()
+        attesting.join(timeout=30)
+        writing.join(timeout=30)
+    finally:
+        first_writer.close()
+        attester.close()
+    (answer,) = answers
+    assert answer.status_code == 400, answer.content
+    assert [error["rule"] for error in answer.json()["errors"]] == [
+        "activity.reporting_year.locked"
+    ]
+    stored = Activity.objects.get(provider=provider, provider_activity_id="A-1")
+    assert (stored.reporting_year, stored.title) == (2025, course()["title"])
