@@ -34,6 +34,7 @@ from pars.activities.dictionary import (
 from pars.intake.coerce import (
     DATE_FORMS,
     Invalid,
+    choice_codes,
     label_lookup,
     list_items,
     read_boolean,
@@ -175,12 +176,7 @@ _items = list_items
 
 
 def _choice_list(spec: FieldSpec, value: Any) -> list[str]:
-    codes: list[str] = []
-    for item in _items(value):
-        code = _choice(spec, item)
-        if code not in codes:
-            codes.append(code)
-    return codes
+    return choice_codes(value, lambda item: _choice(spec, item))
 
 
 def _text_list(spec: FieldSpec, value: Any) -> list[str]:

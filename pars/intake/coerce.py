@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -213,6 +213,17 @@ def read_choice(label: str, value: Any, lookup: Mapping[str, str], allowed: str)
     if code is None:
         raise Invalid("not_allowed", f"{label}: {shown(text, 40)} is not allowed. {allowed}")
     return code
+
+
+def choice_codes(value: Any, read_one: Callable[[Any], str]) -> list[str]:
+    """A choice-list field's codes (each item read by ``read_one``), in the order given, each
+    once."""
+    codes: list[str] = []
+    for item in list_items(value):
+        code = read_one(item)
+        if code not in codes:
+            codes.append(code)
+    return codes
 
 
 def list_items(value: Any) -> list[Any]:

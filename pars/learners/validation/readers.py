@@ -15,6 +15,7 @@ from typing import Any
 from pars.activities.dictionary import US_STATE_NAMES
 from pars.intake.coerce import (
     Invalid,
+    choice_codes,
     is_blank,
     label_lookup,
     list_items,
@@ -93,12 +94,7 @@ def _choice(spec: FieldSpec, value: Any) -> str:
 
 
 def _choice_list(spec: FieldSpec, value: Any) -> list[str]:
-    codes: list[str] = []
-    for item in list_items(value):
-        code = _choice(spec, item)
-        if code not in codes:
-            codes.append(code)
-    return codes
+    return choice_codes(value, lambda item: _choice(spec, item))
 
 
 def _text(spec: FieldSpec, value: Any) -> str:
