@@ -11,7 +11,10 @@ bare views from this module's URLconf (PARS's own routes included unchanged):
 
 PARS is measured on ``POST /api/v1/activities`` (a new activity each time, with its API
 key) and ``GET /api/v1/activities`` (100 activities with supporters). Each is timed with 1
-and 8 concurrent clients (threads, one HTTP connection per request), and the report gives
+and 8 concurrent clients (threads, one HTTP connection per request), in rounds: each
+round sends a block of each kind in turn (PARS, then its bare view, one kind at a time),
+so that the machine's speed, which wanders over a minute here, is shared by PARS and its
+baseline rather than landing on whichever ran in a slow stretch. The report gives
 p50/p95 in milliseconds and the ratios of PARS to its bare view: the targets are POST p95 at
 most 1.5 times the bare insert, list p95 at most 2 times the bare list. Timings are
 reported, never asserted. The server runs with DEBUG off and persistent database
@@ -188,10 +191,22 @@ def request(port: int, method: str, path: str, body: bytes | None, headers: dict
         conn.close()
 
 
-def measure(port: int, plan: dict[str, Any], clients: int, count: int) -> dict[str, Any]:
-    """`count` requests of `plan` from `clients` threads: p50/p95 in ms, and any failures."""
-    timings: list[float] = []
-    failures: list[int] = []
+def blocks(count: int, rounds: int) -> list[int]:
+    """`count` requests in `rounds` blocks (as even as they divide)."""
+    rounds = max(1, min(rounds, count))
+    return [count // rounds + (1 if n < count % rounds else 0) for n in range(rounds)]
+
+
+def measure(
+    port: int,
+    plan: dict[str, Any],
+    clients: int,
+    count: int,
+    timings: list[float],
+    failures: list[int],
+) -> None:
+    """`count` requests of `plan` from `clients` threads: their milliseconds added to
+    `timings`, unexpected statuses to `failures`."""
     lock = threading.Lock()
 
     def client(share: int) -> None:
@@ -211,6 +226,9 @@ def measure(port: int, plan: dict[str, Any], clients: int, count: int) -> dict[s
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def summary(timings: list[float], failures: list[int]) -> dict[str, Any]:
     cuts = statistics.quantiles(timings, n=20, method="inclusive")
     return {
         "p50": statistics.median(timings),
@@ -306,6 +324,9 @@ def report(results: dict[str, dict[int, dict[str, Any]]], clients: list[int]) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="per measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="blocks each measurement is sent in, in turn"
+    )
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)))
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn processes")
     parser.add_argument(
@@ -344,11 +365,16 @@ def main() -> None:
     try:
         wait_for(port, server)
         scenarios = plans(list_key, write_key)
-        for plan in scenarios.values():
-            measure(port, plan, 2, max(10, args.requests // 10))  # warm every worker
+        for plan in scenarios.values():  # warm every worker
+            measure(port, plan, 2, max(10, args.requests // 10), [], [])
         for c in clients:
-            for name, plan in scenarios.items():
-                results.setdefault(name, {})[c] = measure(port, plan, c, args.requests)
+            timings: dict[str, list[float]] = {name: [] for name in scenarios}
+            failures: dict[str, list[int]] = {name: [] for name in scenarios}
+            for block in blocks(args.requests, args.rounds):
+                for name, plan in scenarios.items():
+                    measure(port, plan, c, block, timings[name], failures[name])
+            for name in scenarios:
+                results.setdefault(name, {})[c] = summary(timings[name], failures[name])
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import os
 import pstats
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+
+    from pars.testing import round_trips
 
     settings.RATELIMIT_ENABLE = True
     settings.PARS_API_RATE = "1000000/m"
@@ -97,7 +99,7 @@ def main() -> None:
             timings.append((time.perf_counter() - started) * 1000)
         cpu = (time.process_time() - cpu) * 1000 / args.requests
         with CaptureQueriesContext(connection) as queries:
-            trips = round_trips(connection, lambda plan=plan: one(plan))
+            trips = round_trips(connection, functools.partial(one, plan))
         p10 = statistics.quantiles(timings, n=10)[0]
         cells = (statistics.mean(timings), statistics.median(timings), p10, cpu)
         print(
@@ -121,22 +123,6 @@ def main() -> None:
             stats.dump_stats(args.save)
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top * 2)
-
-
-def round_trips(connection: Any, run: Any) -> int:
-    """The messages a request sends PostgreSQL that wait for an answer (a simple Query or
-    an extended-protocol Sync): BEGIN and COMMIT included."""
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    with tempfile.TemporaryFile("w+") as trace:
-        pgconn.trace(trace.fileno())
-        try:
-            run()
-        finally:
-            pgconn.untrace()
-        trace.seek(0)
-        lines = trace.read().splitlines()
-    return sum(1 for line in lines if "\tF\t" in line and ("\tQuery\t" in line or "\tSync" in line))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import datetime
 import itertools
+import tempfile
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -171,3 +173,22 @@ def as_json_record(row: dict[str, Any]) -> dict[str, Any]:
 def learner_json(activity: Activity, **overrides: Any) -> dict[str, Any]:
     """:func:`learner_row` as the JSON body of the web service sends it."""
     return as_json_record(learner_row(activity, **overrides))
+
+
+def round_trips(connection: Any, run: Callable[[], object]) -> int:
+    """The times `run` waited for PostgreSQL to answer on `connection` (a simple Query, or
+    the Sync that ends extended-protocol messages, as libpq's trace shows them): BEGIN and
+    COMMIT included, savepoints (a test's own transaction) left out."""
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            run()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        sent = [line for line in trace.read().splitlines() if "\tF\t" in line]
+    return sum(
+        1 for line in sent if ("\tQuery\t" in line and "SAVEPOINT" not in line) or "\tSync" in line
+    )

@@ -356,7 +356,10 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
     if errors:
         return _errors(errors)
     try:
-        outcome, row = services.write_record_row(access, record, channel=Channel.API)
+        # A POST most often adds an activity: written as new first (one round trip).
+        outcome, row = services.write_record_row(
+            access, record, channel=Channel.API, expect_new=path_id is None
+        )
     except services.ActivityRefused as refused:
         return _errors(refused.errors)
     assert outcome.id is not None  # an added or updated (or unchanged) activity has one

@@ -86,6 +86,7 @@ def apply_activities(
     *,
     channel: str,
     event: AuditEvent | Callable[[], AuditEvent] | None = None,
+    expect_new: bool = False,
 ) -> BatchResult:
     """Write validated activities: upsert by Provider Activity ID, or delete.
 
@@ -95,7 +96,8 @@ def apply_activities(
     recorded under `event` (or the event it makes, called only when something changes),
     or a new audit event. A record equal to the stored one writes nothing: it is
     unchanged. The result holds each record's outcome (added, updated, unchanged,
-    deleted; rejected, then only the refused records have one).
+    deleted; rejected, then only the refused records have one). `expect_new` (a POST):
+    outside a transaction, first tried as new records in one round trip (_added_at_once).
     """
     access.require_edit()
     result = BatchResult()
@@ -104,13 +106,23 @@ def apply_activities(
     one_statement = (
         connection.vendor == "postgresql" and not deletes and 0 < len(upserts) <= SMALL_BATCH
     )
+    pipelined = one_statement and event is None and small_writes.pipelines()
+    tried_as_new = pipelined and expect_new and connection.get_autocommit()
+    at_once = _added_at_once(access, records, upserts, channel, result) if tried_as_new else None
+    if at_once is not None:
+        return at_once  # else a record is stored: written below as an update
     with transaction.atomic():
         held: dict[str, dict[str, Any]] | None = None
-        if one_statement:  # the provider held for writing, and the stored records read
+        if pipelined and not tried_as_new:
+            # Held, the stored records read and, in the same round trip, new ones added.
+            held, added = small_writes.hold_and_add(access, upserts, channel, result)
+            if added is not None:
+                return _small_outcome(access, records, upserts, held, added, result)
+        elif one_statement:  # the provider held for writing, and the stored records read
             held = small_writes.stored_rows(access, [record for _, record in upserts], hold=True)
-            if event is None and any(_is_change(record, held) for _, record in upserts):
-                # The write's own statement reads the closed years (after the hold).
-                return _write_small(access, records, upserts, held, channel, result)
+        if held is not None and event is None and any(_is_change(r, held) for _, r in upserts):
+            # The write's own statement reads the closed years (after the hold).
+            return _write_small(access, records, upserts, held, channel, result)
         # Not from `held`: it was read as of before the hold's wait (see write_small).
         errors = locked_year_errors(access, records, for_update=held is None)
         known: dict[str, int] = {}
@@ -150,6 +162,19 @@ def apply_activities(
     return result
 
 
+def _added_at_once(
+    access: ProviderAccess,
+    records: Sequence[tuple[int | None, CleanActivity]],
+    upserts: list[tuple[int | None, CleanActivity]],
+    channel: str,
+    result: BatchResult,
+) -> BatchResult | None:
+    """apply_activities for records expected new, outside a transaction (PostgreSQL): all
+    written (or refused) in one round trip, or None when one is stored."""
+    added = small_writes.add_in_one_round_trip(access, upserts, channel, result)
+    return None if added is None else _small_outcome(access, records, upserts, {}, added, result)
+
+
 def _write_small(
     access: ProviderAccess,
     records: Sequence[tuple[int | None, CleanActivity]],
@@ -161,7 +186,20 @@ def _write_small(
     """apply_activities for a small batch that changes something (PostgreSQL, the provider
     held, `held` its stored records): one statement, or the closed years' refusals."""
     result.rows = dict(held)
-    written, closed = small_writes.write_small(access, upserts, held, channel, result)
+    answer = small_writes.write_small(access, upserts, held, channel, result)
+    return _small_outcome(access, records, upserts, held, answer, result)
+
+
+def _small_outcome(
+    access: ProviderAccess,
+    records: Sequence[tuple[int | None, CleanActivity]],
+    upserts: list[tuple[int | None, CleanActivity]],
+    held: dict[str, dict[str, Any]],
+    answer: tuple[dict[str, tuple[int, bool]], set[int]],
+    result: BatchResult,
+) -> BatchResult:
+    """The outcomes of a small batch's write (`answer`: by ID, and the closed years found)."""
+    written, closed = answer
     if closed:
         result.rows = {}
         # The years as stored now (held was read before the hold's wait): a new statement.
@@ -517,11 +555,12 @@ def write_record(access: ProviderAccess, record: CleanActivity, *, channel: str)
 
 
 def write_record_row(
-    access: ProviderAccess, record: CleanActivity, *, channel: str
+    access: ProviderAccess, record: CleanActivity, *, channel: str, expect_new: bool = False
 ) -> tuple[RecordOutcome, dict[str, Any] | None]:
     """write_record, with the activity as stored (values by field name, "pk" and
-    "supporters") when the writer has it without reading it back (PostgreSQL), or None."""
-    result = apply_activities(access, [(None, record)], channel=channel)
+    "supporters") when the writer has it without reading it back (PostgreSQL), or None.
+    `expect_new`: as apply_activities'."""
+    result = apply_activities(access, [(None, record)], channel=channel, expect_new=expect_new)
     if result.errors:
         raise ActivityRefused(result.errors)
     (outcome,) = result.outcomes

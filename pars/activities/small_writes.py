@@ -39,6 +39,15 @@ from pars.lib.prepared import prepared_cursor
 if TYPE_CHECKING:
     from pars.activities.services import BatchResult
 
+
+def pipelines() -> bool:
+    """Whether statements can be sent as a pipeline (libpq 14 or newer): else the writer
+    sends them one at a time."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
 _ROW_FIELDS = [f for f in Activity._meta.concrete_fields if f.name != "provider"]
 _SUPPORTER_JSON = ", ".join(f"'{name}', s.{name}" for name in _SUPPORTER_FIELDS)
 # Table and column names come from the models, never from input.
@@ -99,7 +108,11 @@ def stored_rows(
             cursor.execute(_HELD_ROWS_SQL, [access.provider.pk, keys, access.provider.pk])
         else:
             cursor.execute(_STORED_ROWS_SQL, [keys, access.provider.pk])
-        found = cursor.fetchall()
+        return _stored_from(cursor.fetchall())
+
+
+def _stored_from(found: list[Any]) -> dict[str, dict[str, Any]]:
+    """stored_rows' answer from its statement's rows."""
     rows = {}
     for *values, supporters in found:
         if values[0] is None:
@@ -110,6 +123,69 @@ def stored_rows(
         row["supporters"] = supporters or []
         rows[row["provider_activity_id"]] = row
     return rows
+
+
+def add_in_one_round_trip(
+    access: ProviderAccess,
+    upserts: list[tuple[int | None, CleanActivity]],
+    channel: str,
+    result: BatchResult,
+) -> tuple[dict[str, tuple[int, bool]], set[int]] | None:
+    """Outside any transaction: the provider held for writing, and the records written as
+    write_small writes them if none is stored yet, sent together as one pipeline that
+    PostgreSQL runs in turn as one transaction: one round trip for a new activity, as a
+    bare INSERT's. write_small's answer, or None when a record's ID is stored already
+    (then nothing is written; the caller writes as for any update).
+
+    One transaction without BEGIN or COMMIT: in the extended protocol, statements sent
+    before a Sync run in one transaction, committed at the Sync, or rolled back there
+    after an error (which skips what follows it). The write's statement gets a snapshot
+    of its own, after the hold, as write_small's would. Nothing here depends on what the
+    statements answer: a refused or stored record writes nothing."""
+    records = [record for _, record in upserts]
+    sql, params = _one_statement(
+        access, records, {}, channel, _event(access, channel), new_only=True
+    )
+    with prepared_cursor(connection) as hold, prepared_cursor(connection) as write:
+        with connection.wrap_database_errors, connection.connection.pipeline():
+            # The hold alone: nothing stored is needed (a stored record is written by the
+            # caller, with what it then reads).
+            hold.execute(HOLD_FOR_WRITING_SQL, [access.provider.pk])
+            write.execute(sql, params)
+        found = write.fetchall()
+    if found[0][-1]:  # stored already: nothing written
+        return None
+    return _written(records, [row[:-1] for row in found], result)
+
+
+def hold_and_add(
+    access: ProviderAccess,
+    upserts: list[tuple[int | None, CleanActivity]],
+    channel: str,
+    result: BatchResult,
+) -> tuple[dict[str, dict[str, Any]], tuple[dict[str, tuple[int, bool]], set[int]] | None]:
+    """stored_rows(hold=True), and write_small as if no record were stored yet, sent
+    together: one round trip (with the transaction's BEGIN) for what a new activity needs.
+
+    PostgreSQL runs them in turn, the write after the hold (with a snapshot of its own, as
+    write_small's own statement would), and the write writes nothing, not even the audit
+    event, when a record's ID is stored already: then the answer is the stored rows and
+    None, and the caller writes as before, with what was stored. Otherwise the stored rows
+    (none) and write_small's answer."""
+    records = [record for _, record in upserts]
+    keys = [record.provider_activity_id for record in records]
+    event = _event(access, channel)
+    sql, params = _one_statement(access, records, {}, channel, event, new_only=True)
+    # Sent without waiting for answers, read when the pipeline's end (a Sync) brings both.
+    with prepared_cursor(connection) as hold, prepared_cursor(connection) as write:
+        with connection.wrap_database_errors, connection.connection.pipeline():
+            hold.execute(_HELD_ROWS_SQL, [access.provider.pk, keys, access.provider.pk])
+            write.execute(sql, params)
+        stored = _stored_from(hold.fetchall())
+        found = write.fetchall()
+    if found[0][-1]:  # stored already: nothing written
+        return stored, None
+    return stored, _written(records, [row[:-1] for row in found], result)
 
 
 def write_small(
@@ -130,7 +206,17 @@ def write_small(
     Returns (pk, inserted) by the IDs written, and no closed years; or nothing written and
     the closed years. Puts each written record as stored in result.rows."""
     records = [record for _, record in upserts]
-    event = AuditEvent(
+    sql, params = _one_statement(access, records, stored, channel, _event(access, channel))
+    # One text per shape (supporters? changes?), run by every single write: prepared, it is
+    # neither sent nor planned again (about 2 ms of a POST's 5, measured in process).
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    return _written(records, found, result)
+
+
+def _event(access: ProviderAccess, channel: str) -> AuditEvent:
+    return AuditEvent(
         provider=access.provider,
         action=AuditAction.ACTIVITIES_WRITTEN,
         channel=channel,
@@ -138,10 +224,12 @@ def write_small(
         api_key=access.api_key,
         details={},
     )
-    sql, params = _one_statement(access, records, stored, channel, event)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+
+
+def _written(
+    records: list[CleanActivity], found: list[Any], result: BatchResult
+) -> tuple[dict[str, tuple[int, bool]], set[int]]:
+    """write_small's answer from its statement's rows."""
     closed = set(found[0][-1] or ()) if found else set()
     if closed:
         return {}, closed
@@ -171,6 +259,8 @@ def _one_statement(
     stored: dict[str, dict[str, Any]],
     channel: str,
     event: AuditEvent,
+    *,
+    new_only: bool = False,
 ) -> tuple[str, list[Any]]:
     """The provider's closed years the records touch, then (when none is) the audit event, the
     upsert (as _UPSERT_SQL), the supporters of the rows written (an updated row's old ones
@@ -183,6 +273,8 @@ def _one_statement(
     years = sorted({year for r in records if (year := r.values.get("reporting_year")) is not None})
     keys = [record.provider_activity_id for record in records]
     params: list[Any] = [access.provider.pk, years, access.provider.pk, keys]
+    if new_only:
+        params += [keys, access.provider.pk]
     params += [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS]
     fixed = _fixed_values(access, channel, event)
     rows = [_row_json(record.values, fixed) for record in records]
@@ -212,7 +304,7 @@ def _one_statement(
         params += [access.provider.pk, _json(supporters)]
     if changes:
         params += [access.provider.pk, _json(changes)]
-    return _statement_sql(connection.vendor, bool(supporters), bool(changes)), params
+    return _statement_sql(connection.vendor, bool(supporters), bool(changes), new_only), params
 
 
 def _row_json(values: dict[str, Any], fixed: dict[str, object]) -> dict[str, Any]:
@@ -242,9 +334,10 @@ def _json_value(value: Any) -> str:
 
 # The statement's text depends on whether the batch has supporters and changes to write:
 # made once per such shape, not once per request.
-@lru_cache(maxsize=8)
-def _statement_sql(vendor: str, supporters: bool, changes: bool) -> str:
-    """_one_statement's SQL (PostgreSQL)."""
+@lru_cache(maxsize=16)
+def _statement_sql(vendor: str, supporters: bool, changes: bool, new_only: bool = False) -> str:
+    """_one_statement's SQL (PostgreSQL). `new_only`: nothing is written when a record's
+    ID is stored already, and the answer ends with how many are."""
     table = _ACTIVITY_TABLE
     # Nothing is written when a year the batch touches is closed: the audit event is not
     # made, and the rows are written only with the event.
@@ -264,18 +357,32 @@ def _statement_sql(vendor: str, supporters: bool, changes: bool) -> str:
         "(xmax = 0) AS inserted",
     )
     support_columns = ", ".join(str(f.column) for f in _SUPPORT_VALUE_FIELDS)
+    # new_only: how many of the records' IDs are stored, one probe of the unique (provider,
+    # ID) index per key, as activities_by_key (as one condition, the generic plan read all
+    # of the provider's rows); the event, and so everything, only when none is.
+    stored, none_stored = "", ""
+    if new_only:
+        stored = (
+            "stored AS (SELECT count(*) AS n FROM unnest(%s::text[]) AS k(id) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT 1 FROM {table} s WHERE s.provider_id = %s "
+            "AND s.provider_activity_id = k.id OFFSET 0) AS s), "
+        )
+        none_stored = "AND (SELECT n FROM stored) = 0 "
     sql = (
         "WITH closed AS (SELECT array_agg(c.year) AS years "  # noqa: S608 (model names)
         f"FROM ({closed_years_sql(0)}) AS c(year) WHERE c.year = ANY(%s::int[]) "
         f"OR c.year IN (SELECT s.reporting_year FROM {table} s "
         "WHERE s.provider_id = %s AND s.provider_activity_id = ANY(%s::text[]))), "
-        f"ev AS (INSERT INTO {AuditEvent._meta.db_table} "
+        f"{stored}ev AS (INSERT INTO {AuditEvent._meta.db_table} "
         f"({', '.join(str(f.column) for f in _EVENT_FIELDS)}) "
         f"SELECT {', '.join(_cast(f) for f in _EVENT_FIELDS)} "
-        "WHERE (SELECT years FROM closed) IS NULL RETURNING id), "
+        f"WHERE (SELECT years FROM closed) IS NULL {none_stored}RETURNING id), "
         f"up AS ({upsert}), "
-        f"gone AS (DELETE FROM {_SUPPORT_TABLE} WHERE activity_id IN "
-        "(SELECT id FROM up WHERE NOT inserted))"
+        # As an array of ids, so that the supporters are found by their activity's index:
+        # as IN (subquery) it was planned as a hash join over the whole supporters table
+        # (tests/activities/test_write_plans.py).
+        f"gone AS (DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(ARRAY("
+        "SELECT id FROM up WHERE NOT inserted)))"
     )
     if supporters:  # the written rows' supporters, matched to their activity by its ID
         sql += (
@@ -297,6 +404,8 @@ def _statement_sql(vendor: str, supporters: bool, changes: bool) -> str:
     # At least one row, which answers the closed years (NULL: none) with the rows written.
     columns = ", ".join(f"up.{f.column}" for f in _ROW_FIELDS)
     answer = f" SELECT {columns}, up.inserted, (SELECT years FROM closed) "  # noqa: S608
+    if new_only:
+        answer += ", (SELECT n FROM stored) "
     return sql + answer + "FROM (SELECT 1) AS one LEFT JOIN up ON true"
 
 

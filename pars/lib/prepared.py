@@ -1,6 +1,7 @@
 """Statements that PostgreSQL keeps prepared on the connection: parsed and planned once per
 connection rather than once per request, for the few that every web service request runs
-(the API key with its rate-limit count, a single write's hold and stored record).
+(the API key with its rate-limit count, a single write's hold and stored record, and the
+write itself).
 
 Django binds parameters on the client by default (the statement travels as text with its
 values in it, planned anew each time). A cursor that binds them on the server lets psycopg
@@ -16,6 +17,47 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+
+# psycopg splits a statement's text at its placeholders on every execute, and remembers the
+# split only for statements up to 4 KB. A single write's statement is about 10 KB (the 70
+# columns of an activity, named in its INSERT, its update and its answer): splitting it
+# anew took about 0.4 ms of each API write. Remembered up to 16 KB; psycopg still leaves
+# out statements with more than 50 parameters (generated IN lists), so the cache (128
+# entries) keeps the texts that recur. tests/activities/test_api_statements.py fails if psycopg
+# renames it.
+LONG_STATEMENT_BYTES = 16384
+
+
+def remember_long_statements() -> None:
+    """Let psycopg remember the split of statements up to LONG_STATEMENT_BYTES."""
+    from psycopg import _queries
+
+    if _queries.MAX_CACHED_STATEMENT_LENGTH < LONG_STATEMENT_BYTES:
+        _queries.MAX_CACHED_STATEMENT_LENGTH = LONG_STATEMENT_BYTES
+
+
+def plan_prepared_statements_once() -> None:
+    """Each new PostgreSQL connection keeps one plan per prepared statement."""
+    connection_created.connect(_generic_plans, dispatch_uid="pars.lib.prepared")
+
+
+# PostgreSQL's default (plan_cache_mode auto) plans a prepared statement anew on every run
+# while a plan for the run's own values looks cheaper than the generic one. For a single
+# write's hold and its writing statement it always did (pg_prepared_statements counted
+# custom plans only), so they were planned on every request (~0.25 and ~0.5 ms): the
+# preparing saved the parsing only. Their generic plans are the same index lookups (the
+# unique (provider, activity ID) index; tests/activities/test_write_plans.py asserts them
+# on analysed tables). Only the statements of prepared_cursor are prepared on the server
+# (Django's own cursors bind on the client), so nothing else is planned differently.
+# Behind a pooler that does not pass session settings this is lost, and only speed with it.
+def _generic_plans(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if connection.vendor != "postgresql":
+        return
+    if connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold", 5) is None:
+        return  # nothing is prepared
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
 
 
 @contextmanager

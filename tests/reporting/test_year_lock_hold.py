@@ -100,13 +100,17 @@ def test_a_writer_that_waited_for_an_attestation_sees_the_year_it_closed(
     assert seen == [{2025}]
 
 
-def test_a_single_write_that_waited_for_an_attestation_is_refused(provider: Provider) -> None:
+@pytest.mark.parametrize("expect_new", [False, True], ids=["in-a-transaction", "pipelined"])
+def test_a_single_write_that_waited_for_an_attestation_is_refused(
+    provider: Provider, expect_new: bool
+) -> None:
     """The one-statement write (PostgreSQL, one activity) reads the closed years in its
     writing statement, after the statement that waited for the attestation's hold: the
-    year closed meanwhile refuses it, and nothing is written."""
+    year closed meanwhile refuses it, and nothing is written. So does a POST's write as a
+    new activity, its statements sent to the database at once (the hold first)."""
     from pars.accounts.access import get_api_access
     from pars.activities.models import Activity
-    from pars.activities.services import ActivityRefused, write_record
+    from pars.activities.services import ActivityRefused, write_record_row
     from pars.activities.validation import validate_activity
     from pars.testing import course_json
 
@@ -119,7 +123,8 @@ def test_a_single_write_that_waited_for_an_attestation_is_refused(provider: Prov
 
     def write() -> None:
         try:
-            write_record(get_api_access(provider), record, channel="api")  # waits, then…
+            # Waits, then…
+            write_record_row(get_api_access(provider), record, channel="api", expect_new=expect_new)
         except ActivityRefused as refusal:
             refused.append([error.rule for error in refusal.errors])
 
@@ -143,7 +148,10 @@ def _raw_connection() -> Any:
 
 def _until_waiting(count: int) -> None:
     """Until `count` sessions of this database wait for a lock."""
+    # In autocommit: a transaction reads pg_stat_activity once and keeps what it read, so
+    # that later polls in it never saw a session that came (or began waiting) afterwards.
     with _raw_connection() as watcher:
+        watcher.autocommit = True
         for _ in range(100):
             waiting = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity "
@@ -155,13 +163,16 @@ def _until_waiting(count: int) -> None:
     raise AssertionError(f"{count} sessions never waited")
 
 
+@pytest.mark.parametrize("method", ["PUT", "POST"])
 def test_a_write_queued_behind_an_attestation_sees_where_the_activity_is_now(
-    provider: Provider,
+    provider: Provider, method: str
 ) -> None:
     """A writer moves A-1 into 2025 (not committed yet); an attestation of 2025 waits for
     it; a single write moving A-1 back to 2026 queues behind the attestation. Its hold's
     statement read A-1 as of before the wait (in 2026): the write must check the year
-    A-1 is in when it writes (2025, closed by then) and be refused. Found by a review."""
+    A-1 is in when it writes (2025, closed by then) and be refused. Found by a review.
+    A POST first writes A-1 as new, all statements sent at once: it finds A-1 stored
+    (after its wait), writes nothing, and is refused as the PUT is."""
     from pars.activities.models import Activity
     from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL, HOLD_FOR_WRITING_SQL
     from tests.activities.test_activity_api import Api, course
@@ -190,7 +201,11 @@ def test_a_write_queued_behind_an_attestation_sees_where_the_activity_is_now(
 
         def write_back() -> None:
             try:
-                answers.append(api.put("A-1", course(title="Moved back", **in_2026)))
+                moved = course(provider_activity_id="A-1", title="Moved back", **in_2026)
+                if method == "PUT":
+                    answers.append(api.put("A-1", moved))
+                else:
+                    answers.append(api.post(moved))
             finally:
                 connections.close_all()
 

@@ -89,3 +89,24 @@ def quadratic_reads(plan: dict[str, Any], tables: set[str], *, keys: int) -> lis
                 f"{rows_read(node):.0f} rows read for {keys} keys"
             )
     return found
+
+
+def explain_generic(sql: str, params: Any) -> dict[str, Any]:
+    """The executed plan of one recorded statement as a prepared statement runs it once
+    PARS has prepared it: its generic plan (pars.lib.prepared), not one for these values."""
+    numbered = iter(range(1, len(params) + 1))
+    prepared = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
+    values = ", ".join(["%s"] * len(params))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE pars_plan_check AS {prepared}")
+        try:
+            cursor.execute(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE pars_plan_check({values})", params
+            )
+            (document,) = cursor.fetchone()
+        finally:
+            cursor.execute("DEALLOCATE pars_plan_check")
+    if isinstance(document, str):
+        document = json.loads(document)
+    return document[0]["Plan"]

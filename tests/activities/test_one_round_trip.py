@@ -1,0 +1,159 @@
+"""A POST of a new activity outside any transaction, as a web server runs it (PostgreSQL,
+issue 14): its transaction (the writers' hold, the write) goes to the database as one
+pipeline, one round trip after the key's. What is stored, refused or
+undone is what the other paths give: a stored activity is updated with its trail, a
+closed year refuses and writes nothing, an error leaves nothing written and the
+connection usable."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.utils import OperationalError
+from django.test.utils import CaptureQueriesContext
+from psycopg.pq import TransactionStatus
+
+from pars.accounts.access import get_api_access
+from pars.activities.models import Activity, ActivityChange
+from pars.activities.services import apply_activities
+from pars.activities.validation import validate_activity
+from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL
+from pars.audit.models import AuditEvent
+from pars.providers.models import Provider
+from pars.reporting.models import AnnualReport, ReportingYear
+from pars.testing import round_trips
+from tests.activities.test_activity_api import Api, course
+from tests.activities.test_api_statements import (  # the fixture too
+    rate_limited,  # noqa: F401
+    stamped,
+    statements,
+)
+from tests.reporting.test_year_lock_hold import _raw_connection
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="the pipelined write is PostgreSQL's"
+    ),
+    pytest.mark.usefixtures("rate_limited"),
+]
+
+
+def _post(api: Api, body: dict[str, Any]) -> tuple[Any, int, list[str]]:
+    """The answer to a POST, its round trips and its statements."""
+    answers: list[Any] = []
+    with CaptureQueriesContext(connection) as queries:
+        trips = round_trips(connection, lambda: answers.append(api.post(body)))
+    return answers[0], trips, statements(queries)
+
+
+def test_a_new_activity_is_one_round_trip_after_the_key(provider: Provider) -> None:
+    api = Api(provider)
+    stamped(api)
+    response, trips, ran = _post(api, course(provider_activity_id="ONE-1", title="In one"))
+    assert response.status_code == 201, response.content
+    assert trips == 2  # the key with its count; the whole write
+    # One transaction, ended by the pipeline's Sync (no BEGIN or COMMIT sent).
+    assert len(ran) == 3
+    assert "pg_advisory_xact_lock_shared" in ran[1]
+    assert ran[2].startswith("WITH closed AS")
+    stored = Activity.objects.get(provider=provider, provider_activity_id="ONE-1")
+    assert stored.title == "In one"
+    assert response.json()["title"] == "In one"
+    assert response.json()["accme_activity_id"] == stored.accme_activity_id
+    event = AuditEvent.objects.get(provider=provider)
+    assert stored.created_by_event_id == event.pk
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+
+
+def test_a_post_of_a_stored_activity_updates_it_with_its_trail(provider: Provider) -> None:
+    api = Api(provider)
+    assert api.post(course(provider_activity_id="ONE-2")).status_code == 201
+    response, trips, _ = _post(api, course(provider_activity_id="ONE-2", title="Renamed"))
+    assert response.status_code == 200, response.content
+    # The key; the write as new (nothing written); as any update: BEGIN, the hold with the
+    # stored record, the write, COMMIT.
+    assert trips == 6
+    assert Activity.objects.get(provider_activity_id="ONE-2").title == "Renamed"
+    assert AuditEvent.objects.filter(provider=provider).count() == 2  # no event for nothing
+    (change,) = ActivityChange.objects.filter(provider=provider)
+    assert change.changes["title"] == [course()["title"], "Renamed"]
+    # Sent again unchanged: nothing written, no event.
+    response, _, _ = _post(api, course(provider_activity_id="ONE-2", title="Renamed"))
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(provider=provider).count() == 2
+
+
+def test_a_new_activity_in_a_closed_year_is_refused_and_nothing_written(
+    provider: Provider,
+) -> None:
+    year = ReportingYear.objects.create(year=2026, deadline=datetime.date(2027, 3, 31))
+    AnnualReport.objects.create(
+        provider=provider, reporting_year=year, attested_at=datetime.datetime.now(tz=datetime.UTC)
+    )
+    response, _, _ = _post(Api(provider), course(provider_activity_id="ONE-3"))
+    assert response.status_code == 400, response.content
+    assert [error["rule"] for error in response.json()["errors"]] == [
+        "activity.reporting_year.locked"
+    ]
+    assert not Activity.objects.filter(provider=provider).exists()
+    assert not AuditEvent.objects.filter(provider=provider).exists()
+
+
+def test_an_error_in_the_pipeline_undoes_it_and_leaves_the_connection_usable(
+    provider: Provider,
+) -> None:
+    """The hold times out behind an attestation's: the error is raised as Django's, the
+    transaction is rolled back, and the next write on the same connection works."""
+    record, errors = validate_activity(course(provider_activity_id="ONE-4"))
+    assert record is not None
+    assert not errors
+    access = get_api_access(provider)
+    attester = _raw_connection()
+    try:
+        attester.execute(HOLD_EXCLUSIVELY_SQL, [provider.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+        with pytest.raises(OperationalError):
+            apply_activities(access, [(None, record)], channel="api", expect_new=True)
+        assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    finally:
+        attester.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert not Activity.objects.filter(provider=provider).exists()
+    assert not AuditEvent.objects.filter(provider=provider).exists()
+    result = apply_activities(access, [(None, record)], channel="api", expect_new=True)
+    assert not result.errors
+    assert Activity.objects.filter(provider=provider, provider_activity_id="ONE-4").exists()
+
+
+def test_the_write_runs_inside_the_holds_transaction(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No BEGIN is sent: the hold and the write are one transaction because they go
+    before one Sync. The write's statement, swapped here for one that counts this
+    session's advisory locks, still sees the hold; after the Sync it is gone."""
+    from pars.activities import small_writes
+    from pars.activities.services import BatchResult
+
+    counted = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND pid = pg_backend_pid() AND %s"
+    )
+    monkeypatch.setattr(small_writes, "_one_statement", lambda *a, **k: (counted, [True]))
+    record, errors = validate_activity(course(provider_activity_id="ONE-5"))
+    assert record is not None
+    assert not errors
+    # The count is the answer's last column, read as "stored already" unless 0 (then the
+    # statement's one column is read as a written row, and fails).
+    answer = small_writes.add_in_one_round_trip(
+        get_api_access(provider), [(None, record)], "api", BatchResult()
+    )
+    assert answer is None
+    with connection.cursor() as cursor:
+        cursor.execute(counted, [True])
+        assert cursor.fetchone() == (0,)  # released with the transaction, at the Sync
