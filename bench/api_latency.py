@@ -1,6 +1,6 @@
 """Benchmark: the web service's latency next to bare Django views on the same server.
 
-    make bench                                          # 400 requests per measurement
+    make bench                                          # 1,000 requests per measurement
     .venv/bin/python bench/api_latency.py --requests 40   # a smoke run
 
 One gunicorn server on 127.0.0.1 (started here, stopped at the end) serves PARS and two
@@ -323,7 +323,7 @@ def report(results: dict[str, dict[int, dict[str, Any]]], clients: list[int]) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=400, help="per measurement")
+    parser.add_argument("--requests", type=int, default=1000, help="per measurement")
     parser.add_argument(
         "--rounds", type=int, default=10, help="blocks each measurement is sent in, in turn"
     )

@@ -146,13 +146,13 @@ def add_in_one_round_trip(
     sql, params = _one_statement(
         access, records, {}, channel, _event(access, channel), new_only=True
     )
-    with prepared_cursor(connection) as hold, prepared_cursor(connection) as write:
+    with prepared_cursor(connection) as cursor:
         with connection.wrap_database_errors, connection.connection.pipeline():
-            # The hold alone: nothing stored is needed (a stored record is written by the
-            # caller, with what it then reads).
-            hold.execute(HOLD_FOR_WRITING_SQL, [access.provider.pk])
-            write.execute(sql, params)
-        found = write.fetchall()
+            # The hold alone (its answer is not read): nothing stored is needed, a stored
+            # record is written by the caller, with what it then reads.
+            cursor.execute(HOLD_FOR_WRITING_SQL, [access.provider.pk])
+            cursor.execute(sql, params)
+        found = cursor.fetchall()
     if found[0][-1]:  # stored already: nothing written
         return None
     return _written(records, [row[:-1] for row in found], result)
