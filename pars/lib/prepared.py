@@ -48,7 +48,7 @@ def plan_prepared_statements_once() -> None:
 # custom plans only), so they were planned on every request (~0.25 and ~0.5 ms): the
 # preparing saved the parsing only. Their generic plans are the same index lookups (the
 # unique (provider, activity ID) index; tests/activities/test_write_plans.py asserts them
-# on analysed tables). Only the statements of prepared_cursor are prepared on the server
+# on analyzed tables). Only the statements of prepared_cursor are prepared on the server
 # (Django's own cursors bind on the client), so nothing else is planned differently.
 # Behind a pooler that does not pass session settings this is lost, and only speed with it.
 def _generic_plans(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
