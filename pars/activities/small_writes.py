@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity, ActivityChange
@@ -144,18 +144,40 @@ def add_in_one_round_trip(
     statements answer: a refused or stored record writes nothing."""
     records = [record for _, record in upserts]
     sql, params = _one_statement(
-        access, records, {}, channel, _event(access, channel), new_only=True
+        access, records, {}, channel, _event(access, channel), insert_only=True
     )
     with prepared_cursor(connection) as cursor:
-        with connection.wrap_database_errors, connection.connection.pipeline():
-            # The hold alone (its answer is not read): nothing stored is needed, a stored
-            # record is written by the caller, with what it then reads.
-            cursor.execute(HOLD_FOR_WRITING_SQL, [access.provider.pk])
-            cursor.execute(sql, params)
+        try:
+            with connection.wrap_database_errors, connection.connection.pipeline():
+                # The hold alone (its answer is not read): nothing stored is needed, a
+                # stored record is written by the caller, with what it then reads.
+                cursor.execute(HOLD_FOR_WRITING_SQL, [access.provider.pk])
+                cursor.execute(sql, params)
+        except IntegrityError as error:
+            # Stored meanwhile by another request (its INSERT committed after this
+            # statement counted none): everything here was rolled back at the Sync, the
+            # audit event too; written as an update instead.
+            if _constraint(error) == _UNIQUE_ID:
+                return None
+            raise
         found = cursor.fetchall()
     if found[0][-1]:  # stored already: nothing written
         return None
     return _written(records, [row[:-1] for row in found], result)
+
+
+# The unique (provider, Provider Activity ID) constraint, by the name the model gives it.
+_UNIQUE_ID = next(
+    str(constraint.name)
+    for constraint in Activity._meta.constraints
+    if tuple(getattr(constraint, "fields", ())) == ("provider", "provider_activity_id")
+)
+
+
+def _constraint(error: IntegrityError) -> str | None:
+    """The name of the constraint a database error broke, as PostgreSQL reports it."""
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def hold_and_add(
@@ -165,7 +187,8 @@ def hold_and_add(
     result: BatchResult,
 ) -> tuple[dict[str, dict[str, Any]], tuple[dict[str, tuple[int, bool]], set[int]] | None]:
     """stored_rows(hold=True), and write_small as if no record were stored yet, sent
-    together: one round trip (with the transaction's BEGIN) for what a new activity needs.
+    together: one round trip (psycopg sends the transaction's BEGIN in one before it) for
+    what a new activity needs.
 
     PostgreSQL runs them in turn, the write after the hold (with a snapshot of its own, as
     write_small's own statement would), and the write writes nothing, not even the audit
@@ -261,6 +284,7 @@ def _one_statement(
     event: AuditEvent,
     *,
     new_only: bool = False,
+    insert_only: bool = False,
 ) -> tuple[str, list[Any]]:
     """The provider's closed years the records touch, then (when none is) the audit event, the
     upsert (as _UPSERT_SQL), the supporters of the rows written (an updated row's old ones
@@ -273,7 +297,7 @@ def _one_statement(
     years = sorted({year for r in records if (year := r.values.get("reporting_year")) is not None})
     keys = [record.provider_activity_id for record in records]
     params: list[Any] = [access.provider.pk, years, access.provider.pk, keys]
-    if new_only:
+    if new_only or insert_only:
         params += [keys, access.provider.pk]
     params += [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS]
     fixed = _fixed_values(access, channel, event)
@@ -299,12 +323,13 @@ def _one_statement(
         if (old := stored.get(record.provider_activity_id)) is not None
         and (diff := _changes(record, old))
     ]
-    params += [_json(rows), new_supporters]
+    params += [_json(rows)] if insert_only else [_json(rows), new_supporters]
     if supporters:
         params += [access.provider.pk, _json(supporters)]
     if changes:
         params += [access.provider.pk, _json(changes)]
-    return _statement_sql(connection.vendor, bool(supporters), bool(changes), new_only), params
+    shape = (bool(supporters), bool(changes), new_only or insert_only, insert_only)
+    return _statement_sql(connection.vendor, *shape), params
 
 
 def _row_json(values: dict[str, Any], fixed: dict[str, object]) -> dict[str, Any]:
@@ -335,27 +360,16 @@ def _json_value(value: Any) -> str:
 # The statement's text depends on whether the batch has supporters and changes to write:
 # made once per such shape, not once per request.
 @lru_cache(maxsize=16)
-def _statement_sql(vendor: str, supporters: bool, changes: bool, new_only: bool = False) -> str:
+def _statement_sql(
+    vendor: str, supporters: bool, changes: bool, new_only: bool = False, insert_only: bool = False
+) -> str:
     """_one_statement's SQL (PostgreSQL). `new_only`: nothing is written when a record's
-    ID is stored already, and the answer ends with how many are."""
+    ID is stored already, and the answer ends with how many are. `insert_only` (with it):
+    a plain INSERT, so that an ID stored meanwhile by another transaction (after this
+    statement's snapshot counted none) fails the statement rather than being updated
+    without its trail (add_in_one_round_trip)."""
     table = _ACTIVITY_TABLE
-    # Nothing is written when a year the batch touches is closed: the audit event is not
-    # made, and the rows are written only with the event.
-    rows = (  # noqa: S608 (table and column names come from the models)
-        "SELECT {} FROM json_populate_recordset(NULL::{}, %s::json) AS r "
-        "WHERE EXISTS (SELECT 1 FROM ev)"
-    ).format(
-        ", ".join(
-            "(SELECT id FROM ev)" if f.name == "created_by_event" else f"r.{f.column}"
-            for f in _STAGE_FIELDS
-        ),
-        table,
-    )
-    upsert = _UPSERT_SQL.format(source=rows).replace(
-        "RETURNING id, provider_activity_id, (xmax = 0)",
-        f"RETURNING {', '.join(f'{table}.{f.column}' for f in _ROW_FIELDS)}, "
-        "(xmax = 0) AS inserted",
-    )
+    upsert = _rows_written_sql(insert_only)
     support_columns = ", ".join(str(f.column) for f in _SUPPORT_VALUE_FIELDS)
     # new_only: how many of the records' IDs are stored, one probe of the unique (provider,
     # ID) index per key, as activities_by_key (as one condition, the generic plan read all
@@ -407,6 +421,34 @@ def _statement_sql(vendor: str, supporters: bool, changes: bool, new_only: bool 
     if new_only:
         answer += ", (SELECT n FROM stored) "
     return sql + answer + "FROM (SELECT 1) AS one LEFT JOIN up ON true"
+
+
+def _rows_written_sql(insert_only: bool) -> str:
+    """The statement's writing of the activities (as _UPSERT_SQL, or a plain INSERT), which
+    answers each row written (_ROW_FIELDS, then inserted?). Nothing is written when a year
+    the batch touches is closed: the audit event is not made, and the rows are written only
+    with the event."""
+    table = _ACTIVITY_TABLE
+    rows = (  # noqa: S608 (table and column names come from the models)
+        "SELECT {} FROM json_populate_recordset(NULL::{}, %s::json) AS r "
+        "WHERE EXISTS (SELECT 1 FROM ev)"
+    ).format(
+        ", ".join(
+            "(SELECT id FROM ev)" if f.name == "created_by_event" else f"r.{f.column}"
+            for f in _STAGE_FIELDS
+        ),
+        table,
+    )
+    written = _UPSERT_SQL.format(source=rows)
+    if insert_only:
+        written = written[: written.index(" ON CONFLICT")] + (
+            " RETURNING id, provider_activity_id, (xmax = 0)"
+        )
+    return written.replace(
+        "RETURNING id, provider_activity_id, (xmax = 0)",
+        f"RETURNING {', '.join(f'{table}.{f.column}' for f in _ROW_FIELDS)}, "
+        "(xmax = 0) AS inserted",
+    )
 
 
 def _cast(model_field: Any) -> str:

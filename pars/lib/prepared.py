@@ -33,7 +33,10 @@ def remember_long_statements() -> None:
     """Let psycopg remember the split of statements up to LONG_STATEMENT_BYTES."""
     from psycopg import _queries
 
-    if _queries.MAX_CACHED_STATEMENT_LENGTH < LONG_STATEMENT_BYTES:
+    # Private to psycopg: a release without it leaves the default (speed only, and the test
+    # named above fails), never a failing start.
+    current = getattr(_queries, "MAX_CACHED_STATEMENT_LENGTH", None)
+    if isinstance(current, int) and current < LONG_STATEMENT_BYTES:
         _queries.MAX_CACHED_STATEMENT_LENGTH = LONG_STATEMENT_BYTES
 
 
@@ -50,9 +53,12 @@ def plan_prepared_statements_once() -> None:
 # unique (provider, activity ID) index; tests/activities/test_write_plans.py asserts them
 # on analyzed tables). Only the statements of prepared_cursor are prepared on the server
 # (Django's own cursors bind on the client), so nothing else is planned differently.
-# Behind a pooler that does not pass session settings this is lost, and only speed with it.
+# Only on connections that are kept (PARS_DB_CONN_MAX_AGE above 0): a connection opened
+# for one request never reaches the preparing threshold, and the SET would cost it a round
+# trip; behind a transaction pooler (CONN_MAX_AGE 0, as docs/deployment.md says) a session
+# setting would also stay on a server connection that other clients then get.
 def _generic_plans(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.settings_dict.get("CONN_MAX_AGE") == 0:
         return
     if connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold", 5) is None:
         return  # nothing is prepared

@@ -97,7 +97,8 @@ def test_one_write_is_two_round_trips_and_an_update_three(
     assert "pg_advisory_xact_lock_shared" in ran[1]
     assert all(sql.startswith("WITH closed AS") for sql in ran[2:])
     assert "INSERT INTO audit_auditevent" in ran[-1]
-    # Outside a test's transaction a BEGIN goes with the hold and a COMMIT follows.
+    # Outside a test's transaction a BEGIN goes before them and a COMMIT follows (a POST
+    # outside any transaction sends neither: tests/activities/test_one_round_trip.py).
     assert trips == (3 if existing else 2)
     assert AuditEvent.objects.filter(provider=provider).count() == (2 if existing else 1)
 
@@ -451,3 +452,21 @@ def test_without_pipelines_a_write_sends_its_statements_one_by_one(
     assert trips == 3
     assert "pg_advisory_xact_lock_shared" in ran[1]
     assert read_back(api, "NP-1")["title"] == "Plain"
+
+
+@postgresql_only
+@pytest.mark.parametrize("kept", [60, 0], ids=["kept", "per-request"])
+def test_kept_connections_plan_prepared_statements_once(kept: int) -> None:
+    """A connection that is kept sets plan_cache_mode as it opens (its prepared statements
+    get one generic plan); one opened per request does not (it never prepares)."""
+    from django.db import connections
+
+    fresh = connections.create_connection("default")
+    fresh.settings_dict = {**fresh.settings_dict, "CONN_MAX_AGE": kept}
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            (mode,) = cursor.fetchone()
+    finally:
+        fresh.close()
+    assert mode == ("force_generic_plan" if kept else "auto")

@@ -157,3 +157,57 @@ def test_the_write_runs_inside_the_holds_transaction(
     with connection.cursor() as cursor:
         cursor.execute(counted, [True])
         assert cursor.fetchone() == (0,)  # released with the transaction, at the Sync
+
+
+def test_a_new_id_stored_meanwhile_by_another_request_is_updated_with_its_trail(
+    provider: Provider,
+) -> None:
+    """Another request's INSERT of the same ID is not committed when this POST counts the
+    stored IDs (none), and is when the POST's INSERT meets it: the POST's transaction is
+    rolled back at its Sync, its audit event with it, and the activity is written as an
+    update, trail and all. (With an upsert there, the event was committed with no
+    activity, and the request failed.) Found by a review."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from pars.testing import make_activity
+    from tests.reporting.test_year_lock_hold import _until_waiting
+
+    api = Api(provider)
+    stamped(api)
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_request() -> None:
+        try:
+            with transaction.atomic():
+                make_activity(provider, provider_activity_id="RACE-1", title="First")
+                inserted.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    answers: list[Any] = []
+
+    def post() -> None:
+        try:
+            answers.append(api.post(course(provider_activity_id="RACE-1", title="Second")))
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=other_request)
+    first.start()
+    assert inserted.wait(timeout=30)
+    second = threading.Thread(target=post)
+    second.start()
+    _until_waiting(1)  # the POST's INSERT waits for the other one's
+    release.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    (answer,) = answers
+    assert answer.status_code == 200, answer.content
+    stored = Activity.objects.get(provider=provider, provider_activity_id="RACE-1")
+    assert stored.title == "Second"
+    assert AuditEvent.objects.filter(provider=provider).count() == 1  # no event left over
+    (change,) = ActivityChange.objects.filter(provider=provider)
+    assert change.changes["title"] == ["First", "Second"]
