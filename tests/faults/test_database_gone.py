@@ -45,12 +45,12 @@ def _terminate(pid: int) -> None:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
-def _post(url: str, secret: str, body: dict[str, Any]) -> tuple[int, bytes]:
+def _send(url: str, secret: str, body: dict[str, Any], method: str = "POST") -> tuple[int, bytes]:
     request = urllib.request.Request(  # noqa: S310 (the loopback live server)
         url,
         data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
-        method="POST",
+        method=method,
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -59,44 +59,75 @@ def _post(url: str, secret: str, body: dict[str, Any]) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+def _kill_own_connection(killed: list[int]) -> None:
+    """Terminate the backend of this thread's connection (once)."""
+    if killed:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    killed.append(pid)
+    _terminate(pid)
+
+
 def test_a_request_whose_database_connection_dies_mid_write_fails_and_leaves_nothing(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = make_provider(name="Gone Health", provider_id="0007101")
     _, secret = create_api_key(provider=provider, name="load")
     url = f"{live_server.url}/api/v1/activities"
-    # On PostgreSQL a single JSON write is one statement (pars.activities.small_writes).
-    original = small_writes.write_small
+    assert _send(url, secret, course(provider_activity_id="GONE-0"))[0] == 201
     killed: list[int] = []
 
+    # An update: the write's statement runs (the row and its audit event written) and the
+    # connection dies before the commit.
+    original_write = small_writes.write_small
+
     def write_then_lose_the_database(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)  # the row (and its audit event) are written …
-        if not killed:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pid = cursor.fetchone()[0]
-            killed.append(pid)
-            _terminate(pid)  # … and the connection dies before the commit
+        result = original_write(*args, **kwargs)
+        _kill_own_connection(killed)
         return result
 
     monkeypatch.setattr(small_writes, "write_small", write_then_lose_the_database)
     events = AuditEvent.objects.count()
     started = time.monotonic()
-    status, _ = _post(url, secret, course(provider_activity_id="GONE-1"))
+    renamed = course(provider_activity_id="GONE-0", title="Renamed")
+    status, _ = _send(f"{url}/GONE-0", secret, renamed, method="PUT")
     assert killed, "the fault was not injected"
     assert status in (500, 503)
     assert time.monotonic() - started < 20  # an answer, not a hang
-    assert not Activity.objects.filter(provider=provider).exists()  # no partial rows
-    assert AuditEvent.objects.count() == events
+    assert Activity.objects.get(provider_activity_id="GONE-0").title == course()["title"]
+    assert AuditEvent.objects.count() == events  # nothing half-written
 
-    # The next request gets a new connection and works.
-    status, body = _post(url, secret, course(provider_activity_id="GONE-2"))
+    # A new activity (its hold and write sent as one pipeline): the connection dies as the
+    # statements are made, before they are sent.
+    killed.clear()
+    original_statement = small_writes._one_statement
+
+    def statement_then_lose_the_database(*args: Any, **kwargs: Any) -> Any:
+        made = original_statement(*args, **kwargs)
+        _kill_own_connection(killed)
+        return made
+
+    monkeypatch.setattr(small_writes, "_one_statement", statement_then_lose_the_database)
+    started = time.monotonic()
+    status, _ = _send(url, secret, course(provider_activity_id="GONE-1"))
+    assert killed, "the fault was not injected"
+    assert status in (500, 503)
+    assert time.monotonic() - started < 20
+    assert not Activity.objects.filter(provider_activity_id="GONE-1").exists()
+    assert AuditEvent.objects.count() == events
+    monkeypatch.undo()
+
+    # The next requests get a new connection and work.
+    status, body = _send(url, secret, course(provider_activity_id="GONE-2"))
     assert status == 201, body[:500]
-    status, _ = _post(url, secret, course(provider_activity_id="GONE-1"))
-    assert status == 201
+    assert _send(url, secret, course(provider_activity_id="GONE-1"))[0] == 201
+    assert _send(f"{url}/GONE-0", secret, renamed, method="PUT")[0] == 200
     assert set(
         Activity.objects.filter(provider=provider).values_list("provider_activity_id", flat=True)
-    ) == {"GONE-1", "GONE-2"}
+    ) == {"GONE-0", "GONE-1", "GONE-2"}
+    assert Activity.objects.get(provider_activity_id="GONE-0").title == "Renamed"
 
 
 def _writing_backend(test_pid: int) -> int | None:
