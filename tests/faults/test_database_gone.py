@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,28 @@ def _kill_own_connection(killed: list[int]) -> None:
     _terminate(pid)
 
 
+def _with_connection_lost_after(
+    monkeypatch: pytest.MonkeyPatch, step: str, send: Callable[[], tuple[int, bytes]]
+) -> int:
+    """The status of `send`, the server's connection terminated right after the write's
+    `step` (a function of pars.activities.small_writes) first runs; an answer, not a hang."""
+    original = getattr(small_writes, step)
+    killed: list[int] = []
+
+    def then_lose_the_database(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        _kill_own_connection(killed)
+        return result
+
+    with monkeypatch.context() as patched:
+        patched.setattr(small_writes, step, then_lose_the_database)
+        started = time.monotonic()
+        status, _ = send()
+    assert killed, "the fault was not injected"
+    assert time.monotonic() - started < 20
+    return status
+
+
 def test_a_request_whose_database_connection_dies_mid_write_fails_and_leaves_nothing(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,47 +100,28 @@ def test_a_request_whose_database_connection_dies_mid_write_fails_and_leaves_not
     _, secret = create_api_key(provider=provider, name="load")
     url = f"{live_server.url}/api/v1/activities"
     assert _send(url, secret, course(provider_activity_id="GONE-0"))[0] == 201
-    killed: list[int] = []
+    renamed = course(provider_activity_id="GONE-0", title="Renamed")
+    events = AuditEvent.objects.count()
 
     # An update: the write's statement runs (the row and its audit event written) and the
     # connection dies before the commit.
-    original_write = small_writes.write_small
-
-    def write_then_lose_the_database(*args: Any, **kwargs: Any) -> Any:
-        result = original_write(*args, **kwargs)
-        _kill_own_connection(killed)
-        return result
-
-    monkeypatch.setattr(small_writes, "write_small", write_then_lose_the_database)
-    events = AuditEvent.objects.count()
-    started = time.monotonic()
-    renamed = course(provider_activity_id="GONE-0", title="Renamed")
-    status, _ = _send(f"{url}/GONE-0", secret, renamed, method="PUT")
-    assert killed, "the fault was not injected"
+    status = _with_connection_lost_after(
+        monkeypatch, "write_small", lambda: _send(f"{url}/GONE-0", secret, renamed, "PUT")
+    )
     assert status in (500, 503)
-    assert time.monotonic() - started < 20  # an answer, not a hang
     assert Activity.objects.get(provider_activity_id="GONE-0").title == course()["title"]
     assert AuditEvent.objects.count() == events  # nothing half-written
 
     # A new activity (its hold and write sent as one pipeline): the connection dies as the
     # statements are made, before they are sent.
-    killed.clear()
-    original_statement = small_writes._one_statement
-
-    def statement_then_lose_the_database(*args: Any, **kwargs: Any) -> Any:
-        made = original_statement(*args, **kwargs)
-        _kill_own_connection(killed)
-        return made
-
-    monkeypatch.setattr(small_writes, "_one_statement", statement_then_lose_the_database)
-    started = time.monotonic()
-    status, _ = _send(url, secret, course(provider_activity_id="GONE-1"))
-    assert killed, "the fault was not injected"
+    status = _with_connection_lost_after(
+        monkeypatch,
+        "_one_statement",
+        lambda: _send(url, secret, course(provider_activity_id="GONE-1")),
+    )
     assert status in (500, 503)
-    assert time.monotonic() - started < 20
     assert not Activity.objects.filter(provider_activity_id="GONE-1").exists()
     assert AuditEvent.objects.count() == events
-    monkeypatch.undo()
 
     # The next requests get a new connection and work.
     status, body = _send(url, secret, course(provider_activity_id="GONE-2"))
