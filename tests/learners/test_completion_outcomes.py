@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from pars.accounts.access import ProviderAccess, get_api_access
+from pars.accounts.access import ProviderAccess
 from pars.accounts.services import create_api_key
 from pars.activities.models import Activity
 from pars.intake.models import Upload, UploadStatus
@@ -24,19 +24,7 @@ from pars.learners.models import CompletionStatus, LearnerCompletion
 from pars.learners.services import COPY_THRESHOLD, CompletionResult, apply_completions
 from pars.learners.validation import CleanCompletion, load_recipients, validate_completion
 from pars.providers.models import Provider
-from pars.testing import as_json_record, learner_row, make_activity, register
-
-
-@pytest.fixture
-def access(provider: Provider) -> ProviderAccess:
-    return get_api_access(provider, create_api_key(provider=provider)[0])
-
-
-@pytest.fixture
-def activity(provider: Provider) -> Activity:
-    activity = make_activity(provider, provider_activity_id="GR-1", ama_credits=12)
-    register(activity, "ABIM")
-    return activity
+from pars.testing import as_json_record, learner_row, make_activity
 
 
 @pytest.fixture

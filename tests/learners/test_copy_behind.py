@@ -10,8 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 
-from pars.accounts.access import ProviderAccess, get_api_access
-from pars.accounts.services import create_api_key
+from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity
 from pars.intake.models import Upload, UploadStatus
 from pars.intake.store import store_upload
@@ -20,8 +19,7 @@ from pars.learners.services import COPY_THRESHOLD, CompletionResult, apply_compl
 from pars.learners.services import insert as insert_module
 from pars.learners.services.copy_behind import copy_behind
 from pars.learners.validation import CleanCompletion, load_recipients, validate_completion
-from pars.providers.models import Provider
-from pars.testing import learner_row, make_activity, register
+from pars.testing import learner_row
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="COPY is PostgreSQL's (SQLite inserts at once)"
@@ -44,18 +42,6 @@ def copy_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         copy_behind(sql, text.replace("\t1\tf\t", "\t-1\tf\t"), table)
 
     monkeypatch.setattr(insert_module, "copy_behind", refused)
-
-
-@pytest.fixture
-def access(provider: Provider) -> ProviderAccess:
-    return get_api_access(provider, create_api_key(provider=provider)[0])
-
-
-@pytest.fixture
-def activity(provider: Provider) -> Activity:
-    activity = make_activity(provider, provider_activity_id="CB-1", ama_credits=12)
-    register(activity, "ABIM")
-    return activity
 
 
 def records(activity: Activity, count: int) -> list[tuple[int | None, CleanCompletion]]:
