@@ -14,6 +14,7 @@ from ninja.operation import Operation
 
 from pars import api_contract, api_deprecation
 from pars.accounts.api_auth import ApiKeyAuth, api_access
+from pars.accounts.key_check import KeyCheckFailed
 from pars.activities.api import exports_router, rules_router
 from pars.activities.api import router as activities_router
 from pars.activities.upload_api import router as uploads_router
@@ -80,6 +81,15 @@ def _refused(request: HttpRequest, exc: Any) -> HttpResponse:
 
 
 api.add_exception_handler(CompletionRefused, _refused)
+
+
+def _key_check_failed(request: HttpRequest, exc: Any) -> HttpResponse:
+    # Never sent: the rate-limit middleware runs the request again the ordinary way (nothing
+    # was written), which answers 401 or 429, or succeeds (pars.accounts.key_check).
+    return api_errors.error_response(401, "Authorization", api_errors.RULE_KEY, "Checking the key.")
+
+
+api.add_exception_handler(KeyCheckFailed, _key_check_failed)
 
 
 class ProviderOut(Schema):

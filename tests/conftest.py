@@ -5,6 +5,7 @@ from django.test import Client
 from playwright.sync_api import Browser, sync_playwright
 from pytest_django import Settings
 
+from pars.accounts import key_check
 from pars.accounts.models import Role, User
 from pars.providers.models import Provider
 from pars.testing import make_member, make_provider, make_user
@@ -22,6 +23,14 @@ def _immediate_tasks(settings: Settings) -> None:
 def _no_rate_limits(settings: Settings) -> None:
     # The limits count in the cache across tests; tests/security turns them on itself.
     settings.RATELIMIT_ENABLE = False
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_keys() -> Iterator[None]:
+    # Verified API keys are remembered per process (pars.accounts.key_check): per test here.
+    key_check.forget_all()
+    yield
+    key_check.forget_all()
 
 
 @pytest.fixture(autouse=True)

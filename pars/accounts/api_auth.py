@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
+from pars.accounts import key_check
 from pars.accounts.access import ProviderAccess, get_api_access
 from pars.accounts.models import ApiKey, ApiKeyEnvironment
 from pars.accounts.services import API_KEY_PREFIX, TEST_KEY_MARK, _hash_secret
@@ -148,12 +149,14 @@ def request_api_key(request: HttpRequest) -> ApiKey | None:
     return key
 
 
-def touch_last_used(key: ApiKey) -> None:
-    """Record use of the key, at most once per LAST_USED_RESOLUTION."""
+def touch_last_used(key: ApiKey, token: str = "") -> None:
+    """Record use of the key, at most once per LAST_USED_RESOLUTION (and, for `token`,
+    keep its remembered row version current: pars.accounts.key_check)."""
     now = timezone.now()
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    if not (token and key_check.stamp_last_used(token, key, now)):
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     key.last_used_at = now
 
 
@@ -164,6 +167,7 @@ class ApiKeyAuth(HttpBearer):
         key = request_api_key(request) if same else verify_api_key(token)
         if key is None:
             return None  # 401; the middleware logs the refusal (prefix only)
-        touch_last_used(key)
-        security_log.api_key_used(request, key)
+        touch_last_used(key, token if same else "")
+        if not key_check.deferred(request):  # else logged once the check has passed
+            security_log.api_key_used(request, key)
         return get_api_access(key.provider, key)

@@ -41,6 +41,7 @@ import itertools
 import re
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
@@ -52,6 +53,7 @@ from django.template import engines
 from django.urls import NoReverseMatch, reverse
 from django_ratelimit.core import _get_ip  # type: ignore[import-untyped]
 
+from pars.accounts import key_check
 from pars.accounts.api_auth import (
     bearer_token,
     from_row,
@@ -236,6 +238,18 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        check = _deferred_check(request)
+        if check is not None:
+            response = key_check.run_deferred(check, request, self.get_response)
+            if response is not None:
+                key = request_api_key(request)
+                assert key is not None
+                security_log.api_key_used(request, key)  # once its check passed
+                log_refusal(request, response)
+                return response
+            # The check failed: nothing was written; the request goes the ordinary way.
+            key_check.forget(bearer_token(request))
+            remember_api_key(request, "", None)
         limited = self.check(request)
         if limited is not None:
             return limited
@@ -323,6 +337,41 @@ class RateLimitMiddleware:
 API_KEY_GROUP = "pars.api.key"
 
 
+@lru_cache(maxsize=1)
+def _deferring_paths() -> frozenset[str]:
+    """Where the key check may travel with the write (pars.accounts.key_check)."""
+    return frozenset({reverse("api-v1:activity_create")})
+
+
+def _deferred_check(request: HttpRequest) -> key_check.PendingCheck | None:
+    """The key check of a request that may send it with its write, or None (checked
+    now, the ordinary way): a POST of a new activity with a token verified before, counted
+    in the database, on PostgreSQL with pipelines, outside a transaction."""
+    if request.method != "POST" or request.path_info not in _deferring_paths():
+        return None
+    rate = _setting("PARS_API_RATE", DEFAULT_API_RATE)
+    token = bearer_token(request)
+    if not (token and rate and enabled() and _store() == "database"):
+        return None
+    verified = key_check.recalled(token)
+    connection = connections[router.db_for_write(RateLimitCounter)]
+    if verified is None or connection.vendor != "postgresql" or not _pipelines():
+        return None
+    if not connection.get_autocommit():
+        return None
+    limit, period = parse_rate(rate)
+    bucket = _bucket(API_KEY_GROUP, verified.key.prefix)
+    window_end = _window_end(bucket, period, int(time.time()))
+    remember_api_key(request, token, key_check.own_copy(verified))
+    return key_check.PendingCheck(verified, bucket, window_end, limit)
+
+
+def _pipelines() -> bool:
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
 def _key_and_hit(request: HttpRequest) -> tuple[ApiKey | None, int | None]:
     """The request's valid API key (None without one) and, for a valid key, its count
     against ``PARS_API_RATE`` (:func:`hit`'s answer; None for no key). On PostgreSQL with
@@ -364,13 +413,14 @@ def _find_and_count(token: str, rate: str) -> tuple[ApiKey | None, int | None] |
         row = cursor.fetchone()
     if row is None:
         return None, None
-    *values, count = row
+    *values, key_version, provider_version, count = row
     key = verified_key(
         from_row(ApiKey, values[: len(_KEY_FIELDS)], connection), secret, environment
     )
     if key is None:
         return None, None  # a wrong secret: counted per address by the caller
     key.provider = from_row(Provider, values[len(_KEY_FIELDS) :], connection)
+    key_check.remember(token, key, key_version, provider_version)
     if count is None or count <= limit:
         return key, None
     return key, max(1, window_end - now)
@@ -379,11 +429,13 @@ def _find_and_count(token: str, rate: str) -> tuple[ApiKey | None, int | None] |
 _KEY_FIELDS = ApiKey._meta.concrete_fields
 _PROVIDER_FIELDS = Provider._meta.concrete_fields
 _COUNTER = RateLimitCounter._meta.db_table
-# The key and its provider by the token's prefix; the counter of a live key whose secret
-# matches (the secret is checked again, in constant time, before the key is used).
+# The key and its provider by the token's prefix, with their rows' versions (for
+# pars.accounts.key_check); the counter of a live key whose secret matches (the secret is
+# checked again, in constant time, before the key is used).
 # Table and column names come from the models, never from input.
 _FIND_AND_COUNT = (  # noqa: S608
-    "WITH k AS (SELECT {key_columns}, {provider_columns} FROM {keys} k "
+    "WITH k AS (SELECT {key_columns}, {provider_columns}, "
+    "k.xmin::text AS key_version, p.xmin::text AS provider_version FROM {keys} k "
     "JOIN {providers} p ON p.id = k.provider_id WHERE k.prefix = %s), "
     "c AS (INSERT INTO {counter} (bucket, window_end, count) SELECT %s, %s, 1 FROM k{fast} "
     "WHERE k.revoked_at IS NULL AND k.secret_hash = %s AND k.environment = %s "

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connection
 
+from pars.accounts import key_check
 from pars.accounts.access import ProviderAccess
 from pars.activities.models import Activity, ActivityChange
 from pars.activities.validation import CleanActivity
@@ -146,9 +147,18 @@ def add_in_one_round_trip(
     sql, params = _one_statement(
         access, records, {}, channel, _event(access, channel), insert_only=True
     )
+    # A web-service request's key check, when it was left to travel with the write: first,
+    # so that its refusal rolls back everything after it (pars.accounts.key_check).
+    check = key_check.pending()
     with prepared_cursor(connection) as cursor:
         try:
-            with connection.wrap_database_errors, connection.connection.pipeline():
+            with (
+                key_check.sent_with_write(check),
+                connection.wrap_database_errors,
+                connection.connection.pipeline(),
+            ):
+                if check is not None:
+                    cursor.execute(*check.statement())
                 # The hold alone (its answer is not read): nothing stored is needed, a
                 # stored record is written by the caller, with what it then reads.
                 cursor.execute(HOLD_FOR_WRITING_SQL, [access.provider.pk])

@@ -1,0 +1,144 @@
+"""The key check of a new activity's POST sent with its write (pars.accounts.key_check,
+PostgreSQL): one round trip in all, and a key that is no longer good gets exactly what it
+got before (401, 429), with nothing written."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from pars.accounts import key_check
+from pars.accounts.models import ApiKey
+from pars.accounts.services import revoke_api_key
+from pars.activities.models import Activity
+from pars.audit.models import AuditEvent
+from pars.intake.models import IdempotencyKey
+from pars.models import RateLimitCounter
+from pars.providers.models import Provider
+from pars.testing import round_trips
+from tests.activities.test_activity_api import Api, course
+from tests.activities.test_api_statements import (  # the fixture too
+    rate_limited,  # noqa: F401
+    stamped,
+    statements,
+)
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's pipeline"),
+    pytest.mark.usefixtures("rate_limited"),
+]
+
+
+def _post(api: Api, body: Any, **headers: str) -> tuple[Any, int, list[str]]:
+    answers: list[Any] = []
+    with CaptureQueriesContext(connection) as queries:
+        trips = round_trips(connection, lambda: answers.append(api.post(body, **headers)))
+    return answers[0], trips, statements(queries)
+
+
+def _verified(provider: Provider) -> tuple[Api, ApiKey]:
+    """A client whose key this process has verified (by a first request)."""
+    api = Api(provider)
+    stamped(api)
+    return api, ApiKey.objects.get(provider=provider)
+
+
+def _uses(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.security_event  # type: ignore[attr-defined]
+        for record in caplog.records
+        if getattr(record, "security_event", None) in ("api_key_used", "api_key_rejected")
+    ]
+
+
+def test_a_verified_key_is_checked_with_the_write_in_one_round_trip(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, _ = _verified(provider)
+    counted = RateLimitCounter.objects.get().count
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pars.security"):
+        response, trips, ran = _post(api, course(provider_activity_id="KW-1"))
+    assert response.status_code == 201, response.content
+    assert trips == 1  # as a bare insert's
+    assert len(ran) == 3
+    assert "pars_api_key_check" in ran[0]
+    assert "pg_advisory_xact_lock_shared" in ran[1]
+    assert Activity.objects.filter(provider=provider, provider_activity_id="KW-1").exists()
+    assert RateLimitCounter.objects.get().count == counted + 1  # counted as before
+    assert _uses(caplog) == ["api_key_used"]
+
+
+def test_a_key_revoked_since_it_was_verified_is_refused_and_nothing_written(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, key = _verified(provider)
+    revoke_api_key(key)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pars.security"):
+        response, _, _ = _post(api, course(provider_activity_id="KW-2"))
+    assert response.status_code == 401, response.content
+    assert response.json()["errors"][0]["field"] == "Authorization"
+    assert not Activity.objects.filter(provider=provider).exists()
+    assert not AuditEvent.objects.filter(provider=provider).exists()
+    assert _uses(caplog) == ["api_key_rejected"]  # never logged as used
+    assert key_check.recalled(api.client.defaults["HTTP_AUTHORIZATION"][7:]) is None
+
+
+def test_a_provider_changed_since_the_key_was_verified_writes_once_with_it_read_afresh(
+    provider: Provider,
+) -> None:
+    """Its row's new version fails the check: nothing written; run again the ordinary way
+    it writes once, and the key is remembered as it now is (the next POST: one trip)."""
+    api, _ = _verified(provider)
+    Provider.objects.filter(pk=provider.pk).update(name="Renamed provider")
+    response, trips, _ = _post(api, course(provider_activity_id="KW-3"))
+    assert response.status_code == 201, response.content
+    assert trips == 3  # the check with the write (rolled back); the key; the write
+    assert Activity.objects.filter(provider=provider).count() == 1
+    assert AuditEvent.objects.filter(provider=provider).count() == 1
+    response, trips, _ = _post(api, course(provider_activity_id="KW-4"))
+    assert (response.status_code, trips) == (201, 1)
+
+
+def test_a_verified_key_over_its_rate_limit_gets_429_and_nothing_written(
+    provider: Provider, settings: Any
+) -> None:
+    api, _ = _verified(provider)  # its first request counted: the limit is reached
+    settings.PARS_API_RATE = "1/m"
+    response, _, _ = _post(api, course(provider_activity_id="KW-5"))
+    assert response.status_code == 429, response.content
+    assert int(response["Retry-After"]) >= 1
+    assert not Activity.objects.filter(provider=provider).exists()
+    assert not AuditEvent.objects.filter(provider=provider).exists()
+
+
+def test_a_request_that_writes_nothing_still_has_its_key_checked_before_it_answers(
+    provider: Provider,
+) -> None:
+    api, key = _verified(provider)
+    response, _, ran = _post(api, {"title": "no ID"})
+    assert response.status_code == 400, response.content
+    assert "pars_api_key_check" in ran[0]  # checked and counted first, then the body's reads
+    revoke_api_key(key)
+    response, _, _ = _post(api, {"title": "no ID"})
+    assert response.status_code == 401  # not the body's errors
+
+
+def test_any_other_statement_of_the_request_runs_the_check_first(provider: Provider) -> None:
+    """An idempotent POST reads and writes its Idempotency-Key before the activity: with a
+    revoked key nothing of it is stored."""
+    api, key = _verified(provider)
+    response, _, ran = _post(api, course(provider_activity_id="KW-6"), **{"Idempotency-Key": "a1"})
+    assert response.status_code == 201, response.content
+    assert "pars_api_key_check" in ran[0]
+    revoke_api_key(key)
+    response, _, _ = _post(api, course(provider_activity_id="KW-7"), **{"Idempotency-Key": "a2"})
+    assert response.status_code == 401
+    assert not Activity.objects.filter(provider_activity_id="KW-7").exists()
+    assert IdempotencyKey.objects.count() == 1
