@@ -5,7 +5,8 @@
 
 Each size is timed from the multipart POST to ``/api/v1/uploads`` to the upload's
 ``finished_at`` after its commit: the queue pickup by a real task worker, the job and the
-commit included (bench/upload_path.py says how; ``ANALYZE`` runs before and half-way).
+commit included (bench/upload_path.py says how; ``VACUUM (ANALYZE)`` runs before,
+``ANALYZE`` half-way).
 The report prints the time and per-row cost at each size, the ratio of the per-row cost
 at the largest size to the smallest (a linear path gives about 1.0), and the ratio to:
 
@@ -13,11 +14,14 @@ at the largest size to the smallest (a linear path gives about 1.0), and the rat
   column format, COPYed into the same tables (activities and their commercial
   supporters, every index and constraint in place) in one committed transaction.
 
-Then a rejected file of the smallest size, one row in 7 invalid, is timed the same way
-plus fetching its whole error report. The tables hold another provider's activities
-(the statistics know none of the bench provider's rows). Timings are reported, never
-asserted. The database is ``$BENCH_DATABASE_URL`` (default: a ``pars_bench`` database on
-the local PostgreSQL, created if missing). Results also go to ``bench/out/``.
+The smallest size is timed ``--repeat-smallest`` times (3 by default), COPY and PARS
+alternating, and reported as the medians; every COPY and upload starts with the task
+queue drained (bench/upload_path.py). Then a rejected file of the smallest size, one row
+in 7 invalid, is timed the same way plus fetching its whole error report. The tables hold
+another provider's activities (the statistics know none of the bench provider's rows).
+Timings are reported, never asserted. The database is ``$BENCH_DATABASE_URL`` (default: a
+``pars_bench`` database on the local PostgreSQL, created if missing). Results also go to
+``bench/out/``.
 """
 
 from __future__ import annotations
@@ -40,13 +44,16 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     DEFAULT_SIZES,
     DEFAULT_URL,
     ROOT,
+    add_repeat_argument,
     api_auth,
     ensure_database,
     print_table,
     setup_django,
     sizes,
     stamp,
+    time_size,
     time_upload,
+    vacuum,
 )
 
 PROVIDER_ID = "0999999"
@@ -193,6 +200,7 @@ def copy_baseline(work: Path, columns: dict[str, list[str]], rows: int, provider
         ("activities", Activity._meta.db_table, work / "activities.copy"),
         ("supporters", CommercialSupport._meta.db_table, work / "supporters.copy"),
     )
+    vacuum(table for _, table, _ in targets)  # untimed, as before the upload
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         for name, table, payload in targets:
@@ -262,6 +270,25 @@ def established_provider(count: int) -> None:
     )
 
 
+def one_size(work: Path, rows: int, repeat: int, provider: Any, auth: dict[str, Any]) -> Any:
+    """One size, COPY and PARS alternating `repeat` times (upload_path.time_size)."""
+    clear_rows(provider)
+    write_tsv(work / "activities.txt", rows)
+    columns = write_copy_payload(work, rows, provider.pk)
+
+    def copy() -> float:
+        return copy_baseline(work, columns, rows, provider)
+
+    def upload() -> dict[str, Any]:
+        outcome = time_upload("/api/v1/uploads", work / "activities.txt", auth, TABLES, rows)
+        if outcome["status"] != "succeeded" or outcome["added"] != rows:
+            raise SystemExit(f"the upload did not apply every row: {outcome}")
+        clear_rows(provider)  # untimed: the next run (its COPY first) starts empty
+        return outcome
+
+    return time_size(rows, repeat, copy, upload)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
@@ -273,6 +300,7 @@ def main() -> None:
         default=20_000,
         help="another provider's activities, in the table when ANALYZE runs",
     )
+    add_repeat_argument(parser)
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     media = os.environ.get("BENCH_MEDIA_ROOT") or tempfile.mkdtemp(prefix="pars-bench-")
@@ -289,14 +317,8 @@ def main() -> None:
         work = Path(tmp)
         for rows in args.rows:
             print(f"{rows:,} activities...", flush=True)
-            clear_rows(provider)
-            write_tsv(work / "activities.txt", rows)
-            columns = write_copy_payload(work, rows, provider.pk)
-            copy_seconds = copy_baseline(work, columns, rows, provider)
-            outcome = time_upload("/api/v1/uploads", work / "activities.txt", auth, TABLES, rows)
-            if outcome["status"] != "succeeded" or outcome["added"] != rows:
-                raise SystemExit(f"the upload did not apply every row: {outcome}")
-            results.append({**outcome, "copy_seconds": copy_seconds})
+            repeat = args.repeat_smallest if rows == min(args.rows) else 1
+            results.append(one_size(work, rows, repeat, provider, auth))
         rows = min(args.rows)
         print(f"{rows:,} activities, one in {BAD_EVERY} invalid...", flush=True)
         clear_rows(provider)
@@ -314,7 +336,8 @@ def main() -> None:
           f"({report['errors']:,} errors fetched in {report['seconds']:.2f} s)")  # fmt: skip
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"established_rows": args.established_rows, "sizes": results, "rejected": rejected}
+    summary = {"established_rows": args.established_rows, "repeat_smallest": args.repeat_smallest,
+               "sizes": results, "rejected": rejected}  # fmt: skip
     (out / f"activities_upload-{stamp()}.json").write_text(json.dumps(summary, indent=2))
 
 

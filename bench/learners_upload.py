@@ -10,17 +10,22 @@ board or license ID, license state, completion date, CME credits, MOC points and
 
 Each size is timed from the multipart POST to ``/api/v1/learner-completions/uploads`` to
 the upload's ``finished_at`` after its commit: the queue pickup by a real task worker,
-the job and the commit included (bench/upload_path.py says how; ``ANALYZE`` runs before
-and half-way). The report prints the time and per-row cost at each size, the ratio of
-the per-row cost at the largest size to the smallest (linear: about 1.0) and the ratio
-to the COPY baseline: the same rows, validated beforehand (untimed) and in the table's
-column format, COPYed into the same learner completion table (its indexes, constraints
-and foreign keys in place) in one committed transaction. Then a file of the smallest
-size with one row in 7 invalid (learner files apply their valid rows and report the
-others) is timed the same way plus fetching its whole error report. Timings are
-reported, never asserted. The database is ``$BENCH_DATABASE_URL`` (default: a
-``pars_bench`` database on the local PostgreSQL, created if missing). Results also go to
-``bench/out/``.
+the job and the commit included (bench/upload_path.py says how; ``VACUUM (ANALYZE)``
+runs before, ``ANALYZE`` half-way). The report prints the time and per-row cost at each
+size, the ratio of the per-row cost at the largest size to the smallest (linear: about
+1.0) and the ratio to the COPY baseline: the same rows, validated beforehand (untimed)
+and in the table's column format, COPYed into the same learner completion table (its
+indexes, constraints and foreign keys in place) in one committed transaction. The
+smallest size is timed ``--repeat-smallest`` times (3 by default), COPY and PARS
+alternating, and reported as the medians. Once a file is timed, its worker is stopped
+(its running task let finish), the file's completions with their delivery items, events
+and batches are removed, and the queue is drained: the delivery its commit queued (not
+part of "POST to commit") finds nothing left to do and never runs beside the next
+measurement (untimed, printed; bench/upload_path.py). Then a file of the smallest size
+with one row in 7 invalid (learner files apply their valid rows and report the others)
+is timed the same way plus fetching its whole error report. Timings are reported, never
+asserted. The database is ``$BENCH_DATABASE_URL`` (default: a ``pars_bench`` database on
+the local PostgreSQL, created if missing). Results also go to ``bench/out/``.
 """
 
 from __future__ import annotations
@@ -43,13 +48,16 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     DEFAULT_SIZES,
     DEFAULT_URL,
     ROOT,
+    add_repeat_argument,
     api_auth,
     ensure_database,
     print_table,
     setup_django,
     sizes,
     stamp,
+    time_size,
     time_upload,
+    vacuum,
 )
 
 PROVIDER_ID = "0999998"  # not the activity bench's provider
@@ -131,27 +139,48 @@ def write_tsv(path: Path, rows: Iterator[list[str]], bad_every: int = 0) -> None
 # The provider, its activities and registrations
 
 
-def clear_provider() -> Any:
-    """The bench provider, emptied of everything an earlier run left (plain SQL: fast)."""
-    from django.db import connection
+# What an upload leaves (its completions, their delivery and events, the upload itself).
+UPLOADED_TABLES = (
+    "learners_completionevent",
+    "learners_deliveryitem",
+    "learners_learnercompletion",
+    "activities_uploaderror",
+    "activities_upload",
+)
 
+
+def clear_uploaded(provider: Any, tables: tuple[str, ...] = UPLOADED_TABLES) -> None:
+    """The provider's rows in `tables` removed (plain SQL: fast), and the delivery batches
+    its items were in, left empty: with them gone no batch is in flight, and queued
+    delivery tasks find nothing to do (upload_path.clear_and_drain). Run while no task
+    runs (upload_path stops its worker first)."""
+    from django.db import connection, transaction
+    from django.db.models import Exists, OuterRef
+
+    from pars.learners.models import DeliveryBatch, DeliveryItem
+
+    with transaction.atomic():
+        items = DeliveryItem.objects.filter(provider=provider).order_by()
+        batches = list(items.values_list("batch_id", flat=True).distinct())
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table} WHERE provider_id = %s", [provider.pk])
+        DeliveryBatch.objects.filter(pk__in=batches).exclude(
+            Exists(DeliveryItem.objects.filter(batch=OuterRef("pk")))
+        ).delete()
+
+
+def clear_provider() -> Any:
+    """The bench provider, emptied of everything an earlier run left."""
     from pars.providers.models import Provider
 
     provider, _ = Provider.objects.get_or_create(
         provider_id=PROVIDER_ID,
         defaults={"name": "Learner Benchmark Provider", "accreditor_type": "accme"},
     )
-    with connection.cursor() as cursor:
-        for table in (
-            "learners_completionevent",
-            "learners_deliveryitem",
-            "learners_learnercompletion",
-            "learners_activityregistration",
-            "activities_uploaderror",
-            "activities_upload",
-            "activities_activity",
-        ):
-            cursor.execute(f"DELETE FROM {table} WHERE provider_id = %s", [provider.pk])
+    clear_uploaded(
+        provider, (*UPLOADED_TABLES, "learners_activityregistration", "activities_activity")
+    )
     return provider
 
 
@@ -260,6 +289,7 @@ def copy_baseline(payload: Path, columns: list[str], rows: int, provider: Any) -
     from pars.learners.models import LearnerCompletion
 
     table = LearnerCompletion._meta.db_table
+    vacuum([table])  # untimed, as before the upload
     started = time.perf_counter()
     with (
         transaction.atomic(),
@@ -288,11 +318,23 @@ def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str
         today,
     )
     assert count == rows
-    copy_seconds = copy_baseline(work / "learners.copy", columns, rows, provider)
-    outcome = time_upload(URL, work / "learners.txt", api_auth(provider), TABLES, rows)
-    if outcome["status"] != "succeeded" or outcome["added"] != rows:
-        raise SystemExit(f"the upload did not apply every row: {outcome}")
-    return {**outcome, "copy_seconds": copy_seconds}
+    auth = api_auth(provider)
+
+    def copy() -> float:
+        return copy_baseline(work / "learners.copy", columns, rows, provider)
+
+    def upload() -> dict[str, Any]:
+        # Untimed, once the file is timed: its rows and delivery work cleared, so the
+        # next run (its COPY first) starts empty, with nothing left to deliver.
+        outcome = time_upload(
+            URL, work / "learners.txt", auth, TABLES, rows, clear=lambda: clear_uploaded(provider)
+        )
+        if outcome["status"] != "succeeded" or outcome["added"] != rows:
+            raise SystemExit(f"the upload did not apply every row: {outcome}")
+        return outcome
+
+    repeat = args.repeat_smallest if rows == min(args.rows) else 1
+    return time_size(rows, repeat, copy, upload)
 
 
 def with_errors(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str, Any]:
@@ -300,8 +342,15 @@ def with_errors(work: Path, rows: int, args: Any, today: datetime.date) -> dict[
     set_up_activities(provider, args.activities, today)
     rows_with_errors = raw_rows(rows, args.activities, args.learners, today)
     write_tsv(work / "errors.txt", rows_with_errors, bad_every=BAD_EVERY)
+    auth = api_auth(provider)
     outcome = time_upload(
-        URL, work / "errors.txt", api_auth(provider), TABLES, rows, error_report=True
+        URL,
+        work / "errors.txt",
+        auth,
+        TABLES,
+        rows,
+        error_report=True,
+        clear=lambda: clear_uploaded(provider),
     )
     if outcome["status"] != "partial" or outcome["errors"] != rows // BAD_EVERY:
         raise SystemExit(f"the invalid rows were not reported: {outcome}")
@@ -315,6 +364,7 @@ def main() -> None:
     )
     parser.add_argument("--activities", type=int, default=200)
     parser.add_argument("--learners", type=int, default=20_000)
+    add_repeat_argument(parser)
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     media = os.environ.get("BENCH_MEDIA_ROOT") or tempfile.mkdtemp(prefix="pars-bench-")
@@ -342,7 +392,8 @@ def main() -> None:
           f"({report['errors']:,} errors fetched in {report['seconds']:.2f} s)")  # fmt: skip
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"activities": args.activities, "learners": args.learners, "sizes": results,
+    summary = {"activities": args.activities, "learners": args.learners,
+               "repeat_smallest": args.repeat_smallest, "sizes": results,
                "with_errors": partial}  # fmt: skip
     (out / f"learners_upload-{stamp()}.json").write_text(json.dumps(summary, indent=2))
 

@@ -4,24 +4,45 @@ A file is timed from the multipart POST to the web service (through Django's tes
 client, so every middleware and the real view run, though no socket), through the queue
 (a real ``manage.py db_worker`` picks the job up as deployed, woken by the queue's
 notification), the job and its commit, to the upload's ``finished_at`` (set once the
-file's transaction has committed). The tables have statistics, as autovacuum leaves
-them: ``ANALYZE`` runs before the POST and again when the job has read half the file
-(from another connection, which sees none of the file's uncommitted rows, as autovacuum
-would not).
+file's transaction has committed). The tables are as autovacuum leaves them:
+``VACUUM (ANALYZE)`` runs before the POST (:func:`vacuum`; the COPY baselines run it too)
+and ``ANALYZE`` again when the job has read half the file (from another connection, which
+sees none of the file's uncommitted rows, as autovacuum would not).
 
 A rejected file's time includes its error report: every page of
 ``GET /api/v1/uploads/{id}/errors``, as a client fetching it would.
+
+No measurement shares the machine with the workers' leftover work: an applied learner file
+queues the delivery of its completions to their recipients (``deliver_task``, then
+``collect_results_task``), which is not part of "POST to commit" but would otherwise run
+beside the next measurement, at about 3 ms a completion. So once a file is timed
+(:func:`time_upload`), untimed: its worker is stopped (a running task is let finish and
+none starts after, so nothing deletes rows under a task), the caller's ``clear`` removes
+what the file produced that delivery would work on (the learner bench: the file's
+completions, their delivery items, events and batches), and the tasks still queued are
+run in this process until the queue has drained (:func:`drain`: no task queued or
+running, no completion waiting for delivery, no delivery batch in flight); they find
+nothing to do. The three steps are printed, never timed. Each COPY baseline and upload
+also starts with that check (:func:`settle`), which drains whatever an earlier,
+interrupted run left.
+
+The smallest size is over in about half a second, where the machine's wandering speed
+weighs most: :func:`time_size` times it ``--repeat-smallest`` times (3 by default), COPY
+and PARS alternating, and reports the median of each.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
+import logging
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +50,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/pars_bench"
 DEFAULT_SIZES = [10_000, 100_000, 500_000]
+DEFAULT_REPEAT_SMALLEST = 3
+# The drain's timeout. After a timed file the drain finds nothing to deliver (its work was
+# cleared); the allowance per row covers an interrupted run's leftovers at about 3 ms a
+# completion (delivery with its results, on the 2-core development machine).
+DRAIN_BASE_SECONDS = 120.0
+DRAIN_SECONDS_PER_ROW = 0.01
+DRAIN_REPORT_SECONDS = 60.0  # a long drain says what is left this often
+# A stopped worker first finishes its running task: a delivery task sends at most 20
+# batches of 500 records (about 12 s at 1.2 ms a record), so this leaves room.
+WORKER_STOP_SECONDS = 120.0
+# Each of these is the median of a size's runs; the worker's peak memory is the highest.
+MEDIAN_KEYS = ("seconds", "post_seconds", "pickup_seconds", "job_seconds", "copy_seconds")
 
 
 def setup_django(database_url: str, media_root: str) -> None:
@@ -68,6 +101,17 @@ def analyze(tables: Iterable[str]) -> None:
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f"ANALYZE {table}")
+
+
+def vacuum(tables: Iterable[str]) -> None:
+    """VACUUM (ANALYZE), as autovacuum would: the rows the bench deletes between files
+    (COPY baselines, cleared uploads) otherwise stay as dead tuples every later file scans
+    where autovacuum is off (the development machine: a 10,000-row learner file took 3.0 s
+    instead of 0.5 s after a run's deletes)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
 
 
 def api_auth(provider: Any) -> dict[str, Any]:
@@ -113,10 +157,174 @@ def worker() -> Iterator[subprocess.Popen[bytes]]:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=WORKER_STOP_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def add_repeat_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--repeat-smallest",
+        type=int,
+        default=DEFAULT_REPEAT_SMALLEST,
+        help="runs of the smallest size, COPY and PARS alternating; the medians are reported",
+    )
+
+
+def pending_work(horizon: datetime.datetime) -> dict[str, int]:
+    """What the task workers have still to do: completions waiting for delivery, delivery
+    batches in flight (being sent, or sent and awaiting the answer), and tasks running or
+    queued (to run before `horizon`: a task deferred past it is not waited for)."""
+    from django.db.models import Q
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from pars.learners.models import (
+        WAITING_STATUSES,
+        BatchStatus,
+        DeliveryBatch,
+        LearnerCompletion,
+    )
+
+    waiting = LearnerCompletion.objects.filter(status__in=WAITING_STATUSES).count()
+    in_flight = DeliveryBatch.objects.filter(
+        status__in=(BatchStatus.SENDING, BatchStatus.SENT)
+    ).count()
+    # Counted last: only a running task queues more work, so when none is running or
+    # queued after the counts above, nothing more is coming.
+    due = Q(run_after=get_date_max()) | Q(run_after__lte=horizon)
+    tasks = DBTaskResult.objects.filter(
+        Q(status=TaskResultStatus.RUNNING) | (Q(status=TaskResultStatus.READY) & due)
+    ).count()
+    return {
+        "completions waiting for delivery": waiting,
+        "delivery batches in flight": in_flight,
+        "tasks queued or running": tasks,
+    }
+
+
+def drain_timeout(rows: int) -> float:
+    return DRAIN_BASE_SECONDS + DRAIN_SECONDS_PER_ROW * rows
+
+
+def run_ready_tasks() -> None:
+    """Run every task due now, here, as ``db_worker --batch`` would: after a clear the
+    tasks left find nothing to do, and this spares a worker's start (seconds)."""
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    # A line per task would drown the report: only warnings and failures show.
+    logs = [logging.getLogger(name) for name in ("django.tasks", "django_tasks_db")]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.WARNING)
+    try:
+        Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="bench-drain",
+            excluded_queue_names=[],
+        ).run()
+    finally:
+        for log, level in zip(logs, levels, strict=True):
+            log.setLevel(level)
+
+
+def drain(process: subprocess.Popen[bytes] | None, rows: int) -> float:
+    """Wait, untimed, until all pending work is done (see pending_work) by `process`, or
+    without one by this process (run_ready_tasks); returns the seconds waited."""
+    from django.utils import timezone
+
+    timeout = drain_timeout(rows)
+    started = reported = time.monotonic()
+    horizon = timezone.now() + datetime.timedelta(seconds=timeout)
+    log = Path(os.environ["PARS_MEDIA_ROOT"]) / "worker.log" if process else "the output above"
+    while True:
+        if process is None:
+            run_ready_tasks()
+        if not any((pending := pending_work(horizon)).values()):
+            return time.monotonic() - started
+        left = ", ".join(f"{count:,} {name}" for name, count in pending.items() if count)
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"the task worker stopped with work pending ({left}): see {log}")
+        now = time.monotonic()
+        if now - started > timeout:
+            raise SystemExit(
+                f"the workers' delivery work did not drain within {timeout:.0f} s ({left}); "
+                f"see {log}, or empty the bench database of an earlier run's leftovers"
+            )
+        if now - reported > DRAIN_REPORT_SECONDS:
+            print(f"  draining, {now - started:.0f} s so far: {left}", flush=True)
+            reported = now
+        time.sleep(0.1)
+
+
+def _drain_pending(rows: int, process: subprocess.Popen[bytes] | None = None) -> float:
+    """Nothing pending, or drained (see drain); returns the seconds waited."""
+    from django.utils import timezone
+
+    if not any(pending_work(timezone.now()).values()):
+        return 0.0
+    return drain(process, rows)
+
+
+def settle(rows: int, process: subprocess.Popen[bytes] | None = None) -> float:
+    """Before a measurement: no earlier work pending, or drained by `process` (without
+    one, by this process); returns the seconds waited."""
+    seconds = _drain_pending(rows, process)
+    if seconds:
+        print(f"  earlier delivery work drained in {seconds:.1f} s (untimed)", flush=True)
+    return seconds
+
+
+def clear_and_drain(rows: int, stopped: float, clear: Callable[[], None] | None) -> float:
+    """After a timed file, its worker stopped (in `stopped` seconds, its running task
+    done): `clear` what the file left for delivery, then drain the queue (the tasks find
+    nothing to do). Untimed; returns the seconds of the three steps."""
+    started = time.monotonic()
+    if clear is not None:
+        clear()  # no task runs now: nothing deletes rows under a task, or waits for one
+    cleared = time.monotonic() - started
+    drained = _drain_pending(rows)
+    steps = [f"worker stopped in {stopped:.1f} s"]
+    if clear is not None:
+        steps.append(f"the file's delivery work cleared in {cleared:.1f} s")
+    steps.append(f"the queue drained in {drained:.1f} s")
+    print(f"  untimed: {', '.join(steps)}", flush=True)
+    return stopped + cleared + drained
+
+
+def time_size(
+    rows: int,
+    repeat: int,
+    copy: Callable[[], float],
+    upload: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """One size: its COPY baseline (`copy`, seconds) and PARS (`upload`, time_upload's
+    outcome) `repeat` times, alternating, each once earlier work has drained; the medians."""
+    runs = []
+    for _ in range(max(repeat, 1)):
+        settle(rows)
+        copy_seconds = copy()
+        runs.append({**upload(), "copy_seconds": copy_seconds})
+    return median_run(runs)
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs as one: the median of each time, the highest worker peak, the rest as the
+    last run had it, and every run's times under ``runs``."""
+    summary = {**runs[-1], "repeat": len(runs)}
+    for key in MEDIAN_KEYS:
+        summary[key] = statistics.median(run[key] for run in runs)
+    summary["worker_peak_mb"] = max(run["worker_peak_mb"] for run in runs)
+    summary["drain_seconds"] = round(sum(run["drain_seconds"] for run in runs), 2)
+    kept = (*MEDIAN_KEYS, "worker_peak_mb", "drain_seconds")
+    summary["runs"] = [{key: run[key] for key in kept} for run in runs]
+    return summary
 
 
 def _fetch_error_report(client: Any, upload_id: int, auth: dict[str, Any]) -> int:
@@ -158,8 +366,10 @@ def time_upload(
     rows: int,
     *,
     error_report: bool = False,
+    clear: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """POST the file, let the worker process it, wait for the commit; times in seconds."""
+    """POST the file, let the worker process it, wait for the commit; times in seconds.
+    Then, untimed, `clear` and the drain (clear_and_drain) once the worker has stopped."""
     from django.test import Client
     from django.utils import timezone
 
@@ -169,8 +379,9 @@ def time_upload(
     tables = list(tables)
     with worker() as process:
         client = Client()
+        settle(rows, process)
         _warm_up(client, url, path, auth)
-        analyze(tables)
+        vacuum(tables)
         started = timezone.now()
         with path.open("rb") as stream:
             response = client.post(url, {"file": stream}, **auth)
@@ -199,6 +410,9 @@ def time_upload(
             fetched = _fetch_error_report(client, upload_id, auth)
             report = {"seconds": time.perf_counter() - report_started, "errors": fetched}
             seconds += report["seconds"]
+        stopping = time.monotonic()  # leaving the block stops the worker
+    # The file's delivery, queued by its commit, cleared and drained before the next one.
+    drained = clear_and_drain(rows, time.monotonic() - stopping, clear)
     return {
         "rows": rows,
         "seconds": seconds,
@@ -212,6 +426,7 @@ def time_upload(
         "worker_peak_mb": round(peak, 1),
         "analyzed_half_way": analyzed_again,
         "error_report": report,
+        "drain_seconds": round(drained, 2),
     }
 
 
@@ -236,6 +451,12 @@ def print_table(title: str, results: list[dict[str, Any]]) -> None:
         print(f"{r['rows']:>9,} {r['seconds']:8.2f} {per_row:8.1f} {r['post_seconds']:7.2f}"
               f" {r['pickup_seconds']:8.2f} {r['job_seconds']:8.2f}"
               f" {copy_text} {ratio} {r['worker_peak_mb']:9.0f}")  # fmt: skip
+    for r in results:
+        if r.get("repeat", 1) > 1:
+            paths = ", ".join(f"{run['seconds']:.2f}" for run in r["runs"])
+            copies = ", ".join(f"{run['copy_seconds']:.2f}" for run in r["runs"])
+            print(f"{r['rows']:,} rows: medians of {r['repeat']} runs, COPY and PARS alternating"
+                  f" (path s: {paths}; COPY s: {copies})")  # fmt: skip
     for key, name in (("seconds", "whole path"), ("job_seconds", "job alone")):
         growth = linearity(results, key)
         if growth is not None:

@@ -1,0 +1,220 @@
+"""The upload benchmarks' measuring rules (bench/upload_path.py): once a file is timed, what
+it left for delivery is cleared before the queue is drained, each measurement starts once
+the workers' earlier work has drained, and the smallest size's runs alternate COPY and
+PARS and are reported as medians."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+from pars.learners.models import (
+    BatchStatus,
+    CompletionStatus,
+    DeliveryAction,
+    DeliveryBatch,
+    DeliveryItem,
+    LearnerCompletion,
+    Recipient,
+)
+from pars.providers.models import Provider
+from pars.testing import make_activity, make_provider
+from tests.support.faults import ROOT  # noqa: F401  (puts bench/ on the path)
+
+pytestmark = pytest.mark.django_db
+
+
+def _task(status: str, run_after: datetime.datetime | None = None) -> None:
+    DBTaskResult.objects.create(
+        status=status,
+        args_kwargs={"args": ["ABIM"], "kwargs": {}},
+        task_path="pars.learners.delivery.deliver_task",
+        backend_name="default",
+        run_after=run_after or get_date_max(),
+    )
+
+
+def _sent(provider: Provider, status: str, batch_status: str) -> DeliveryBatch:
+    """One completion of `provider` in `status`, in a batch to ABIM in `batch_status`."""
+    recipient = Recipient.objects.get(code="ABIM")
+    activity = make_activity(provider)
+    completion = LearnerCompletion.objects.create(
+        provider=provider,
+        activity=activity,
+        recipient=recipient,
+        learner_key="id:654321",
+        first_name="Ada",
+        last_name="Lovelace",
+        birth_month=12,
+        birth_day=10,
+        learner_id="654321",
+        completion_date=activity.start_date,
+        status=status,
+    )
+    batch = DeliveryBatch.objects.create(recipient=recipient, status=batch_status)
+    DeliveryItem.objects.create(
+        provider=provider,
+        batch=batch,
+        completion=completion,
+        version=1,
+        action=DeliveryAction.SUBMIT,
+        payload={},
+    )
+    return batch
+
+
+def test_clear_uploaded_leaves_the_drain_nothing_of_the_file_to_wait_for() -> None:
+    import learners_upload
+    import upload_path
+
+    bench, other = make_provider(), make_provider()
+    _sent(bench, CompletionStatus.SENT, BatchStatus.SENT)
+    _sent(bench, CompletionStatus.QUEUED, BatchStatus.SENDING)
+    LearnerCompletion.objects.filter(provider=bench).update(batch=None)  # one still waits
+    kept = _sent(other, CompletionStatus.SENT, BatchStatus.SENT)
+    horizon = timezone.now()
+    assert upload_path.pending_work(horizon)["delivery batches in flight"] == 3
+
+    learners_upload.clear_uploaded(bench)
+
+    assert upload_path.pending_work(horizon) == {
+        "completions waiting for delivery": 0,
+        "delivery batches in flight": 1,  # the other provider's, untouched
+        "tasks queued or running": 0,
+    }
+    assert list(DeliveryBatch.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert DeliveryItem.objects.filter(provider=other).count() == 1
+    assert not LearnerCompletion.objects.filter(provider=bench).exists()
+
+
+def test_clear_and_drain_clears_before_it_drains(monkeypatch: pytest.MonkeyPatch) -> None:
+    import upload_path
+
+    steps: list[str] = []
+
+    def drain_pending(rows: int) -> float:
+        steps.append("drain")
+        return 2.0
+
+    monkeypatch.setattr(upload_path, "_drain_pending", drain_pending)
+
+    total = upload_path.clear_and_drain(1000, 1.5, lambda: steps.append("clear"))
+
+    assert steps == ["clear", "drain"]
+    assert total == pytest.approx(3.5, abs=0.5)
+
+
+# The drain's worker runs here and manages its own database connections: real commits.
+@pytest.mark.django_db(transaction=True)
+def test_clear_and_drain_leaves_nothing_pending_without_starting_a_worker(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    import learners_upload
+    import upload_path
+
+    bench = make_provider()
+    _sent(bench, CompletionStatus.QUEUED, BatchStatus.SENDING)
+    _task(TaskResultStatus.READY)  # the file's delivery task, queued by its commit
+    monkeypatch.setattr(upload_path, "worker", None)  # would fail if called
+    settings.TASKS = {"default": {"BACKEND": "pars.jobs.wakeup.NotifyingDatabaseBackend"}}
+    monkeypatch.setattr(upload_path, "DRAIN_BASE_SECONDS", 5.0)  # then it gives up
+    monkeypatch.setattr(upload_path, "DRAIN_SECONDS_PER_ROW", 0.0)
+
+    upload_path.clear_and_drain(1000, 0.0, lambda: learners_upload.clear_uploaded(bench))
+
+    assert not any(upload_path.pending_work(timezone.now()).values())
+    assert DBTaskResult.objects.get().status == TaskResultStatus.SUCCESSFUL  # run here
+
+
+def test_pending_work_counts_due_and_running_tasks_and_batches_in_flight() -> None:
+    import upload_path
+
+    now = timezone.now()
+    _task(TaskResultStatus.READY)  # queued to run now
+    _task(TaskResultStatus.READY, now + datetime.timedelta(seconds=30))  # due before horizon
+    _task(TaskResultStatus.READY, now + datetime.timedelta(days=1))  # a far retry: not waited
+    _task(TaskResultStatus.RUNNING)
+    _task(TaskResultStatus.SUCCESSFUL)
+    recipient = Recipient.objects.get(code="ABIM")
+    DeliveryBatch.objects.create(recipient=recipient, status=BatchStatus.SENT)
+    DeliveryBatch.objects.create(recipient=recipient, status=BatchStatus.DONE)
+
+    pending = upload_path.pending_work(now + datetime.timedelta(minutes=5))
+
+    assert pending == {
+        "completions waiting for delivery": 0,
+        "delivery batches in flight": 1,
+        "tasks queued or running": 3,
+    }
+
+
+def test_settle_starts_no_worker_when_nothing_is_pending(monkeypatch: pytest.MonkeyPatch) -> None:
+    import upload_path
+
+    _task(TaskResultStatus.SUCCESSFUL)
+    monkeypatch.setattr(upload_path, "worker", None)  # would fail if called
+
+    assert upload_path.settle(1000) == 0.0
+
+
+def test_drain_times_out_naming_what_is_pending(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import upload_path
+
+    class Running:
+        def poll(self) -> None:
+            return None
+
+    _task(TaskResultStatus.READY)
+    monkeypatch.setenv("PARS_MEDIA_ROOT", str(tmp_path))
+    monkeypatch.setattr(upload_path, "DRAIN_BASE_SECONDS", 0.0)
+    monkeypatch.setattr(upload_path, "DRAIN_SECONDS_PER_ROW", 0.0)
+
+    with pytest.raises(SystemExit, match=r"did not drain within 0 s \(1 tasks queued or running\)"):
+        upload_path.drain(Running(), 1000)  # type: ignore[arg-type]
+
+
+def test_time_size_alternates_copy_and_pars_and_reports_medians(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import upload_path
+
+    calls: list[str] = []
+    monkeypatch.setattr(upload_path, "settle", lambda rows: calls.append("settle"))
+    copies = iter([0.30, 0.10, 0.20])
+    paths = iter([0.9, 0.5, 0.7])
+
+    def copy() -> float:
+        calls.append("copy")
+        return next(copies)
+
+    def upload() -> dict[str, Any]:
+        calls.append("upload")
+        seconds = next(paths)
+        return {
+            "rows": 10,
+            "seconds": seconds,
+            "post_seconds": 0.01,
+            "pickup_seconds": 0.02,
+            "job_seconds": seconds - 0.1,
+            "worker_peak_mb": 100 + seconds * 10,
+            "drain_seconds": 1.0,
+            "status": "succeeded",
+        }
+
+    result = upload_path.time_size(10, 3, copy, upload)
+
+    assert calls == ["settle", "copy", "upload"] * 3
+    assert result["repeat"] == 3
+    assert result["seconds"] == 0.7
+    assert result["copy_seconds"] == 0.2
+    assert result["job_seconds"] == pytest.approx(0.6)
+    assert result["worker_peak_mb"] == 109.0
+    assert [run["seconds"] for run in result["runs"]] == [0.9, 0.5, 0.7]
+    assert result["drain_seconds"] == 3.0
