@@ -9,13 +9,18 @@ bare insert has. That is safe because nothing of the request reaches the databas
 its check:
 
 - a request goes ahead without a round trip only with a token this process verified
-  before (the ordinary way); its key and provider are remembered with the versions of
-  their rows (``xmin``: any change to a row, a revocation or an edit, gives it a new one);
-- its check (:data:`CHECK_SQL`) finds both rows still at those versions and the key
-  unrevoked, and counts the request; else it raises, which rolls back everything sent
-  with it (PostgreSQL runs what is sent before one Sync as one transaction);
+  before (the ordinary way) in the last REMEMBERED_FOR seconds; its key and provider are
+  remembered with the versions of their rows (``xmin``: any change to a row, a revocation
+  or an edit, gives it a new one); not with an Idempotency-Key, If-Match or a dry run,
+  which run in a transaction that could roll the count back;
+- its check (:data:`CHECK_SQL`) finds both rows still at those versions, the key unrevoked
+  with the same secret hash, environment and provider, and counts the request; else it
+  raises, which rolls back everything sent with it (PostgreSQL runs what is sent before
+  one Sync as one transaction);
 - any other statement of the request runs the check on its own first (a connection
-  execute wrapper), and a request that sent none runs it before its answer leaves;
+  execute wrapper), unless it is in a transaction or a pipeline (then the request is run
+  again the ordinary way, nothing having run yet), and a request that sent none runs it
+  before its answer leaves;
 - a check that fails, for whatever reason (a revoked key, an edited provider, the rate
   limit), means nothing was written: the request is then run again the ordinary way, which
   answers 401 or 429 as always, or succeeds with the key read afresh.
@@ -26,6 +31,9 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
+import logging
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +52,11 @@ from pars.providers.models import Provider
 
 # The SQLSTATE pars_api_key_check raises (accounts migration 0005): matched, never a text.
 REFUSED = "PK401"
+UNDEFINED_FUNCTION = "42883"  # the migration not run yet: the ordinary way, until it is
 REMEMBERED_KEYS = 1024  # per process; the oldest is forgotten first
+REMEMBERED_FOR = 300  # seconds: then verified the ordinary way again
+
+logger = logging.getLogger(__name__)
 
 
 class KeyCheckFailed(Exception):
@@ -59,6 +71,7 @@ class Verified:
     key: ApiKey
     key_version: str
     provider_version: str
+    verified_at: float  # time.monotonic()
 
 
 @dataclass
@@ -77,11 +90,14 @@ class PendingCheck:
         key = self.verified.key
         return CHECK_SQL, [
             *(key.pk, self.verified.key_version, self.verified.provider_version),
+            *(key.secret_hash, key.environment, key.provider_id),
             *(self.bucket, self.window_end, self.limit),
         ]
 
 
 _remembered: OrderedDict[str, Verified] = OrderedDict()
+_remembering = threading.Lock()  # (free-threaded Python: the GIL does not order them)
+_function_missing = False
 _current: ContextVar[PendingCheck | None] = ContextVar("pars_key_check", default=None)
 
 
@@ -93,14 +109,20 @@ def remember(token: str, key: ApiKey, key_version: str, provider_version: str) -
     """`key` (its provider attached) verified for `token` just now, read from rows of
     these versions."""
     digest = _token_digest(token)
-    _remembered[digest] = Verified(copy.copy(key), key_version, provider_version)
-    _remembered.move_to_end(digest)
-    while len(_remembered) > REMEMBERED_KEYS:
-        _remembered.popitem(last=False)
+    # Copies: the instances a request goes on using are never the remembered ones.
+    remembered = copy.copy(key)
+    remembered.provider = copy.copy(key.provider)
+    verified = Verified(remembered, key_version, provider_version, time.monotonic())
+    with _remembering:
+        _remembered[digest] = verified
+        _remembered.move_to_end(digest)
+        while len(_remembered) > REMEMBERED_KEYS:
+            _remembered.popitem(last=False)
 
 
 def forget(token: str) -> None:
-    _remembered.pop(_token_digest(token), None)
+    with _remembering:
+        _remembered.pop(_token_digest(token), None)
 
 
 def stamp_last_used(token: str, key: ApiKey, when: datetime.datetime) -> bool:
@@ -118,17 +140,28 @@ def stamp_last_used(token: str, key: ApiKey, when: datetime.datetime) -> bool:
     if row is None:
         forget(token)
         return False
-    verified.key.last_used_at = when
-    remember(token, verified.key, row[0], verified.provider_version)
+    stamped = own_copy(verified)
+    stamped.last_used_at = when
+    remember(token, stamped, row[0], verified.provider_version)
     return True
 
 
 def forget_all() -> None:
-    _remembered.clear()
+    """Every remembered key forgotten (and the check's function looked for again)."""
+    global _function_missing
+    with _remembering:
+        _remembered.clear()
+    _function_missing = False
 
 
 def recalled(token: str) -> Verified | None:
-    return _remembered.get(_token_digest(token))
+    """The key remembered for `token`, if verified in the last REMEMBERED_FOR seconds."""
+    if _function_missing:
+        return None
+    verified = _remembered.get(_token_digest(token))
+    if verified is None or time.monotonic() - verified.verified_at > REMEMBERED_FOR:
+        return None
+    return verified
 
 
 def own_copy(verified: Verified) -> ApiKey:
@@ -139,8 +172,11 @@ def own_copy(verified: Verified) -> ApiKey:
 
 
 def pending() -> PendingCheck | None:
-    """This request's key check if it is still to run (and may be sent with a write)."""
+    """This request's key check if it is still to run (to be sent first with a write);
+    KeyCheckFailed if it failed (nothing more may run)."""
     check = _current.get()
+    if check is not None and check.failed:
+        raise KeyCheckFailed
     return check if check is not None and not check.settled else None
 
 
@@ -166,9 +202,17 @@ def sent_with_write(check: PendingCheck | None) -> Iterator[None]:
 
 
 def refused(error: BaseException) -> bool:
-    """Whether a database error is the key check's refusal."""
+    """Whether a database error is the key check's refusal (or its function is missing:
+    the migration not run yet; then no check is deferred in this process any more)."""
+    global _function_missing
     cause = error.__cause__ if isinstance(error, DatabaseError) else error
-    return getattr(cause, "sqlstate", None) == REFUSED
+    state = getattr(cause, "sqlstate", None)
+    if state == UNDEFINED_FUNCTION and "pars_api_key_check" in str(cause):
+        if not _function_missing:
+            logger.warning("pars_api_key_check is missing: run the migrations (accounts 0005)")
+        _function_missing = True
+        return True
+    return state == REFUSED
 
 
 def run_alone(check: PendingCheck) -> None:
@@ -194,10 +238,22 @@ def _check_first(
     """The execute wrapper: no statement of the request runs before its key check."""
     check = _current.get()
     if check is not None and not check.settled and not check.sending:
+        connection = context["connection"]
+        if not check.failed and (connection.in_atomic_block or _in_pipeline(connection)):
+            # Counted there, the count could be rolled back (a dry run's transaction),
+            # or its refusal come too late: the ordinary way instead, as nothing ran yet.
+            check.failed = True
         if check.failed:
             raise KeyCheckFailed
         run_alone(check)
     return execute(sql, params, many, context)
+
+
+def _in_pipeline(connection: Any) -> bool:
+    from psycopg import pq
+
+    raw = connection.connection
+    return raw is not None and raw.pgconn.pipeline_status != pq.PipelineStatus.OFF
 
 
 def run_deferred(
@@ -225,7 +281,8 @@ def deferred(request: HttpRequest) -> bool:
     return _current.get() is not None
 
 
-# The key and its provider still at the versions verified, the key unrevoked; then the
+# The key and its provider still at the versions verified, the key unrevoked with the same
+# secret, environment and provider (xmin is 32 bits: never its only witness); then the
 # request counted (as ratelimit's statement counts). Anything else raises REFUSED, which
 # rolls back whatever was sent with it. Table and column names come from the models.
 _KEYS = ApiKey._meta.db_table
@@ -237,7 +294,8 @@ _STAMP_SQL = (
 )
 CHECK_SQL = (
     f"WITH k AS (SELECT 1 FROM {_KEYS} k JOIN {_PROVIDERS} p ON p.id = k.provider_id "  # noqa: S608
-    "WHERE k.id = %s AND k.xmin = %s::xid AND p.xmin = %s::xid AND k.revoked_at IS NULL), "
+    "WHERE k.id = %s AND k.xmin = %s::xid AND p.xmin = %s::xid AND k.revoked_at IS NULL "
+    "AND k.secret_hash = %s AND k.environment = %s AND k.provider_id = %s), "
     f"c AS (INSERT INTO {_COUNTER} (bucket, window_end, count) SELECT %s, %s, 1 FROM k "
     "ON CONFLICT (bucket) DO UPDATE SET "
     f"count = CASE WHEN {_COUNTER}.window_end >= excluded.window_end "

@@ -46,7 +46,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, router
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.template import engines
@@ -349,13 +349,22 @@ def _deferred_check(request: HttpRequest) -> key_check.PendingCheck | None:
     in the database, on PostgreSQL with pipelines, outside a transaction."""
     if request.method != "POST" or request.path_info not in _deferring_paths():
         return None
+    # These run in a transaction (a dry run's is rolled back): counted there, the count
+    # could be undone. Their check runs first, on its own.
+    if "Idempotency-Key" in request.headers or "If-Match" in request.headers:
+        return None
+    if "dry_run" in request.GET:
+        return None
     rate = _setting("PARS_API_RATE", DEFAULT_API_RATE)
     token = bearer_token(request)
     if not (token and rate and enabled() and _store() == "database"):
         return None
     verified = key_check.recalled(token)
-    connection = connections[router.db_for_write(RateLimitCounter)]
+    alias = router.db_for_write(RateLimitCounter)
+    connection = connections[alias]
     if verified is None or connection.vendor != "postgresql" or not _pipelines():
+        return None
+    if alias != DEFAULT_DB_ALIAS:  # the check runs on the connection the write uses
         return None
     if not connection.get_autocommit():
         return None

@@ -147,10 +147,11 @@ def add_in_one_round_trip(
     sql, params = _one_statement(
         access, records, {}, channel, _event(access, channel), insert_only=True
     )
-    # A web-service request's key check, when it was left to travel with the write: first,
-    # so that its refusal rolls back everything after it (pars.accounts.key_check).
-    check = key_check.pending()
     with prepared_cursor(connection) as cursor:
+        # A web-service request's key check, when it was left to travel with the write:
+        # first, so that its refusal rolls back everything after it (asked once the cursor
+        # is made: a new connection's own set-up statement may have run it).
+        check = key_check.pending()
         try:
             with (
                 key_check.sent_with_write(check),

@@ -4,11 +4,14 @@ got before (401, 429), with nothing written."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from pars.accounts import key_check
@@ -16,7 +19,6 @@ from pars.accounts.models import ApiKey
 from pars.accounts.services import revoke_api_key
 from pars.activities.models import Activity
 from pars.audit.models import AuditEvent
-from pars.intake.models import IdempotencyKey
 from pars.models import RateLimitCounter
 from pars.providers.models import Provider
 from pars.testing import round_trips
@@ -26,6 +28,8 @@ from tests.activities.test_api_statements import (  # the fixture too
     stamped,
     statements,
 )
+
+key_check_function = importlib.import_module("pars.accounts.migrations.0005_api_key_check_function")
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -111,7 +115,8 @@ def test_a_verified_key_over_its_rate_limit_gets_429_and_nothing_written(
 ) -> None:
     api, _ = _verified(provider)  # its first request counted: the limit is reached
     settings.PARS_API_RATE = "1/m"
-    response, _, _ = _post(api, course(provider_activity_id="KW-5"))
+    response, _, ran = _post(api, course(provider_activity_id="KW-5"))
+    assert "pars_api_key_check" in ran[0]  # sent with the write first, refused
     assert response.status_code == 429, response.content
     assert int(response["Retry-After"]) >= 1
     assert not Activity.objects.filter(provider=provider).exists()
@@ -130,15 +135,71 @@ def test_a_request_that_writes_nothing_still_has_its_key_checked_before_it_answe
     assert response.status_code == 401  # not the body's errors
 
 
-def test_any_other_statement_of_the_request_runs_the_check_first(provider: Provider) -> None:
-    """An idempotent POST reads and writes its Idempotency-Key before the activity: with a
-    revoked key nothing of it is stored."""
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("?dry_run=true", {}),
+        ("", {"Idempotency-Key": "same"}),
+        ("", {"If-Match": '"0"'}),
+    ],
+    ids=["dry run", "Idempotency-Key", "If-Match"],
+)
+def test_writes_in_a_transaction_of_their_own_are_counted_as_any_request(
+    provider: Provider, settings: Any, query: str, headers: dict[str, str]
+) -> None:
+    """Their transaction (a dry run's is always rolled back) would take the count with it:
+    their key is checked and counted on its own, first."""
+    api, _ = _verified(provider)  # counted: 1
+    settings.PARS_API_RATE = "3/m"
+    statuses = []
+    for n in range(4):
+        response = api.client.post(
+            f"/api/v1/activities{query}",
+            json.dumps(course(provider_activity_id=f"KW-T{n}")),
+            content_type="application/json",
+            headers=headers,
+        )
+        statuses.append(response.status_code)
+    assert statuses[2:] == [429, 429], statuses
+    assert RateLimitCounter.objects.get().count == 5
+
+
+def test_a_statement_in_a_transaction_gives_the_deferred_check_up_before_it_runs(
+    provider: Provider,
+) -> None:
+    """The guard's safety net: a request that would run its first statement in a
+    transaction is run again the ordinary way, nothing run, nothing counted."""
     api, key = _verified(provider)
-    response, _, ran = _post(api, course(provider_activity_id="KW-6"), **{"Idempotency-Key": "a1"})
-    assert response.status_code == 201, response.content
-    assert "pars_api_key_check" in ran[0]
-    revoke_api_key(key)
-    response, _, _ = _post(api, course(provider_activity_id="KW-7"), **{"Idempotency-Key": "a2"})
-    assert response.status_code == 401
-    assert not Activity.objects.filter(provider_activity_id="KW-7").exists()
-    assert IdempotencyKey.objects.count() == 1
+    counted = RateLimitCounter.objects.get().count
+    verified = key_check.recalled(api.client.defaults["HTTP_AUTHORIZATION"][7:])
+    assert verified is not None
+    check = key_check.PendingCheck(verified, "bucket", 2**40, 1000)
+    ran = []
+
+    def view(request: Any) -> Any:
+        with transaction.atomic():
+            ran.append(ApiKey.objects.get(pk=key.pk))
+        return "answered"
+
+    assert key_check.run_deferred(check, RequestFactory().post("/"), view) is None
+    assert ran == []
+    assert RateLimitCounter.objects.get().count == counted
+
+
+def test_without_the_check_function_posts_go_the_ordinary_way(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Code deployed before its migration: a warning, and POSTs answer as before."""
+    api, _ = _verified(provider)
+    with connection.cursor() as cursor:
+        cursor.execute(key_check_function.DROP)
+    try:
+        response, _, _ = _post(api, course(provider_activity_id="KW-8"))
+        assert response.status_code == 201, response.content
+        assert "run the migrations" in caplog.text
+        response, trips, _ = _post(api, course(provider_activity_id="KW-9"))
+        assert (response.status_code, trips) == (201, 2)  # not deferred any more
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(key_check_function.CREATE)
+    assert Activity.objects.filter(provider=provider).count() == 2
