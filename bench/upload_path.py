@@ -70,6 +70,9 @@ def setup_django(database_url: str, media_root: str) -> None:
     # A cache of the run's own: the worker's progress, read here, and nobody else's.
     os.environ.setdefault("PARS_CACHE_LOCATION", str(Path(media_root) / "cache"))
     os.environ.setdefault("PARS_SECRET_KEY", "bench-only-" + "x" * 40)
+    # Connections kept, as docs/deployment.md sets a machine up (a worker opening one per
+    # task paid some 20 ms a file for it, and a cold server process).
+    os.environ.setdefault("PARS_DB_CONN_MAX_AGE", "60")
     os.environ["DJANGO_SETTINGS_MODULE"] = "pars.settings"
     sys.path.insert(0, str(ROOT))
     import django

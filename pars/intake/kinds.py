@@ -100,6 +100,11 @@ class FileRun:
     def flush(self) -> None:
         raise NotImplementedError
 
+    def applied(self) -> None:
+        """The file's rows and result are in its transaction, to commit (not called for a
+        refused file or a dry run): what is to follow the commit is queued here, after
+        the finish time's stamp, so that the stamp is the commit's."""
+
 
 @dataclass
 class UploadKind:

@@ -58,7 +58,7 @@ from pars.intake.background import batch_writer
 from pars.intake.kinds import BATCH_SIZE, UPLOAD_KINDS, FileRun
 from pars.intake.models import Channel, Upload, UploadError, UploadStatus
 from pars.intake.outcomes import BatchOutcomes
-from pars.intake.progress import beat, end_heartbeat, set_progress
+from pars.intake.progress import beat, end_heartbeat, lease_renewed, set_progress
 from pars.intake.readers import FileRejected
 from pars.intake.recover import requeue_or_fail
 from pars.intake.runs import RecordRow, RecordRun
@@ -160,6 +160,7 @@ def process_upload(upload_id: int) -> None:
     )
     if not claimed:
         return  # already processed, or being processed by another run of this job
+    lease_renewed()  # the claim wrote the first heartbeat
     try:
         _process(upload_id)
     except _CONNECTION_ERRORS:
@@ -282,6 +283,7 @@ def _write(run: FileRun, apply: Callable[[], None]) -> None:
         _finish_done(run)
     else:
         _finish_done(run)
+        run.applied()
     if run.upload.dry_run:
         _audit_dry_run(run)
 

@@ -105,6 +105,14 @@ def beat(upload_id: int, *, force: bool = False) -> None:
         end_heartbeat()
 
 
+def lease_renewed() -> None:
+    """The lease was just renewed by the caller (the claim writes ``heartbeat_at``): the
+    next beat is due a whole interval later. A file done sooner (most are) then never
+    opens the heartbeat's second connection, whose set-up cost a 10,000-row job some
+    8-20 ms; a longer one beats as before."""
+    _heartbeat.last = time.monotonic()
+
+
 def end_heartbeat() -> None:
     side = getattr(_heartbeat, "connection", None)
     _heartbeat.connection = None
