@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.models import Model
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
@@ -110,8 +111,8 @@ def remember(token: str, key: ApiKey, key_version: str, provider_version: str) -
     these versions."""
     digest = _token_digest(token)
     # Copies: the instances a request goes on using are never the remembered ones.
-    remembered = copy.copy(key)
-    remembered.provider = copy.copy(key.provider)
+    remembered = _clone(key)
+    remembered.provider = _clone(key.provider)
     verified = Verified(remembered, key_version, provider_version, time.monotonic())
     with _remembering:
         _remembered[digest] = verified
@@ -166,9 +167,20 @@ def recalled(token: str) -> Verified | None:
 
 def own_copy(verified: Verified) -> ApiKey:
     """A copy of the remembered key and provider for one request to use (and change)."""
-    key = copy.copy(verified.key)
-    key.provider = copy.copy(verified.key.provider)
+    key = _clone(verified.key)
+    key.provider = _clone(verified.key.provider)
     return key
+
+
+def _clone[M: Model](instance: M) -> M:
+    """A shallow copy of a model instance with a state of its own (copy.copy goes through
+    pickling's protocol: a tenth of a millisecond for the two, on every request)."""
+    clone = object.__new__(type(instance))
+    clone.__dict__.update(instance.__dict__)
+    state = copy.copy(instance._state)
+    state.fields_cache = {}  # its related objects are set anew (the key's provider)
+    clone._state = state
+    return clone
 
 
 def pending() -> PendingCheck | None:

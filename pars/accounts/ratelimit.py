@@ -351,9 +351,10 @@ def _deferred_check(request: HttpRequest) -> key_check.PendingCheck | None:
         return None
     # These run in a transaction (a dry run's is rolled back): counted there, the count
     # could be undone. Their check runs first, on its own.
-    if "Idempotency-Key" in request.headers or "If-Match" in request.headers:
+    meta = request.META  # read directly: request.headers and .GET would be built for this
+    if "HTTP_IDEMPOTENCY_KEY" in meta or "HTTP_IF_MATCH" in meta:
         return None
-    if "dry_run" in request.GET:
+    if "dry_run" in meta.get("QUERY_STRING", ""):
         return None
     rate = _setting("PARS_API_RATE", DEFAULT_API_RATE)
     token = bearer_token(request)

@@ -102,13 +102,16 @@ def _changes(record: CleanActivity, old: dict[str, Any]) -> dict[str, list[Any]]
     return diff
 
 
-def _fixed_values(access: ProviderAccess, channel: str, event: AuditEvent) -> dict[str, object]:
-    """The columns every row of a write shares: whose, how, by which event, and when."""
+def _fixed_values(
+    access: ProviderAccess, channel: str, event: AuditEvent | None
+) -> dict[str, object]:
+    """The columns every row of a write shares: whose, how, by which event (None: made by
+    the write's own statement), and when."""
     now = timezone.now()
     return {
         "provider": access.provider.pk,
         "last_channel": channel,
-        "created_by_event": event.pk,
+        "created_by_event": event.pk if event is not None else None,
         "created_at": now,
         "updated_at": now,
     }

@@ -20,6 +20,7 @@ from pars.accounts import key_check
 from pars.accounts.access import get_api_access
 from pars.activities.models import Activity, ActivityChange
 from pars.activities.services import apply_activities
+from pars.activities.small_writes import _EVENT_FIELDS, _event
 from pars.activities.validation import validate_activity
 from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL
 from pars.audit.models import AuditEvent
@@ -214,3 +215,10 @@ def test_a_new_id_stored_meanwhile_by_another_request_is_updated_with_its_trail(
     assert AuditEvent.objects.filter(provider=provider).count() == 1  # no event left over
     (change,) = ActivityChange.objects.filter(provider=provider)
     assert change.changes["title"] == ["First", "Second"]
+
+
+def test_the_single_write_gives_every_column_of_its_audit_event_a_value(
+    provider: Provider,
+) -> None:
+    event = _event(get_api_access(provider), "api")
+    assert set(event) == {field.name for field in _EVENT_FIELDS}
