@@ -132,9 +132,23 @@ def peak_memory_mb(pid: int) -> float:
     return 0.0
 
 
+def requeue_abandoned() -> int:
+    """With no worker of the bench alive: tasks still marked running were abandoned by a
+    worker that stopped between claiming one and starting it (django-tasks-db exits at
+    once on SIGINT when it is not yet running the task it claimed). Put back in the queue;
+    how many."""
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).update(
+        status=TaskResultStatus.READY, started_at=None
+    )
+
+
 @contextmanager
 def worker() -> Iterator[subprocess.Popen[bytes]]:
     """A real task worker, started (and idle) before the timing, stopped after."""
+    requeue_abandoned()  # none of ours runs now
     log = Path(os.environ["PARS_MEDIA_ROOT"]) / "worker.log"
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
@@ -269,6 +283,9 @@ def drain(process: subprocess.Popen[bytes] | None, rows: int) -> float:
 def _drain_pending(rows: int, process: subprocess.Popen[bytes] | None = None) -> float:
     """Nothing pending, or drained (see drain); returns the seconds waited."""
     from django.utils import timezone
+
+    if process is None:
+        requeue_abandoned()  # no worker of ours runs: a task still "running" was left
 
     if not any(pending_work(timezone.now()).values()):
         return 0.0

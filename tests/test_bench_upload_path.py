@@ -131,6 +131,25 @@ def test_clear_and_drain_leaves_nothing_pending_without_starting_a_worker(
     assert DBTaskResult.objects.get().status == TaskResultStatus.SUCCESSFUL  # run here
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_task_its_stopped_worker_left_marked_running_is_run_by_the_drain(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """django-tasks-db's worker exits at once on SIGINT between claiming a task and
+    running it: the task stays "running" with no worker. Without one of the bench's workers
+    alive, the drain puts it back in the queue and runs it (CI hung on one)."""
+    import upload_path
+
+    _task(TaskResultStatus.RUNNING)
+    settings.TASKS = {"default": {"BACKEND": "pars.jobs.wakeup.NotifyingDatabaseBackend"}}
+    monkeypatch.setattr(upload_path, "DRAIN_BASE_SECONDS", 5.0)
+    monkeypatch.setattr(upload_path, "DRAIN_SECONDS_PER_ROW", 0.0)
+
+    upload_path.clear_and_drain(1000, 0.0, None)
+
+    assert DBTaskResult.objects.get().status == TaskResultStatus.SUCCESSFUL
+
+
 def test_pending_work_counts_due_and_running_tasks_and_batches_in_flight() -> None:
     import upload_path
 
