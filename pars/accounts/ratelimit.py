@@ -66,7 +66,7 @@ from pars.accounts.api_auth import (
     verified_key,
 )
 from pars.accounts.models import ApiKey
-from pars.lib import security_log
+from pars.lib import prepared, security_log
 from pars.lib.api_errors import RULE_RATE_LIMITED, error_body
 from pars.lib.prepared import prepared_cursor
 from pars.models import RateLimitCounter
@@ -363,7 +363,7 @@ def _deferred_check(request: HttpRequest) -> key_check.PendingCheck | None:
     verified = key_check.recalled(token)
     alias = router.db_for_write(RateLimitCounter)
     connection = connections[alias]
-    if verified is None or connection.vendor != "postgresql" or not _pipelines():
+    if verified is None or connection.vendor != "postgresql" or not prepared.pipelines():
         return None
     if alias != DEFAULT_DB_ALIAS:  # the check runs on the connection the write uses
         return None
@@ -374,12 +374,6 @@ def _deferred_check(request: HttpRequest) -> key_check.PendingCheck | None:
     window_end = _window_end(bucket, period, int(time.time()))
     remember_api_key(request, token, key_check.own_copy(verified))
     return key_check.PendingCheck(verified, bucket, window_end, limit)
-
-
-def _pipelines() -> bool:
-    import psycopg
-
-    return bool(psycopg.Pipeline.is_supported())
 
 
 def _key_and_hit(request: HttpRequest) -> tuple[ApiKey | None, int | None]:

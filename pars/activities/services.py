@@ -53,6 +53,7 @@ from pars.intake.outcomes import (
     RecordOutcome,
 )
 from pars.intake.rules import FieldError
+from pars.lib import prepared
 from pars.lib.prepared_rows import PreparedRows, checked_at_once
 
 
@@ -106,7 +107,7 @@ def apply_activities(
     one_statement = (
         connection.vendor == "postgresql" and not deletes and 0 < len(upserts) <= SMALL_BATCH
     )
-    pipelined = one_statement and event is None and small_writes.pipelines()
+    pipelined = one_statement and event is None and prepared.pipelines()
     tried_as_new = pipelined and expect_new and connection.get_autocommit()
     at_once = _added_at_once(access, records, upserts, channel, result) if tried_as_new else None
     if at_once is not None:

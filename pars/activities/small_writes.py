@@ -42,14 +42,6 @@ if TYPE_CHECKING:
     from pars.activities.services import BatchResult
 
 
-def pipelines() -> bool:
-    """Whether statements can be sent as a pipeline (libpq 14 or newer): else the writer
-    sends them one at a time."""
-    import psycopg
-
-    return bool(psycopg.Pipeline.is_supported())
-
-
 _ROW_FIELDS = [f for f in Activity._meta.concrete_fields if f.name != "provider"]
 _SUPPORTER_JSON = ", ".join(f"'{name}', s.{name}" for name in _SUPPORTER_FIELDS)
 # Table and column names come from the models, never from input.

@@ -66,6 +66,14 @@ def _generic_plans(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) 
         cursor.execute("SET plan_cache_mode = force_generic_plan")
 
 
+def pipelines() -> bool:
+    """Whether statements can be sent as a pipeline (libpq 14 or newer): else the writers
+    send them one at a time."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
 @contextmanager
 def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     """A cursor (Django's wrapper: logged, its errors translated) whose statements are

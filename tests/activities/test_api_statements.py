@@ -435,9 +435,9 @@ def test_without_pipelines_a_write_sends_its_statements_one_by_one(
 ) -> None:
     """With a libpq older than 14 (no pipeline mode): the hold with the stored record, then
     the write, each its own round trip; the same activity stored."""
-    from pars.activities import small_writes
+    from pars.lib import prepared
 
-    monkeypatch.setattr(small_writes, "pipelines", lambda: False)
+    monkeypatch.setattr(prepared, "pipelines", lambda: False)
     api = Api(provider)
     stamped(api)
     if existing:
