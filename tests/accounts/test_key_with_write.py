@@ -16,18 +16,19 @@ from django.test.utils import CaptureQueriesContext
 
 from pars.accounts import key_check
 from pars.accounts.models import ApiKey
-from pars.accounts.services import revoke_api_key
+from pars.accounts.services import create_api_key, revoke_api_key
 from pars.activities.models import Activity
 from pars.audit.models import AuditEvent
 from pars.models import RateLimitCounter
 from pars.providers.models import Provider
-from pars.testing import round_trips
+from pars.testing import make_provider, round_trips
 from tests.activities.test_activity_api import Api, course
 from tests.activities.test_api_statements import (  # the fixture too
     rate_limited,  # noqa: F401
     stamped,
     statements,
 )
+from tests.support.plans import analyze, explain_generic, quadratic_reads
 
 key_check_function = importlib.import_module("pars.accounts.migrations.0005_api_key_check_function")
 
@@ -203,3 +204,36 @@ def test_without_the_check_function_posts_go_the_ordinary_way(
         with connection.cursor() as cursor:
             cursor.execute(key_check_function.CREATE)
     assert Activity.objects.filter(provider=provider).count() == 2
+
+
+def test_the_check_reads_its_key_provider_and_counter_by_index_on_analyzed_tables(
+    provider: Provider,
+) -> None:
+    """Planned once for any values (a prepared statement's generic plan) from statistics of
+    many providers, keys and counters, the check still reads one row of each."""
+    # About the accreditor's number of providers (a one-page table is read whole anyway).
+    Provider.objects.bulk_create(
+        Provider(provider_id=f"08{n:05d}", name=f"Other {n}") for n in range(2000)
+    )
+    for number in range(200):
+        create_api_key(provider=make_provider(provider_id=f"09{number:05d}"))
+    RateLimitCounter.objects.bulk_create(
+        RateLimitCounter(bucket=f"{n:064x}", window_end=2**40, count=1) for n in range(2000)
+    )
+    api, _ = _verified(provider)
+    sent: list[tuple[str, Any]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "pars_api_key_check" in sql:
+            sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert api.post(course(provider_activity_id="KW-P")).status_code == 201
+    tables = {ApiKey._meta.db_table, Provider._meta.db_table, RateLimitCounter._meta.db_table}
+    analyze(*tables)
+    ((sql, params),) = sent
+    with transaction.atomic():  # the plan's run (a count) is undone
+        plan = explain_generic(sql, params)
+        transaction.set_rollback(True)
+    assert quadratic_reads(plan, tables, keys=1) == []
