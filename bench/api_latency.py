@@ -47,6 +47,9 @@ LIST_SIZE = 100
 LIST_PROVIDER = "0988801"  # the activities listed
 WRITE_PROVIDER = "0988802"  # the activities written
 CLIENTS = (1, 8)
+# Activities of another provider in the tables (as the upload benches keep 20,000).
+ESTABLISHED_ACTIVITIES = 20_000
+SUPPORTED_EVERY = 5
 TARGETS = {"post": 1.5, "list": 2.0}
 
 
@@ -166,7 +169,52 @@ def set_up() -> tuple[str, str]:
                 assert record is not None
                 records.append((n, record))
             apply_activities(get_api_access(provider, key), records, channel="api")
+    established_activities(ESTABLISHED_ACTIVITIES)
+    # As autovacuum would after the deletes (it is off on the development machine: an
+    # earlier run's activities stayed as dead tuples in every index both writers insert into).
+    from upload_path import vacuum  # bench/, beside this module
+
+    vacuum(_WRITTEN_TABLES)
     return keys[0], keys[1]
+
+
+def established_activities(count: int) -> None:
+    """Another provider's `count` activities, one in SUPPORTED_EVERY with two commercial
+    supporters (kept across runs): tables of a production size when ANALYZE runs. On the
+    few hundred rows the bench writes, the statistics made seq scans the cheaper plan of
+    the writes' lookups, whose cost then grew with every row written during the run."""
+    from activities_upload import ESTABLISHED_ID, established_provider  # bench/
+
+    from pars.activities.models import Activity, CommercialSupport
+
+    established_provider(count)
+    activities = Activity.objects.filter(provider__provider_id=ESTABLISHED_ID)
+    if CommercialSupport.objects.filter(activity__in=activities).exists():
+        return
+    CommercialSupport.objects.bulk_create(
+        (
+            CommercialSupport(
+                provider_id=provider_pk,
+                activity_id=pk,
+                position=position,
+                source=f"Supporter {position}",
+                monetary_amount=1000 * position,
+            )
+            for pk, provider_pk in activities.values_list("pk", "provider_id")[::SUPPORTED_EVERY]
+            for position in (1, 2)
+        ),
+        batch_size=5_000,
+    )
+
+
+# The tables a write of PARS or of the bare view adds rows to (or the rate limit updates).
+_WRITTEN_TABLES = (
+    "activities_activity",
+    "activities_commercialsupport",
+    "audit_auditevent",
+    "accounts_apikey",
+    "pars_ratelimitcounter",
+)
 
 
 # ---------------------------------------------------------------------------

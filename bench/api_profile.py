@@ -109,7 +109,7 @@ def main() -> None:
         )
         if os.environ.get("BENCH_SHOW_SQL"):
             for query in queries.captured_queries:
-                print("    ", query["sql"][:110])
+                print("    ", query["sql"][: int(os.environ.get("BENCH_SHOW_SQL_WIDTH", "110"))])
 
     if args.profile:
         plan = scenarios[names[args.profile]]

@@ -205,6 +205,9 @@ def rows_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _list_item(row: dict[str, Any], supporters: list[dict[str, Any]]) -> dict[str, Any]:
+    """The activity as answered, every value a JSON one (text, number, boolean, null, list,
+    object): ready for the idempotency store and the ETag as it is, no round trip through
+    an encoder (tests/activities/test_api_answer_values.py checks every field)."""
     item: dict[str, Any] = {}
     for name in ActivityOut.model_fields:
         if name == "supporters":
@@ -237,12 +240,7 @@ def _stored_json(records: QuerySet[Activity]) -> dict[str, Any]:
     """The one activity of `records` as GET answers it (a JSON-ready dict, stored for
     idempotent replays), read as values; {} if there is none."""
     found = activities_json(records)
-    return _json_ready(found[0]) if found else {}
-
-
-def _json_ready(item: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(json.dumps(item, cls=DjangoJSONEncoder))
-    return data
+    return found[0] if found else {}
 
 
 def _supporter_out(supporter: dict[str, Any]) -> dict[str, Any]:
@@ -364,7 +362,7 @@ def _write(access: ProviderAccess, body: bytes, path_id: str | None) -> tuple[in
         return _errors(refused.errors)
     assert outcome.id is not None  # an added or updated (or unchanged) activity has one
     if row is not None:  # as stored, without reading it back
-        saved = _json_ready(_list_item(row, [_supporter_out(s) for s in row["supporters"]]))
+        saved = _list_item(row, [_supporter_out(s) for s in row["supporters"]])
     else:
         saved = _stored_json(access.records(Activity).filter(pk=outcome.id))
     return (201 if outcome.outcome == ADDED else 200), saved
@@ -666,7 +664,7 @@ def activity(request: HttpRequest, provider_activity_id: ActivityIdPath) -> Any:
     answer = HttpResponse(
         json.dumps(found[0], cls=NinjaJSONEncoder), content_type=JSON_CONTENT_TYPE
     )
-    answer["ETag"] = etag(_json_ready(found[0]))
+    answer["ETag"] = etag(found[0])
     return answer
 
 

@@ -13,6 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from pars.accounts.access import ProviderAccess, get_provider_access
@@ -22,7 +24,7 @@ from pars.activities.models import Activity
 from pars.intake.store import store_upload
 from pars.learners.connectors.simulator import add_to_registry
 from pars.learners.models import LearnerCompletion
-from pars.lib.security_log import RedactFilter, redact
+from pars.lib.security_log import RedactFilter, redact, redact_always
 from pars.providers.models import Provider
 from pars.testing import TEST_PASSWORD, learner_row, make_activity, register
 from tests.security.test_rate_limits import with_rate_limits
@@ -226,6 +228,75 @@ def test_the_redact_filter_masks_personal_data_in_any_record(raw: str, cleaned: 
     assert RedactFilter().filter(record) is True
     assert record.getMessage() == (cleaned if cleaned is not None else raw)
     assert redact(raw) == record.getMessage()
+
+
+# Pieces of what the patterns mask and of what they leave, in any case and order: the
+# first look (redact) must never leave alone a line the patterns would change.
+_PIECES = st.sampled_from(
+    [
+        "pars_",
+        "ab12",
+        "_",
+        "Bearer",
+        "bearer ",
+        "PASSWORD",
+        "passwd",
+        "Secret",
+        "token",
+        "NPI",
+        "npi",
+        "birth_date",
+        "BirthMonth",
+        "dob",
+        "learner_id",
+        "LearnerID",
+        "board_id",
+        "first_name",
+        "LastName",
+        "middle_name",
+        "=",
+        ": ",
+        "'",
+        '"',
+        " ",
+        "/",
+        "-",
+        "12",
+        "10",
+        "31",
+        "1980",
+        "0",
+        "123456789",
+        "1234567893",
+        "é",
+        "K",
+        "ſecret",
+        "١٢",
+    ]
+)
+
+
+@given(st.lists(_PIECES | st.text(max_size=3), max_size=12).map("".join))
+@settings(max_examples=400, deadline=None)
+@example("pars_ab12_SECRET")
+@example("Bearer x")
+@example("passWord2=x")
+@example("passwd: 'x'")
+@example("secret=x")
+@example("token=x")
+@example("NPI=x")
+@example("birthday=x")
+@example("dob=x")
+@example("learnerid=x")
+@example("board_id=x")
+@example("first_name=x")
+@example("lastname=x")
+@example("middle_name=x")
+@example("1234567893")
+@example("12/10/80")
+@example("12-10")
+def test_the_first_look_never_leaves_a_line_the_patterns_would_mask(text: str) -> None:
+    assert redact(text) == redact_always(text)
 
 
 def test_the_redact_filter_masks_tracebacks(db: None) -> None:
