@@ -36,7 +36,7 @@ from pars.activities.write_sql import (
 )
 from pars.activities.year_lock import HOLD_FOR_WRITING_SQL, closed_years_sql
 from pars.audit.models import AuditAction, AuditEvent
-from pars.lib.prepared import prepared_cursor
+from pars.lib.prepared import database, prepared_cursor
 
 if TYPE_CHECKING:
     from pars.activities.services import BatchResult
@@ -82,11 +82,12 @@ def _row_readers(vendor: str) -> list[tuple[str, Any, tuple[_Converter, ...]]]:
 def _row_values(values: Sequence[Any]) -> dict[str, Any]:
     """A raw row of _ROW_FIELDS as values() reads it (by field name, "pk" for the id)."""
     row: dict[str, Any] = {}
+    db = database(connection)  # not the proxy, once per value
     for (name, stored_field, converters), value in zip(
-        _row_readers(connection.vendor), values, strict=False
+        _row_readers(db.vendor), values, strict=False
     ):
         for convert in converters:
-            value = convert(value, stored_field, connection)
+            value = convert(value, stored_field, db)
         row[name] = value
     return row
 
@@ -140,7 +141,8 @@ def add_in_one_round_trip(
     sql, params = _one_statement(
         access, records, {}, channel, _event(access, channel), insert_only=True
     )
-    with prepared_cursor(connection) as cursor:
+    db = database(connection)
+    with prepared_cursor(db) as cursor:
         # A web-service request's key check, when it was left to travel with the write:
         # first, so that its refusal rolls back everything after it (asked once the cursor
         # is made: a new connection's own set-up statement may have run it).
@@ -148,14 +150,17 @@ def add_in_one_round_trip(
         try:
             with (
                 key_check.sent_with_write(check),
-                connection.wrap_database_errors,
-                connection.connection.pipeline(),
+                db.wrap_database_errors,
+                db.connection.pipeline(),
             ):
-                if check is not None:
-                    cursor.execute(*check.statement())
                 # The hold alone (its answer is not read): nothing stored is needed, a
-                # stored record is written by the caller, with what it then reads.
-                cursor.execute(HOLD_FOR_WRITING_SQL, [access.provider.pk])
+                # stored record is written by the caller, with what it then reads. Taken
+                # by the key check's statement, once the check has passed, when one goes.
+                hold = [access.provider.pk]
+                if check is not None:
+                    cursor.execute(*check.statement_then(HOLD_FOR_WRITING_SQL, hold))
+                else:
+                    cursor.execute(HOLD_FOR_WRITING_SQL, hold)
                 cursor.execute(sql, params)
         except IntegrityError as error:
             # Stored meanwhile by another request (its INSERT committed after this
@@ -279,6 +284,11 @@ def _written(
 
 
 _EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+# The event's values the driver cannot take as they are (a timestamp, the JSON details):
+# the others (keys, text, numbers) Django would pass on unchanged, at a cost per field.
+_EVENT_ADAPTED = frozenset(
+    f.name for f in _EVENT_FIELDS if f.get_internal_type() in ("DateTimeField", "JSONField")
+)
 # _event names every column (tests/activities/test_one_round_trip.py checks it): a field
 # added to AuditEvent must be given its value there.
 # A supporter's columns after (provider, activity): its position first, then its values.
@@ -310,7 +320,11 @@ def _one_statement(
     params: list[Any] = [access.provider.pk, years, access.provider.pk, keys]
     if new_only or insert_only:
         params += [keys, access.provider.pk]
-    params += [f.get_db_prep_save(event[f.name], connection) for f in _EVENT_FIELDS]
+    db = database(connection)
+    params += [
+        f.get_db_prep_save(event[f.name], db) if f.name in _EVENT_ADAPTED else event[f.name]
+        for f in _EVENT_FIELDS
+    ]
     fixed = _fixed_values(access, channel, None)
     rows = [_row_json(record.values, fixed) for record in records]
     new_supporters = [
@@ -340,7 +354,7 @@ def _one_statement(
     if changes:
         params += [access.provider.pk, _json(changes)]
     shape = (bool(supporters), bool(changes), new_only or insert_only, insert_only)
-    return _statement_sql(connection.vendor, *shape), params
+    return _statement_sql(db.vendor, *shape), params
 
 
 def _row_json(values: dict[str, Any], fixed: dict[str, object]) -> dict[str, Any]:

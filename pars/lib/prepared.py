@@ -12,12 +12,14 @@ statements: PgBouncer in transaction mode before 1.21, or without max_prepared_s
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from django.utils.connection import ConnectionProxy
 
 # psycopg splits a statement's text at its placeholders on every execute, and remembers the
 # split only for statements up to 4 KB. A single write's statement is about 10 KB (the 70
@@ -74,10 +76,31 @@ def pipelines() -> bool:
     return bool(psycopg.Pipeline.is_supported())
 
 
+# One psycopg cursor kept per connection for prepared_cursor: a cursor's adapters learn
+# the dumpers of its parameters' types and the loaders of its results' columns on first
+# use, which a cursor made per request paid every time (about 50 µs of an API write's
+# CPU, measured in process). Keyed weakly by psycopg's connection: a new connection gets a
+# new cursor, a closed one's goes with it.
+_KEPT_CURSORS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def database(connection: BaseDatabaseWrapper) -> BaseDatabaseWrapper:
+    """The connection itself rather than django.db.connection's proxy, every attribute of
+    which is looked up again through the thread's (asgiref) local storage."""
+    if isinstance(connection, ConnectionProxy):
+        found: BaseDatabaseWrapper = connection._connections[connection._alias]
+        return found
+    return connection
+
+
 @contextmanager
 def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     """A cursor (Django's wrapper: logged, its errors translated) whose statements are
-    prepared on PostgreSQL; elsewhere an ordinary cursor."""
+    prepared on PostgreSQL; elsewhere an ordinary cursor.
+
+    On PostgreSQL the same psycopg cursor serves every use on a connection (one made anew
+    when it is in use already, as with two at once)."""
+    connection = database(connection)
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             yield cursor
@@ -88,13 +111,23 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     connection.validate_thread_sharing()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    with connection.wrap_database_errors:
-        # The stubs know neither psycopg's cursor classes nor that Django wraps a raw one.
-        raw: Any = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
+    psycopg_connection = connection.connection
+    raw: Any = _KEPT_CURSORS.pop(psycopg_connection, None)
+    if raw is None or raw.closed:
+        with connection.wrap_database_errors:
+            # The stubs know neither psycopg's cursor classes nor that Django wraps a raw one.
+            raw = ServerBindingCursor(psycopg_connection)  # type: ignore[call-arg]
     wrapped = (
         connection.make_debug_cursor(raw)
         if connection.queries_logged
         else connection.make_cursor(raw)
     )
-    with wrapped as cursor:
-        yield cursor
+    try:
+        yield wrapped
+    finally:
+        if psycopg_connection.closed or raw.closed:
+            pass
+        elif psycopg_connection in _KEPT_CURSORS:
+            raw.close()  # one of two used at once: the other is kept
+        else:
+            _KEPT_CURSORS[psycopg_connection] = raw

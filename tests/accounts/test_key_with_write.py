@@ -18,6 +18,7 @@ from pars.accounts import key_check
 from pars.accounts.models import ApiKey
 from pars.accounts.services import create_api_key, revoke_api_key
 from pars.activities.models import Activity
+from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL
 from pars.audit.models import AuditEvent
 from pars.models import RateLimitCounter
 from pars.providers.models import Provider
@@ -71,12 +72,38 @@ def test_a_verified_key_is_checked_with_the_write_in_one_round_trip(
         response, trips, ran = _post(api, course(provider_activity_id="KW-1"))
     assert response.status_code == 201, response.content
     assert trips == 1  # as a bare insert's
-    assert len(ran) == 3
+    assert len(ran) == 2  # the check with the provider's hold, then the write
     assert "pars_api_key_check" in ran[0]
-    assert "pg_advisory_xact_lock_shared" in ran[1]
+    assert "pg_advisory_xact_lock_shared" in ran[0]
     assert Activity.objects.filter(provider=provider, provider_activity_id="KW-1").exists()
     assert RateLimitCounter.objects.get().count == counted + 1  # counted as before
     assert _uses(caplog) == ["api_key_used"]
+
+
+def test_a_refused_key_does_not_wait_for_the_hold_its_statement_takes(
+    provider: Provider,
+) -> None:
+    """The hold is taken only once the check has passed: a key revoked meanwhile is
+    refused at once even while an attestation holds the provider's years (taking the
+    hold first would wait, here until the lock timeout)."""
+    api, key = _verified(provider)
+    revoke_api_key(key)
+    attestation = connection.copy()
+    try:
+        attestation.set_autocommit(False)
+        with attestation.cursor() as cursor:
+            cursor.execute(HOLD_EXCLUSIVELY_SQL, [provider.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")
+        response, _, ran = _post(api, course(provider_activity_id="KW-H"))
+    finally:
+        attestation.rollback()
+        attestation.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert response.status_code == 401, response.content
+    assert "pg_advisory_xact_lock_shared" in ran[0]
+    assert not Activity.objects.filter(provider_activity_id="KW-H").exists()
 
 
 def test_a_key_revoked_since_it_was_verified_is_refused_and_nothing_written(

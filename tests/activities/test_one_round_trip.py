@@ -18,12 +18,13 @@ from psycopg.pq import TransactionStatus
 
 from pars.accounts import key_check
 from pars.accounts.access import get_api_access
+from pars.accounts.models import ApiKey
 from pars.activities.models import Activity, ActivityChange
 from pars.activities.services import apply_activities
 from pars.activities.small_writes import _EVENT_FIELDS, _event
 from pars.activities.validation import validate_activity
 from pars.activities.year_lock import HOLD_EXCLUSIVELY_SQL
-from pars.audit.models import AuditEvent
+from pars.audit.models import AuditAction, AuditEvent
 from pars.providers.models import Provider
 from pars.reporting.models import AnnualReport, ReportingYear
 from pars.testing import round_trips
@@ -222,3 +223,22 @@ def test_the_single_write_gives_every_column_of_its_audit_event_a_value(
 ) -> None:
     event = _event(get_api_access(provider), "api")
     assert set(event) == {field.name for field in _EVENT_FIELDS}
+
+
+def test_the_single_write_stores_its_audit_event_as_the_orm_would(provider: Provider) -> None:
+    api = Api(provider)
+    before = datetime.datetime.now(datetime.UTC)
+    assert api.post(course(provider_activity_id="EV-1")).status_code == 201
+    activity = Activity.objects.get(provider=provider, provider_activity_id="EV-1")
+    assert activity.created_by_event_id is not None
+    event = AuditEvent.objects.get(pk=activity.created_by_event_id)
+    assert (event.provider_id, event.action, event.channel) == (
+        provider.pk,
+        AuditAction.ACTIVITIES_WRITTEN,
+        "api",
+    )
+    assert event.api_key_id == ApiKey.objects.get(provider=provider).pk
+    assert event.user_id is None
+    assert event.reporting_year is None
+    assert (event.description, event.details) == ("", {})
+    assert before <= event.at <= datetime.datetime.now(datetime.UTC)
