@@ -416,13 +416,16 @@ def _statement_sql(
         f"({', '.join(str(f.column) for f in _EVENT_FIELDS)}) "
         f"SELECT {', '.join(_cast(f) for f in _EVENT_FIELDS)} "
         f"WHERE (SELECT years FROM closed) IS NULL {none_stored}RETURNING id), "
-        f"up AS ({upsert}), "
+        f"up AS ({upsert})"
+    )
+    if not insert_only:  # an updated row's old supporters (a plain INSERT updates none)
         # As an array of ids, so that the supporters are found by their activity's index:
         # as IN (subquery) it was planned as a hash join over the whole supporters table
         # (tests/activities/test_write_plans.py).
-        f"gone AS (DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(ARRAY("
-        "SELECT id FROM up WHERE NOT inserted)))"
-    )
+        sql += (
+            f", gone AS (DELETE FROM {_SUPPORT_TABLE} WHERE activity_id = ANY(ARRAY("  # noqa: S608
+            "SELECT id FROM up WHERE NOT inserted)))"
+        )
     if supporters:  # the written rows' supporters, matched to their activity by its ID
         sql += (
             f", sup AS (INSERT INTO {_SUPPORT_TABLE} (provider_id, activity_id, "  # noqa: S608
