@@ -19,7 +19,12 @@ p50/p95 in milliseconds and the ratios of PARS to its bare view: the targets are
 most 1.5 times the bare insert, list p95 at most 2 times the bare list. Timings are
 reported, never asserted. The server runs with DEBUG off and persistent database
 connections, as a deployment would, for both, and with the API rate limits counting (under
-a limit the clients never reach; ``--no-rate-limits`` leaves the counter out). The
+a limit the clients never reach; ``--no-rate-limits`` leaves the counter out). The tables
+are those of a running system: another provider's 20,000 activities (``--established-rows``;
+one in 5 with two commercial supporters), then ``VACUUM (ANALYZE)`` after the bench's own
+deletes, as autovacuum would (on tables of a few hundred rows the plans were seq scans whose
+cost grew with every row the run wrote; with an earlier run's deletes left as dead tuples
+the bare insert paid for them). The
 database is ``$BENCH_DATABASE_URL`` (default: a ``pars_bench_api`` database on the local
 PostgreSQL, created and migrated if missing). Results also go to ``bench/out/api_latency.json``.
 """
@@ -137,7 +142,7 @@ def course(activity_id: str) -> dict[str, Any]:
     return course_json(provider_activity_id=activity_id)
 
 
-def set_up() -> tuple[str, str]:
+def set_up(established: int = ESTABLISHED_ACTIVITIES) -> tuple[str, str]:
     """The two providers (the listed one with its activities, the written one emptied);
     an API key of each."""
     import django
@@ -169,7 +174,7 @@ def set_up() -> tuple[str, str]:
                 assert record is not None
                 records.append((n, record))
             apply_activities(get_api_access(provider, key), records, channel="api")
-    established_activities(ESTABLISHED_ACTIVITIES)
+    established_activities(established)
     # As autovacuum would after the deletes (it is off on the development machine: an
     # earlier run's activities stayed as dead tuples in every index both writers insert into).
     from upload_path import vacuum  # bench/, beside this module
@@ -376,6 +381,12 @@ def main() -> None:
         "--rounds", type=int, default=10, help="blocks each measurement is sent in, in turn"
     )
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)))
+    parser.add_argument(
+        "--established-rows",
+        type=int,
+        default=ESTABLISHED_ACTIVITIES,
+        help="another provider's activities, in the tables when ANALYZE runs",
+    )
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn processes")
     parser.add_argument(
         "--no-rate-limits", action="store_true", help="leave out the API rate-limit counter"
@@ -395,7 +406,7 @@ def main() -> None:
     ensure_database(database_url, env)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    list_key, write_key = set_up()
+    list_key, write_key = set_up(args.established_rows)
 
     port = free_port()
     server = subprocess.Popen(  # noqa: S603
