@@ -6,6 +6,9 @@ once, and not outlive its connection."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
@@ -57,6 +60,22 @@ def test_a_new_connection_gets_a_new_cursor() -> None:
         assert cursor.cursor is not old
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] > 0
+
+
+def test_a_closed_connection_is_not_kept_alive_by_its_cursor() -> None:
+    """A review found the kept cursors, in a map keyed weakly by their connection, keeping
+    every closed connection alive (the cursor holds its connection): one leak per
+    reconnect, so per request with PARS_DB_CONN_MAX_AGE=0."""
+    gone = []
+    for _ in range(5):
+        with prepared_cursor(connection) as cursor:
+            cursor.execute("SELECT 1")
+            gone.append(weakref.ref(cursor.cursor.connection))
+        connection.close()
+    with prepared_cursor(connection) as cursor:
+        cursor.execute("SELECT 1")
+    gc.collect()
+    assert [ref() for ref in gone] == [None] * 5
 
 
 def test_inside_a_transaction_the_kept_cursor_sees_the_transaction() -> None:

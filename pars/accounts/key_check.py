@@ -93,11 +93,12 @@ class PendingCheck:
     def statement_then(self, select: str, params: list[Any]) -> tuple[str, list[Any]]:
         """The check, then `select` (a SELECT of expressions, such as a lock to take) once
         it has passed, as one statement: one statement fewer to send and run than the two.
-        The check is the FROM of `select`, a subquery its VOLATILE function keeps from
-        being merged into it: its row, and so its refusal, comes first."""
+        The check is the FROM of `select` and its answer the condition of `select`'s row:
+        evaluated first, whatever the planner makes of the subquery (the function being
+        VOLATILE also keeps it; tests/accounts/test_key_with_write.py checks both)."""
         assert select.startswith("SELECT ")
         assert " FROM " not in select
-        sql = f"{_CHECK_COUNTED} {select} FROM ({_CHECK_PASSED}) AS passed"
+        sql = f"{_CHECK_COUNTED} {select} FROM ({_CHECK_PASSED} AS ok) AS passed WHERE passed.ok"
         return sql, [*self._counted_params(), *params, self.limit]
 
     def _counted_params(self) -> list[Any]:

@@ -12,7 +12,6 @@ statements: PgBouncer in transaction mode before 1.21, or without max_prepared_s
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -79,9 +78,10 @@ def pipelines() -> bool:
 # One psycopg cursor kept per connection for prepared_cursor: a cursor's adapters learn
 # the dumpers of its parameters' types and the loaders of its results' columns on first
 # use, which a cursor made per request paid every time (about 50 µs of an API write's
-# CPU, measured in process). Keyed weakly by psycopg's connection: a new connection gets a
-# new cursor, a closed one's goes with it.
-_KEPT_CURSORS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# CPU, measured in process). Kept on Django's connection object (not in a map keyed by
+# psycopg's connection, which the cursor itself would keep alive: a review found one such
+# entry leaked per reconnect); used again only on the connection it was made for.
+_KEPT_CURSOR = "_pars_kept_cursor"
 
 
 def database(connection: BaseDatabaseWrapper) -> BaseDatabaseWrapper:
@@ -112,8 +112,9 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     psycopg_connection = connection.connection
-    raw: Any = _KEPT_CURSORS.pop(psycopg_connection, None)
-    if raw is None or raw.closed:
+    raw: Any = getattr(connection, _KEPT_CURSOR, None)
+    setattr(connection, _KEPT_CURSOR, None)  # in use: a second user at once makes its own
+    if raw is None or raw.closed or raw.connection is not psycopg_connection:
         with connection.wrap_database_errors:
             # The stubs know neither psycopg's cursor classes nor that Django wraps a raw one.
             raw = ServerBindingCursor(psycopg_connection)  # type: ignore[call-arg]
@@ -127,7 +128,7 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     finally:
         if psycopg_connection.closed or raw.closed:
             pass
-        elif psycopg_connection in _KEPT_CURSORS:
+        elif getattr(connection, _KEPT_CURSOR, None) is not None:
             raw.close()  # one of two used at once: the other is kept
         else:
-            _KEPT_CURSORS[psycopg_connection] = raw
+            setattr(connection, _KEPT_CURSOR, raw)

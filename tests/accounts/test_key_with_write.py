@@ -7,10 +7,12 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
@@ -80,6 +82,25 @@ def test_a_verified_key_is_checked_with_the_write_in_one_round_trip(
     assert _uses(caplog) == ["api_key_used"]
 
 
+@contextmanager
+def _attestation_holding(provider: Provider, lock_timeout: str) -> Iterator[None]:
+    """Another connection holds the provider's years as an attestation does, while this
+    one waits at most `lock_timeout` for a lock."""
+    attestation = connection.copy()
+    try:
+        attestation.set_autocommit(False)
+        with attestation.cursor() as cursor:
+            cursor.execute(HOLD_EXCLUSIVELY_SQL, [provider.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = %s", [lock_timeout])
+        yield
+    finally:
+        attestation.rollback()
+        attestation.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+
 def test_a_refused_key_does_not_wait_for_the_hold_its_statement_takes(
     provider: Provider,
 ) -> None:
@@ -88,22 +109,32 @@ def test_a_refused_key_does_not_wait_for_the_hold_its_statement_takes(
     hold first would wait, here until the lock timeout)."""
     api, key = _verified(provider)
     revoke_api_key(key)
-    attestation = connection.copy()
-    try:
-        attestation.set_autocommit(False)
-        with attestation.cursor() as cursor:
-            cursor.execute(HOLD_EXCLUSIVELY_SQL, [provider.pk])
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '1s'")
+    with _attestation_holding(provider, "1s"):
         response, _, ran = _post(api, course(provider_activity_id="KW-H"))
-    finally:
-        attestation.rollback()
-        attestation.close()
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
     assert response.status_code == 401, response.content
     assert "pg_advisory_xact_lock_shared" in ran[0]
     assert not Activity.objects.filter(provider_activity_id="KW-H").exists()
+
+
+def test_a_passed_check_takes_the_hold_before_the_write(provider: Provider) -> None:
+    """The check's statement takes the writers' hold once the check has passed: a good key's
+    write waits behind an attestation (here until the lock timeout, nothing written)."""
+    api, _ = _verified(provider)
+    with (
+        _attestation_holding(provider, "300ms"),
+        pytest.raises(OperationalError, match="lock timeout"),
+    ):
+        api.post(course(provider_activity_id="KW-W"))
+    assert not Activity.objects.filter(provider_activity_id="KW-W").exists()
+    assert api.post(course(provider_activity_id="KW-W")).status_code == 201  # once released
+
+
+def test_the_check_function_is_volatile() -> None:
+    """A VOLATILE function is evaluated where it stands; declared STABLE, PostgreSQL could
+    drop an unused subquery calling it (a review saw it do so)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT provolatile FROM pg_proc WHERE proname = 'pars_api_key_check'")
+        assert cursor.fetchall() == [("v",)]
 
 
 def test_a_key_revoked_since_it_was_verified_is_refused_and_nothing_written(
