@@ -4,6 +4,7 @@ client with the whole middleware stack and the real URLconf, on PostgreSQL.
 
     BENCH_DATABASE_URL=postgres://…/db .venv/bin/python bench/api_profile.py --requests 500
     … --profile post      # cProfile of the POSTs (or list), the top functions by own time
+    BENCH_SHOW_SQL=1 …    # also each statement (BENCH_SHOW_SQL_WIDTH characters, 110)
 
 Prints per-request milliseconds (mean and median) of each, and the SQL statements and the
 database round trips (BEGIN, COMMIT and savepoints included, from libpq's trace) of one
