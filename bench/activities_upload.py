@@ -12,16 +12,18 @@ at the largest size to the smallest (a linear path gives about 1.0), and the rat
 
 * the COPY baseline: the same rows, validated beforehand (untimed) and in the tables'
   column format, COPYed into the same tables (activities and their commercial
-  supporters, every index and constraint in place) in one committed transaction.
+  supporters, every index and constraint in place) in one committed transaction. The
+  same rows: each activity points at the file's audit event, as the upload's do (its
+  foreign key checked as theirs is).
 
-The smallest size is timed ``--repeat-smallest`` times (3 by default), COPY and PARS
-alternating, and reported as the medians; every COPY and upload starts with the task
-queue drained (bench/upload_path.py). Then a rejected file of the smallest size, one row
-in 7 invalid, is timed the same way plus fetching its whole error report. The tables hold
-another provider's activities (the statistics know none of the bench provider's rows).
-Timings are reported, never asserted. The database is ``$BENCH_DATABASE_URL`` (default: a
-``pars_bench`` database on the local PostgreSQL, created if missing). Results also go to
-``bench/out/``.
+Every size is timed ``--repeat`` times (3 by default), COPY and PARS alternating, and
+reported as the medians (the ratio: the median of each run's ratio to its own COPY);
+every COPY and upload starts with the task queue drained (bench/upload_path.py). Then a
+rejected file of the smallest size, one row in 7 invalid, is timed the same way plus
+fetching its whole error report. The tables hold another provider's activities (the
+statistics know none of the bench provider's rows). Timings are reported, never asserted.
+The database is ``$BENCH_DATABASE_URL`` (default: a ``pars_bench`` database on the local
+PostgreSQL, created if missing). Results also go to ``bench/out/``.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     DEFAULT_SIZES,
     DEFAULT_URL,
     ROOT,
+    BaselineLinks,
     add_repeat_argument,
     api_auth,
     ensure_database,
     print_table,
+    reserve_id,
     setup_django,
     sizes,
     stamp,
@@ -138,22 +142,10 @@ def _copy_cell(value: Any) -> str:
     return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def _reserve_ids(table: str, count: int) -> int:
-    """The first of `count` primary keys taken from the table's sequence (untimed)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-        sequence = cursor.fetchone()[0]
-        cursor.execute("SELECT nextval(%s)", [sequence])
-        first = int(cursor.fetchone()[0])
-        cursor.execute("SELECT setval(%s, %s)", [sequence, first + count])
-    return first
-
-
-def write_copy_payload(work: Path, count: int, provider_pk: int) -> dict[str, list[str]]:
+def write_copy_payload(work: Path, count: int, links: BaselineLinks) -> dict[str, list[str]]:
     """The same rows, validated (untimed) and rendered in COPY text format, one file per
-    table: activities with their primary keys, supporters pointing at them."""
+    table: activities with their primary keys and the file's audit event, as the upload
+    writes them, supporters pointing at them."""
     from pars.activities.models import Activity, CommercialSupport
     from pars.activities.validation import validate_activity
 
@@ -161,14 +153,20 @@ def write_copy_payload(work: Path, count: int, provider_pk: int) -> dict[str, li
     fields = [f for f in Activity._meta.concrete_fields if f.column]
     support_fields = [f for f in CommercialSupport._meta.concrete_fields if f.name != "id"]
     now = datetime.datetime.now(datetime.UTC).isoformat()
-    activity_id = _reserve_ids(Activity._meta.db_table, count)
+    activity_id = reserve_id(Activity._meta.db_table, count)
+    provider_pk = links.provider.pk
     supporters = []
     with (work / "activities.copy").open("w", encoding="utf-8") as stream:
         for row in raw_rows(count):
             clean, errors = validate_activity(row, today=today)
             assert clean is not None, errors
             values = {**clean.values, "id": activity_id, "provider": provider_pk}
-            values.update(last_channel="tsv", created_at=now, updated_at=now)
+            values.update(
+                last_channel="tsv",
+                created_by_event=links.event,
+                created_at=now,
+                updated_at=now,
+            )
             stream.write("\t".join(_copy_cell(values.get(f.name)) for f in fields) + "\n")
             for position, supporter in enumerate(clean.supporters, start=1):
                 supporters.append(
@@ -190,7 +188,9 @@ def write_copy_payload(work: Path, count: int, provider_pk: int) -> dict[str, li
     }
 
 
-def copy_baseline(work: Path, columns: dict[str, list[str]], rows: int, provider: Any) -> float:
+def copy_baseline(
+    work: Path, columns: dict[str, list[str]], rows: int, links: BaselineLinks
+) -> float:
     """COPY into the real tables, constraints and all, committed; the rows then removed."""
     from django.db import connection, transaction
 
@@ -200,6 +200,7 @@ def copy_baseline(work: Path, columns: dict[str, list[str]], rows: int, provider
         ("activities", Activity._meta.db_table, work / "activities.copy"),
         ("supporters", CommercialSupport._meta.db_table, work / "supporters.copy"),
     )
+    links.make()
     vacuum(table for _, table, _ in targets)  # untimed, as before the upload
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -209,8 +210,8 @@ def copy_baseline(work: Path, columns: dict[str, list[str]], rows: int, provider
                 while chunk := stream.read(1 << 20):
                     copy.write(chunk)
     elapsed = time.perf_counter() - started
-    assert Activity.objects.filter(provider=provider).count() == rows
-    clear_rows(provider)
+    assert Activity.objects.filter(provider=links.provider).count() == rows
+    clear_rows(links.provider)
     return elapsed
 
 
@@ -274,10 +275,11 @@ def one_size(work: Path, rows: int, repeat: int, provider: Any, auth: dict[str, 
     """One size, COPY and PARS alternating `repeat` times (upload_path.time_size)."""
     clear_rows(provider)
     write_tsv(work / "activities.txt", rows)
-    columns = write_copy_payload(work, rows, provider.pk)
+    links = BaselineLinks(provider, "activities")
+    columns = write_copy_payload(work, rows, links)
 
     def copy() -> float:
-        return copy_baseline(work, columns, rows, provider)
+        return copy_baseline(work, columns, rows, links)
 
     def upload() -> dict[str, Any]:
         outcome = time_upload("/api/v1/uploads", work / "activities.txt", auth, TABLES, rows)
@@ -317,8 +319,7 @@ def main() -> None:
         work = Path(tmp)
         for rows in args.rows:
             print(f"{rows:,} activities...", flush=True)
-            repeat = args.repeat_smallest if rows == min(args.rows) else 1
-            results.append(one_size(work, rows, repeat, provider, auth))
+            results.append(one_size(work, rows, args.repeat, provider, auth))
         rows = min(args.rows)
         print(f"{rows:,} activities, one in {BAD_EVERY} invalid...", flush=True)
         clear_rows(provider)
@@ -336,7 +337,7 @@ def main() -> None:
           f"({report['errors']:,} errors fetched in {report['seconds']:.2f} s)")  # fmt: skip
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"established_rows": args.established_rows, "repeat_smallest": args.repeat_smallest,
+    summary = {"established_rows": args.established_rows, "repeat": args.repeat,
                "sizes": results, "rejected": rejected}  # fmt: skip
     (out / f"activities_upload-{stamp()}.json").write_text(json.dumps(summary, indent=2))
 

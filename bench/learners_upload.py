@@ -10,22 +10,24 @@ board or license ID, license state, completion date, CME credits, MOC points and
 
 Each size is timed from the multipart POST to ``/api/v1/learner-completions/uploads`` to
 the upload's ``finished_at`` after its commit: the queue pickup by a real task worker,
-the job and the commit included (bench/upload_path.py says how; ``VACUUM (ANALYZE)``
-runs before, ``ANALYZE`` half-way). The report prints the time and per-row cost at each
-size, the ratio of the per-row cost at the largest size to the smallest (linear: about
-1.0) and the ratio to the COPY baseline: the same rows, validated beforehand (untimed)
-and in the table's column format, COPYed into the same learner completion table (its
-indexes, constraints and foreign keys in place) in one committed transaction. The
-smallest size is timed ``--repeat-smallest`` times (3 by default), COPY and PARS
-alternating, and reported as the medians. Once a file is timed, its worker is stopped
-(its running task let finish), the file's completions with their delivery items, events
-and batches are removed, and the queue is drained: the delivery its commit queued (not
-part of "POST to commit") finds nothing left to do and never runs beside the next
-measurement (untimed, printed; bench/upload_path.py). Then a file of the smallest size
-with one row in 7 invalid (learner files apply their valid rows and report the others)
-is timed the same way plus fetching its whole error report. Timings are reported, never
-asserted. The database is ``$BENCH_DATABASE_URL`` (default: a ``pars_bench`` database on
-the local PostgreSQL, created if missing). Results also go to ``bench/out/``.
+the job and the commit included (bench/upload_path.py says how; ``VACUUM (ANALYZE)`` runs
+before, ``ANALYZE`` half-way). The report prints the time and per-row cost at each size,
+the ratio of the per-row cost at the largest size to the smallest (linear: about 1.0) and
+the ratio to the COPY baseline: the same rows, validated beforehand (untimed) and in the
+table's column format, COPYed into the same learner completion table (its indexes,
+constraints and foreign keys in place) in one committed transaction; each row points at
+its upload and the file's audit event, as the upload's rows do. Every size is timed
+``--repeat`` times (3 by default), COPY and PARS alternating, and reported as the medians
+(the ratio: the median of each run's ratio to its own COPY). Once a file is timed, its
+worker is stopped (its running task let finish), the file's completions with their
+delivery items, events and batches are removed, and the queue is drained: the delivery
+its commit queued (not part of "POST to commit") finds nothing left to do and never runs
+beside the next measurement (untimed, printed; bench/upload_path.py). Then a file of the
+smallest size with one row in 7 invalid (learner files apply their valid rows and report
+the others) is timed the same way plus fetching its whole error report. Timings are
+reported, never asserted. The database is ``$BENCH_DATABASE_URL`` (default: a
+``pars_bench`` database on the local PostgreSQL, created if missing). Results also go to
+``bench/out/``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     DEFAULT_SIZES,
     DEFAULT_URL,
     ROOT,
+    BaselineLinks,
     add_repeat_argument,
     api_auth,
     ensure_database,
@@ -238,11 +241,12 @@ def _copy_text(value: Any) -> str:
 def write_copy_payload(
     path: Path,
     rows: Iterator[list[str]],
-    provider: Any,
+    links: BaselineLinks,
     activity_pks: dict[str, int],
     today: datetime.date,
 ) -> tuple[list[str], int]:
-    """The same rows validated (untimed) and rendered in COPY text format, every column."""
+    """The same rows validated (untimed) and rendered in COPY text format, every column,
+    pointing at their upload and its audit event as the upload's rows do."""
     from pars.learners.models import LearnerCompletion
     from pars.learners.parsers import map_header
     from pars.learners.validation import load_recipients, validate_completion
@@ -260,7 +264,7 @@ def write_copy_payload(
             assert clean is not None, errors
             values = {
                 **clean.values(),
-                "provider_id": provider.pk,
+                "provider_id": links.provider.pk,
                 "activity_id": activity_pks[clean.provider_activity_id],
                 "recipient_id": recipients[clean.recipient].pk,
                 "status": "queued",
@@ -271,8 +275,8 @@ def write_copy_payload(
                 "batch_id": None,
                 "ever_sent": False,
                 "last_channel": "tsv",
-                "upload_id": None,
-                "created_by_event_id": None,  # no audit event: one foreign key fewer
+                "upload_id": links.upload,
+                "created_by_event_id": links.event,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -281,7 +285,7 @@ def write_copy_payload(
     return columns, count
 
 
-def copy_baseline(payload: Path, columns: list[str], rows: int, provider: Any) -> float:
+def copy_baseline(payload: Path, columns: list[str], rows: int, links: BaselineLinks) -> float:
     """COPY into the real table, constraints and foreign keys checked, committed; the rows
     are then removed (untimed)."""
     from django.db import connection, transaction
@@ -289,6 +293,7 @@ def copy_baseline(payload: Path, columns: list[str], rows: int, provider: Any) -
     from pars.learners.models import LearnerCompletion
 
     table = LearnerCompletion._meta.db_table
+    links.make()
     vacuum([table])  # untimed, as before the upload
     started = time.perf_counter()
     with (
@@ -301,7 +306,7 @@ def copy_baseline(payload: Path, columns: list[str], rows: int, provider: Any) -
             copy.write(chunk)
     elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE provider_id = %s", [provider.pk])
+        cursor.execute(f"DELETE FROM {table} WHERE provider_id = %s", [links.provider.pk])
         assert cursor.rowcount == rows
     return elapsed
 
@@ -310,10 +315,11 @@ def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str
     provider = clear_provider()
     activity_pks = set_up_activities(provider, args.activities, today)
     write_tsv(work / "learners.txt", raw_rows(rows, args.activities, args.learners, today))
+    links = BaselineLinks(provider, "learners")
     columns, count = write_copy_payload(
         work / "learners.copy",
         raw_rows(rows, args.activities, args.learners, today),
-        provider,
+        links,
         activity_pks,
         today,
     )
@@ -321,7 +327,7 @@ def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str
     auth = api_auth(provider)
 
     def copy() -> float:
-        return copy_baseline(work / "learners.copy", columns, rows, provider)
+        return copy_baseline(work / "learners.copy", columns, rows, links)
 
     def upload() -> dict[str, Any]:
         # Untimed, once the file is timed: its rows and delivery work cleared, so the
@@ -333,8 +339,7 @@ def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str
             raise SystemExit(f"the upload did not apply every row: {outcome}")
         return outcome
 
-    repeat = args.repeat_smallest if rows == min(args.rows) else 1
-    return time_size(rows, repeat, copy, upload)
+    return time_size(rows, args.repeat, copy, upload)
 
 
 def with_errors(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str, Any]:
@@ -393,7 +398,7 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     summary = {"activities": args.activities, "learners": args.learners,
-               "repeat_smallest": args.repeat_smallest, "sizes": results,
+               "repeat": args.repeat, "sizes": results,
                "with_errors": partial}  # fmt: skip
     (out / f"learners_upload-{stamp()}.json").write_text(json.dumps(summary, indent=2))
 

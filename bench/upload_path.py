@@ -26,9 +26,12 @@ nothing to do. The three steps are printed, never timed. Each COPY baseline and 
 also starts with that check (:func:`settle`), which drains whatever an earlier,
 interrupted run left.
 
-The smallest size is over in about half a second, where the machine's wandering speed
-weighs most: :func:`time_size` times it ``--repeat-smallest`` times (3 by default), COPY
-and PARS alternating, and reports the median of each.
+The machine's speed wanders (on the 2-core development machine, the same 100,000-row
+file took 8 s and 10 s a few minutes apart), so a single timing of a size, set beside a
+single COPY a minute earlier, says little: :func:`time_size` times every size
+``--repeat`` times (3 by default), COPY and PARS alternating, and reports the median of
+each time and, as the ratio to COPY, the median of each run's PARS ÷ its own COPY (the
+two measured next to each other).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/pars_bench"
 DEFAULT_SIZES = [10_000, 100_000, 500_000]
-DEFAULT_REPEAT_SMALLEST = 3
+DEFAULT_REPEAT = 3
 # The drain's timeout. After a timed file the drain finds nothing to deliver (its work was
 # cleared); the allowance per row covers an interrupted run's leftovers at about 3 ms a
 # completion (delivery with its results, on the 2-core development machine).
@@ -115,6 +118,65 @@ def vacuum(tables: Iterable[str]) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
+
+
+def reserve_id(table: str, count: int = 1) -> int:
+    """The first of `count` primary keys taken from the table's sequence (untimed)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        sequence = cursor.fetchone()[0]
+        cursor.execute("SELECT nextval(%s)", [sequence])
+        first = int(cursor.fetchone()[0])
+        cursor.execute("SELECT setval(%s, %s)", [sequence, first + count])
+    return first
+
+
+class BaselineLinks:
+    """What a `COPY` baseline's rows point at, as an upload's rows do: the file's audit
+    event and (learner completions) its upload. Their primary keys are reserved when the
+    payload is written and the rows made, untimed, before each `COPY` (the bench deletes
+    a provider's uploads between files); their foreign keys are checked like the upload's.
+    """
+
+    def __init__(self, provider: Any, kind: str) -> None:
+        from pars.audit.models import AuditEvent
+        from pars.intake.models import Upload
+
+        self.provider, self.kind = provider, kind
+        self.event = reserve_id(AuditEvent._meta.db_table)
+        self.upload = reserve_id(Upload._meta.db_table)
+
+    def make(self) -> None:
+        from pars.audit.models import AuditAction, AuditEvent
+        from pars.intake.models import Upload, UploadStatus
+
+        AuditEvent.objects.get_or_create(
+            pk=self.event,
+            defaults={
+                "provider": self.provider,
+                "action": (
+                    AuditAction.LEARNERS_WRITTEN
+                    if self.kind == "learners"
+                    else AuditAction.ACTIVITIES_WRITTEN
+                ),
+                "channel": "tsv",
+                "description": "bench COPY baseline",
+            },
+        )
+        Upload.objects.get_or_create(
+            pk=self.upload,
+            defaults={
+                "provider": self.provider,
+                "kind": self.kind,
+                "file_format": "tsv",
+                "original_name": "baseline.txt",
+                "size": 0,
+                "sha256": "0" * 64,  # no file's: never a duplicate of one
+                "status": UploadStatus.FAILED,
+            },
+        )
 
 
 def api_auth(provider: Any) -> dict[str, Any]:
@@ -182,10 +244,10 @@ def worker() -> Iterator[subprocess.Popen[bytes]]:
 
 def add_repeat_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--repeat-smallest",
+        "--repeat",
         type=int,
-        default=DEFAULT_REPEAT_SMALLEST,
-        help="runs of the smallest size, COPY and PARS alternating; the medians are reported",
+        default=DEFAULT_REPEAT,
+        help="runs of each size, COPY and PARS alternating; the medians are reported",
     )
 
 
@@ -335,11 +397,13 @@ def time_size(
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The runs as one: the median of each time, the highest worker peak, the rest as the
-    last run had it, and every run's times under ``runs``."""
+    """The runs as one: the median of each time and of each run's ratio to its own COPY,
+    the highest worker peak, the rest as the last run had it, and every run's times under
+    ``runs``."""
     summary = {**runs[-1], "repeat": len(runs)}
     for key in MEDIAN_KEYS:
         summary[key] = statistics.median(run[key] for run in runs)
+    summary["copy_ratio"] = statistics.median(run["seconds"] / run["copy_seconds"] for run in runs)
     summary["worker_peak_mb"] = max(run["worker_peak_mb"] for run in runs)
     summary["drain_seconds"] = round(sum(run["drain_seconds"] for run in runs), 2)
     kept = (*MEDIAN_KEYS, "worker_peak_mb", "drain_seconds")
@@ -465,7 +529,7 @@ def print_table(title: str, results: list[dict[str, Any]]) -> None:
           f" {'COPY s':>8} {'÷ COPY':>7} {'worker MB':>9}")  # fmt: skip
     for r in results:
         copy = r.get("copy_seconds")
-        ratio = f"{r['seconds'] / copy:7.1f}" if copy else f"{'-':>7}"
+        ratio = f"{r.get('copy_ratio') or r['seconds'] / copy:7.1f}" if copy else f"{'-':>7}"
         copy_text = f"{copy:8.2f}" if copy else f"{'-':>8}"
         per_row = r["seconds"] / r["rows"] * 1e6
         print(f"{r['rows']:>9,} {r['seconds']:8.2f} {per_row:8.1f} {r['post_seconds']:7.2f}"
@@ -475,8 +539,9 @@ def print_table(title: str, results: list[dict[str, Any]]) -> None:
         if r.get("repeat", 1) > 1:
             paths = ", ".join(f"{run['seconds']:.2f}" for run in r["runs"])
             copies = ", ".join(f"{run['copy_seconds']:.2f}" for run in r["runs"])
+            ratios = ", ".join(f"{run['seconds'] / run['copy_seconds']:.1f}" for run in r["runs"])
             print(f"{r['rows']:,} rows: medians of {r['repeat']} runs, COPY and PARS alternating"
-                  f" (path s: {paths}; COPY s: {copies})")  # fmt: skip
+                  f" (path s: {paths}; COPY s: {copies}; ÷ COPY: {ratios})")  # fmt: skip
     for key, name in (("seconds", "whole path"), ("job_seconds", "job alone")):
         growth = linearity(results, key)
         if growth is not None:

@@ -237,3 +237,5 @@ def test_time_size_alternates_copy_and_pars_and_reports_medians(
     assert result["worker_peak_mb"] == 109.0
     assert [run["seconds"] for run in result["runs"]] == [0.9, 0.5, 0.7]
     assert result["drain_seconds"] == 3.0
+    # The ratio pairs each run with its own COPY (3.0, 5.0, 3.5): not 0.7 ÷ 0.2.
+    assert result["copy_ratio"] == pytest.approx(3.5)
