@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from pars.accounts.access import get_api_access
 from pars.accounts.services import create_api_key
-from pars.activities import field_readers, services, validation
+from pars.activities import copy_text, field_readers, services, validation
 from pars.activities.dictionary import FIELDS, SUPPORTER_FIELDS
 from pars.activities.models import Activity, CommercialSupport
 from pars.activities.parsers.cells import _read_yes_no, yes_no
@@ -349,7 +349,7 @@ def _copy_value(field: Any) -> st.SearchStrategy[Any]:
 def test_the_generated_copy_lines_write_what_the_value_by_value_copy_writes(
     fields: list[Any], data: Any
 ) -> None:
-    """_copy_rows (a generated line per row, checked as a whole) equals _copy_plain (each
+    """copy_rows (a generated line per row, checked as a whole) equals copy_plain (each
     value escaped on its own), NULLs, escapes, missing fields and fixed columns included."""
     fixed_names = data.draw(st.sets(st.sampled_from([f.name for f in fields]), max_size=3))
     fixed = {f.name: data.draw(_copy_value(f)) for f in fields if f.name in fixed_names}
@@ -362,7 +362,7 @@ def test_the_generated_copy_lines_write_what_the_value_by_value_copy_writes(
         )
     )
     ids = data.draw(st.sampled_from([[], list(range(7, 7 + len(rows)))])) if rows else []
-    assert services._copy_rows(fields, rows, fixed, ids) == services._copy_plain(
+    assert copy_text.copy_rows(fields, rows, fixed, ids) == copy_text.copy_plain(
         fields, rows, fixed, ids
     )
 
@@ -373,8 +373,8 @@ def test_a_list_of_one_text_is_never_written_as_another_list() -> None:
     fields = [f for f in services._STAGE_FIELDS if f.name in ("title", "joint_providers")]
     rows = [{"title": "t", "joint_providers": [repr(["a", "b"])]}]
     rows.append({"title": "t", "joint_providers": ["a", "b"]})
-    copied = services._copy_rows(fields, rows, {})
-    assert copied == services._copy_plain(fields, rows, {})
+    copied = copy_text.copy_rows(fields, rows, {})
+    assert copied == copy_text.copy_plain(fields, rows, {})
     assert '["a", "b"]' in copied[1]
 
 
