@@ -47,6 +47,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -523,13 +524,50 @@ def linearity(results: list[dict[str, Any]], key: str) -> float | None:
     return (large[key] / large["rows"]) / (small[key] / small["rows"])
 
 
-def print_table(title: str, results: list[dict[str, Any]]) -> None:
+@dataclass(frozen=True)
+class Targets:
+    """Issue 14's targets for a kind of file: its time at most `copy_ratio` times the COPY
+    baseline's, a per-row cost at the largest size at most `per_row_growth` times the
+    smallest's, the worker's peak memory at most `worker_mb`."""
+
+    copy_ratio: float
+    per_row_growth: float = 1.2
+    worker_mb: float = 200.0
+
+
+def verdicts(results: list[dict[str, Any]], targets: Targets) -> list[str]:
+    """A line per target: the figure measured, and whether it meets the target."""
+
+    def line(name: str, figure: float, target: float) -> str:
+        verdict = "meets" if figure <= target else "MISSES"
+        return f"{name}: {figure:.2f} ({verdict} the target {target:g})"
+
+    lines = [
+        line(f"{r['rows']:,} rows, ÷ COPY", _copy_ratio(r), targets.copy_ratio)
+        for r in results
+        if r.get("copy_seconds")
+    ]
+    growth = linearity(results, "seconds")
+    if growth is not None:
+        lines.append(line("per-row cost, largest ÷ smallest", growth, targets.per_row_growth))
+    peak = max((r["worker_peak_mb"] for r in results), default=None)
+    if peak is not None:
+        lines.append(line("worker peak MB", peak, targets.worker_mb))
+    return lines
+
+
+def _copy_ratio(result: dict[str, Any]) -> float:
+    ratio: float = result.get("copy_ratio") or result["seconds"] / result["copy_seconds"]
+    return ratio
+
+
+def print_table(title: str, results: list[dict[str, Any]], targets: Targets | None = None) -> None:
     print(f"\n{title}")
     print(f"{'rows':>9} {'path s':>8} {'µs/row':>8} {'POST s':>7} {'pickup s':>8} {'job s':>8}"
           f" {'COPY s':>8} {'÷ COPY':>7} {'worker MB':>9}")  # fmt: skip
     for r in results:
         copy = r.get("copy_seconds")
-        ratio = f"{r.get('copy_ratio') or r['seconds'] / copy:7.1f}" if copy else f"{'-':>7}"
+        ratio = f"{_copy_ratio(r):7.1f}" if copy else f"{'-':>7}"
         copy_text = f"{copy:8.2f}" if copy else f"{'-':>8}"
         per_row = r["seconds"] / r["rows"] * 1e6
         print(f"{r['rows']:>9,} {r['seconds']:8.2f} {per_row:8.1f} {r['post_seconds']:7.2f}"
@@ -546,6 +584,8 @@ def print_table(title: str, results: list[dict[str, Any]]) -> None:
         growth = linearity(results, key)
         if growth is not None:
             print(f"per-row cost, largest ÷ smallest size ({name}): {growth:.2f} (linear ≈ 1.0)")
+    for text in verdicts(results, targets) if targets else ():
+        print(text)
 
 
 def stamp() -> str:

@@ -239,3 +239,26 @@ def test_time_size_alternates_copy_and_pars_and_reports_medians(
     assert result["drain_seconds"] == 3.0
     # The ratio pairs each run with its own COPY (3.0, 5.0, 3.5): not 0.7 ÷ 0.2.
     assert result["copy_ratio"] == pytest.approx(3.5)
+
+
+def test_the_report_says_which_targets_a_run_meets() -> None:
+    import upload_path
+
+    results = [
+        {"rows": 10, "seconds": 1.0, "copy_seconds": 0.2, "copy_ratio": 5.0, "worker_peak_mb": 150},
+        {
+            "rows": 100,
+            "seconds": 8.0,
+            "copy_seconds": 4.0,
+            "copy_ratio": 2.0,
+            "worker_peak_mb": 210,
+        },
+    ]
+    lines = upload_path.verdicts(results, upload_path.Targets(copy_ratio=4.0))
+
+    assert lines == [
+        "10 rows, ÷ COPY: 5.00 (MISSES the target 4)",
+        "100 rows, ÷ COPY: 2.00 (meets the target 4)",
+        "per-row cost, largest ÷ smallest: 0.80 (meets the target 1.2)",
+        "worker peak MB: 210.00 (MISSES the target 200)",
+    ]
