@@ -4,7 +4,7 @@ Each row is one line, written by a function generated for the batch's columns
 (_line_writer) that picks the row's values at once and formats them in one f-string, no
 Python call per value. None is NULL (\\N), an empty text stays empty, and PostgreSQL
 reads the rest (True, 2026-03-01, 1E+1, a timestamp) as its column's type. A line holding
-a backslash, a tab or a line break is written again by the plain path (copy_cell per
+a backslash, a tab or a line break is written again by the plain path (_copy_cell per
 value), which escapes them; the fast line equals it otherwise
 (tests/activities/test_fast_paths.py).
 """
