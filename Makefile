@@ -57,8 +57,8 @@ bench: $(VENV)/.dev-installed
 
 ## Every benchmark at a tiny size, so none can rot unnoticed (.ci/run runs it).
 bench-smoke: $(VENV)/.dev-installed
-	$(PY) bench/activities_upload.py --rows 1000 --established-rows 1000 --repeat 2
-	$(PY) bench/learners_upload.py --rows 1000 --repeat 2
+	$(PY) bench/activities_upload.py --rows 1000 --established-rows 1000 --repeat 2 --repeat-small 2
+	$(PY) bench/learners_upload.py --rows 1000 --repeat 2 --repeat-small 2
 	$(PY) bench/national_data.py --scale 0.001 --repeat 1
 	$(PY) bench/api_latency.py --requests 20 --established-rows 1000
 	$(PY) bench/load_test.py --providers 2 --activity-rows 100 --learner-rows 100 --json 10 \

@@ -16,8 +16,9 @@ at the largest size to the smallest (a linear path gives about 1.0), and the rat
   same rows: each activity points at the file's audit event, as the upload's do (its
   foreign key checked as theirs is).
 
-Every size is timed ``--repeat`` times (3 by default), COPY and PARS alternating, and
-reported as the medians (the ratio: the median of each run's ratio to its own COPY);
+Every size is timed ``--repeat`` times (3 by default; up to 20,000 rows
+``--repeat-small`` times, 5), COPY and PARS alternating, and reported as the medians
+(the ratio: the median of each run's ratio to its own COPY);
 every COPY and upload starts with the task queue drained (bench/upload_path.py). Then a
 rejected file of the smallest size, one row in 7 invalid, is timed the same way plus
 fetching its whole error report. The tables hold another provider's activities (the
@@ -52,6 +53,7 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     api_auth,
     ensure_database,
     print_table,
+    repeat_for,
     reserve_id,
     setup_django,
     sizes,
@@ -321,7 +323,7 @@ def main() -> None:
         work = Path(tmp)
         for rows in args.rows:
             print(f"{rows:,} activities...", flush=True)
-            results.append(one_size(work, rows, args.repeat, provider, auth))
+            results.append(one_size(work, rows, repeat_for(rows, args), provider, auth))
         rows = min(args.rows)
         print(f"{rows:,} activities, one in {BAD_EVERY} invalid...", flush=True)
         clear_rows(provider)
@@ -340,7 +342,8 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     summary = {"established_rows": args.established_rows, "repeat": args.repeat,
-               "sizes": results, "rejected": rejected}  # fmt: skip
+               "repeat_small": args.repeat_small, "sizes": results,
+               "rejected": rejected}  # fmt: skip
     (out / f"activities_upload-{stamp()}.json").write_text(json.dumps(summary, indent=2))
 
 

@@ -17,17 +17,18 @@ smallest (linear: about 1.0) and the ratio to the COPY baseline: the same rows, 
 beforehand (untimed) and in the table's column format, COPYed into the same learner
 completion table (its indexes, constraints and foreign keys in place) in one committed
 transaction; each row points at its upload and the file's audit event, as the upload's
-rows do. Every size is timed ``--repeat`` times (3 by default), COPY and PARS
-alternating, and reported as the medians (the ratio: the median of each run's ratio to
-its own COPY). Once a file is timed, its worker is stopped (its running task let finish),
-the file's completions with their delivery items, events and batches are removed, and the
-queue is drained: the delivery its commit queued (not part of "POST to commit") finds
-nothing left to do and never runs beside the next measurement (untimed, printed;
-bench/upload_path.py). Then a file of the smallest size with one row in 7 invalid
-(learner files apply their valid rows and report the others) is timed the same way plus
-fetching its whole error report. Timings are reported, never asserted. The database is
-``$BENCH_DATABASE_URL`` (default: a ``pars_bench`` database on the local PostgreSQL,
-created if missing). Results also go to ``bench/out/``.
+rows do. Every size is timed ``--repeat`` times (3 by default; up to 20,000 rows
+``--repeat-small`` times, 5), COPY and PARS alternating, and reported as the medians
+(the ratio: the median of each run's ratio to its own COPY). Once a file is timed, its
+worker is stopped (its running task let finish), the file's completions with their
+delivery items, events and batches are removed, and the queue is drained: the delivery
+its commit queued (not part of "POST to commit") finds nothing left to do and never runs
+beside the next measurement (untimed, printed; bench/upload_path.py). Then a file of the
+smallest size with one row in 7 invalid (learner files apply their valid rows and report
+the others) is timed the same way plus fetching its whole error report. Timings are
+reported, never asserted. The database is ``$BENCH_DATABASE_URL`` (default: a
+``pars_bench`` database on the local PostgreSQL, created if missing).
+Results also go to ``bench/out/``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     api_auth,
     ensure_database,
     print_table,
+    repeat_for,
     setup_django,
     sizes,
     stamp,
@@ -351,7 +353,7 @@ def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str
             raise SystemExit(f"the upload did not apply every row: {outcome}")
         return outcome
 
-    return time_size(rows, args.repeat, copy, upload)
+    return time_size(rows, repeat_for(rows, args), copy, upload)
 
 
 def with_errors(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str, Any]:
@@ -411,7 +413,7 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     summary = {"activities": args.activities, "learners": args.learners,
-               "repeat": args.repeat, "sizes": results,
+               "repeat": args.repeat, "repeat_small": args.repeat_small, "sizes": results,
                "with_errors": partial}  # fmt: skip
     (out / f"learners_upload-{stamp()}.json").write_text(json.dumps(summary, indent=2))
 

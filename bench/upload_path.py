@@ -29,7 +29,8 @@ interrupted run left.
 The machine's speed wanders (on the 2-core development machine, the same 100,000-row
 file took 8 s and 10 s a few minutes apart), so a single timing of a size, set beside a
 single COPY a minute earlier, says little: :func:`time_size` times every size
-``--repeat`` times (3 by default), COPY and PARS alternating, and reports the median of
+``--repeat`` times (3 by default; sizes up to 20,000 rows ``--repeat-small`` times, 5 by
+default: :func:`repeat_for`), COPY and PARS alternating, and reports the median of
 each time and, as the ratio to COPY, the median of each run's PARS ÷ its own COPY (the
 two measured next to each other).
 """
@@ -55,6 +56,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/pars_bench"
 DEFAULT_SIZES = [10_000, 100_000, 500_000]
 DEFAULT_REPEAT = 3
+# Sizes up to SMALL_ROWS run at least DEFAULT_REPEAT_SMALL times: a 10,000-row COPY takes a
+# quarter of a second, and one stray run (the same file's COPY took 0.30 s and 0.55 s a
+# minute apart) moved a median of three; five runs of it cost some 20 s more.
+SMALL_ROWS = 20_000
+DEFAULT_REPEAT_SMALL = 5
 # The drain's timeout. After a timed file the drain finds nothing to deliver (its work was
 # cleared); the allowance per row covers an interrupted run's leftovers at about 3 ms a
 # completion (delivery with its results, on the 2-core development machine).
@@ -250,6 +256,19 @@ def add_repeat_argument(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_REPEAT,
         help="runs of each size, COPY and PARS alternating; the medians are reported",
     )
+    parser.add_argument(
+        "--repeat-small",
+        type=int,
+        default=DEFAULT_REPEAT_SMALL,
+        help=f"runs of each size up to {SMALL_ROWS:,} rows (at least --repeat)",
+    )
+
+
+def repeat_for(rows: int, args: argparse.Namespace) -> int:
+    """How many times a size is timed: --repeat, and at least --repeat-small up to
+    SMALL_ROWS rows (short runs, whose ratio one stray run moves most)."""
+    repeat: int = args.repeat
+    return max(repeat, args.repeat_small) if rows <= SMALL_ROWS else repeat
 
 
 def pending_work(horizon: datetime.datetime) -> dict[str, int]:

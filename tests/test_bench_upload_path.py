@@ -262,3 +262,20 @@ def test_the_report_says_which_targets_a_run_meets() -> None:
         "per-row cost, largest ÷ smallest: 0.80 (meets the target 1.2)",
         "worker peak MB: 210.00 (MISSES the target 200)",
     ]
+
+
+def test_small_sizes_are_timed_more_often_than_large_ones() -> None:
+    import argparse
+
+    import upload_path
+
+    parser = argparse.ArgumentParser()
+    upload_path.add_repeat_argument(parser)
+    made = parser.parse_args([])
+    smoke = parser.parse_args(["--repeat", "2", "--repeat-small", "2"])
+    many = parser.parse_args(["--repeat", "7"])
+
+    # make bench: 5 runs of the 10,000-row file (a quarter-second COPY), 3 of the others.
+    assert [upload_path.repeat_for(rows, made) for rows in (10_000, 100_000, 500_000)] == [5, 3, 3]
+    assert upload_path.repeat_for(1_000, smoke) == 2
+    assert upload_path.repeat_for(10_000, many) == 7  # never fewer than --repeat
