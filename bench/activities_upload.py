@@ -14,7 +14,7 @@ at the largest size to the smallest (a linear path gives about 1.0), and the rat
   column format, COPYed into the same tables (activities and their commercial
   supporters, every index and constraint in place) in one committed transaction. The
   same rows: each activity points at the file's audit event, as the upload's do (its
-  foreign key checked as theirs is).
+  foreign key checked as theirs is). The half-way ``ANALYZE`` runs beside it too.
 
 Every size is timed ``--repeat`` times (3 by default; up to 20,000 rows
 ``--repeat-small`` times, 5), COPY and PARS alternating, and reported as the medians
@@ -50,6 +50,7 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     BaselineLinks,
     Targets,
     add_repeat_argument,
+    analyzed_half_way,
     api_auth,
     ensure_database,
     print_table,
@@ -206,14 +207,15 @@ def copy_baseline(
     )
     links.make()
     vacuum(table for _, table, _ in targets)  # untimed, as before the upload
-    started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        for name, table, payload in targets:
-            sql = f"COPY {table} ({', '.join(columns[name])}) FROM STDIN"
-            with payload.open("rb") as stream, cursor.cursor.copy(sql) as copy:
-                while chunk := stream.read(1 << 20):
-                    copy.write(chunk)
-    elapsed = time.perf_counter() - started
+    with analyzed_half_way(rows, TABLES):  # as time_upload's upload meets it
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            for name, table, payload in targets:
+                sql = f"COPY {table} ({', '.join(columns[name])}) FROM STDIN"
+                with payload.open("rb") as stream, cursor.cursor.copy(sql) as copy:
+                    while chunk := stream.read(1 << 20):
+                        copy.write(chunk)
+        elapsed = time.perf_counter() - started
     assert Activity.objects.filter(provider=links.provider).count() == rows
     clear_rows(links.provider)
     return elapsed

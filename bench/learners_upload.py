@@ -17,7 +17,8 @@ smallest (linear: about 1.0) and the ratio to the COPY baseline: the same rows, 
 beforehand (untimed) and in the table's column format, COPYed into the same learner
 completion table (its indexes, constraints and foreign keys in place) in one committed
 transaction; each row points at its upload and the file's audit event, as the upload's
-rows do. Every size is timed ``--repeat`` times (3 by default; up to 20,000 rows
+rows do, with the half-way ``ANALYZE`` beside it as the upload has. Every size is timed
+``--repeat`` times (3 by default; up to 20,000 rows
 ``--repeat-small`` times, 5), COPY and PARS alternating, and reported as the medians
 (the ratio: the median of each run's ratio to its own COPY). Once a file is timed, its
 worker is stopped (its running task let finish), the file's completions with their
@@ -54,6 +55,7 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     BaselineLinks,
     Targets,
     add_repeat_argument,
+    analyzed_half_way,
     api_auth,
     ensure_database,
     print_table,
@@ -303,16 +305,17 @@ def copy_baseline(payload: Path, columns: list[str], rows: int, links: BaselineL
     table = LearnerCompletion._meta.db_table
     links.make()
     vacuum([table])  # untimed, as before the upload
-    started = time.perf_counter()
-    with (
-        transaction.atomic(),
-        connection.cursor() as cursor,
-        payload.open("rb") as stream,
-        cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        while chunk := stream.read(1 << 20):
-            copy.write(chunk)
-    elapsed = time.perf_counter() - started
+    with analyzed_half_way(rows, WRITTEN):  # as time_upload's upload meets it
+        started = time.perf_counter()
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            payload.open("rb") as stream,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            while chunk := stream.read(1 << 20):
+                copy.write(chunk)
+        elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE provider_id = %s", [links.provider.pk])
         assert cursor.rowcount == rows

@@ -6,6 +6,7 @@ PARS and are reported as medians."""
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from pars.learners.models import (
 )
 from pars.providers.models import Provider
 from pars.testing import make_activity, make_provider
-from tests.support.faults import ROOT  # noqa: F401  (puts bench/ on the path)
+from tests.support.faults import ROOT, requires_postgresql  # noqa: F401  (ROOT puts bench/ on the path)
 
 pytestmark = pytest.mark.django_db
 
@@ -279,3 +280,51 @@ def test_small_sizes_are_timed_more_often_than_large_ones() -> None:
     assert [upload_path.repeat_for(rows, made) for rows in (10_000, 100_000, 500_000)] == [5, 3, 3]
     assert upload_path.repeat_for(1_000, smoke) == 2
     assert upload_path.repeat_for(10_000, many) == 7  # never fewer than --repeat
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_the_copy_baseline_meets_the_half_way_analyze_while_it_runs() -> None:
+    """The COPY baseline faces the ANALYZE the upload faces half-way: run beside it once
+    PostgreSQL reports half its rows copied, before the COPY has ended."""
+    import upload_path
+    from django.db import connection, transaction
+
+    rows = 20_000
+    line = "{n}\t" + "x" * 40 + "\n"  # psycopg sends a COPY's data by some 32 KiB at a time
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_half_way_probe (n integer, note text)")
+    try:
+        with (
+            upload_path.analyzed_half_way(rows, ["bench_half_way_probe"]) as state,
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy("COPY bench_half_way_probe (n, note) FROM STDIN") as copy,
+        ):
+            sent = rows * 3 // 4  # past half, whatever psycopg still holds
+            copy.write("".join(line.format(n=n) for n in range(sent)))
+            deadline = time.monotonic() + 10
+            while not state["analyzed"] and time.monotonic() < deadline:
+                time.sleep(0.02)
+            analyzed_before_the_end = state["analyzed"]
+            copy.write("".join(line.format(n=n) for n in range(sent, rows)))
+        assert analyzed_before_the_end
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM bench_half_way_probe")
+            assert cursor.fetchone() == (rows,)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE bench_half_way_probe")
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_that_never_reaches_half_way_is_not_analyzed_beside_it() -> None:
+    import upload_path
+    from django.db import connection
+
+    with upload_path.analyzed_half_way(10, ["providers_provider"]) as state:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # no COPY at all: nothing for the watcher to see
+        time.sleep(0.1)
+    assert state["analyzed"] is False
