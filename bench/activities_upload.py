@@ -47,6 +47,7 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     DEFAULT_SIZES,
     DEFAULT_URL,
     ROOT,
+    WARM_UP_ROWS,
     BaselineLinks,
     Targets,
     add_repeat_argument,
@@ -119,7 +120,7 @@ def raw_rows(count: int, seed: int = 7) -> Any:
         }
 
 
-def write_tsv(path: Path, count: int, bad_every: int = 0) -> None:
+def write_tsv(path: Path, count: int, bad_every: int = 0, seed: int = 7) -> None:
     """The rows as a provider's TSV; with `bad_every`, every such row has no valid format."""
     from pars.activities.parsers.layouts import CURRENT
 
@@ -128,7 +129,7 @@ def write_tsv(path: Path, count: int, bad_every: int = 0) -> None:
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream, dialect=csv.excel_tab)
         writer.writerow(CURRENT.headers(supporters=1))
-        for number, row in enumerate(raw_rows(count), start=1):
+        for number, row in enumerate(raw_rows(count, seed), start=1):
             if bad_every and number % bad_every == 0:
                 row["activity_format"] = "Not a format"
             supporter = row["supporters"][0] if row["supporters"] else {}
@@ -281,6 +282,7 @@ def one_size(work: Path, rows: int, repeat: int, provider: Any, auth: dict[str, 
     """One size, COPY and PARS alternating `repeat` times (upload_path.time_size)."""
     clear_rows(provider)
     write_tsv(work / "activities.txt", rows)
+    write_tsv(work / "warm-up.txt", WARM_UP_ROWS, seed=8)  # other rows of the same kind
     links = BaselineLinks(provider, "activities")
     columns = write_copy_payload(work, rows, links)
 
@@ -288,7 +290,14 @@ def one_size(work: Path, rows: int, repeat: int, provider: Any, auth: dict[str, 
         return copy_baseline(work, columns, rows, links)
 
     def upload() -> dict[str, Any]:
-        outcome = time_upload("/api/v1/uploads", work / "activities.txt", auth, TABLES, rows)
+        outcome = time_upload(
+            "/api/v1/uploads",
+            work / "activities.txt",
+            auth,
+            TABLES,
+            rows,
+            warm_up=work / "warm-up.txt",
+        )
         if outcome["status"] != "succeeded" or outcome["added"] != rows:
             raise SystemExit(f"the upload did not apply every row: {outcome}")
         clear_rows(provider)  # untimed: the next run (its COPY first) starts empty
@@ -331,7 +340,13 @@ def main() -> None:
         clear_rows(provider)
         write_tsv(work / "rejected.txt", rows, bad_every=BAD_EVERY)
         rejected = time_upload(
-            "/api/v1/uploads", work / "rejected.txt", auth, TABLES, rows, error_report=True
+            "/api/v1/uploads",
+            work / "rejected.txt",
+            auth,
+            TABLES,
+            rows,
+            error_report=True,
+            warm_up=work / "warm-up.txt",
         )
         if rejected["status"] != "rejected" or rejected["added"]:
             raise SystemExit(f"the bad file was not rejected: {rejected}")

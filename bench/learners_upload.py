@@ -52,6 +52,7 @@ from upload_path import (  # the bench folder is not a package: its path is adde
     DEFAULT_SIZES,
     DEFAULT_URL,
     ROOT,
+    WARM_UP_ROWS,
     BaselineLinks,
     Targets,
     add_repeat_argument,
@@ -109,13 +110,14 @@ def activity_dates(today: datetime.date) -> tuple[datetime.date, datetime.date]:
 
 
 def raw_rows(
-    count: int, activities: int, learners: int, today: datetime.date
+    count: int, activities: int, learners: int, today: datetime.date, first: int = 0
 ) -> Iterator[list[str]]:
-    """Deterministic learner rows (cells in HEADER order): each (activity, learner) once."""
-    if count > activities * learners:
+    """Deterministic learner rows (cells in HEADER order): each (activity, learner) once;
+    from the `first`th on."""
+    if first + count > activities * learners:
         raise SystemExit(f"--rows may be at most {activities * learners:,} (activities × learners)")
     start, _ = activity_dates(today)
-    for number in range(count):
+    for number in range(first, first + count):
         index = number % activities
         learner = (number // activities + index * 97) % learners
         code, id_form, credit_type = RECIPIENTS[index % len(RECIPIENTS)]
@@ -134,6 +136,15 @@ def raw_rows(
             "10" if is_board else "",
             credit_type,
         ]
+
+
+def write_warm_up(work: Path, args: Any, today: datetime.date) -> Path:
+    """The worker's warm-up file (upload_path._warm_up): the last rows of the (activity,
+    learner) pairs, past the timed files' (4 million pairs by default)."""
+    path = work / "warm-up.txt"
+    first = args.activities * args.learners - WARM_UP_ROWS
+    write_tsv(path, raw_rows(WARM_UP_ROWS, args.activities, args.learners, today, first))
+    return path
 
 
 def write_tsv(path: Path, rows: Iterator[list[str]], bad_every: int = 0) -> None:
@@ -326,6 +337,7 @@ def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str
     provider = clear_provider()
     activity_pks = set_up_activities(provider, args.activities, today)
     write_tsv(work / "learners.txt", raw_rows(rows, args.activities, args.learners, today))
+    write_warm_up(work, args, today)
     links = BaselineLinks(provider, "learners")
     columns, count = write_copy_payload(
         work / "learners.copy",
@@ -351,6 +363,7 @@ def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str
             rows,
             clear=lambda: clear_uploaded(provider),
             written=WRITTEN,
+            warm_up=work / "warm-up.txt",
         )
         if outcome["status"] != "succeeded" or outcome["added"] != rows:
             raise SystemExit(f"the upload did not apply every row: {outcome}")
@@ -374,6 +387,7 @@ def with_errors(work: Path, rows: int, args: Any, today: datetime.date) -> dict[
         error_report=True,
         clear=lambda: clear_uploaded(provider),
         written=WRITTEN,
+        warm_up=write_warm_up(work, args, today),
     )
     if outcome["status"] != "partial" or outcome["errors"] != rows // BAD_EVERY:
         raise SystemExit(f"the invalid rows were not reported: {outcome}")
