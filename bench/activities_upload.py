@@ -282,7 +282,6 @@ def one_size(work: Path, rows: int, repeat: int, provider: Any, auth: dict[str, 
     """One size, COPY and PARS alternating `repeat` times (upload_path.time_size)."""
     clear_rows(provider)
     write_tsv(work / "activities.txt", rows)
-    write_tsv(work / "warm-up.txt", WARM_UP_ROWS, seed=8)  # other rows of the same kind
     links = BaselineLinks(provider, "activities")
     columns = write_copy_payload(work, rows, links)
 
@@ -332,6 +331,7 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pars-bench-") as tmp:
         work = Path(tmp)
+        write_tsv(work / "warm-up.txt", WARM_UP_ROWS, seed=8)  # other rows of the same kind
         for rows in args.rows:
             print(f"{rows:,} activities...", flush=True)
             results.append(one_size(work, rows, repeat_for(rows, args), provider, auth))

@@ -138,13 +138,12 @@ def raw_rows(
         ]
 
 
-def write_warm_up(work: Path, args: Any, today: datetime.date) -> Path:
+def write_warm_up(work: Path, args: Any, today: datetime.date) -> None:
     """The worker's warm-up file (upload_path._warm_up): the last rows of the (activity,
     learner) pairs, past the timed files' (4 million pairs by default)."""
     path = work / "warm-up.txt"
     first = args.activities * args.learners - WARM_UP_ROWS
     write_tsv(path, raw_rows(WARM_UP_ROWS, args.activities, args.learners, today, first))
-    return path
 
 
 def write_tsv(path: Path, rows: Iterator[list[str]], bad_every: int = 0) -> None:
@@ -337,7 +336,6 @@ def one_size(work: Path, rows: int, args: Any, today: datetime.date) -> dict[str
     provider = clear_provider()
     activity_pks = set_up_activities(provider, args.activities, today)
     write_tsv(work / "learners.txt", raw_rows(rows, args.activities, args.learners, today))
-    write_warm_up(work, args, today)
     links = BaselineLinks(provider, "learners")
     columns, count = write_copy_payload(
         work / "learners.copy",
@@ -387,7 +385,7 @@ def with_errors(work: Path, rows: int, args: Any, today: datetime.date) -> dict[
         error_report=True,
         clear=lambda: clear_uploaded(provider),
         written=WRITTEN,
-        warm_up=write_warm_up(work, args, today),
+        warm_up=work / "warm-up.txt",
     )
     if outcome["status"] != "partial" or outcome["errors"] != rows // BAD_EVERY:
         raise SystemExit(f"the invalid rows were not reported: {outcome}")
@@ -415,6 +413,7 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pars-bench-") as tmp:
         work = Path(tmp)
+        write_warm_up(work, args, today)
         for rows in args.rows:
             print(f"{rows:,} learner rows...", flush=True)
             results.append(one_size(work, rows, args, today))

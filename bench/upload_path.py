@@ -497,25 +497,18 @@ def _fetch_error_report(client: Any, upload_id: int, auth: dict[str, Any]) -> in
 WARM_UP_ROWS = 500
 
 
-def _warm_up(
-    client: Any, url: str, path: Path, auth: dict[str, Any], rows: Path | None = None
-) -> None:
+def _warm_up(client: Any, url: str, rows: Path, auth: dict[str, Any]) -> None:
     """Through the same path and worker first, changing nothing: a dry run of `rows` (a
-    file of WARM_UP_ROWS other rows), else the file's header alone. A deployed worker has
-    run files before: imported what they need, and remembered the readings of the values
-    they met (codes, dates, Yes and No; pars.activities.field_readers). A worker's first
-    rows cost more (0.1 s of a 10,000-row activity file's 1.5, in process), which a
-    long-lived one paid for once."""
+    file of WARM_UP_ROWS other rows). A deployed worker has run files before: imported
+    what they need, and remembered the readings of the values they met (codes, dates, Yes
+    and No; pars.activities.field_readers). A worker's first rows cost more (0.1 s of a
+    10,000-row activity file's 1.5, in process), which a long-lived one paid for once."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from pars.intake.models import Upload
 
-    if rows is not None:
-        warm_up = SimpleUploadedFile("warm-up.txt", rows.read_bytes())
-        url = f"{url}?dry_run=true"
-    else:
-        with path.open("rb") as stream:
-            warm_up = SimpleUploadedFile("warm-up.txt", stream.readline())
+    warm_up = SimpleUploadedFile("warm-up.txt", rows.read_bytes())
+    url = f"{url}?dry_run=true"
     response = client.post(url, {"file": warm_up}, **auth)
     assert response.status_code == 202, response.content[:500]
     deadline = time.monotonic() + 60
@@ -535,7 +528,7 @@ def time_upload(
     error_report: bool = False,
     clear: Callable[[], None] | None = None,
     written: Iterable[str] | None = None,
-    warm_up: Path | None = None,
+    warm_up: Path,
 ) -> dict[str, Any]:
     """POST the file, let the worker process it, wait for the commit; times in seconds.
     Then, untimed, `clear` and the drain (clear_and_drain) once the worker has stopped.
@@ -554,7 +547,7 @@ def time_upload(
     with worker() as process:
         client = Client()
         settle(rows, process)
-        _warm_up(client, url, path, auth, warm_up)
+        _warm_up(client, url, warm_up, auth)
         vacuum(tables)
         started = timezone.now()
         with path.open("rb") as stream:

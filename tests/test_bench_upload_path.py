@@ -321,10 +321,21 @@ def test_the_copy_baseline_meets_the_half_way_analyze_while_it_runs() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_copy_that_never_reaches_half_way_is_not_analyzed_beside_it() -> None:
     import upload_path
-    from django.db import connection
+    from django.db import connection, transaction
 
-    with upload_path.analyzed_half_way(10, ["providers_provider"]) as state:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_half_way_probe (n integer, note text)")
+    try:
+        # Told of 20,000 rows, the COPY sends 4,000 (past psycopg's buffer) and waits.
+        with (
+            upload_path.analyzed_half_way(20_000, ["bench_half_way_probe"]) as state,
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy("COPY bench_half_way_probe (n, note) FROM STDIN") as copy,
+        ):
+            copy.write("".join(f"{n}\t{'x' * 40}\n" for n in range(4_000)))
+            time.sleep(10 * upload_path.COPY_PROGRESS_SECONDS)
+        assert state["analyzed"] is False
+    finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")  # no COPY at all: nothing for the watcher to see
-        time.sleep(0.1)
-    assert state["analyzed"] is False
+            cursor.execute("DROP TABLE bench_half_way_probe")
